@@ -1,0 +1,20 @@
+/*
+ * Differentiable core operations: each allocates its output as a step
+ * tensor, records the kernel, and records a tape node when an input
+ * requires a gradient.  They return NULL on failure with dam_last_error()
+ * set.
+ */
+#ifndef DAM_AUTOGRAD_H
+#define DAM_AUTOGRAD_H
+
+#include "tape.h"
+
+dam_tensor *dam_add(dam_exec *ex, dam_tensor *a, dam_tensor *b);
+dam_tensor *dam_mul(dam_exec *ex, dam_tensor *a, dam_tensor *b);
+dam_tensor *dam_scale(dam_exec *ex, dam_tensor *x, float alpha);
+dam_tensor *dam_relu(dam_exec *ex, dam_tensor *x);
+/* One-element results. */
+dam_tensor *dam_sum(dam_exec *ex, dam_tensor *x);
+dam_tensor *dam_dot(dam_exec *ex, dam_tensor *a, dam_tensor *b);
+
+#endif

@@ -1,0 +1,24 @@
+/*
+ * Subcommands of the `diffautoml` command.  Each returns the process exit
+ * code: 0 ok, 1 runtime failure, 2 usage or input error.
+ */
+#ifndef DAM_CLI_H
+#define DAM_CLI_H
+
+#include <stdio.h>
+
+typedef struct dam_cli_opts {
+  const char *device;      /* --device, or NULL */
+  const char *plugin_path; /* --plugin-path, or NULL */
+} dam_cli_opts;
+
+enum { DAM_EXIT_OK = 0, DAM_EXIT_RUNTIME = 1, DAM_EXIT_USAGE = 2 };
+
+/* `diffautoml devices`: one line per Vulkan device, the selected marked. */
+int dam_cmd_devices(const dam_cli_opts *opts, FILE *out);
+
+/* `diffautoml plugins`: every loaded plugin with its descriptors and
+ * parameters, then every refused file with its reason. */
+int dam_cmd_plugins(const dam_cli_opts *opts, FILE *out);
+
+#endif

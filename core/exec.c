@@ -1,0 +1,488 @@
+/* Command recording, hazard-tracked barriers, submission and timestamps. */
+#include "exec.h"
+#include "error.h"
+#include "tape.h"
+#include "tensor.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SETS_PER_POOL 256
+#define MAX_TRACKED 256 /* past this many live accesses, barrier anyway */
+
+struct dam_batch {
+  VkCommandBuffer cb;
+  VkFence fence;
+  bool pending; /* submitted, fence not yet waited on */
+  VkDescriptorPool *pools;
+  uint32_t n_pools, cur_pool, sets_in_pool;
+  VkQueryPool queries;
+  const char **query_names; /* one per pair of timestamps */
+  uint32_t n_queries;
+};
+
+static const VkPipelineStageFlags device_stages =
+    VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+
+static int batch_init(dam_exec *ex, struct dam_batch *b) {
+  VkDevice vd = ex->dev->dev;
+  VkCommandBufferAllocateInfo ai = {
+      .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+      .commandPool = ex->cmd_pool,
+      .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+      .commandBufferCount = 1,
+  };
+  VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+  int err = dam_vk_check(vkAllocateCommandBuffers(vd, &ai, &b->cb),
+                         "vkAllocateCommandBuffers");
+  if (!err)
+    err = dam_vk_check(vkCreateFence(vd, &fi, NULL, &b->fence),
+                       "vkCreateFence");
+  if (!err && ex->profile) {
+    VkQueryPoolCreateInfo qi = {
+        .sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+        .queryType = VK_QUERY_TYPE_TIMESTAMP,
+        .queryCount = 2 * DAM_SUBMIT_DISPATCHES,
+    };
+    b->query_names = calloc(DAM_SUBMIT_DISPATCHES, sizeof *b->query_names);
+    err = b->query_names ? dam_vk_check(vkCreateQueryPool(vd, &qi, NULL,
+                                                          &b->queries),
+                                        "vkCreateQueryPool")
+                         : dam_fail(DAM_ENOMEM, "out of memory");
+  }
+  return err;
+}
+
+static void batch_destroy(VkDevice vd, struct dam_batch *b) {
+  for (uint32_t i = 0; i < b->n_pools; i++)
+    vkDestroyDescriptorPool(vd, b->pools[i], NULL);
+  free(b->pools);
+  if (b->queries)
+    vkDestroyQueryPool(vd, b->queries, NULL);
+  free(b->query_names);
+  if (b->fence)
+    vkDestroyFence(vd, b->fence, NULL);
+}
+
+int dam_exec_create(dam_device *dev, dam_exec **out) {
+  dam_exec *ex = calloc(1, sizeof *ex);
+  if (!ex)
+    return dam_fail(DAM_ENOMEM, "out of memory");
+  ex->dev = dev;
+  dam_pool_init(&ex->params, dev, DAM_POOL_PERSISTENT, dev->tensor_mem_type);
+  dam_pool_init(&ex->arena, dev, DAM_POOL_ARENA, dev->tensor_mem_type);
+  dam_pool_init(&ex->staging, dev, DAM_POOL_ARENA, dev->staging_mem_type);
+  const char *prof = getenv("DIFFAUTOML_PROFILE");
+  ex->profile = prof && prof[0] && strcmp(prof, "0") != 0 && dev->timestamps;
+  VkCommandPoolCreateInfo pi = {
+      .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+      .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
+      .queueFamilyIndex = dev->queue_family,
+  };
+  int err = dam_vk_check(vkCreateCommandPool(dev->dev, &pi, NULL,
+                                             &ex->cmd_pool),
+                         "vkCreateCommandPool");
+  ex->batches = calloc(DAM_BATCHES, sizeof *ex->batches);
+  if (!err && !ex->batches)
+    err = dam_fail(DAM_ENOMEM, "out of memory");
+  for (uint32_t i = 0; !err && i < DAM_BATCHES; i++)
+    err = batch_init(ex, &ex->batches[i]);
+  if (err) {
+    dam_exec_destroy(ex);
+    return err;
+  }
+  *out = ex;
+  return DAM_OK;
+}
+
+void dam_exec_destroy(dam_exec *ex) {
+  if (!ex)
+    return;
+  VkDevice vd = ex->dev->dev;
+  if (ex->recording)
+    vkEndCommandBuffer(ex->batches[ex->cur].cb);
+  vkDeviceWaitIdle(vd);
+  dam__tensors_release_step(ex);
+  dam_tape_free(ex->tape);
+  for (uint32_t i = 0; ex->batches && i < DAM_BATCHES; i++)
+    batch_destroy(vd, &ex->batches[i]);
+  free(ex->batches);
+  if (ex->cmd_pool)
+    vkDestroyCommandPool(vd, ex->cmd_pool, NULL);
+  dam_pool_release(&ex->params);
+  dam_pool_release(&ex->arena);
+  dam_pool_release(&ex->staging);
+  free(ex->reads);
+  free(ex->writes);
+  free(ex->prof);
+  free(ex);
+}
+
+static void profile_add(dam_exec *ex, const char *name, double ms) {
+  uint32_t i = 0;
+  while (i < ex->n_prof && strcmp(ex->prof[i].name, name) != 0)
+    i++;
+  if (i == ex->n_prof) {
+    dam_profile_entry *p = realloc(ex->prof, (i + 1) * sizeof *p);
+    if (!p)
+      return;
+    ex->prof = p;
+    ex->prof[ex->n_prof++] = (dam_profile_entry){name, 0, 0.0};
+  }
+  ex->prof[i].count++;
+  ex->prof[i].total_ms += ms;
+}
+
+/* Make a finished batch reusable: read its timestamps, reset its pools. */
+static int batch_retire(dam_exec *ex, struct dam_batch *b) {
+  VkDevice vd = ex->dev->dev;
+  if (!b->pending)
+    return DAM_OK;
+  int err = dam_vk_check(vkWaitForFences(vd, 1, &b->fence, VK_TRUE,
+                                         UINT64_MAX), "vkWaitForFences");
+  if (err)
+    return err;
+  b->pending = false;
+  vkResetFences(vd, 1, &b->fence);
+  if (b->queries && b->n_queries) {
+    uint64_t *ts = malloc(2 * b->n_queries * sizeof *ts);
+    if (ts && vkGetQueryPoolResults(vd, b->queries, 0, 2 * b->n_queries,
+                                    2 * b->n_queries * sizeof *ts, ts,
+                                    sizeof *ts,
+                                    VK_QUERY_RESULT_64_BIT |
+                                        VK_QUERY_RESULT_WAIT_BIT) ==
+                  VK_SUCCESS) {
+      double period = ex->dev->props.limits.timestampPeriod;
+      for (uint32_t q = 0; q < b->n_queries; q++)
+        profile_add(ex, b->query_names[q],
+                    (double)(ts[2 * q + 1] - ts[2 * q]) * period * 1e-6);
+    }
+    free(ts);
+  }
+  b->n_queries = 0;
+  for (uint32_t i = 0; i < b->n_pools; i++)
+    vkResetDescriptorPool(vd, b->pools[i], 0);
+  b->cur_pool = 0;
+  b->sets_in_pool = 0;
+  return DAM_OK;
+}
+
+/* Make all earlier device writes visible to later device access and
+ * order later writes after earlier reads; forget the tracked accesses. */
+static void record_barrier(dam_exec *ex) {
+  VkMemoryBarrier mb = {
+      .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+      .srcAccessMask =
+          VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+      .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+                       VK_ACCESS_TRANSFER_READ_BIT |
+                       VK_ACCESS_TRANSFER_WRITE_BIT,
+  };
+  vkCmdPipelineBarrier(ex->batches[ex->cur].cb, device_stages, device_stages,
+                       0, 1, &mb, 0, NULL, 0, NULL);
+  ex->stats.barriers++;
+  ex->n_reads = ex->n_writes = 0;
+}
+
+static int begin_recording(dam_exec *ex) {
+  if (ex->recording)
+    return DAM_OK;
+  struct dam_batch *b = &ex->batches[ex->cur];
+  int err = batch_retire(ex, b);
+  if (err)
+    return err;
+  VkCommandBufferBeginInfo bi = {
+      .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+      .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
+  };
+  err = dam_vk_check(vkBeginCommandBuffer(b->cb, &bi), "vkBeginCommandBuffer");
+  if (err)
+    return err;
+  if (b->queries)
+    vkCmdResetQueryPool(b->cb, b->queries, 0, 2 * DAM_SUBMIT_DISPATCHES);
+  ex->recording = true;
+  /* Work of earlier command buffers is ordered before this one by a
+   * single barrier, so tracking restarts empty. */
+  if (ex->n_reads || ex->n_writes)
+    record_barrier(ex);
+  return DAM_OK;
+}
+
+int dam_exec_submit(dam_exec *ex) {
+  if (!ex->recording)
+    return DAM_OK;
+  struct dam_batch *b = &ex->batches[ex->cur];
+  VkMemoryBarrier to_host = {
+      .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+      .srcAccessMask =
+          VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+      .dstAccessMask = VK_ACCESS_HOST_READ_BIT,
+  };
+  vkCmdPipelineBarrier(b->cb, device_stages, VK_PIPELINE_STAGE_HOST_BIT, 0,
+                       1, &to_host, 0, NULL, 0, NULL);
+  ex->recording = false;
+  int err = dam_vk_check(vkEndCommandBuffer(b->cb), "vkEndCommandBuffer");
+  VkSubmitInfo si = {
+      .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
+      .commandBufferCount = 1,
+      .pCommandBuffers = &b->cb,
+  };
+  if (!err)
+    err = dam_vk_check(vkQueueSubmit(ex->dev->queue, 1, &si, b->fence),
+                       "vkQueueSubmit");
+  if (err)
+    return err;
+  b->pending = true;
+  ex->stats.submits++;
+  ex->cur = (ex->cur + 1) % DAM_BATCHES;
+  return DAM_OK;
+}
+
+int dam_exec_wait(dam_exec *ex) {
+  int err = dam_exec_submit(ex);
+  for (uint32_t i = 0; !err && i < DAM_BATCHES; i++)
+    err = batch_retire(ex, &ex->batches[i]);
+  if (err)
+    return err;
+  ex->stats.waits++;
+  dam_pool_reset(&ex->staging);
+  return DAM_OK;
+}
+
+int dam_exec_end_step(dam_exec *ex) {
+  int err = dam_exec_wait(ex);
+  dam_tape_clear(ex->tape);
+  dam__tensors_release_step(ex);
+  dam_pool_reset(&ex->arena);
+  return err;
+}
+
+static bool overlaps(const dam_range *a, const dam_range *b) {
+  return a->buffer == b->buffer && a->offset < b->offset + b->size &&
+         b->offset < a->offset + a->size;
+}
+
+static bool any_overlap(const dam_range *list, uint32_t n,
+                        const dam_range *r) {
+  for (uint32_t i = 0; i < n; i++)
+    if (overlaps(&list[i], r))
+      return true;
+  return false;
+}
+
+static int track(dam_range **list, uint32_t *n, uint32_t *cap, dam_range r) {
+  if (*n == *cap) {
+    uint32_t c = *cap ? 2 * *cap : 64;
+    dam_range *l = realloc(*list, c * sizeof *l);
+    if (!l)
+      return dam_fail(DAM_ENOMEM, "out of memory");
+    *list = l;
+    *cap = c;
+  }
+  (*list)[(*n)++] = r;
+  return DAM_OK;
+}
+
+/* Insert a barrier if the accesses about to be recorded conflict with
+ * those since the last barrier, then record them. */
+static int before_access(dam_exec *ex, const dam_range *ranges, uint32_t n,
+                         uint32_t write_mask) {
+  bool hazard = ex->n_reads + ex->n_writes + n > MAX_TRACKED;
+  for (uint32_t i = 0; i < n && !hazard; i++) {
+    bool w = write_mask & (1u << i);
+    hazard = any_overlap(ex->writes, ex->n_writes, &ranges[i]) ||
+             (w && any_overlap(ex->reads, ex->n_reads, &ranges[i]));
+  }
+  if (hazard)
+    record_barrier(ex);
+  for (uint32_t i = 0; i < n; i++) {
+    int err = (write_mask & (1u << i))
+                  ? track(&ex->writes, &ex->n_writes, &ex->cap_writes,
+                          ranges[i])
+                  : track(&ex->reads, &ex->n_reads, &ex->cap_reads,
+                          ranges[i]);
+    if (err)
+      return err;
+  }
+  return DAM_OK;
+}
+
+static int alloc_set(dam_exec *ex, VkDescriptorSetLayout layout,
+                     VkDescriptorSet *set) {
+  struct dam_batch *b = &ex->batches[ex->cur];
+  VkDevice vd = ex->dev->dev;
+  if (b->cur_pool < b->n_pools && b->sets_in_pool == SETS_PER_POOL) {
+    b->cur_pool++;
+    b->sets_in_pool = 0;
+  }
+  if (b->cur_pool == b->n_pools) {
+    VkDescriptorPoolSize size = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                 SETS_PER_POOL * DAM_MAX_BINDINGS};
+    VkDescriptorPoolCreateInfo pi = {
+        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+        .maxSets = SETS_PER_POOL,
+        .poolSizeCount = 1,
+        .pPoolSizes = &size,
+    };
+    VkDescriptorPool *pools =
+        realloc(b->pools, (b->n_pools + 1) * sizeof *pools);
+    if (!pools)
+      return dam_fail(DAM_ENOMEM, "out of memory");
+    b->pools = pools;
+    int err = dam_vk_check(vkCreateDescriptorPool(vd, &pi, NULL,
+                                                  &pools[b->n_pools]),
+                           "vkCreateDescriptorPool");
+    if (err)
+      return err;
+    b->n_pools++;
+    b->sets_in_pool = 0;
+  }
+  VkDescriptorSetAllocateInfo ai = {
+      .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+      .descriptorPool = b->pools[b->cur_pool],
+      .descriptorSetCount = 1,
+      .pSetLayouts = &layout,
+  };
+  b->sets_in_pool++;
+  return dam_vk_check(vkAllocateDescriptorSets(vd, &ai, set),
+                      "vkAllocateDescriptorSets");
+}
+
+/* Split `groups` workgroups over x and y within the device limits. */
+static int grid(const dam_device *dev, uint64_t groups, uint32_t *gx,
+                uint32_t *gy) {
+  const uint32_t *max = dev->props.limits.maxComputeWorkGroupCount;
+  *gx = groups < max[0] ? (uint32_t)groups : max[0];
+  uint64_t y = (groups + *gx - 1) / *gx;
+  if (y > max[1])
+    return dam_fail(DAM_ERANGE, "dispatch of %llu workgroups exceeds the "
+                    "device's grid", (unsigned long long)groups);
+  *gy = (uint32_t)y;
+  return DAM_OK;
+}
+
+int dam_exec_dispatch(dam_exec *ex, const dam_shader *shader,
+                      const dam_range *ranges, uint32_t n_ranges,
+                      const void *push, uint32_t invocations) {
+  const dam_pipeline *p;
+  int err = dam_pipeline_get(ex->dev, shader, &p);
+  if (err)
+    return err;
+  if (n_ranges != shader->n_bindings)
+    return dam_fail(DAM_EINVAL, "shader %s takes %u buffers, got %u",
+                    shader->name, shader->n_bindings, n_ranges);
+  if (invocations == 0)
+    return DAM_OK;
+  uint32_t gx = 0, gy = 0;
+  err = grid(ex->dev, (invocations + (uint64_t)shader->local_size_x - 1) /
+                          shader->local_size_x, &gx, &gy);
+  if (!err && ex->recording &&
+      ex->batches[ex->cur].n_queries == DAM_SUBMIT_DISPATCHES)
+    err = dam_exec_submit(ex);
+  if (!err)
+    err = begin_recording(ex);
+  VkDescriptorSet set;
+  if (!err)
+    err = alloc_set(ex, p->set_layout, &set);
+  if (!err)
+    err = before_access(ex, ranges, n_ranges, shader->write_mask);
+  if (err)
+    return err;
+  VkDescriptorBufferInfo bufs[DAM_MAX_BINDINGS];
+  VkWriteDescriptorSet writes[DAM_MAX_BINDINGS];
+  for (uint32_t i = 0; i < n_ranges; i++) {
+    bufs[i] = (VkDescriptorBufferInfo){ranges[i].buffer, ranges[i].offset,
+                                       ranges[i].size};
+    writes[i] = (VkWriteDescriptorSet){
+        .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+        .dstSet = set,
+        .dstBinding = i,
+        .descriptorCount = 1,
+        .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+        .pBufferInfo = &bufs[i],
+    };
+  }
+  vkUpdateDescriptorSets(ex->dev->dev, n_ranges, writes, 0, NULL);
+  struct dam_batch *b = &ex->batches[ex->cur];
+  vkCmdBindPipeline(b->cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->pipeline);
+  vkCmdBindDescriptorSets(b->cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout,
+                          0, 1, &set, 0, NULL);
+  if (shader->push_size)
+    vkCmdPushConstants(b->cb, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
+                       shader->push_size, push);
+  uint32_t q = b->n_queries;
+  if (b->queries)
+    vkCmdWriteTimestamp(b->cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, b->queries,
+                        2 * q);
+  vkCmdDispatch(b->cb, gx, gy, 1);
+  if (b->queries) {
+    vkCmdWriteTimestamp(b->cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT,
+                        b->queries, 2 * q + 1);
+    b->query_names[q] = shader->name;
+  }
+  b->n_queries++; /* counts dispatches of this batch even unprofiled */
+  ex->stats.dispatches++;
+  return DAM_OK;
+}
+
+int dam_exec_copy(dam_exec *ex, dam_range src, dam_range dst) {
+  if (src.size != dst.size)
+    return dam_fail(DAM_EINVAL, "copy of %llu bytes into %llu",
+                    (unsigned long long)src.size,
+                    (unsigned long long)dst.size);
+  dam_range r[2] = {src, dst};
+  int err = begin_recording(ex);
+  if (!err)
+    err = before_access(ex, r, 2, 2u);
+  if (err)
+    return err;
+  VkBufferCopy c = {src.offset, dst.offset, src.size};
+  vkCmdCopyBuffer(ex->batches[ex->cur].cb, src.buffer, dst.buffer, 1, &c);
+  return DAM_OK;
+}
+
+int dam_exec_upload(dam_exec *ex, dam_range dst, const void *data) {
+  dam_alloc s;
+  int err = dam_pool_alloc(&ex->staging, dst.size, &s);
+  if (err)
+    return err;
+  memcpy(s.map, data, dst.size);
+  return dam_exec_copy(ex, (dam_range){s.buffer, s.offset, dst.size}, dst);
+}
+
+int dam_exec_download(dam_exec *ex, dam_range src, void *data) {
+  dam_alloc s;
+  int err = dam_pool_alloc(&ex->staging, src.size, &s);
+  if (!err)
+    err = dam_exec_copy(ex, src, (dam_range){s.buffer, s.offset, src.size});
+  if (!err)
+    err = dam_exec_wait(ex);
+  if (!err)
+    memcpy(data, s.map, src.size); /* staging stays valid until reused */
+  return err;
+}
+
+static int by_total_desc(const void *a, const void *b) {
+  double x = ((const dam_profile_entry *)a)->total_ms;
+  double y = ((const dam_profile_entry *)b)->total_ms;
+  return (x < y) - (x > y);
+}
+
+void dam_exec_profile_print(const dam_exec *ex, FILE *out) {
+  if (!ex->n_prof) {
+    fprintf(out, "no GPU timestamps recorded (set DIFFAUTOML_PROFILE=1)\n");
+    return;
+  }
+  dam_profile_entry *p = malloc(ex->n_prof * sizeof *p);
+  if (!p)
+    return;
+  memcpy(p, ex->prof, ex->n_prof * sizeof *p);
+  qsort(p, ex->n_prof, sizeof *p, by_total_desc);
+  fprintf(out, "%-24s %10s %12s %12s\n", "kernel", "count", "total ms",
+          "mean us");
+  for (uint32_t i = 0; i < ex->n_prof; i++)
+    fprintf(out, "%-24s %10llu %12.3f %12.2f\n", p[i].name,
+            (unsigned long long)p[i].count, p[i].total_ms,
+            1e3 * p[i].total_ms / (double)p[i].count);
+  free(p);
+}

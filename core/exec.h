@@ -1,0 +1,100 @@
+/*
+ * Recording device work.  Kernels record dispatches into the current
+ * command buffer; the recorder tracks the buffer ranges touched since the
+ * last barrier and inserts a barrier only on a real hazard (read after
+ * write, write after write, write after read).  Work is submitted once, at
+ * dam_exec_wait (the end of a step), unless a command buffer passes
+ * DAM_SUBMIT_DISPATCHES, when it is submitted early to keep each submit
+ * short.  The host reads back only through dam_exec_download.
+ */
+#ifndef DAM_EXEC_H
+#define DAM_EXEC_H
+
+#include "memory.h"
+#include "pipeline.h"
+
+#include <stdio.h>
+
+#define DAM_SUBMIT_DISPATCHES 4096
+#define DAM_BATCHES 3
+
+typedef struct dam_range {
+  VkBuffer buffer;
+  VkDeviceSize offset, size;
+} dam_range;
+
+typedef struct dam_exec_stats {
+  uint64_t dispatches, barriers, submits, waits;
+} dam_exec_stats;
+
+typedef struct dam_profile_entry {
+  const char *name;
+  uint64_t count;
+  double total_ms;
+} dam_profile_entry;
+
+struct dam_tape;
+struct dam_tensor;
+struct dam_batch;
+
+struct dam_exec {
+  dam_device *dev;
+  dam_pool params;  /* persistent: weights, optimizer state */
+  dam_pool arena;   /* activations and their gradients, reset per step */
+  dam_pool staging; /* host-visible upload/download space */
+  VkCommandPool cmd_pool;
+  struct dam_batch *batches;
+  uint32_t cur;     /* batch being recorded, if recording */
+  bool recording;
+  dam_range *reads, *writes; /* accesses since the last barrier */
+  uint32_t n_reads, n_writes, cap_reads, cap_writes;
+  dam_exec_stats stats;
+  bool profile;     /* per-dispatch GPU timestamps */
+  dam_profile_entry *prof;
+  uint32_t n_prof;
+  struct dam_tape *tape;
+  uint64_t params_created; /* persistent trainable tensors made so far */
+  struct dam_tensor *step_tensors; /* arena tensors of this step */
+};
+typedef struct dam_exec dam_exec;
+
+/* A recorder on `dev` with empty pools.  Timestamps are on when
+ * DIFFAUTOML_PROFILE=1 is set and the queue supports them. */
+int dam_exec_create(dam_device *dev, dam_exec **out);
+
+/* Wait for the device, free every pool and the recorder (NULL ok). */
+void dam_exec_destroy(dam_exec *ex);
+
+/* Record a dispatch of `shader` over `invocations` invocations (split
+ * over a 2-D grid within maxComputeWorkGroupCount).  ranges[i] is bound at
+ * binding i; bit i of shader->write_mask marks it written.  `push` holds
+ * shader->push_size bytes. */
+int dam_exec_dispatch(dam_exec *ex, const dam_shader *shader,
+                      const dam_range *ranges, uint32_t n_ranges,
+                      const void *push, uint32_t invocations);
+
+/* Record a copy of src into dst (same size). */
+int dam_exec_copy(dam_exec *ex, dam_range src, dam_range dst);
+
+/* Record an upload of dst.size bytes from host memory (copied now). */
+int dam_exec_upload(dam_exec *ex, dam_range dst, const void *data);
+
+/* Finish all recorded work and copy src.size bytes into host memory. */
+int dam_exec_download(dam_exec *ex, dam_range src, void *data);
+
+/* Submit what is recorded without waiting. */
+int dam_exec_submit(dam_exec *ex);
+
+/* Submit what is recorded and wait until the device is done; gathers
+ * timestamps when profiling. */
+int dam_exec_wait(dam_exec *ex);
+
+/* Wait, then release the step: its arena tensors, the tape and the arena
+ * memory.  Persistent tensors and gradients stay. */
+int dam_exec_end_step(dam_exec *ex);
+
+/* Print the per-kernel profile (count, total and mean ms), longest
+ * first. */
+void dam_exec_profile_print(const dam_exec *ex, FILE *out);
+
+#endif

@@ -1,0 +1,62 @@
+/* The host API table: the core's tensors and kernels as plugins see them. */
+#include "host_api.h"
+#include "error.h"
+#include "kernels.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static void host_log(int level, const char *fmt, ...) {
+  const char *env = getenv("DIFFAUTOML_LOG");
+  int max = env && env[0] ? atoi(env) : 1;
+  static const char *names[] = {"error", "warning", "info", "debug"};
+  if (level > max || level < 0 || level > 3)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "diffautoml: plugin %s: ", names[level]);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
+
+static void host_tensor_shape(const dam_tensor *t, dam_shape *out) {
+  *out = t->shape;
+}
+
+static dam_tensor *host_tensor_new(dam_exec *ex, const dam_shape *shape) {
+  return dam_tensor_new(ex, shape, false);
+}
+
+static int host_dispatch(dam_exec *ex, const dam_shader *shader,
+                         dam_tensor *const *tensors, uint32_t n_tensors,
+                         const void *push, uint32_t invocations) {
+  dam_range r[DAM_MAX_BINDINGS];
+  if (n_tensors > DAM_MAX_BINDINGS)
+    return dam_fail(DAM_EINVAL, "shader %s: %u tensors (at most %d)",
+                    shader->name, n_tensors, DAM_MAX_BINDINGS);
+  for (uint32_t i = 0; i < n_tensors; i++)
+    r[i] = dam_tensor_range(tensors[i]);
+  return dam_exec_dispatch(ex, shader, r, n_tensors, push, invocations);
+}
+
+
+static const dam_host_api table = {
+    .struct_size = sizeof(dam_host_api),
+    .abi_minor = DAM_ABI_MINOR,
+    .log = host_log,
+    .tensor_shape = host_tensor_shape,
+    .tensor_new = host_tensor_new,
+    .param_new = dam_param_new,
+    .tensor_grad = dam_tensor_grad,
+    .fill = dam_k_fill,
+    .add = dam_k_add,
+    .mul = dam_k_mul,
+    .axpby = dam_k_axpby,
+    .relu = dam_k_relu,
+    .relu_backward = dam_k_relu_backward,
+    .dispatch = host_dispatch,
+};
+
+const dam_host_api *dam_host_api_get(void) { return &table; }

@@ -1,0 +1,51 @@
+/*
+ * Core kernels: each records one or a few dispatches into `ex` and never
+ * waits.  They do not touch the autograd tape (autograd.h does).  Tensors
+ * must be contiguous; element counts must match (DAM_ESHAPE otherwise).
+ * Kernels whose name ends in _acc accumulate into their output.
+ */
+#ifndef DAM_KERNELS_H
+#define DAM_KERNELS_H
+
+#include "tensor.h"
+
+/* y = value */
+int dam_k_fill(dam_exec *ex, dam_tensor *y, float value);
+
+/* y = a + b */
+int dam_k_add(dam_exec *ex, const dam_tensor *a, const dam_tensor *b,
+              dam_tensor *y);
+
+/* y = a * b, elementwise */
+int dam_k_mul(dam_exec *ex, const dam_tensor *a, const dam_tensor *b,
+              dam_tensor *y);
+
+/* y += a * b, elementwise */
+int dam_k_mul_acc(dam_exec *ex, const dam_tensor *a, const dam_tensor *b,
+                  dam_tensor *y);
+
+/* y = alpha * x + beta * y (beta == 0: y is only written).  x == y is
+ * allowed. */
+int dam_k_axpby(dam_exec *ex, float alpha, const dam_tensor *x, float beta,
+                dam_tensor *y);
+
+/* y = max(x, 0) */
+int dam_k_relu(dam_exec *ex, const dam_tensor *x, dam_tensor *y);
+
+/* gx += gy * (x > 0) */
+int dam_k_relu_backward(dam_exec *ex, const dam_tensor *x,
+                        const dam_tensor *gy, dam_tensor *gx);
+
+/* y[0] = sum of x (y has one element). */
+int dam_k_sum(dam_exec *ex, const dam_tensor *x, dam_tensor *y);
+
+/* y[0] = <a, b> (y has one element). */
+int dam_k_dot(dam_exec *ex, const dam_tensor *a, const dam_tensor *b,
+              dam_tensor *y);
+
+/* y += alpha * s[0] * b, or y += alpha * s[0] when b is NULL; s has one
+ * element and stays on the device. */
+int dam_k_broadcast_acc(dam_exec *ex, const dam_tensor *s, float alpha,
+                        const dam_tensor *b, dam_tensor *y);
+
+#endif

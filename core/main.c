@@ -1,0 +1,70 @@
+/* The `diffautoml` command: global options and subcommand dispatch. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: diffautoml [OPTIONS] COMMAND\n"
+          "\n"
+          "Differentiable end-to-end AutoML (DHA) on Vulkan.\n"
+          "\n"
+          "commands:\n"
+          "  devices              list Vulkan devices; * marks the selected one\n"
+          "  plugins              list loaded plugins and refused files\n"
+          "\n"
+          "options:\n"
+          "  -d, --device SPEC    device index or name substring\n"
+          "                       (else $DIFFAUTOML_DEVICE, else discrete >\n"
+          "                       integrated > CPU)\n"
+          "  -p, --plugin-path P  colon-separated plugin dirs searched first\n"
+          "                       (then $DIFFAUTOML_PLUGIN_PATH, then %s)\n"
+          "  -h, --help           this help\n"
+          "  -V, --version        print the version\n"
+          "\n"
+          "environment: DIFFAUTOML_VALIDATION=1 enables the Khronos validation\n"
+          "layer; DIFFAUTOML_PROFILE=1 records per-dispatch GPU timestamps;\n"
+          "DIFFAUTOML_CACHE_DIR overrides the pipeline cache dir.\n"
+          "\n"
+          "exit codes: 0 ok, 1 runtime failure, 2 usage or input error\n",
+          DAM_PLUGIN_DIR);
+}
+
+int main(int argc, char **argv) {
+  static const struct option options[] = {
+      {"device", required_argument, NULL, 'd'},
+      {"plugin-path", required_argument, NULL, 'p'},
+      {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},
+      {NULL, 0, NULL, 0},
+  };
+  dam_cli_opts opts = {0};
+  int c;
+  while ((c = getopt_long(argc, argv, "+d:p:hV", options, NULL)) != -1) {
+    switch (c) {
+    case 'd': opts.device = optarg; break;
+    case 'p': opts.plugin_path = optarg; break;
+    case 'h': usage(stdout); return DAM_EXIT_OK;
+    case 'V': printf("diffautoml %s\n", DAM_VERSION); return DAM_EXIT_OK;
+    default: usage(stderr); return DAM_EXIT_USAGE;
+    }
+  }
+  if (optind >= argc) {
+    usage(stderr);
+    return DAM_EXIT_USAGE;
+  }
+  const char *cmd = argv[optind];
+  if (optind + 1 < argc) {
+    fprintf(stderr, "diffautoml: %s: unexpected argument '%s'\n", cmd,
+            argv[optind + 1]);
+    return DAM_EXIT_USAGE;
+  }
+  if (strcmp(cmd, "devices") == 0)
+    return dam_cmd_devices(&opts, stdout);
+  if (strcmp(cmd, "plugins") == 0)
+    return dam_cmd_plugins(&opts, stdout);
+  fprintf(stderr, "diffautoml: unknown command '%s' (try --help)\n", cmd);
+  return DAM_EXIT_USAGE;
+}

@@ -1,0 +1,133 @@
+/* Op plugin instances: creation, shape inference, forward and backward. */
+#include "op.h"
+#include "error.h"
+#include "host_api.h"
+#include "plugin.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int dam_op_create(dam_exec *ex, const dam_op_desc *desc, const void *params,
+                  const dam_op_site *site, dam_op **out) {
+  dam_op *op = calloc(1, sizeof *op);
+  size_t size = desc->hdr.params_size;
+  if (!op || !(op->params = calloc(1, size ? size : 1))) {
+    free(op);
+    return dam_fail(DAM_ENOMEM, "out of memory");
+  }
+  if (params)
+    memcpy(op->params, params, size);
+  else
+    dam_params_defaults(&desc->hdr, op->params);
+  op->desc = desc;
+  op->site = *site;
+  op->site.struct_size = sizeof op->site;
+  uint64_t before = ex->params_created;
+  if (desc->create) {
+    int err = desc->create(dam_host_api_get(), ex, op->params, &op->site,
+                           &op->state);
+    if (err) {
+      free(op->params);
+      free(op);
+      return dam_fail(err < 0 ? err : DAM_EPLUGIN,
+                      "op %s: create failed (%d) %s", desc->hdr.name, err,
+                      dam_last_error());
+    }
+  }
+  op->weights = ex->params_created != before;
+  *out = op;
+  return DAM_OK;
+}
+
+void dam_op_destroy(dam_op *op) {
+  if (!op)
+    return;
+  if (op->desc->destroy)
+    op->desc->destroy(op->state);
+  free(op->params);
+  free(op);
+}
+
+int dam_op_infer(const dam_op *op, const dam_shape *in, dam_shape *out) {
+  *out = (dam_shape){0};
+  int err = op->desc->infer_shape(op->params, &op->site, in, out);
+  if (err || out->ndim < 1 || out->ndim > 4)
+    return dam_fail(DAM_ESHAPE, "op %s can't take input %ux%ux%ux%u at "
+                    "stride %u, %u -> %u channels", op->desc->hdr.name,
+                    in->dim[0], in->dim[1], in->dim[2], in->dim[3],
+                    op->site.stride, op->site.c_in, op->site.c_out);
+  return DAM_OK;
+}
+
+/* What a tape node keeps of one application of an op. */
+typedef struct op_record {
+  const dam_op_desc *desc;
+  dam_op_call call;
+} op_record;
+
+static int plugin_error(const op_record *r, const char *what, int err) {
+  return dam_fail(err < 0 ? err : DAM_EPLUGIN, "op %s: %s failed (%d)%s%s",
+                  r->desc->hdr.name, what, err, dam_last_error()[0] ? ": " : "",
+                  dam_last_error());
+}
+
+static int op_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
+  op_record *r = node->data;
+  r->call.grad_out = node->out->grad;
+  r->call.grad_in = NULL;
+  if ((needs & 1u) && !(r->call.grad_in = dam_tensor_grad(ex, node->in[0])))
+    return DAM_ENOMEM;
+  r->call.needs_grad = (needs & 1u) | (node->weights ? 2u : 0u);
+  int err = r->desc->backward(dam_host_api_get(), &r->call);
+  return err ? plugin_error(r, "backward", err) : DAM_OK;
+}
+
+dam_tensor *dam_op_forward(dam_exec *ex, dam_op *op, dam_tensor *x) {
+  dam_shape shape;
+  if (!x) {
+    dam_fail(DAM_EINVAL, "op %s: NULL input", op->desc->hdr.name);
+    return NULL;
+  }
+  if (dam_op_infer(op, &x->shape, &shape))
+    return NULL;
+  dam_tensor *y = dam_tensor_new(ex, &shape, false);
+  op_record *r = calloc(1, sizeof *r);
+  if (!y || !r) {
+    free(r);
+    if (y)
+      dam_fail(DAM_ENOMEM, "out of memory");
+    return NULL;
+  }
+  r->desc = op->desc;
+  r->call = (dam_op_call){
+      .struct_size = sizeof r->call,
+      .params = op->params,
+      .state = op->state,
+      .site = &op->site,
+      .ex = ex,
+      .in = x,
+      .out = y,
+  };
+  dam_clear_error();
+  int err = op->desc->forward(dam_host_api_get(), &r->call);
+  if (err) {
+    plugin_error(r, "forward", err);
+    free(r);
+    return NULL;
+  }
+  if (!x->requires_grad && !op->weights) {
+    free(r);
+    return y;
+  }
+  dam_node node = {
+      .name = op->desc->hdr.name,
+      .backward = op_backward,
+      .in = {x},
+      .n_in = 1,
+      .out = y,
+      .weights = op->weights,
+      .data = r,
+      .free_data = free,
+  };
+  return dam_tape_record(ex, &node) ? NULL : y;
+}

@@ -1,0 +1,40 @@
+/*
+ * Compute pipelines, created on first use from a dam_shader and kept per
+ * device.  The driver's VkPipelineCache is persisted under the user's
+ * cache dir, one file per device UUID and driver version.
+ */
+#ifndef DAM_PIPELINE_H
+#define DAM_PIPELINE_H
+
+#include "device.h"
+
+#include <diffautoml/plugin.h>
+
+#define DAM_MAX_BINDINGS 16
+#define DAM_MAX_PUSH 128
+
+typedef struct dam_pipeline {
+  const dam_shader *shader;
+  VkShaderModule module;
+  VkDescriptorSetLayout set_layout;
+  VkPipelineLayout layout;
+  VkPipeline pipeline;
+} dam_pipeline;
+
+/* Create the table and load the on-disk cache (a missing or foreign file
+ * is ignored).  Called by dam_device_open. */
+int dam_pipelines_open(dam_device *dev);
+
+/* Save the cache atomically (if pipelines were added) and destroy every
+ * pipeline.  Called by dam_device_close. */
+void dam_pipelines_close(dam_device *dev);
+
+/* The pipeline of `shader`, created on first use.  DAM_EINVAL for a
+ * malformed dam_shader, DAM_EVULKAN naming the shader otherwise. */
+int dam_pipeline_get(dam_device *dev, const dam_shader *shader,
+                     const dam_pipeline **out);
+
+/* Path of the pipeline cache file for this device (for messages/tests). */
+const char *dam_pipeline_cache_path(const dam_device *dev);
+
+#endif

@@ -1,0 +1,81 @@
+/* Recording and replaying the autograd tape. */
+#include "tape.h"
+#include "error.h"
+#include "kernels.h"
+
+#include <stdlib.h>
+
+bool dam_any_requires_grad(dam_tensor *const *t, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++)
+    if (t[i] && t[i]->requires_grad)
+      return true;
+  return false;
+}
+
+static void node_release(dam_node *node) {
+  if (node->free_data)
+    node->free_data(node->data);
+}
+
+int dam_tape_record(dam_exec *ex, const dam_node *node) {
+  dam_tape *tape = ex->tape;
+  if (!tape && !(tape = ex->tape = calloc(1, sizeof *tape))) {
+    node_release((dam_node *)node);
+    return dam_fail(DAM_ENOMEM, "out of memory");
+  }
+  if (tape->n == tape->cap) {
+    uint32_t cap = tape->cap ? 2 * tape->cap : 256;
+    dam_node *nodes = realloc(tape->nodes, cap * sizeof *nodes);
+    if (!nodes) {
+      node_release((dam_node *)node);
+      return dam_fail(DAM_ENOMEM, "out of memory");
+    }
+    tape->nodes = nodes;
+    tape->cap = cap;
+  }
+  tape->nodes[tape->n++] = *node;
+  node->out->requires_grad = true;
+  return DAM_OK;
+}
+
+int dam_backward(dam_exec *ex, dam_tensor *loss) {
+  if (!loss || loss->numel != 1)
+    return dam_fail(DAM_EINVAL, "backward: the loss must have one element");
+  if (!loss->requires_grad)
+    return dam_fail(DAM_EINVAL, "backward: the loss does not depend on "
+                    "anything that requires a gradient");
+  dam_tensor *seed = dam_tensor_grad(ex, loss);
+  int err = seed ? dam_k_fill(ex, seed, 1.0f) : DAM_ENOMEM;
+  dam_tape *tape = ex->tape;
+  for (uint32_t k = tape ? tape->n : 0; !err && k-- > 0;) {
+    dam_node *node = &tape->nodes[k];
+    if (!node->out->grad) /* not on a path to the loss */
+      continue;
+    uint32_t needs = 0;
+    for (uint32_t i = 0; i < node->n_in; i++)
+      if (node->in[i] && node->in[i]->requires_grad)
+        needs |= 1u << i;
+    if (needs || node->weights)
+      err = node->backward(ex, node, needs);
+    if (err)
+      err = dam_fail(err, "backward of %s: %s", node->name,
+                     dam_last_error());
+  }
+  dam_tape_clear(tape);
+  return err;
+}
+
+void dam_tape_clear(dam_tape *tape) {
+  if (!tape)
+    return;
+  for (uint32_t i = 0; i < tape->n; i++)
+    node_release(&tape->nodes[i]);
+  tape->n = 0;
+}
+
+void dam_tape_free(dam_tape *tape) {
+  dam_tape_clear(tape);
+  if (tape)
+    free(tape->nodes);
+  free(tape);
+}

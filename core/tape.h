@@ -1,0 +1,59 @@
+/*
+ * The reverse-mode tape.  Forward functions (autograd.h, op.h) record one
+ * node per operation whose output needs a gradient; dam_backward walks the
+ * nodes in reverse, hands each its needs-grad mask, and the node's backward
+ * accumulates into its inputs' gradients.
+ */
+#ifndef DAM_TAPE_H
+#define DAM_TAPE_H
+
+#include "tensor.h"
+
+#define DAM_NODE_INPUTS 2
+
+typedef struct dam_node dam_node;
+
+/* Accumulate d(loss)/d(in[i]) into dam_tensor_grad(in[i]) for each bit i
+ * of `needs`, given out->grad. */
+typedef int (*dam_backward_fn)(dam_exec *ex, dam_node *node, uint32_t needs);
+
+struct dam_node {
+  const char *name;
+  dam_backward_fn backward;
+  dam_tensor *in[DAM_NODE_INPUTS];
+  uint32_t n_in;
+  dam_tensor *out;
+  bool weights;                /* has trainable tensors of its own: its
+                                  backward runs even if no input needs a
+                                  gradient */
+  float scalar;                /* a constant of the op, e.g. a scale */
+  void *data;                  /* owned by the node when free_data is set */
+  void (*free_data)(void *data);
+};
+
+struct dam_tape {
+  dam_node *nodes;
+  uint32_t n, cap;
+};
+typedef struct dam_tape dam_tape;
+
+/* True when any of the n tensors requires a gradient. */
+bool dam_any_requires_grad(dam_tensor *const *t, uint32_t n);
+
+/* Append a copy of *node to ex's tape (created on first use) and mark
+ * node->out as requiring a gradient.  On failure node->data is freed. */
+int dam_tape_record(dam_exec *ex, const dam_node *node);
+
+/* Back-propagate from `loss` (one element): seeds its gradient with 1,
+ * runs every reachable node's backward, then clears the tape.  Gradients
+ * of persistent tensors accumulate across calls (zero them with
+ * dam_k_fill).  Records work; does not wait. */
+int dam_backward(dam_exec *ex, dam_tensor *loss);
+
+/* Drop every node (freeing node data). */
+void dam_tape_clear(dam_tape *tape);
+
+/* Clear and free (NULL ok). */
+void dam_tape_free(dam_tape *tape);
+
+#endif

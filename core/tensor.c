@@ -1,0 +1,133 @@
+/* Tensor allocation, upload/download and lazily created gradients. */
+#include "tensor.h"
+#include "error.h"
+#include "kernels.h"
+
+#include <stdlib.h>
+
+dam_shape dam_shape4(uint32_t n, uint32_t c, uint32_t h, uint32_t w) {
+  dam_shape s = {4, {n, c, h, w}};
+  while (s.ndim > 1 && s.dim[s.ndim - 1] == 0)
+    s.dim[--s.ndim] = 1;
+  return s;
+}
+
+uint64_t dam_shape_numel(const dam_shape *s) {
+  uint64_t n = 1;
+  for (uint32_t i = 0; i < s->ndim; i++)
+    n *= s->dim[i];
+  return n;
+}
+
+bool dam_shape_equal(const dam_shape *a, const dam_shape *b) {
+  if (a->ndim != b->ndim)
+    return false;
+  for (uint32_t i = 0; i < a->ndim; i++)
+    if (a->dim[i] != b->dim[i])
+      return false;
+  return true;
+}
+
+dam_tensor *dam_tensor_new(dam_exec *ex, const dam_shape *shape,
+                           bool persistent) {
+  if (shape->ndim < 1 || shape->ndim > 4) {
+    dam_fail(DAM_EINVAL, "tensor of %u dims (1..4)", shape->ndim);
+    return NULL;
+  }
+  dam_tensor *t = calloc(1, sizeof *t);
+  if (!t) {
+    dam_fail(DAM_ENOMEM, "out of host memory");
+    return NULL;
+  }
+  t->shape = *shape;
+  for (uint32_t i = shape->ndim; i < 4; i++)
+    t->shape.dim[i] = 1;
+  t->numel = dam_shape_numel(&t->shape);
+  uint32_t stride = 1;
+  for (int i = 3; i >= 0; i--) {
+    t->stride[i] = stride;
+    stride *= t->shape.dim[i];
+  }
+  t->persistent = persistent;
+  dam_pool *pool = persistent ? &ex->params : &ex->arena;
+  if (t->numel == 0 ||
+      dam_pool_alloc(pool, t->numel * sizeof(float), &t->mem) != DAM_OK) {
+    if (t->numel == 0)
+      dam_fail(DAM_EINVAL, "tensor with a zero dimension");
+    free(t);
+    return NULL;
+  }
+  if (!persistent) {
+    t->next_step = ex->step_tensors;
+    ex->step_tensors = t;
+  }
+  return t;
+}
+
+dam_tensor *dam_param_new(dam_exec *ex, const dam_shape *shape) {
+  dam_tensor *t = dam_tensor_new(ex, shape, true);
+  if (t && dam_k_fill(ex, t, 0.0f) != DAM_OK) {
+    dam_tensor_free(ex, t);
+    return NULL;
+  }
+  if (t) {
+    t->requires_grad = true;
+    ex->params_created++;
+  }
+  return t;
+}
+
+void dam_tensor_free(dam_exec *ex, dam_tensor *t) {
+  if (!t || !t->persistent)
+    return;
+  dam_tensor_free(ex, t->grad);
+  dam_pool_free(&ex->params, &t->mem);
+  free(t);
+}
+
+dam_range dam_tensor_range(const dam_tensor *t) {
+  return (dam_range){t->mem.buffer, t->mem.offset,
+                     t->numel * sizeof(float)};
+}
+
+bool dam_tensor_contiguous(const dam_tensor *t) {
+  uint32_t stride = 1;
+  for (int i = 3; i >= 0; i--) {
+    if (t->shape.dim[i] > 1 && t->stride[i] != stride)
+      return false;
+    stride *= t->shape.dim[i];
+  }
+  return true;
+}
+
+int dam_tensor_upload(dam_exec *ex, dam_tensor *t, const float *data) {
+  return dam_exec_upload(ex, dam_tensor_range(t), data);
+}
+
+int dam_tensor_download(dam_exec *ex, const dam_tensor *t, float *data) {
+  return dam_exec_download(ex, dam_tensor_range(t), data);
+}
+
+dam_tensor *dam_tensor_grad(dam_exec *ex, dam_tensor *t) {
+  if (t->grad)
+    return t->grad;
+  dam_tensor *g = dam_tensor_new(ex, &t->shape, t->persistent);
+  if (!g)
+    return NULL;
+  if (dam_k_fill(ex, g, 0.0f) != DAM_OK) {
+    dam_tensor_free(ex, g);
+    return NULL;
+  }
+  t->grad = g;
+  return g;
+}
+
+void dam__tensors_release_step(dam_exec *ex) {
+  dam_tensor *t = ex->step_tensors;
+  while (t) {
+    dam_tensor *next = t->next_step;
+    free(t);
+    t = next;
+  }
+  ex->step_tensors = NULL;
+}

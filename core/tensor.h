@@ -1,0 +1,67 @@
+/*
+ * Tensors: fp32, up to 4-D (N, C, H, W) over a range of a device buffer,
+ * with an optional gradient and a requires-grad flag.  Persistent tensors
+ * (weights, optimizer state) live until freed; step tensors (activations)
+ * live until dam_exec_end_step.
+ */
+#ifndef DAM_TENSOR_H
+#define DAM_TENSOR_H
+
+#include "exec.h"
+
+#include <diffautoml/plugin.h>
+
+struct dam_tensor {
+  dam_shape shape;
+  uint32_t stride[4]; /* in elements; contiguous unless a view */
+  uint64_t numel;
+  dam_alloc mem;      /* the range holding element [0,0,0,0] onward */
+  bool persistent;
+  bool requires_grad;
+  struct dam_tensor *grad;
+  struct dam_tensor *next_step; /* list of step tensors */
+};
+typedef struct dam_tensor dam_tensor;
+
+/* A shape from up to 4 dims (trailing zeros ignored): dam_shape4(n,c,h,w). */
+dam_shape dam_shape4(uint32_t n, uint32_t c, uint32_t h, uint32_t w);
+
+/* Elements of a shape. */
+uint64_t dam_shape_numel(const dam_shape *s);
+
+/* Same dims (ndim and every dim). */
+bool dam_shape_equal(const dam_shape *a, const dam_shape *b);
+
+/* A new uninitialised tensor.  Step tensors are freed by
+ * dam_exec_end_step; persistent ones by dam_tensor_free.  NULL on failure
+ * with dam_last_error() set (e.g. past maxStorageBufferRange). */
+dam_tensor *dam_tensor_new(dam_exec *ex, const dam_shape *shape,
+                           bool persistent);
+
+/* A new persistent, requires-grad tensor filled with zeros. */
+dam_tensor *dam_param_new(dam_exec *ex, const dam_shape *shape);
+
+/* Free a persistent tensor and its gradient (NULL and step tensors are
+ * ignored: the step owns those). */
+void dam_tensor_free(dam_exec *ex, dam_tensor *t);
+
+/* The buffer range of t's elements. */
+dam_range dam_tensor_range(const dam_tensor *t);
+
+/* True when the elements are densely packed in NCHW order (kernels
+ * refuse other layouts with DAM_EINVAL). */
+bool dam_tensor_contiguous(const dam_tensor *t);
+
+/* Record an upload of numel floats into t. */
+int dam_tensor_upload(dam_exec *ex, dam_tensor *t, const float *data);
+
+/* Finish the recorded work and read t's numel floats. */
+int dam_tensor_download(dam_exec *ex, const dam_tensor *t, float *data);
+
+/* t's gradient, created on first use (zero-filled, same lifetime as t). */
+dam_tensor *dam_tensor_grad(dam_exec *ex, dam_tensor *t);
+
+/* Release every step tensor (called by dam_exec_end_step). */
+void dam__tensors_release_step(dam_exec *ex);
+
+#endif

@@ -1,0 +1,241 @@
+/*
+ * diffautoml plugin SDK: the only header a plugin includes.
+ *
+ * A plugin is a shared object exporting one entry symbol whose name carries
+ * the ABI major version (DAM_PLUGIN_ENTRY).  The host calls it with its API
+ * table; the plugin returns a module descriptor listing what it provides
+ * (ops, augmentations, hyper-parameter modules).  Write the entry with
+ * DAM_PLUGIN_DEFINE.
+ *
+ * ABI rules: fixed-width fields, no reordering, every struct starts with
+ * struct_size and only grows at the end.  A plugin built against a newer
+ * minor version may still load if the host can read every struct it hands
+ * over; the host refuses anything larger than it knows.
+ */
+#ifndef DIFFAUTOML_PLUGIN_H
+#define DIFFAUTOML_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DAM_ABI_MAJOR 1
+#define DAM_ABI_MINOR 0
+
+#define DAM__CAT2(a, b) a##b
+#define DAM__CAT(a, b) DAM__CAT2(a, b)
+/* The entry symbol's name, e.g. dam_plugin_entry_v1. */
+#define DAM_PLUGIN_ENTRY DAM__CAT(dam_plugin_entry_v, DAM_ABI_MAJOR)
+#define DAM__STR2(a) #a
+#define DAM__STR(a) DAM__STR2(a)
+#define DAM_PLUGIN_ENTRY_NAME DAM__STR(DAM_PLUGIN_ENTRY)
+
+#if defined(_WIN32)
+#define DAM_PLUGIN_EXPORT __declspec(dllexport)
+#else
+#define DAM_PLUGIN_EXPORT __attribute__((visibility("default")))
+#endif
+
+/* Return codes a plugin may give back (the host's table is larger). */
+#define DAM_PLUGIN_OK 0
+#define DAM_PLUGIN_EINVAL (-2)  /* bad shape or argument */
+#define DAM_PLUGIN_ENOMEM (-3)  /* out of host or device memory */
+#define DAM_PLUGIN_EDEVICE (-7) /* a device call failed */
+
+typedef struct dam_tensor dam_tensor; /* opaque: owned by the host */
+typedef struct dam_exec dam_exec;     /* opaque: the recording context */
+
+enum dam_kind { DAM_KIND_OP = 1, DAM_KIND_AUGMENT = 2, DAM_KIND_HPO = 3 };
+
+enum dam_param_type {
+  DAM_PARAM_INT = 1,   /* int32_t at offset */
+  DAM_PARAM_FLOAT = 2, /* double at offset */
+  DAM_PARAM_BOOL = 3   /* int32_t 0/1 at offset */
+};
+
+/* One tunable parameter, declared as data.  The host fills a zeroed
+ * params_size block with defaults, then with config values checked against
+ * [min, max], and hands the block to the plugin read-only. */
+typedef struct dam_param_desc {
+  uint32_t struct_size;
+  uint32_t type; /* enum dam_param_type */
+  const char *name;
+  const char *help;
+  double def, min, max;
+  uint32_t offset; /* byte offset in the params block */
+  uint32_t reserved;
+} dam_param_desc;
+
+/* Common header of every descriptor. */
+typedef struct dam_desc_header {
+  uint32_t struct_size; /* of the whole descriptor (dam_op_desc, ...) */
+  uint32_t kind;        /* enum dam_kind */
+  const char *name;     /* unique among loaded plugins of its kind */
+  const char *summary;  /* one line */
+  const dam_param_desc *params;
+  uint32_t n_params;
+  uint32_t params_size; /* bytes of the params block */
+} dam_desc_header;
+
+/* Up to 4-D shape, NCHW; unused trailing dims are 1. */
+typedef struct dam_shape {
+  uint32_t ndim;
+  uint32_t dim[4];
+} dam_shape;
+
+/* A compute shader shipped by a plugin.  Bindings are storage buffers
+ * 0..n_bindings-1 in set 0; write_mask has bit i set when binding i is
+ * written.  Push constants are at most 128 bytes. */
+typedef struct dam_shader {
+  uint32_t struct_size;
+  const char *name;
+  const uint32_t *spirv;
+  size_t spirv_size; /* bytes */
+  uint32_t n_bindings;
+  uint32_t write_mask;
+  uint32_t push_size;
+  uint32_t local_size_x; /* must match the shader's local_size_x */
+} dam_shader;
+
+/*
+ * The host API table, handed to the entry function.  Append-only: check
+ * struct_size (or minor) before using a member added after 1.0.  Every call
+ * returns 0 or a negative code unless it says otherwise; tensors the
+ * functions return are owned by the host.
+ */
+typedef struct dam_host_api {
+  uint32_t struct_size;
+  uint32_t abi_minor;
+
+  /* level: 0 error, 1 warning, 2 info, 3 debug. */
+  void (*log)(int level, const char *fmt, ...);
+
+  /* Shape of a tensor (dim[i] = 1 past ndim). */
+  void (*tensor_shape)(const dam_tensor *t, dam_shape *out);
+  /* A new activation tensor living until the end of the current step. */
+  dam_tensor *(*tensor_new)(dam_exec *ex, const dam_shape *shape);
+  /* A new persistent, trainable tensor (weights); zero-filled. */
+  dam_tensor *(*param_new)(dam_exec *ex, const dam_shape *shape);
+  /* The gradient of t, allocated and zero-filled on first use. */
+  dam_tensor *(*tensor_grad)(dam_exec *ex, dam_tensor *t);
+
+  /* Core kernels; all record device work into ex, none waits.  Shapes must
+   * match element for element (same element count). */
+  int (*fill)(dam_exec *ex, dam_tensor *y, float value);
+  int (*add)(dam_exec *ex, const dam_tensor *a, const dam_tensor *b,
+             dam_tensor *y);
+  int (*mul)(dam_exec *ex, const dam_tensor *a, const dam_tensor *b,
+             dam_tensor *y);
+  /* y = alpha * x + beta * y (beta == 0 ignores the old y, even NaN). */
+  int (*axpby)(dam_exec *ex, float alpha, const dam_tensor *x, float beta,
+               dam_tensor *y);
+  int (*relu)(dam_exec *ex, const dam_tensor *x, dam_tensor *y);
+  /* gx += gy where x > 0 */
+  int (*relu_backward)(dam_exec *ex, const dam_tensor *x,
+                       const dam_tensor *gy, dam_tensor *gx);
+
+  /* Record a dispatch of a plugin shader over `invocations` invocations
+   * (the host splits them over a 2-D grid: use dam_linear_id() from the
+   * SDK's dam_shader.glsl).  tensors[i] is bound at binding i. */
+  int (*dispatch)(dam_exec *ex, const dam_shader *shader,
+                  dam_tensor *const *tensors, uint32_t n_tensors,
+                  const void *push, uint32_t invocations);
+} dam_host_api;
+
+/* Where an op is placed in the network. */
+typedef struct dam_op_site {
+  uint32_t struct_size;
+  uint32_t stride;   /* 1 or 2 */
+  uint32_t c_in;
+  uint32_t c_out;
+} dam_op_site;
+
+/*
+ * One application of an op.  The host owns the struct; forward fills
+ * `out` (already allocated by the host with the shape from infer_shape)
+ * and may keep up to 4 tensors in saved[] for its backward.  Backward
+ * accumulates into grad_in when it is non-NULL (the needs-grad mask) and
+ * into its weights' gradients (host->tensor_grad).
+ */
+typedef struct dam_op_call {
+  uint32_t struct_size;
+  uint32_t needs_grad; /* backward: bit 0 = input, bit 1 = weights */
+  const void *params;  /* the filled params block */
+  void *state;         /* what create() returned */
+  const dam_op_site *site;
+  dam_exec *ex;
+  dam_tensor *in;
+  dam_tensor *out;
+  dam_tensor *grad_out; /* backward only */
+  dam_tensor *grad_in;  /* backward only; NULL when not needed */
+  dam_tensor *saved[4];
+} dam_op_call;
+
+/* A candidate operation: one input, one output. */
+typedef struct dam_op_desc {
+  dam_desc_header hdr;
+  /* Output shape for an input shape at a site; DAM_PLUGIN_EINVAL if the op
+   * can't be placed there. */
+  int (*infer_shape)(const void *params, const dam_op_site *site,
+                     const dam_shape *in, dam_shape *out);
+  /* Optional: create per-instance state (weights via host->param_new) and
+   * store it in *state.  Called once per placement. */
+  int (*create)(const dam_host_api *host, dam_exec *ex, const void *params,
+                const dam_op_site *site, void **state);
+  /* Optional: release what create() made (host tensors are freed by the
+   * host). */
+  void (*destroy)(void *state);
+  int (*forward)(const dam_host_api *host, dam_op_call *call);
+  int (*backward)(const dam_host_api *host, dam_op_call *call);
+} dam_op_desc;
+
+/* What the entry function returns. */
+typedef struct dam_module {
+  uint32_t struct_size;
+  uint32_t abi_major; /* DAM_ABI_MAJOR the plugin was built with */
+  uint32_t abi_minor; /* DAM_ABI_MINOR the plugin was built with */
+  uint32_t reserved;
+  const char *name;
+  const char *version;
+  const char *license;
+  const dam_desc_header *const *descs; /* NULL-terminated */
+} dam_module;
+
+/* Set by DAM_PLUGIN_DEFINE's entry before anything else is called. */
+extern const dam_host_api *dam_plugin_host;
+
+typedef const dam_module *(*dam_plugin_entry_fn)(const dam_host_api *host,
+                                                 uint32_t host_abi_minor);
+
+/*
+ * Write the plugin entry.  Example:
+ *   DAM_PLUGIN_DEFINE("my_ops", "1.0", "MIT", &my_op.hdr, &my_other.hdr)
+ * The host API table is stored in dam_plugin_host for the plugin's use.
+ */
+#define DAM_PLUGIN_DEFINE(NAME, VERSION, LICENSE, ...)                        \
+  const dam_host_api *dam_plugin_host;                                        \
+  static const dam_desc_header *const dam__plugin_descs[] = {__VA_ARGS__,     \
+                                                             NULL};           \
+  static const dam_module dam__plugin_module = {                              \
+      sizeof(dam_module), DAM_ABI_MAJOR, DAM_ABI_MINOR, 0, NAME,              \
+      VERSION,            LICENSE,       dam__plugin_descs};                  \
+  DAM_PLUGIN_EXPORT const dam_module *DAM_PLUGIN_ENTRY(                       \
+      const dam_host_api *host, uint32_t host_abi_minor) {                    \
+    (void)host_abi_minor;                                                     \
+    dam_plugin_host = host;                                                   \
+    return &dam__plugin_module;                                               \
+  }
+
+/* Fill a dam_param_desc: DAM_PARAM(struct, field, DAM_PARAM_INT, def, min,
+ * max, "help"). */
+#define DAM_PARAM(STRUCT, FIELD, TYPE, DEF, MIN, MAX, HELP)                   \
+  {sizeof(dam_param_desc), TYPE, #FIELD, HELP, DEF, MIN, MAX,                 \
+   (uint32_t)offsetof(STRUCT, FIELD), 0}
+
+#ifdef __cplusplus
+}
+#endif
+#endif

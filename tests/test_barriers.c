@@ -1,0 +1,98 @@
+/* Hazard tracking: dependent chains in one submit give exact values every
+ * time (a moving answer is a missing barrier); independent work gets no
+ * barrier; long recordings split into several submits. */
+#include "harness.h"
+#include "kernels.h"
+
+#include <stdlib.h>
+
+#define ELEMS 4099 /* not a multiple of the workgroup size */
+#define CHAIN 200
+#define REPEATS 100
+
+static dam_tensor *filled(harness *h, float v) {
+  dam_tensor *t = harness_tensor(h, dam_shape4(ELEMS, 0, 0, 0), NULL);
+  assert_int_equal(dam_k_fill(h->ex, t, v), 0);
+  return t;
+}
+
+/* a counts 1..CHAIN through c and d; acc sums the counts. */
+static void dependent_chain_is_exact(void **state) {
+  harness *h = *state;
+  for (int rep = 0; rep < REPEATS; rep++) {
+    dam_exec_stats before = h->ex->stats;
+    dam_tensor *one = filled(h, 1.0f), *a = filled(h, 0.0f);
+    dam_tensor *acc = filled(h, 0.0f);
+    dam_tensor *c = filled(h, 0.0f), *d = filled(h, 0.0f);
+    for (int k = 0; k < CHAIN; k++) {
+      assert_int_equal(dam_k_add(h->ex, a, one, c), 0);       /* c = a+1 */
+      assert_int_equal(dam_k_axpby(h->ex, 1, c, 0, a), 0);    /* a = c */
+      assert_int_equal(dam_k_mul(h->ex, a, one, c), 0);       /* c = a */
+      assert_int_equal(dam_k_relu(h->ex, c, d), 0);           /* d = c */
+      assert_int_equal(dam_k_axpby(h->ex, 1, d, 1, acc), 0);  /* acc += d */
+    }
+    float *va = harness_read(h, a); /* the step's one submit */
+    assert_int_equal(h->ex->stats.submits - before.submits, 1);
+    float *vacc = harness_read(h, acc);
+    for (int i = 0; i < ELEMS; i++) {
+      assert_true(va[i] == (float)CHAIN);
+      assert_true(vacc[i] == (float)(CHAIN * (CHAIN + 1) / 2));
+    }
+    free(va);
+    free(vacc);
+    /* c = a + 1 needs none: the barrier before acc += d ordered it. */
+    assert_true(h->ex->stats.barriers - before.barriers >= 4 * CHAIN);
+    assert_int_equal(dam_exec_end_step(h->ex), 0);
+  }
+}
+
+static void independent_work_has_no_barrier(void **state) {
+  harness *h = *state;
+  dam_tensor *t[8];
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
+  t[0] = filled(h, 0.0f); /* may open the step with one barrier */
+  uint64_t barriers = h->ex->stats.barriers;
+  for (int i = 1; i < 8; i++)
+    t[i] = filled(h, (float)i);
+  assert_int_equal(h->ex->stats.barriers, barriers);
+  /* read-after-write */
+  assert_int_equal(dam_k_add(h->ex, t[1], t[2], t[3]), 0);
+  assert_int_equal(h->ex->stats.barriers, barriers + 1);
+  /* two reads of the same tensor: no hazard */
+  assert_int_equal(dam_k_add(h->ex, t[3], t[3], t[4]), 0);
+  assert_int_equal(dam_k_relu(h->ex, t[3], t[5]), 0);
+  assert_int_equal(h->ex->stats.barriers, barriers + 2);
+  /* write-after-read: t[3] was read above */
+  assert_int_equal(dam_k_fill(h->ex, t[3], 7.0f), 0);
+  assert_int_equal(h->ex->stats.barriers, barriers + 3);
+  float *v4 = harness_read(h, t[4]), *v3 = harness_read(h, t[3]);
+  assert_true(v4[0] == 6.0f && v4[ELEMS - 1] == 6.0f);
+  assert_true(v3[0] == 7.0f && v3[ELEMS - 1] == 7.0f);
+  free(v4);
+  free(v3);
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
+}
+
+static void long_recording_splits_submits(void **state) {
+  harness *h = *state;
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
+  uint64_t submits = h->ex->stats.submits;
+  dam_tensor *one = filled(h, 1.0f), *a = filled(h, 0.0f);
+  int n = DAM_SUBMIT_DISPATCHES + 100;
+  for (int k = 0; k < n; k++)
+    assert_int_equal(dam_k_axpby(h->ex, 1, one, 1, a), 0);
+  float *v = harness_read(h, a);
+  assert_true(v[0] == (float)n && v[ELEMS - 1] == (float)n);
+  free(v);
+  assert_int_equal(h->ex->stats.submits - submits, 2);
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(dependent_chain_is_exact),
+      cmocka_unit_test(independent_work_has_no_barrier),
+      cmocka_unit_test(long_recording_splits_submits),
+  };
+  return cmocka_run_group_tests(tests, harness_setup, harness_teardown);
+}

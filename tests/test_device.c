@@ -1,0 +1,133 @@
+/* Device listing and selection; the on-disk pipeline cache. */
+#include "harness.h"
+#include "device.h"
+#include "error.h"
+#include "kernels.h"
+#include "pipeline.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const dam_device_info fake[] = {
+    {.index = 0, .name = "llvmpipe (LLVM 15.0.6, 256 bits)",
+     .type = VK_PHYSICAL_DEVICE_TYPE_CPU},
+    {.index = 1, .name = "Intel(R) UHD Graphics 620",
+     .type = VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU},
+    {.index = 2, .name = "NVIDIA H100 80GB HBM3",
+     .type = VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU},
+};
+
+static void pick_prefers_discrete(void **state) {
+  (void)state;
+  uint32_t i = 99;
+  assert_int_equal(dam_device_pick(fake, 3, NULL, &i), 0);
+  assert_int_equal(i, 2);
+  assert_int_equal(dam_device_pick(fake, 2, "", &i), 0);
+  assert_int_equal(i, 1);
+  assert_int_equal(dam_device_pick(fake, 1, NULL, &i), 0);
+  assert_int_equal(i, 0);
+}
+
+static void pick_by_index_and_name(void **state) {
+  (void)state;
+  uint32_t i = 99;
+  assert_int_equal(dam_device_pick(fake, 3, "0", &i), 0);
+  assert_int_equal(i, 0);
+  assert_int_equal(dam_device_pick(fake, 3, "1", &i), 0);
+  assert_int_equal(i, 1);
+  assert_int_equal(dam_device_pick(fake, 3, "h100", &i), 0);
+  assert_int_equal(i, 2);
+  assert_int_equal(dam_device_pick(fake, 3, "LLVMPIPE", &i), 0);
+  assert_int_equal(i, 0);
+}
+
+static void pick_bad_value_is_an_error(void **state) {
+  (void)state;
+  uint32_t i = 99;
+  assert_int_equal(dam_device_pick(fake, 3, "3", &i), DAM_ENOTFOUND);
+  assert_non_null(strstr(dam_last_error(), "no Vulkan device matches '3'"));
+  assert_non_null(strstr(dam_last_error(), "2: NVIDIA H100"));
+  assert_int_equal(dam_device_pick(fake, 3, "radeon", &i), DAM_ENOTFOUND);
+  assert_int_equal(dam_device_pick(fake, 3, "-1", &i), DAM_ENOTFOUND);
+  assert_int_equal(dam_device_pick(fake, 0, NULL, &i), DAM_ENODEV);
+  assert_int_equal(i, 99);
+}
+
+static void spec_precedence(void **state) {
+  (void)state;
+  setenv("DIFFAUTOML_DEVICE", "env", 1);
+  assert_string_equal(dam_device_spec("flag", "cfg"), "flag");
+  assert_string_equal(dam_device_spec(NULL, "cfg"), "env");
+  unsetenv("DIFFAUTOML_DEVICE");
+  assert_string_equal(dam_device_spec(NULL, "cfg"), "cfg");
+  assert_null(dam_device_spec(NULL, NULL));
+}
+
+static void lists_lavapipe(void **state) {
+  (void)state;
+  dam_device_info *infos = NULL;
+  uint32_t n = 0;
+  assert_int_equal(dam_device_list(&infos, &n), 0);
+  bool cpu = false;
+  for (uint32_t i = 0; i < n; i++)
+    cpu |= infos[i].type == VK_PHYSICAL_DEVICE_TYPE_CPU &&
+           strstr(infos[i].name, "llvmpipe") != NULL;
+  free(infos);
+  assert_true(cpu);
+}
+
+static void open_by_name_index_and_bad(void **state) {
+  (void)state;
+  dam_device *d = NULL;
+  assert_int_equal(dam_device_open("llvmpipe", &d), 0);
+  assert_non_null(strstr(d->info.name, "llvmpipe"));
+  uint32_t index = d->info.index;
+  assert_true(d->uma); /* lavapipe: one host-visible memory type */
+  dam_device_close(d);
+  char spec[16];
+  snprintf(spec, sizeof spec, "%u", index);
+  assert_int_equal(dam_device_open(spec, &d), 0);
+  assert_int_equal(d->info.index, index);
+  dam_device_close(d);
+  d = NULL;
+  assert_int_equal(dam_device_open("no-such-gpu", &d), DAM_ENOTFOUND);
+  assert_null(d);
+  assert_int_equal(dam_device_open("42", &d), DAM_ENOTFOUND);
+}
+
+static void pipeline_cache_persists(void **state) {
+  (void)state;
+  char dir[] = "/tmp/dam-cache-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  setenv("DIFFAUTOML_CACHE_DIR", dir, 1);
+  harness *h = NULL;
+  assert_int_equal(harness_setup((void **)&h), 0);
+  char path[4096];
+  snprintf(path, sizeof path, "%s", dam_pipeline_cache_path(h->dev));
+  assert_non_null(strstr(path, dir));
+  dam_tensor *t = harness_tensor(h, dam_shape4(5, 0, 0, 0), NULL);
+  assert_int_equal(dam_k_fill(h->ex, t, 1.0f), 0);
+  assert_int_equal(harness_teardown((void **)&h), 0);
+  assert_int_equal(access(path, R_OK), 0);
+  /* A second open reads it back without complaint. */
+  assert_int_equal(harness_setup((void **)&h), 0);
+  assert_int_equal(harness_teardown((void **)&h), 0);
+  unlink(path);
+  rmdir(dir);
+  unsetenv("DIFFAUTOML_CACHE_DIR");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(pick_prefers_discrete),
+      cmocka_unit_test(pick_by_index_and_name),
+      cmocka_unit_test(pick_bad_value_is_an_error),
+      cmocka_unit_test(spec_precedence),
+      cmocka_unit_test(lists_lavapipe),
+      cmocka_unit_test(open_by_name_index_and_bad),
+      cmocka_unit_test(pipeline_cache_persists),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
