@@ -39,12 +39,14 @@ void dam_registry_free(dam_registry *reg);
 int dam_registry_load_file(dam_registry *reg, const char *path);
 
 /* Load every "*.so" file of a directory, sorted by name.  A missing
- * directory is not an error.  Returns the number of refusals (>= 0). */
+ * directory is not an error; an unreadable one counts as one refusal.
+ * Returns the number of refusals (>= 0), or DAM_ENOMEM. */
 int dam_registry_load_dir(dam_registry *reg, const char *dir);
 
 /* Discovery in order: config_path (colon-separated, may be NULL), then
  * $DIFFAUTOML_PLUGIN_PATH (colon-separated), then the installed plugin
- * dir.  Returns the number of refusals. */
+ * dir; each directory once.  Returns the number of refusals, or
+ * DAM_ENOMEM. */
 int dam_registry_discover(dam_registry *reg, const char *config_path);
 
 /* The descriptor of `kind` called `name`, or NULL.  *owner, if non-NULL,

@@ -56,7 +56,9 @@ enum dam_param_type {
   DAM_PARAM_BOOL = 3   /* int32_t 0/1 at offset */
 };
 
-/* One tunable parameter, declared as data.  The host fills a zeroed
+/* One tunable parameter, declared as data.  Its layout is frozen for ABI
+ * major 1 (plugins lay out arrays of it with their own sizeof): new
+ * per-parameter data would come through a new descriptor field.  The host fills a zeroed
  * params_size block with defaults, then with config values checked against
  * [min, max], and hands the block to the plugin read-only. */
 typedef struct dam_param_desc {
@@ -204,8 +206,10 @@ typedef struct dam_module {
   const dam_desc_header *const *descs; /* NULL-terminated */
 } dam_module;
 
-/* Set by DAM_PLUGIN_DEFINE's entry before anything else is called. */
-extern const dam_host_api *dam_plugin_host;
+/* Set by DAM_PLUGIN_DEFINE's entry before anything else is called; never
+ * exported. */
+extern __attribute__((visibility("hidden"))) const dam_host_api
+    *dam_plugin_host;
 
 typedef const dam_module *(*dam_plugin_entry_fn)(const dam_host_api *host,
                                                  uint32_t host_abi_minor);

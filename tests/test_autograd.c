@@ -1,0 +1,149 @@
+/* The tape: a small composite graph's gradients against the analytic ones
+ * and against central finite differences of the device forward; the
+ * needs-grad mask; accumulation across backward calls. */
+#include "harness.h"
+#include "autograd.h"
+#include "error.h"
+#include "kernels.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#define N 37
+
+/* L = sum(relu(x*w + 0.5*x)) + dot(x, c) + sum(relu(w)) */
+static dam_tensor *graph(dam_exec *ex, dam_tensor *x, dam_tensor *w,
+                         dam_tensor *c) {
+  dam_tensor *u = dam_add(ex, dam_mul(ex, x, w), dam_scale(ex, x, 0.5f));
+  dam_tensor *l = dam_add(ex, dam_sum(ex, dam_relu(ex, u)), dam_dot(ex, x, c));
+  return dam_add(ex, l, dam_sum(ex, dam_relu(ex, w)));
+}
+
+static float forward_value(harness *h, const float *x, const float *w,
+                           const float *c) {
+  dam_shape s = dam_shape4(N, 0, 0, 0);
+  dam_tensor *l = graph(h->ex, harness_tensor(h, s, x), harness_tensor(h, s, w),
+                        harness_tensor(h, s, c));
+  assert_non_null(l);
+  float v;
+  assert_int_equal(dam_tensor_download(h->ex, l, &v), 0);
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
+  return v;
+}
+
+/* Inputs kept away from relu's kink so finite differences are smooth. */
+static void draw(harness *h, float *x, float *w, float *c) {
+  for (int i = 0; i < N; i++) {
+    do {
+      x[i] = harness_uniform(h, -2, 2);
+      w[i] = harness_uniform(h, -2, 2);
+    } while (fabsf(x[i] * (w[i] + 0.5f)) < 0.2f || fabsf(w[i]) < 0.1f);
+    c[i] = harness_uniform(h, -1, 1);
+  }
+}
+
+static void composite_graph_gradients(void **state) {
+  harness *h = *state;
+  float v[3][N];
+  float *x = v[0], *w = v[1], *c = v[2];
+  draw(h, x, w, c);
+  dam_shape s = dam_shape4(N, 0, 0, 0);
+  dam_tensor *t[3];
+  for (int k = 0; k < 3; k++) {
+    t[k] = harness_tensor(h, s, v[k]);
+    t[k]->requires_grad = true;
+  }
+  dam_tensor *loss = graph(h->ex, t[0], t[1], t[2]);
+  assert_non_null(loss);
+  assert_true(loss->requires_grad);
+  assert_int_equal(dam_backward(h->ex, loss), 0);
+  float *g[3];
+  for (int k = 0; k < 3; k++)
+    g[k] = harness_read(h, t[k]->grad);
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
+
+  double exact[3][N];
+  for (int i = 0; i < N; i++) {
+    double on = x[i] * (w[i] + 0.5) > 0;
+    exact[0][i] = on * (w[i] + 0.5) + c[i];
+    exact[1][i] = on * x[i] + (w[i] > 0);
+    exact[2][i] = x[i];
+  }
+  for (int k = 0; k < 3; k++) {
+    double e = harness_max_rel_err(g[k], exact[k], N);
+    if (e > 1e-5)
+      fail_msg("input %d: gradient off the analytic one by %g", k, e);
+  }
+
+  const float eps = 1e-2f;
+  for (int k = 0; k < 3; k++) {
+    double fd[N];
+    for (int i = 0; i < N; i++) {
+      float keep = v[k][i];
+      v[k][i] = keep + eps;
+      double up = forward_value(h, x, w, c);
+      v[k][i] = keep - eps;
+      double down = forward_value(h, x, w, c);
+      v[k][i] = keep;
+      fd[i] = (up - down) / (2.0 * eps);
+    }
+    double e = harness_max_rel_err(g[k], fd, N);
+    if (e > 5e-3)
+      fail_msg("input %d: gradient off finite differences by %g", k, e);
+    free(g[k]);
+  }
+}
+
+static void needs_grad_mask(void **state) {
+  harness *h = *state;
+  dam_shape s = dam_shape4(N, 0, 0, 0);
+  float x[N], w[N], c[N];
+  draw(h, x, w, c);
+  dam_tensor *tx = harness_tensor(h, s, x), *tw = harness_tensor(h, s, w);
+  tx->requires_grad = true;
+  dam_tensor *loss = dam_dot(h->ex, dam_relu(h->ex, tx), tw);
+  assert_int_equal(dam_backward(h->ex, loss), 0);
+  assert_non_null(tx->grad);
+  assert_null(tw->grad); /* not requested: never computed */
+  assert_int_equal(h->ex->tape->n, 0);
+  /* Nothing recorded when no input needs a gradient. */
+  dam_tensor *plain = dam_relu(h->ex, tw);
+  assert_non_null(plain);
+  assert_false(plain->requires_grad);
+  assert_int_equal(h->ex->tape->n, 0);
+  assert_int_equal(dam_backward(h->ex, plain), DAM_EINVAL);
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
+}
+
+static void persistent_gradients_accumulate(void **state) {
+  harness *h = *state;
+  dam_shape s = dam_shape4(N, 0, 0, 0);
+  dam_tensor *p = dam_param_new(h->ex, &s);
+  assert_non_null(p);
+  float c[N], ones[N];
+  for (int i = 0; i < N; i++) {
+    c[i] = (float)i - 10.0f;
+    ones[i] = 1.0f;
+  }
+  assert_int_equal(dam_tensor_upload(h->ex, p, ones), 0);
+  for (int step = 0; step < 3; step++) {
+    dam_tensor *loss = dam_dot(h->ex, p, harness_tensor(h, s, c));
+    assert_int_equal(dam_backward(h->ex, loss), 0);
+    assert_int_equal(dam_exec_end_step(h->ex), 0);
+  }
+  float *g = harness_read(h, p->grad);
+  for (int i = 0; i < N; i++)
+    assert_true(g[i] == 3.0f * c[i]);
+  free(g);
+  dam_tensor_free(h->ex, p);
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(composite_graph_gradients),
+      cmocka_unit_test(needs_grad_mask),
+      cmocka_unit_test(persistent_gradients_accumulate),
+  };
+  return cmocka_run_group_tests(tests, harness_setup, harness_teardown);
+}
