@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install what diffautoml needs to build and test on Debian 12 (as root):
+# the compiler and meson, Vulkan headers and loader, Mesa's lavapipe (the
+# CPU Vulkan device), glslang, the Khronos validation layer, libconfig and
+# CMocka.
+set -euo pipefail
+packages=(
+  gcc pkg-config meson ninja-build
+  libvulkan-dev mesa-vulkan-drivers vulkan-tools vulkan-validationlayers
+  glslang-tools libconfig-dev libcmocka-dev
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+    missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
