@@ -114,6 +114,8 @@ void dam_exec_destroy(dam_exec *ex) {
   dam_pool_release(&ex->staging);
   free(ex->reads);
   free(ex->writes);
+  for (uint32_t i = 0; i < ex->n_prof; i++)
+    free(ex->prof[i].name);
   free(ex->prof);
   free(ex);
 }
@@ -122,12 +124,16 @@ static void profile_add(dam_exec *ex, const char *name, double ms) {
   uint32_t i = 0;
   while (i < ex->n_prof && strcmp(ex->prof[i].name, name) != 0)
     i++;
-  if (i == ex->n_prof) {
+  if (i == ex->n_prof) { /* names are copied: plugins may go away */
     dam_profile_entry *p = realloc(ex->prof, (i + 1) * sizeof *p);
-    if (!p)
+    char *copy = strdup(name);
+    if (p)
+      ex->prof = p;
+    if (!p || !copy) {
+      free(copy);
       return;
-    ex->prof = p;
-    ex->prof[ex->n_prof++] = (dam_profile_entry){name, 0, 0.0};
+    }
+    ex->prof[ex->n_prof++] = (dam_profile_entry){copy, 0, 0.0};
   }
   ex->prof[i].count++;
   ex->prof[i].total_ms += ms;

@@ -28,7 +28,7 @@ typedef struct dam_exec_stats {
 } dam_exec_stats;
 
 typedef struct dam_profile_entry {
-  const char *name;
+  char *name;
   uint64_t count;
   double total_ms;
 } dam_profile_entry;

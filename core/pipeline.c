@@ -161,7 +161,10 @@ const char *dam_pipeline_cache_path(const dam_device *dev) {
 
 static int check_shader(const dam_device *dev, const dam_shader *s) {
   const char *name = s->name ? s->name : "(unnamed)";
-  if (s->struct_size < sizeof(dam_shader) || !s->spirv ||
+  if (s->struct_size < sizeof(dam_shader))
+    return dam_fail(DAM_EINVAL, "shader %s: struct_size %u, expected %zu",
+                    name, s->struct_size, sizeof(dam_shader));
+  if (!s->spirv ||
       s->spirv_size < 20 || s->spirv_size % 4 || s->spirv[0] != 0x07230203u)
     return dam_fail(DAM_EINVAL, "shader %s: not SPIR-V", name);
   if (s->n_bindings == 0 || s->n_bindings > DAM_MAX_BINDINGS)
@@ -227,7 +230,10 @@ static int build(dam_device *dev, const dam_shader *s, dam_pipeline *p) {
     return dam_fail(DAM_EVULKAN, "pipeline for shader %s: %s", s->name,
                     dam_vk_result_name(r));
   }
-  p->shader = s;
+  p->spirv = s->spirv;
+  p->spirv_size = s->spirv_size;
+  p->n_bindings = s->n_bindings;
+  p->push_size = s->push_size;
   return DAM_OK;
 }
 
@@ -235,7 +241,10 @@ int dam_pipeline_get(dam_device *dev, const dam_shader *shader,
                      const dam_pipeline **out) {
   struct dam_pipeline_table *t = dev->pipelines;
   for (uint32_t i = 0; i < t->n; i++) {
-    if (t->items[i]->shader == shader) {
+    const dam_pipeline *p = t->items[i];
+    if (p->spirv == shader->spirv && p->spirv_size == shader->spirv_size &&
+        p->n_bindings == shader->n_bindings &&
+        p->push_size == shader->push_size) {
       *out = t->items[i];
       return DAM_OK;
     }

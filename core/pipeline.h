@@ -14,7 +14,9 @@
 #define DAM_MAX_PUSH 128
 
 typedef struct dam_pipeline {
-  const dam_shader *shader;
+  const uint32_t *spirv; /* the key, with the layout below */
+  size_t spirv_size;
+  uint32_t n_bindings, push_size;
   VkShaderModule module;
   VkDescriptorSetLayout set_layout;
   VkPipelineLayout layout;
@@ -29,7 +31,9 @@ int dam_pipelines_open(dam_device *dev);
  * pipeline.  Called by dam_device_close. */
 void dam_pipelines_close(dam_device *dev);
 
-/* The pipeline of `shader`, created on first use.  DAM_EINVAL for a
+/* The pipeline of `shader`, created on first use and keyed by its SPIR-V
+ * array and layout (the dam_shader struct itself may be temporary; the
+ * SPIR-V must stay loaded while the device lives).  DAM_EINVAL for a
  * malformed dam_shader, DAM_EVULKAN naming the shader otherwise. */
 int dam_pipeline_get(dam_device *dev, const dam_shader *shader,
                      const dam_pipeline **out);

@@ -31,7 +31,8 @@ typedef struct dam_registry {
 /* An empty registry.  Returns NULL when out of memory. */
 dam_registry *dam_registry_new(void);
 
-/* Unload every plugin and free the registry. */
+/* Unload every plugin and free the registry.  Call it only after every
+ * op instance, recorder and device that used its plugins is gone. */
 void dam_registry_free(dam_registry *reg);
 
 /* Load one file.  On refusal, records (path, reason) in reg->refused,

@@ -90,7 +90,8 @@ typedef struct dam_shape {
 
 /* A compute shader shipped by a plugin.  Bindings are storage buffers
  * 0..n_bindings-1 in set 0; write_mask has bit i set when binding i is
- * written.  Push constants are at most 128 bytes. */
+ * written.  Push constants are at most 128 bytes.  The host keys its
+ * pipelines by the SPIR-V array, which stays loaded with the plugin. */
 typedef struct dam_shader {
   uint32_t struct_size;
   const char *name;
