@@ -1,28 +1,10 @@
 /* Test plugin: an int parameter whose default (9) is outside its own range
  * [0, 4]. */
-#include <diffautoml/plugin.h>
+#include "identity_op.h"
 
 typedef struct {
   int32_t level;
 } bad_params;
-
-static int ident_shape(const void *params, const dam_op_site *site,
-                       const dam_shape *in, dam_shape *out) {
-  (void)params;
-  (void)site;
-  *out = *in;
-  return DAM_PLUGIN_OK;
-}
-
-static int ident_forward(const dam_host_api *host, dam_op_call *call) {
-  return host->axpby(call->ex, 1.0f, call->in, 0.0f, call->out);
-}
-
-static int ident_backward(const dam_host_api *host, dam_op_call *call) {
-  (void)host;
-  (void)call;
-  return DAM_PLUGIN_OK;
-}
 
 static const dam_param_desc params[] = {
     DAM_PARAM(bad_params, level, DAM_PARAM_INT, 9, 0, 4, "a level"),

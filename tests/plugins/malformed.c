@@ -4,7 +4,7 @@
  * Every struct is padded so an oversized struct_size never makes the host
  * read past the object.
  */
-#include <diffautoml/plugin.h>
+#include "identity_op.h"
 
 enum {
   NONE,
@@ -21,7 +21,7 @@ enum {
   NO_BACKWARD,
   PARAM_OFFSET, /* double param past params_size */
   PARAM_TYPE,   /* unknown param type */
-  SAME_MODULE,  /* module named like dup_a.c's */
+  SAME_MODULE,  /* module named like dup_a's */
   LISTED_TWICE  /* the same op twice in one module */
 };
 
@@ -33,24 +33,6 @@ enum {
 typedef struct {
   double gain;
 } malformed_params;
-
-static int ident_shape(const void *params, const dam_op_site *site,
-                       const dam_shape *in, dam_shape *out) {
-  (void)params;
-  (void)site;
-  *out = *in;
-  return DAM_PLUGIN_OK;
-}
-
-static int ident_forward(const dam_host_api *host, dam_op_call *call) {
-  return host->axpby(call->ex, 1.0f, call->in, 0.0f, call->out);
-}
-
-static int ident_backward(const dam_host_api *host, dam_op_call *call) {
-  (void)host;
-  (void)call;
-  return DAM_PLUGIN_OK;
-}
 
 static const struct {
   dam_param_desc p;
