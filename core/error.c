@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char last_message[1024];
 
@@ -17,11 +18,15 @@ const char *dam_strerror(int code) {
   return "unknown error";
 }
 
+/* Formats into a local buffer first, so the previous message may be one
+ * of the arguments (wrapping an error with more context). */
 int dam_fail(int code, const char *fmt, ...) {
+  char buf[sizeof last_message];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(last_message, sizeof last_message, fmt, ap);
+  vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
+  memcpy(last_message, buf, sizeof buf);
   return code;
 }
 

@@ -32,7 +32,8 @@ enum dam_error {
 const char *dam_strerror(int code);
 
 /* Record `code` with a printf-style context message for this thread and
- * return `code`, so callers write `return dam_fail(DAM_EINVAL, ...)`. */
+ * return `code`, so callers write `return dam_fail(DAM_EINVAL, ...)`.
+ * dam_last_error() may be an argument, to add context to a failure. */
 int dam_fail(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

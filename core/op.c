@@ -7,6 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Wrap a plugin callback's failure with the op's name. */
+static int plugin_error(const dam_op_desc *desc, const char *what, int err) {
+  return dam_fail(err < 0 ? err : DAM_EPLUGIN, "op %s: %s failed (%d)%s%s",
+                  desc->hdr.name, what, err, dam_last_error()[0] ? ": " : "",
+                  dam_last_error());
+}
+
 int dam_op_create(dam_exec *ex, const dam_op_desc *desc, const void *params,
                   const dam_op_site *site, dam_op **out) {
   dam_op *op = calloc(1, sizeof *op);
@@ -24,14 +31,13 @@ int dam_op_create(dam_exec *ex, const dam_op_desc *desc, const void *params,
   op->site.struct_size = sizeof op->site;
   uint64_t before = ex->params_created;
   if (desc->create) {
+    dam_clear_error();
     int err = desc->create(dam_host_api_get(), ex, op->params, &op->site,
                            &op->state);
     if (err) {
       free(op->params);
       free(op);
-      return dam_fail(err < 0 ? err : DAM_EPLUGIN,
-                      "op %s: create failed (%d) %s", desc->hdr.name, err,
-                      dam_last_error());
+      return plugin_error(desc, "create", err);
     }
   }
   op->weights = ex->params_created != before;
@@ -65,12 +71,6 @@ typedef struct op_record {
   dam_op_call call;
 } op_record;
 
-static int plugin_error(const op_record *r, const char *what, int err) {
-  return dam_fail(err < 0 ? err : DAM_EPLUGIN, "op %s: %s failed (%d)%s%s",
-                  r->desc->hdr.name, what, err, dam_last_error()[0] ? ": " : "",
-                  dam_last_error());
-}
-
 static int op_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
   op_record *r = node->data;
   r->call.grad_out = node->out->grad;
@@ -78,8 +78,9 @@ static int op_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
   if ((needs & 1u) && !(r->call.grad_in = dam_tensor_grad(ex, node->in[0])))
     return DAM_ENOMEM;
   r->call.needs_grad = (needs & 1u) | (node->weights ? 2u : 0u);
+  dam_clear_error();
   int err = r->desc->backward(dam_host_api_get(), &r->call);
-  return err ? plugin_error(r, "backward", err) : DAM_OK;
+  return err ? plugin_error(r->desc, "backward", err) : DAM_OK;
 }
 
 dam_tensor *dam_op_forward(dam_exec *ex, dam_op *op, dam_tensor *x) {
@@ -111,7 +112,7 @@ dam_tensor *dam_op_forward(dam_exec *ex, dam_op *op, dam_tensor *x) {
   dam_clear_error();
   int err = op->desc->forward(dam_host_api_get(), &r->call);
   if (err) {
-    plugin_error(r, "forward", err);
+    plugin_error(r->desc, "forward", err);
     free(r);
     return NULL;
   }
