@@ -1,0 +1,98 @@
+/*
+ * Dataset lifetime and the seeded train/validation split.  The shuffle's
+ * generator is splitmix64 (Steele, Lea and Flood, "Fast splittable
+ * pseudorandom number generators", OOPSLA 2014; constants as in Vigna's
+ * public-domain splitmix64.c): 64 bits of state, integer-only, so a seed
+ * gives the same split everywhere.
+ */
+#include "dataset.h"
+
+#include "error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void dam_dataset_free(dam_dataset *d) {
+  if (!d)
+    return;
+  free(d->images);
+  free(d->labels);
+  memset(d, 0, sizeof *d);
+}
+
+static uint64_t splitmix64(uint64_t *state) {
+  uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+/* Uniform in [0, bound), bound > 0: draws below 2^64 mod bound are
+ * rejected so that every residue is equally likely. */
+static uint64_t uniform_below(uint64_t *state, uint64_t bound) {
+  uint64_t threshold = (0 - bound) % bound;
+  for (;;) {
+    uint64_t r = splitmix64(state);
+    if (r >= threshold)
+      return r % bound;
+  }
+}
+
+/* A new array of len entries copied from src, or NULL for len 0. */
+static int copy_indices(const uint32_t *src, uint32_t len, uint32_t **dst) {
+  *dst = NULL;
+  if (len == 0)
+    return 0;
+  *dst = malloc((size_t)len * sizeof **dst);
+  if (!*dst)
+    return dam_fail(DAM_ENOMEM, "dataset split: %u indices", len);
+  memcpy(*dst, src, (size_t)len * sizeof **dst);
+  return 0;
+}
+
+int dam_dataset_split(uint32_t n, double val_ratio, uint64_t seed,
+                      uint32_t **train_idx, uint32_t *n_train,
+                      uint32_t **val_idx, uint32_t *n_val) {
+  *train_idx = *val_idx = NULL;
+  *n_train = *n_val = 0;
+  if (!(val_ratio >= 0.0 && val_ratio < 1.0))
+    return dam_fail(DAM_EINVAL,
+                    "dataset split: validation ratio %g is not in [0, 1)",
+                    val_ratio);
+  if (n == 0)
+    return 0;
+
+  uint32_t *perm = malloc((size_t)n * sizeof *perm);
+  if (!perm)
+    return dam_fail(DAM_ENOMEM, "dataset split: %u indices", n);
+  for (uint32_t i = 0; i < n; i++)
+    perm[i] = i;
+  uint64_t state = seed;
+  for (uint32_t i = n - 1; i > 0; i--) {
+    uint32_t j = (uint32_t)uniform_below(&state, (uint64_t)i + 1);
+    uint32_t t = perm[i];
+    perm[i] = perm[j];
+    perm[j] = t;
+  }
+
+  uint32_t nv = (uint32_t)((double)n * val_ratio + 0.5);
+  uint32_t *val = NULL, *train = NULL;
+  int rc = copy_indices(perm, nv, &val);
+  if (rc)
+    goto free_perm;
+  rc = copy_indices(perm + nv, n - nv, &train);
+  if (rc)
+    goto free_val;
+  free(perm);
+  *val_idx = val;
+  *n_val = nv;
+  *train_idx = train;
+  *n_train = n - nv;
+  return 0;
+
+free_val:
+  free(val);
+free_perm:
+  free(perm);
+  return rc;
+}
