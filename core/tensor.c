@@ -4,6 +4,7 @@
 #include "kernels.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 dam_shape dam_shape4(uint32_t n, uint32_t c, uint32_t h, uint32_t w) {
   dam_shape s = {4, {n, c, h, w}};
@@ -105,7 +106,12 @@ int dam_tensor_upload(dam_exec *ex, dam_tensor *t, const float *data) {
 }
 
 int dam_tensor_download(dam_exec *ex, const dam_tensor *t, float *data) {
-  return dam_exec_download(ex, dam_tensor_range(t), data);
+  if (!t->mem.map) /* device-only memory: through staging */
+    return dam_exec_download(ex, dam_tensor_range(t), data);
+  int err = dam_exec_wait(ex); /* UMA: read the mapped memory itself */
+  if (!err)
+    memcpy(data, t->mem.map, t->numel * sizeof(float));
+  return err;
 }
 
 dam_tensor *dam_tensor_grad(dam_exec *ex, dam_tensor *t) {
