@@ -14,11 +14,18 @@ typedef struct dam_cli_opts {
 
 enum { DAM_EXIT_OK = 0, DAM_EXIT_RUNTIME = 1, DAM_EXIT_USAGE = 2 };
 
+/* A subcommand: argv[0] is its name, argv[1..argc) its own arguments. */
+typedef int (*dam_cmd_fn)(const dam_cli_opts *opts, int argc, char **argv);
+
 /* `diffautoml devices`: one line per Vulkan device, the selected marked. */
-int dam_cmd_devices(const dam_cli_opts *opts, FILE *out);
+int dam_cmd_devices(const dam_cli_opts *opts, int argc, char **argv);
 
 /* `diffautoml plugins`: every loaded plugin with its descriptors and
  * parameters, then every refused file with its reason. */
-int dam_cmd_plugins(const dam_cli_opts *opts, FILE *out);
+int dam_cmd_plugins(const dam_cli_opts *opts, int argc, char **argv);
+
+/* 2 with a message on stderr when a command that takes no arguments got
+ * some, else 0. */
+int dam_cli_no_args(int argc, char **argv);
 
 #endif

@@ -5,7 +5,10 @@
 
 #include <stdlib.h>
 
-int dam_cmd_devices(const dam_cli_opts *opts, FILE *out) {
+int dam_cmd_devices(const dam_cli_opts *opts, int argc, char **argv) {
+  FILE *out = stdout;
+  if (dam_cli_no_args(argc, argv))
+    return DAM_EXIT_USAGE;
   dam_device_info *infos = NULL;
   uint32_t n = 0, selected = 0;
   int err = dam_device_list(&infos, &n);

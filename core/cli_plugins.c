@@ -97,7 +97,10 @@ static void dam__print_search_path(const dam_cli_opts *opts, FILE *out) {
   fprintf(out, "  installed               %s\n\n", DAM_PLUGIN_DIR);
 }
 
-int dam_cmd_plugins(const dam_cli_opts *opts, FILE *out) {
+int dam_cmd_plugins(const dam_cli_opts *opts, int argc, char **argv) {
+  FILE *out = stdout;
+  if (dam_cli_no_args(argc, argv))
+    return DAM_EXIT_USAGE;
   dam_registry *reg = dam_registry_new();
   if (!reg) {
     fprintf(stderr, "diffautoml plugins: out of memory\n");

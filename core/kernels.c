@@ -1,6 +1,6 @@
 /* Elementwise and reduction kernels over the embedded core shaders. */
 #include "kernels.h"
-#include "error.h"
+#include "kernel_util.h"
 
 #include "add.spv.h"
 #include "axpby.spv.h"
@@ -12,65 +12,33 @@
 #include "relu.spv.h"
 #include "relu_backward.spv.h"
 
-#define SHADER(NAME, BINDINGS, WRITE_MASK, PUSH)                              \
-  static const dam_shader shader_##NAME = {                                   \
-      sizeof(dam_shader), #NAME,   dam_spv_##NAME, sizeof dam_spv_##NAME,     \
-      BINDINGS,           WRITE_MASK, PUSH,        64}
-
-SHADER(fill, 1, 0x1, 8);
-SHADER(add, 3, 0x4, 4);
-SHADER(mul, 3, 0x4, 4);
-SHADER(mul_acc, 3, 0x4, 4);
-SHADER(axpby, 2, 0x2, 12);
-SHADER(relu, 2, 0x2, 4);
-SHADER(relu_backward, 3, 0x4, 4);
-SHADER(reduce_sum, 3, 0x4, 12);
-SHADER(broadcast_acc, 3, 0x4, 12);
+DAM_SHADER(fill, 1, 0x1, 8);
+DAM_SHADER(add, 3, 0x4, 4);
+DAM_SHADER(mul, 3, 0x4, 4);
+DAM_SHADER(mul_acc, 3, 0x4, 4);
+DAM_SHADER(axpby, 2, 0x2, 12);
+DAM_SHADER(relu, 2, 0x2, 4);
+DAM_SHADER(relu_backward, 3, 0x4, 4);
+DAM_SHADER(reduce_sum, 3, 0x4, 12);
+DAM_SHADER(broadcast_acc, 3, 0x4, 12);
 
 /* Each reduction invocation sums at least this many elements. */
 #define REDUCE_PER_INVOCATION 64
 #define REDUCE_MAX_PARTS 4096
 
-static int check(const char *op, const dam_tensor *const *t, uint32_t n,
-                 uint64_t numel) {
-  for (uint32_t i = 0; i < n; i++) {
-    if (!t[i])
-      return dam_fail(DAM_EINVAL, "%s: tensor %u is NULL", op, i);
-    if (!dam_tensor_contiguous(t[i]))
-      return dam_fail(DAM_EINVAL, "%s: tensor %u is not contiguous", op, i);
-    if (numel && t[i]->numel != numel)
-      return dam_fail(DAM_ESHAPE, "%s: tensor %u has %llu elements, "
-                      "expected %llu", op, i,
-                      (unsigned long long)t[i]->numel,
-                      (unsigned long long)numel);
-  }
-  if (t[0]->numel > UINT32_MAX)
-    return dam_fail(DAM_ERANGE, "%s: more than 2^32 elements", op);
-  return DAM_OK;
-}
-
-static int run(dam_exec *ex, const dam_shader *s, const dam_tensor *const *t,
-               const void *push, uint64_t invocations) {
-  dam_range r[DAM_MAX_BINDINGS];
-  for (uint32_t i = 0; i < s->n_bindings; i++)
-    r[i] = dam_tensor_range(t[i]);
-  return dam_exec_dispatch(ex, s, r, s->n_bindings, push,
-                           (uint32_t)invocations);
-}
-
 int dam_k_fill(dam_exec *ex, dam_tensor *y, float value) {
   const dam_tensor *t[] = {y};
   struct { uint32_t n; float value; } push = {(uint32_t)y->numel, value};
-  int err = check("fill", t, 1, 0);
-  return err ? err : run(ex, &shader_fill, t, &push, y->numel);
+  int err = dam__k_check("fill", t, 1, 0);
+  return err ? err : dam__k_run(ex, &shader_fill, t, &push, y->numel);
 }
 
 static int binary(dam_exec *ex, const char *op, const dam_shader *s,
                   const dam_tensor *a, const dam_tensor *b, dam_tensor *y) {
   const dam_tensor *t[] = {a, b, y};
-  int err = check(op, t, 3, y ? y->numel : 0);
+  int err = dam__k_check(op, t, 3, y ? y->numel : 0);
   uint32_t n = err ? 0 : (uint32_t)y->numel;
-  return err ? err : run(ex, s, t, &n, n);
+  return err ? err : dam__k_run(ex, s, t, &n, n);
 }
 
 int dam_k_add(dam_exec *ex, const dam_tensor *a, const dam_tensor *b,
@@ -96,28 +64,28 @@ int dam_k_relu_backward(dam_exec *ex, const dam_tensor *x,
 int dam_k_axpby(dam_exec *ex, float alpha, const dam_tensor *x, float beta,
                 dam_tensor *y) {
   const dam_tensor *t[] = {x, y};
-  int err = check("axpby", t, 2, y ? y->numel : 0);
+  int err = dam__k_check("axpby", t, 2, y ? y->numel : 0);
   if (err)
     return err;
   struct { uint32_t n; float alpha, beta; } push = {(uint32_t)y->numel,
                                                     alpha, beta};
-  return run(ex, &shader_axpby, t, &push, y->numel);
+  return dam__k_run(ex, &shader_axpby, t, &push, y->numel);
 }
 
 int dam_k_relu(dam_exec *ex, const dam_tensor *x, dam_tensor *y) {
   const dam_tensor *t[] = {x, y};
-  int err = check("relu", t, 2, y ? y->numel : 0);
+  int err = dam__k_check("relu", t, 2, y ? y->numel : 0);
   uint32_t n = err ? 0 : (uint32_t)y->numel;
-  return err ? err : run(ex, &shader_relu, t, &n, n);
+  return err ? err : dam__k_run(ex, &shader_relu, t, &n, n);
 }
 
 /* Strided passes until one value is left in y. */
 static int reduce(dam_exec *ex, const char *op, const dam_tensor *a,
                   const dam_tensor *b, dam_tensor *y) {
   const dam_tensor *t[] = {a, b ? b : a, y};
-  int err = check(op, t, 2, a ? a->numel : 0);
+  int err = dam__k_check(op, t, 2, a ? a->numel : 0);
   if (!err)
-    err = check(op, t + 2, 1, 1);
+    err = dam__k_check(op, t + 2, 1, 1);
   if (err)
     return err;
   struct { uint32_t n, parts, dot; } push = {(uint32_t)a->numel, 0, b != 0};
@@ -133,7 +101,7 @@ static int reduce(dam_exec *ex, const char *op, const dam_tensor *a,
         return DAM_ENOMEM;
     }
     const dam_tensor *pass[] = {t[0], t[1], out};
-    err = run(ex, &shader_reduce_sum, pass, &push, push.parts);
+    err = dam__k_run(ex, &shader_reduce_sum, pass, &push, push.parts);
     if (err || push.parts == 1)
       return err;
     t[0] = t[1] = out;
@@ -156,12 +124,12 @@ int dam_k_dot(dam_exec *ex, const dam_tensor *a, const dam_tensor *b,
 int dam_k_broadcast_acc(dam_exec *ex, const dam_tensor *s, float alpha,
                         const dam_tensor *b, dam_tensor *y) {
   const dam_tensor *t[] = {s, b ? b : y, y};
-  int err = check("broadcast_acc", t + 1, 2, y ? y->numel : 0);
+  int err = dam__k_check("broadcast_acc", t + 1, 2, y ? y->numel : 0);
   if (!err)
-    err = check("broadcast_acc", t, 1, 1);
+    err = dam__k_check("broadcast_acc", t, 1, 1);
   if (err)
     return err;
   struct { uint32_t n; float alpha; uint32_t has_b; } push = {
       (uint32_t)y->numel, alpha, b != NULL};
-  return run(ex, &shader_broadcast_acc, t, &push, y->numel);
+  return dam__k_run(ex, &shader_broadcast_acc, t, &push, y->numel);
 }

@@ -32,6 +32,14 @@ static void usage(FILE *out) {
           DAM_PLUGIN_DIR);
 }
 
+static const struct {
+  const char *name;
+  dam_cmd_fn fn;
+} commands[] = {
+    {"devices", dam_cmd_devices},
+    {"plugins", dam_cmd_plugins},
+};
+
 int main(int argc, char **argv) {
   static const struct option options[] = {
       {"device", required_argument, NULL, 'd'},
@@ -56,15 +64,17 @@ int main(int argc, char **argv) {
     return DAM_EXIT_USAGE;
   }
   const char *cmd = argv[optind];
-  if (optind + 1 < argc) {
-    fprintf(stderr, "diffautoml: %s: unexpected argument '%s'\n", cmd,
-            argv[optind + 1]);
-    return DAM_EXIT_USAGE;
-  }
-  if (strcmp(cmd, "devices") == 0)
-    return dam_cmd_devices(&opts, stdout);
-  if (strcmp(cmd, "plugins") == 0)
-    return dam_cmd_plugins(&opts, stdout);
+  for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+    if (strcmp(cmd, commands[i].name) == 0)
+      return commands[i].fn(&opts, argc - optind, argv + optind);
   fprintf(stderr, "diffautoml: unknown command '%s' (try --help)\n", cmd);
+  return DAM_EXIT_USAGE;
+}
+
+int dam_cli_no_args(int argc, char **argv) {
+  if (argc <= 1)
+    return 0;
+  fprintf(stderr, "diffautoml: %s: unexpected argument '%s'\n", argv[0],
+          argv[1]);
   return DAM_EXIT_USAGE;
 }

@@ -1,0 +1,33 @@
+/* Shared checks and dispatch for the core kernel files. */
+#include "kernel_util.h"
+
+int dam__k_check(const char *op, const dam_tensor *const *t, uint32_t n,
+                 uint64_t numel) {
+  for (uint32_t i = 0; i < n; i++) {
+    if (!t[i])
+      return dam_fail(DAM_EINVAL, "%s: tensor %u is NULL", op, i);
+    if (!dam_tensor_contiguous(t[i]))
+      return dam_fail(DAM_EINVAL, "%s: tensor %u is not contiguous", op, i);
+    if (numel && t[i]->numel != numel)
+      return dam_fail(DAM_ESHAPE, "%s: tensor %u has %llu elements, "
+                      "expected %llu", op, i,
+                      (unsigned long long)t[i]->numel,
+                      (unsigned long long)numel);
+  }
+  if (t[0]->numel > UINT32_MAX)
+    return dam_fail(DAM_ERANGE, "%s: more than 2^32 elements", op);
+  return DAM_OK;
+}
+
+int dam__k_run(dam_exec *ex, const dam_shader *s, const dam_tensor *const *t,
+               const void *push, uint64_t invocations) {
+  dam_range r[DAM_MAX_BINDINGS];
+  for (uint32_t i = 0; i < s->n_bindings; i++)
+    r[i] = dam_tensor_range(t[i]);
+  return dam_exec_dispatch(ex, s, r, s->n_bindings, push,
+                           (uint32_t)invocations);
+}
+
+bool dam__k_cpu_device(const dam_exec *ex) {
+  return ex->dev->info.type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+}

@@ -1,0 +1,35 @@
+/*
+ * Internal plumbing shared by the core kernel files (kernels.c, conv.c,
+ * pool.c, ...): describing an embedded shader and checking and binding
+ * tensors.  Not part of the public API.
+ */
+#ifndef DAM_KERNEL_UTIL_H
+#define DAM_KERNEL_UTIL_H
+
+#include "error.h"
+#include "tensor.h"
+
+/* A static dam_shader over the embedded SPIR-V array dam_spv_NAME (from
+ * NAME.spv.h), local size 64. */
+#define DAM_SHADER(NAME, BINDINGS, WRITE_MASK, PUSH)                          \
+  static const dam_shader shader_##NAME = {                                   \
+      sizeof(dam_shader), #NAME,   dam_spv_##NAME, sizeof dam_spv_##NAME,     \
+      BINDINGS,           WRITE_MASK, PUSH,        64}
+
+/* Check that the n tensors t[0..n) are non-NULL and contiguous, and, when
+ * numel is non-zero, that each has numel elements; t[0] must fit 32-bit
+ * indexing.  DAM_EINVAL / DAM_ESHAPE / DAM_ERANGE with `op` in the
+ * message. */
+int dam__k_check(const char *op, const dam_tensor *const *t, uint32_t n,
+                 uint64_t numel);
+
+/* Record a dispatch of s over `invocations` invocations with t[i] bound at
+ * binding i (s->n_bindings tensors). */
+int dam__k_run(dam_exec *ex, const dam_shader *s, const dam_tensor *const *t,
+               const void *push, uint64_t invocations);
+
+/* True when ex's device is a CPU (lavapipe): kernels pick their
+ * barrier-free variants there, shared-memory tiled ones elsewhere. */
+bool dam__k_cpu_device(const dam_exec *ex);
+
+#endif
