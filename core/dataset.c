@@ -9,6 +9,7 @@
 
 #include "error.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,16 @@ static uint64_t uniform_below(uint64_t *state, uint64_t bound) {
     uint64_t r = splitmix64(state);
     if (r >= threshold)
       return r % bound;
+  }
+}
+
+void dam_shuffle(uint32_t *idx, uint32_t n, uint64_t seed) {
+  uint64_t state = seed;
+  for (uint32_t i = n > 0 ? n - 1 : 0; i > 0; i--) {
+    uint32_t j = (uint32_t)uniform_below(&state, (uint64_t)i + 1);
+    uint32_t t = idx[i];
+    idx[i] = idx[j];
+    idx[j] = t;
   }
 }
 
@@ -67,13 +78,7 @@ int dam_dataset_split(uint32_t n, double val_ratio, uint64_t seed,
     return dam_fail(DAM_ENOMEM, "dataset split: %u indices", n);
   for (uint32_t i = 0; i < n; i++)
     perm[i] = i;
-  uint64_t state = seed;
-  for (uint32_t i = n - 1; i > 0; i--) {
-    uint32_t j = (uint32_t)uniform_below(&state, (uint64_t)i + 1);
-    uint32_t t = perm[i];
-    perm[i] = perm[j];
-    perm[j] = t;
-  }
+  dam_shuffle(perm, n, seed);
 
   uint32_t nv = (uint32_t)((double)n * val_ratio + 0.5);
   uint32_t *val = NULL, *train = NULL;
@@ -95,4 +100,28 @@ free_val:
 free_perm:
   free(perm);
   return rc;
+}
+
+void dam_dataset_channel_stats(const dam_dataset *d, const uint32_t *idx,
+                               uint32_t n, float *mean, float *std) {
+  size_t plane = (size_t)d->height * d->width;
+  for (uint32_t c = 0; c < d->channels; c++) {
+    double sum = 0, sq = 0;
+    for (uint32_t i = 0; i < n; i++) {
+      const uint8_t *p =
+          d->images + ((size_t)idx[i] * d->channels + c) * plane;
+      uint64_t s = 0, s2 = 0;
+      for (size_t j = 0; j < plane; j++) {
+        s += p[j];
+        s2 += (uint64_t)p[j] * p[j];
+      }
+      sum += (double)s;
+      sq += (double)s2;
+    }
+    double count = (double)n * (double)plane;
+    double m = n ? sum / count : 0;
+    double var = n ? sq / count - m * m : 0;
+    mean[c] = (float)(m / 255.0);
+    std[c] = n && var > 0 ? (float)(sqrt(var) / 255.0) : 1.0f;
+  }
 }

@@ -18,6 +18,16 @@ typedef struct dam_dataset {
  * NULL and an already-freed (zeroed) dataset are fine. */
 void dam_dataset_free(dam_dataset *d);
 
+/* Permute idx[0..n) in place by a Fisher-Yates shuffle driven by
+ * splitmix64 seeded with `seed` (the same on every platform). */
+void dam_shuffle(uint32_t *idx, uint32_t n, uint64_t seed);
+
+/* Per-channel mean and standard deviation (population) of the pixels of
+ * the n images idx[0..n) of d, scaled to [0, 1]; mean and std hold
+ * d->channels entries.  n == 0 gives mean 0 and std 1. */
+void dam_dataset_channel_stats(const dam_dataset *d, const uint32_t *idx,
+                               uint32_t n, float *mean, float *std);
+
 /* Split the indices 0..n-1 into a validation set of round(n*val_ratio)
  * indices and a training set of the rest, by a Fisher-Yates shuffle driven
  * by splitmix64 seeded with `seed`: the same (n, val_ratio, seed) gives the
