@@ -61,13 +61,8 @@ BACKWARD(relu)
 BACKWARD(sum)
 BACKWARD(dot)
 
-/* Record the node for `out` if an input needs a gradient; NULL on error. */
 static dam_tensor *finish(dam_exec *ex, int err, dam_node node) {
-  if (err)
-    return NULL;
-  if (!dam_any_requires_grad(node.in, node.n_in))
-    return node.out;
-  return dam_tape_record(ex, &node) ? NULL : node.out;
+  return dam_tape_finish(ex, err, &node);
 }
 
 static dam_tensor *like(dam_exec *ex, const dam_tensor *x) {

@@ -24,6 +24,21 @@ int dam_cmd_devices(const dam_cli_opts *opts, int argc, char **argv);
  * parameters, then every refused file with its reason. */
 int dam_cmd_plugins(const dam_cli_opts *opts, int argc, char **argv);
 
+/* `diffautoml bench kernels [--batch N] [--variant V] [FILTER]`: time
+ * each core kernel on DARTS-sized shapes and print a table. */
+int dam_cmd_bench(const dam_cli_opts *opts, int argc, char **argv);
+
+/* `diffautoml gradcheck [NAME...]`: finite-difference checks of every
+ * loaded op plugin, or the named ones; 1 when any fails. */
+int dam_cmd_gradcheck(const dam_cli_opts *opts, int argc, char **argv);
+
+/* `diffautoml search CONFIG [--dry-run] [-s KEY=VALUE]...`: check the
+ * config, plugins and data and print the plan (2 on any input error). */
+int dam_cmd_search(const dam_cli_opts *opts, int argc, char **argv);
+
+/* `diffautoml config-keys` (hidden): the config schema as Markdown. */
+int dam_cmd_config_keys(const dam_cli_opts *opts, int argc, char **argv);
+
 /* 2 with a message on stderr when a command that takes no arguments got
  * some, else 0. */
 int dam_cli_no_args(int argc, char **argv);

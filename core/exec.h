@@ -35,6 +35,12 @@ typedef struct dam_profile_entry {
 
 struct dam_tape;
 struct dam_tensor;
+
+/* A growable list of tensors (not owning them). */
+typedef struct dam_tensor_list {
+  struct dam_tensor **t;
+  uint32_t n, cap;
+} dam_tensor_list;
 struct dam_batch;
 
 struct dam_exec {
@@ -53,7 +59,8 @@ struct dam_exec {
   dam_profile_entry *prof;
   uint32_t n_prof;
   struct dam_tape *tape;
-  uint64_t params_created; /* persistent trainable tensors made so far */
+  dam_tensor_list *param_sink; /* when set, dam_param_new appends here */
+  uint64_t rng;                /* splitmix64 state of weight init */
   struct dam_tensor *step_tensors; /* arena tensors of this step */
 };
 typedef struct dam_exec dam_exec;

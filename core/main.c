@@ -14,6 +14,10 @@ static void usage(FILE *out) {
           "commands:\n"
           "  devices              list Vulkan devices; * marks the selected one\n"
           "  plugins              list loaded plugins and refused files\n"
+          "  search CONFIG        check a config, plugins and data; --dry-run,\n"
+          "                       -s KEY=VALUE (search --help)\n"
+          "  gradcheck [NAME...]  finite-difference check of op plugins\n"
+          "  bench kernels        time the core kernels (--help for options)\n"
           "\n"
           "options:\n"
           "  -d, --device SPEC    device index or name substring\n"
@@ -38,6 +42,10 @@ static const struct {
 } commands[] = {
     {"devices", dam_cmd_devices},
     {"plugins", dam_cmd_plugins},
+    {"search", dam_cmd_search},
+    {"config-keys", dam_cmd_config_keys}, /* hidden: docs/CONFIG.md table */
+    {"gradcheck", dam_cmd_gradcheck},
+    {"bench", dam_cmd_bench},
 };
 
 int main(int argc, char **argv) {

@@ -29,18 +29,20 @@ int dam_op_create(dam_exec *ex, const dam_op_desc *desc, const void *params,
   op->desc = desc;
   op->site = *site;
   op->site.struct_size = sizeof op->site;
-  uint64_t before = ex->params_created;
   if (desc->create) {
+    dam_tensor_list *sink = ex->param_sink;
+    ex->param_sink = &op->weights;
     dam_clear_error();
     int err = desc->create(dam_host_api_get(), ex, op->params, &op->site,
                            &op->state);
+    ex->param_sink = sink;
     if (err) {
+      free(op->weights.t);
       free(op->params);
       free(op);
       return plugin_error(desc, "create", err);
     }
   }
-  op->weights = ex->params_created != before;
   *out = op;
   return DAM_OK;
 }
@@ -50,6 +52,7 @@ void dam_op_destroy(dam_op *op) {
     return;
   if (op->desc->destroy)
     op->desc->destroy(op->state);
+  free(op->weights.t);
   free(op->params);
   free(op);
 }
@@ -83,7 +86,28 @@ static int op_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
   return err ? plugin_error(r->desc, "backward", err) : DAM_OK;
 }
 
-dam_tensor *dam_op_forward(dam_exec *ex, dam_op *op, dam_tensor *x) {
+/* An op without a backward: its forward builds the output on the tape. */
+static dam_tensor *composed_forward(dam_op *op, dam_op_call *call,
+                                   const dam_shape *shape) {
+  dam_clear_error();
+  int err = op->desc->forward(dam_host_api_get(), call);
+  if (err || !call->out) {
+    plugin_error(op->desc, "forward", err ? err : DAM_PLUGIN_EINVAL);
+    return NULL;
+  }
+  if (!dam_shape_equal(&call->out->shape, shape)) {
+    dam_fail(DAM_ESHAPE, "op %s: forward gave %ux%ux%ux%u, infer_shape "
+             "said %ux%ux%ux%u", op->desc->hdr.name,
+             call->out->shape.dim[0], call->out->shape.dim[1],
+             call->out->shape.dim[2], call->out->shape.dim[3], shape->dim[0],
+             shape->dim[1], shape->dim[2], shape->dim[3]);
+    return NULL;
+  }
+  return call->out;
+}
+
+dam_tensor *dam_op_forward(dam_exec *ex, dam_op *op, dam_tensor *x,
+                           bool training) {
   dam_shape shape;
   if (!x) {
     dam_fail(DAM_EINVAL, "op %s: NULL input", op->desc->hdr.name);
@@ -91,6 +115,17 @@ dam_tensor *dam_op_forward(dam_exec *ex, dam_op *op, dam_tensor *x) {
   }
   if (dam_op_infer(op, &x->shape, &shape))
     return NULL;
+  dam_op_call call = {
+      .struct_size = sizeof call,
+      .params = op->params,
+      .state = op->state,
+      .site = &op->site,
+      .ex = ex,
+      .in = x,
+      .training = training,
+  };
+  if (!op->desc->backward)
+    return composed_forward(op, &call, &shape);
   dam_tensor *y = dam_tensor_new(ex, &shape, false);
   op_record *r = calloc(1, sizeof *r);
   if (!y || !r) {
@@ -100,15 +135,8 @@ dam_tensor *dam_op_forward(dam_exec *ex, dam_op *op, dam_tensor *x) {
     return NULL;
   }
   r->desc = op->desc;
-  r->call = (dam_op_call){
-      .struct_size = sizeof r->call,
-      .params = op->params,
-      .state = op->state,
-      .site = &op->site,
-      .ex = ex,
-      .in = x,
-      .out = y,
-  };
+  r->call = call;
+  r->call.out = y;
   dam_clear_error();
   int err = op->desc->forward(dam_host_api_get(), &r->call);
   if (err) {
@@ -116,7 +144,8 @@ dam_tensor *dam_op_forward(dam_exec *ex, dam_op *op, dam_tensor *x) {
     free(r);
     return NULL;
   }
-  if (!x->requires_grad && !op->weights) {
+  bool weights = op->weights.n > 0;
+  if (!x->requires_grad && !weights) {
     free(r);
     return y;
   }
@@ -126,7 +155,7 @@ dam_tensor *dam_op_forward(dam_exec *ex, dam_op *op, dam_tensor *x) {
       .in = {x},
       .n_in = 1,
       .out = y,
-      .weights = op->weights,
+      .weights = weights,
       .data = r,
       .free_data = free,
   };

@@ -13,7 +13,7 @@ typedef struct dam_op {
   void *params; /* owned copy of the params block */
   void *state;  /* what desc->create returned */
   dam_op_site site;
-  bool weights; /* create() made trainable tensors */
+  dam_tensor_list weights; /* trainable tensors create() made */
 } dam_op;
 
 /* Place `desc` at `site`.  params: a filled block of
@@ -29,8 +29,10 @@ void dam_op_destroy(dam_op *op);
 /* The output shape for input shape `in`, or DAM_ESHAPE naming the op. */
 int dam_op_infer(const dam_op *op, const dam_shape *in, dam_shape *out);
 
-/* Apply the op to x: a new step tensor, recorded on the tape when x or the
+/* Apply the op to x (training: batch norms use batch statistics): a step
+ * tensor (x itself for an identity), recorded on the tape when x or the
  * op's weights need gradients.  NULL on failure with the error set. */
-dam_tensor *dam_op_forward(dam_exec *ex, dam_op *op, dam_tensor *x);
+dam_tensor *dam_op_forward(dam_exec *ex, dam_op *op, dam_tensor *x,
+                           bool training);
 
 #endif

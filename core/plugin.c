@@ -239,7 +239,6 @@ static int dam__check_desc(const dam_module *m, const dam_desc_header *h,
     const dam_op_desc *op = (const dam_op_desc *)h;
     const char *missing = !op->infer_shape ? "infer_shape"
                           : !op->forward   ? "forward"
-                          : !op->backward  ? "backward"
                                            : NULL;
     if (missing) return dam__why(why, "op '%s' has no %s", h->name, missing);
   }
@@ -253,6 +252,11 @@ static int dam__check_module(const dam_module *m, char *why) {
   if (dam__check_size(m, m->struct_size, sizeof *m,
                       DAM__SIZE_TO(dam_module, descs), "dam_module", why) < 0)
     return -1;
+  if (m->abi_minor > DAM_ABI_MINOR)
+    return dam__why(why, "built against plugin SDK %u.%u, this host speaks "
+                    "%d.%d (it may call what the host lacks): update "
+                    "diffautoml", m->abi_major, m->abi_minor, DAM_ABI_MAJOR,
+                    DAM_ABI_MINOR);
   if (!m->name || !*m->name) return dam__why(why, "module has no name");
   if (!m->descs) return dam__why(why, "module '%s' has no descriptor list",
                                  m->name);

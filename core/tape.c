@@ -38,6 +38,19 @@ int dam_tape_record(dam_exec *ex, const dam_node *node) {
   return DAM_OK;
 }
 
+dam_tensor *dam_tape_finish(dam_exec *ex, int err, const dam_node *node) {
+  if (err) {
+    node_release((dam_node *)node);
+    return NULL;
+  }
+  if (!node->weights &&
+      !dam_any_requires_grad((dam_tensor *const *)node->in, node->n_in)) {
+    node_release((dam_node *)node);
+    return node->out;
+  }
+  return dam_tape_record(ex, node) ? NULL : node->out;
+}
+
 int dam_backward(dam_exec *ex, dam_tensor *loss) {
   if (!loss || loss->numel != 1)
     return dam_fail(DAM_EINVAL, "backward: the loss must have one element");

@@ -9,7 +9,7 @@
 
 #include "tensor.h"
 
-#define DAM_NODE_INPUTS 2
+#define DAM_NODE_INPUTS 4
 
 typedef struct dam_node dam_node;
 
@@ -43,6 +43,11 @@ bool dam_any_requires_grad(dam_tensor *const *t, uint32_t n);
 /* Append a copy of *node to ex's tape (created on first use) and mark
  * node->out as requiring a gradient.  On failure node->data is freed. */
 int dam_tape_record(dam_exec *ex, const dam_node *node);
+
+/* What a differentiable forward returns: node->out when err is 0 (the
+ * node recorded if one of its inputs requires a gradient), else NULL with
+ * node->data freed. */
+dam_tensor *dam_tape_finish(dam_exec *ex, int err, const dam_node *node);
 
 /* Back-propagate from `loss` (one element): seeds its gradient with 1,
  * runs every reachable node's backward, then clears the tape.  Gradients

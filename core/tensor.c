@@ -73,9 +73,43 @@ dam_tensor *dam_param_new(dam_exec *ex, const dam_shape *shape) {
   }
   if (t) {
     t->requires_grad = true;
-    ex->params_created++;
+    if (ex->param_sink && dam_tensor_list_push(ex->param_sink, t)) {
+      dam_tensor_free(ex, t);
+      return NULL;
+    }
   }
   return t;
+}
+
+int dam_tensor_list_push(dam_tensor_list *l, dam_tensor *t) {
+  if (l->n == l->cap) {
+    uint32_t cap = l->cap ? 2 * l->cap : 8;
+    dam_tensor **a = realloc(l->t, cap * sizeof *a);
+    if (!a)
+      return dam_fail(DAM_ENOMEM, "out of memory");
+    l->t = a;
+    l->cap = cap;
+  }
+  l->t[l->n++] = t;
+  return 0;
+}
+
+void dam_exec_seed(dam_exec *ex, uint64_t seed) { ex->rng = seed; }
+
+int dam_tensor_init_uniform(dam_exec *ex, dam_tensor *t, float lo, float hi) {
+  float *v = malloc(t->numel * sizeof *v);
+  if (!v)
+    return dam_fail(DAM_ENOMEM, "out of memory");
+  for (uint64_t i = 0; i < t->numel; i++) {
+    uint64_t z = (ex->rng += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    v[i] = lo + (hi - lo) * (float)((double)(z >> 40) / (double)(1 << 24));
+  }
+  int err = dam_tensor_upload(ex, t, v);
+  free(v);
+  return err;
 }
 
 void dam_tensor_free(dam_exec *ex, dam_tensor *t) {

@@ -38,8 +38,19 @@ bool dam_shape_equal(const dam_shape *a, const dam_shape *b);
 dam_tensor *dam_tensor_new(dam_exec *ex, const dam_shape *shape,
                            bool persistent);
 
-/* A new persistent, requires-grad tensor filled with zeros. */
+/* A new persistent, requires-grad tensor filled with zeros, appended to
+ * ex->param_sink when that is set. */
 dam_tensor *dam_param_new(dam_exec *ex, const dam_shape *shape);
+
+/* Append t to l (growing it).  DAM_ENOMEM. */
+int dam_tensor_list_push(dam_tensor_list *l, dam_tensor *t);
+
+/* Seed the generator of dam_tensor_init_uniform. */
+void dam_exec_seed(dam_exec *ex, uint64_t seed);
+
+/* Record an upload of uniform values in [lo, hi) into t from ex's seeded
+ * generator (splitmix64: the same values on every platform). */
+int dam_tensor_init_uniform(dam_exec *ex, dam_tensor *t, float lo, float hi);
 
 /* Free a persistent tensor and its gradient (NULL and step tensors are
  * ignored: the step owns those). */

@@ -31,19 +31,20 @@ static void forward_and_backward(void **state) {
   dam_op_site site = {sizeof site, 1, C, C};
   dam_op *op;
   assert_int_equal(dam_op_create(h->ex, desc, NULL, &site, &op), 0);
-  assert_false(op->weights);
+  assert_int_equal(op->weights.n, 0);
 
   float *x = harness_random(h, NUMEL, -1, 1);
   float *c = harness_random(h, NUMEL, -1, 1);
   dam_shape s = dam_shape4(N, C, HW, HW);
   dam_tensor *tx = harness_tensor(h, s, x), *tc = harness_tensor(h, s, c);
   tx->requires_grad = true;
-  /* y = skip(x) used twice, so its gradient accumulates: d/dx = 2c */
-  dam_tensor *y = dam_op_forward(h->ex, op, tx);
+  /* y = skip(x) (x itself at stride 1) used twice, so its gradient
+   * accumulates: d/dx = 2c */
+  dam_tensor *y = dam_op_forward(h->ex, op, tx, true);
   assert_non_null(y);
   assert_true(dam_shape_equal(&y->shape, &s));
   dam_tensor *loss = dam_add(h->ex, dam_dot(h->ex, y, tc),
-                             dam_dot(h->ex, dam_op_forward(h->ex, op, tx), tc));
+                             dam_dot(h->ex, dam_op_forward(h->ex, op, tx, true), tc));
   assert_int_equal(dam_backward(h->ex, loss), 0);
   float *vy = harness_read(h, y), *gx = harness_read(h, tx->grad);
   for (int i = 0; i < NUMEL; i++) {
@@ -70,7 +71,7 @@ static void unplaceable_site_refused(void **state) {
   assert_int_equal(dam_op_infer(op, &in, &out), DAM_ESHAPE);
   assert_non_null(strstr(dam_last_error(), "skip_connect"));
   dam_tensor *tx = harness_tensor(h, in, NULL);
-  assert_null(dam_op_forward(h->ex, op, tx));
+  assert_null(dam_op_forward(h->ex, op, tx, true));
   assert_int_equal(dam_exec_end_step(h->ex), 0);
   dam_op_destroy(op);
   dam_registry_free(reg);

@@ -52,7 +52,7 @@ static dam_op *square_op(dam_exec *ex) {
 
 static float loss_value(harness *h, dam_op *op, const float *x) {
   dam_tensor *tx = harness_tensor(h, dam_shape4(N, C, H, W), x);
-  dam_tensor *l = dam_sum(h->ex, dam_op_forward(h->ex, op, tx));
+  dam_tensor *l = dam_sum(h->ex, dam_op_forward(h->ex, op, tx, true));
   assert_non_null(l);
   float v;
   assert_int_equal(dam_tensor_download(h->ex, l, &v), 0);
@@ -68,7 +68,7 @@ static void forward_and_backward(void **state) {
   dam_tensor *tx = harness_tensor(h, s, x);
   tx->requires_grad = true;
   uint64_t before = h->ex->stats.dispatches;
-  dam_tensor *y = dam_op_forward(h->ex, op, tx);
+  dam_tensor *y = dam_op_forward(h->ex, op, tx, true);
   assert_non_null(y);
   assert_true(dam_shape_equal(&y->shape, &s));
   assert_int_equal(h->ex->stats.dispatches, before + 1);
@@ -162,7 +162,7 @@ static void profiled_dispatches(void **state) {
   assert_int_equal(dam_tensor_upload(ex2, tx, x), 0);
   enum { RUNS = 3 };
   for (int i = 0; i < RUNS; i++)
-    assert_non_null(dam_op_forward(ex2, op, tx));
+    assert_non_null(dam_op_forward(ex2, op, tx, true));
   assert_int_equal(dam_exec_wait(ex2), 0);
   assert_int_equal(ex2->stats.dispatches, RUNS);
 

@@ -23,7 +23,7 @@ extern "C" {
 #endif
 
 #define DAM_ABI_MAJOR 1
-#define DAM_ABI_MINOR 0
+#define DAM_ABI_MINOR 1
 
 #define DAM__CAT2(a, b) a##b
 #define DAM__CAT(a, b) DAM__CAT2(a, b)
@@ -157,11 +157,15 @@ typedef struct dam_op_site {
 } dam_op_site;
 
 /*
- * One application of an op.  The host owns the struct; forward fills
- * `out` (already allocated by the host with the shape from infer_shape)
- * and may keep up to 4 tensors in saved[] for its backward.  Backward
- * accumulates into grad_in when it is non-NULL (the needs-grad mask) and
- * into its weights' gradients (host->tensor_grad).
+ * One application of an op.  The host owns the struct.
+ * An op with a backward: forward fills `out` (already allocated by the
+ * host with the shape from infer_shape) and may keep up to 4 tensors in
+ * saved[] for its backward.  Backward accumulates into grad_in when it is
+ * non-NULL (the needs-grad mask) and into its weights' gradients
+ * (host->tensor_grad).
+ * An op without a backward (1.1): forward builds its output from the
+ * host's differentiable layers (the nn_* members) and sets `out` to it
+ * (`in` itself is fine); the host's tape differentiates it.
  */
 typedef struct dam_op_call {
   uint32_t struct_size;
@@ -175,6 +179,8 @@ typedef struct dam_op_call {
   dam_tensor *grad_out; /* backward only */
   dam_tensor *grad_in;  /* backward only; NULL when not needed */
   dam_tensor *saved[4];
+  /* 1.1 */
+  uint32_t training; /* 1: batch statistics in batch norms; 0: running */
 } dam_op_call;
 
 /* A candidate operation: one input, one output. */
@@ -192,6 +198,7 @@ typedef struct dam_op_desc {
    * host). */
   void (*destroy)(void *state);
   int (*forward)(const dam_host_api *host, dam_op_call *call);
+  /* NULL: forward composes the host's nn_* layers (see dam_op_call). */
   int (*backward)(const dam_host_api *host, dam_op_call *call);
 } dam_op_desc;
 

@@ -18,7 +18,7 @@ enum {
   BAD_NAME, /* not an identifier */
   NO_INFER,
   NO_FORWARD,
-  NO_BACKWARD,
+  NEWER_MINOR, /* built against a newer minor SDK than the host's */
   PARAM_OFFSET, /* double param past params_size */
   PARAM_TYPE,   /* unknown param type */
   SAME_MODULE,  /* module named like dup_a's */
@@ -55,7 +55,7 @@ static const struct {
                  IF(PARAM_OFFSET, 4, sizeof(malformed_params))},
          .infer_shape = IF(NO_INFER, NULL, ident_shape),
          .forward = IF(NO_FORWARD, NULL, ident_forward),
-         .backward = IF(NO_BACKWARD, NULL, ident_backward)},
+         .backward = ident_backward},
         {0, 0}};
 
 static const dam_desc_header *const descs[] = {
@@ -64,7 +64,7 @@ static const dam_desc_header *const descs[] = {
 static const dam_module module = {
     IF(MODULE_TOO_SMALL, 16, sizeof(dam_module)),
     IF(WRONG_MAJOR, 2, DAM_ABI_MAJOR),
-    DAM_ABI_MINOR,
+    IF(NEWER_MINOR, DAM_ABI_MINOR + 1, DAM_ABI_MINOR),
     0,
     IF(SAME_MODULE, "dup_a", DAM_TEST_NAME),
     "1.0",

@@ -1,0 +1,259 @@
+/*
+ * Batch normalization kernels over the bn_*.comp shaders.  Training and
+ * backward reduce each channel in two barrier-free passes (bn_partial,
+ * then a per-channel combine that also folds everything the elementwise
+ * pass needs into four coefficients per channel); the elementwise pass
+ * then reads one vec4 of coefficients per invocation.
+ */
+#include "batchnorm.h"
+#include "error.h"
+#include "kernel_util.h"
+
+#include "bn_apply.spv.h"
+#include "bn_backward_apply.spv.h"
+#include "bn_backward_combine.spv.h"
+#include "bn_combine.spv.h"
+#include "bn_eval_coef.spv.h"
+#include "bn_partial.spv.h"
+
+DAM_SHADER(bn_partial, 4, 0x8, 28);
+DAM_SHADER(bn_combine, 9, 0x1F0, 28);
+DAM_SHADER(bn_eval_coef, 5, 0x10, 12);
+DAM_SHADER(bn_apply, 3, 0x4, 16);
+DAM_SHADER(bn_backward_combine, 7, 0x70, 16);
+DAM_SHADER(bn_backward_apply, 4, 0x8, 16);
+
+/* Partial sums per channel: a power of two, each over at least
+ * MIN_PER_PART elements where the channel is large enough. */
+#define MIN_PER_PART 64
+#define MAX_PARTS 1024
+/* Elements of a plane each elementwise invocation handles. */
+#define PER_INVOCATION 8
+
+typedef struct bn_geom {
+  uint32_t n, c, hw, count; /* count = n * hw, the elements of a channel */
+} bn_geom;
+
+/* x (required) 2-D or 4-D; y, when given, of x's shape. */
+static int check_data(const char *op, const dam_tensor *x,
+                      const dam_tensor *y, const char *y_name, bn_geom *g) {
+  const dam_tensor *t[] = {x};
+  int err = dam__k_check(op, t, 1, 0);
+  if (err)
+    return err;
+  const dam_shape *s = &x->shape;
+  if (s->ndim != 2 && s->ndim != 4)
+    return dam_fail(DAM_ESHAPE, "%s: x has %u dims, expected [N, C, H, W] "
+                    "or [N, C]", op, s->ndim);
+  if (y) {
+    t[0] = y;
+    if ((err = dam__k_check(op, t, 1, 0)))
+      return err;
+    if (!dam_shape_equal(&y->shape, s))
+      return dam_fail(DAM_ESHAPE, "%s: %s does not have x's shape [%u, %u, "
+                      "%u, %u]", op, y_name, s->dim[0], s->dim[1],
+                      s->dim[2], s->dim[3]);
+  }
+  *g = (bn_geom){s->dim[0], s->dim[1], s->dim[2] * s->dim[3],
+                 s->dim[0] * s->dim[2] * s->dim[3]};
+  return DAM_OK;
+}
+
+/* A per-channel tensor: C elements, contiguous; NULL only when optional. */
+static int check_channel(const char *op, const char *name,
+                         const dam_tensor *t, const bn_geom *g,
+                         bool required) {
+  if (!t)
+    return required ? dam_fail(DAM_EINVAL, "%s: %s is NULL", op, name)
+                    : DAM_OK;
+  if (!dam_tensor_contiguous(t))
+    return dam_fail(DAM_EINVAL, "%s: %s is not contiguous", op, name);
+  if (t->numel != g->c)
+    return dam_fail(DAM_ESHAPE, "%s: %s has %llu elements, expected C = %u",
+                    op, name, (unsigned long long)t->numel, g->c);
+  return DAM_OK;
+}
+
+/* Pass 1 of a reduction: a step tensor of g->c * *parts vec2 partial
+ * sums from bn_partial.comp (backward when gy is given). */
+static int partial_sums(dam_exec *ex, const char *op, const dam_tensor *x,
+                        const dam_tensor *gy, const dam_tensor *mean,
+                        const bn_geom *g, dam_tensor **part,
+                        uint32_t *parts) {
+  uint32_t log_parts = 0;
+  while (log_parts < 31 && (2u << log_parts) <= MAX_PARTS &&
+         (2u << log_parts) * MIN_PER_PART <= g->count)
+    log_parts++;
+  *parts = 1u << log_parts;
+  dam_shape s = dam_shape4(g->c * *parts * 2, 0, 0, 0);
+  if (!(*part = dam_tensor_new(ex, &s, false)))
+    return dam_fail(DAM_ENOMEM, "%s: partial sums: %s", op,
+                    dam_last_error());
+  struct { uint32_t c, hw, n, log_parts, dn, dr, backward; } p = {
+      g->c, g->hw, g->n, log_parts, *parts / g->hw, *parts % g->hw,
+      gy != NULL};
+  const dam_tensor *t[] = {x, gy ? gy : x, mean ? mean : x, *part};
+  return dam__k_run(ex, &shader_bn_partial, t, &p, (uint64_t)g->c * *parts);
+}
+
+/* An elementwise pass over x's planes, PER_INVOCATION elements each. */
+static int planes_pass(dam_exec *ex, const dam_shader *s,
+                       const dam_tensor *const *t, const bn_geom *g) {
+  struct { uint32_t planes, c, hw, parts; } p = {
+      g->n * g->c, g->c, g->hw,
+      (g->hw + PER_INVOCATION - 1) / PER_INVOCATION};
+  return dam__k_run(ex, s, t, &p, (uint64_t)p.planes * p.parts);
+}
+
+static dam_tensor *coefficients(dam_exec *ex, const char *op,
+                                const bn_geom *g) {
+  dam_shape s = dam_shape4(g->c * 4, 0, 0, 0);
+  dam_tensor *t = dam_tensor_new(ex, &s, false);
+  if (!t)
+    dam_fail(DAM_ENOMEM, "%s: coefficients: %s", op, dam_last_error());
+  return t;
+}
+
+int dam_k_batchnorm_train(dam_exec *ex, const dam_tensor *x,
+                          const dam_tensor *gamma, const dam_tensor *beta,
+                          dam_tensor *running_mean, dam_tensor *running_var,
+                          const dam_bn_args *a, dam_tensor *y,
+                          dam_tensor *save_mean, dam_tensor *save_invstd) {
+  const char *op = "batchnorm_train";
+  bn_geom g;
+  int err = check_data(op, x, y, "y", &g);
+  if (!err && !y)
+    err = dam_fail(DAM_EINVAL, "%s: y is NULL", op);
+  if (!err && !a)
+    err = dam_fail(DAM_EINVAL, "%s: NULL arguments", op);
+  if (!err && (!(a->eps >= 0) || !(a->momentum >= 0 && a->momentum <= 1)))
+    err = dam_fail(DAM_EINVAL, "%s: eps %g, momentum %g (need eps >= 0, "
+                   "0 <= momentum <= 1)", op, a->eps, a->momentum);
+  if (!err && g.count < 2)
+    err = dam_fail(DAM_EINVAL, "%s: channels of %u element(s) have no "
+                   "batch variance", op, g.count);
+  if (!err)
+    err = check_channel(op, "gamma", gamma, &g, false);
+  if (!err)
+    err = check_channel(op, "beta", beta, &g, false);
+  if (!err)
+    err = check_channel(op, "running_mean", running_mean, &g, false);
+  if (!err)
+    err = check_channel(op, "running_var", running_var, &g, false);
+  if (!err)
+    err = check_channel(op, "save_mean", save_mean, &g, true);
+  if (!err)
+    err = check_channel(op, "save_invstd", save_invstd, &g, true);
+  if (err)
+    return err;
+
+  dam_tensor *part, *coef;
+  uint32_t parts;
+  if ((err = partial_sums(ex, op, x, NULL, NULL, &g, &part, &parts)))
+    return err;
+  if (!(coef = coefficients(ex, op, &g)))
+    return DAM_ENOMEM;
+  struct {
+    uint32_t c, hw, parts, count, flags;
+    float eps, momentum;
+  } p = {g.c, g.hw, parts, g.count,
+         (gamma ? 1u : 0) | (beta ? 2u : 0) | (running_mean ? 4u : 0) |
+             (running_var ? 8u : 0),
+         a->eps, a->momentum};
+  const dam_tensor *t[] = {
+      x,           part,
+      gamma ? gamma : part,
+      beta ? beta : part,
+      running_mean ? running_mean : coef,
+      running_var ? running_var : coef,
+      save_mean,   save_invstd,
+      coef};
+  if ((err = dam__k_run(ex, &shader_bn_combine, t, &p, g.c)))
+    return err;
+  const dam_tensor *apply[] = {x, coef, y};
+  return planes_pass(ex, &shader_bn_apply, apply, &g);
+}
+
+int dam_k_batchnorm_eval(dam_exec *ex, const dam_tensor *x,
+                         const dam_tensor *gamma, const dam_tensor *beta,
+                         const dam_tensor *running_mean,
+                         const dam_tensor *running_var, float eps,
+                         dam_tensor *y) {
+  const char *op = "batchnorm_eval";
+  bn_geom g;
+  int err = check_data(op, x, y, "y", &g);
+  if (!err && !y)
+    err = dam_fail(DAM_EINVAL, "%s: y is NULL", op);
+  if (!err && !(eps >= 0))
+    err = dam_fail(DAM_EINVAL, "%s: eps %g (need eps >= 0)", op, eps);
+  if (!err)
+    err = check_channel(op, "gamma", gamma, &g, false);
+  if (!err)
+    err = check_channel(op, "beta", beta, &g, false);
+  if (!err)
+    err = check_channel(op, "running_mean", running_mean, &g, true);
+  if (!err)
+    err = check_channel(op, "running_var", running_var, &g, true);
+  if (err)
+    return err;
+
+  dam_tensor *coef = coefficients(ex, op, &g);
+  if (!coef)
+    return DAM_ENOMEM;
+  struct { uint32_t c, flags; float eps; } p = {
+      g.c, (gamma ? 1u : 0) | (beta ? 2u : 0), eps};
+  const dam_tensor *t[] = {running_mean, running_var,
+                           gamma ? gamma : running_mean,
+                           beta ? beta : running_mean, coef};
+  if ((err = dam__k_run(ex, &shader_bn_eval_coef, t, &p, g.c)))
+    return err;
+  const dam_tensor *apply[] = {x, coef, y};
+  return planes_pass(ex, &shader_bn_apply, apply, &g);
+}
+
+int dam_k_batchnorm_backward(dam_exec *ex, const dam_tensor *x,
+                             const dam_tensor *gy, const dam_tensor *gamma,
+                             const dam_tensor *save_mean,
+                             const dam_tensor *save_invstd, dam_tensor *gx,
+                             dam_tensor *ggamma, dam_tensor *gbeta) {
+  const char *op = "batchnorm_backward";
+  bn_geom g;
+  int err = check_data(op, x, gy, "gy", &g);
+  if (!err && !gy)
+    err = dam_fail(DAM_EINVAL, "%s: gy is NULL", op);
+  if (!err && gx)
+    err = check_data(op, x, gx, "gx", &g);
+  if (!err)
+    err = check_channel(op, "gamma", gamma, &g, false);
+  if (!err)
+    err = check_channel(op, "save_mean", save_mean, &g, true);
+  if (!err)
+    err = check_channel(op, "save_invstd", save_invstd, &g, true);
+  if (!err)
+    err = check_channel(op, "ggamma", ggamma, &g, false);
+  if (!err)
+    err = check_channel(op, "gbeta", gbeta, &g, false);
+  if (err || (!gx && !ggamma && !gbeta))
+    return err;
+
+  dam_tensor *part, *coef;
+  uint32_t parts;
+  if ((err = partial_sums(ex, op, x, gy, save_mean, &g, &part, &parts)))
+    return err;
+  if (!(coef = coefficients(ex, op, &g)))
+    return DAM_ENOMEM;
+  struct { uint32_t c, parts, count, flags; } p = {
+      g.c, parts, g.count,
+      (gamma ? 1u : 0) | (ggamma ? 2u : 0) | (gbeta ? 4u : 0)};
+  const dam_tensor *t[] = {part,
+                           gamma ? gamma : part,
+                           save_mean,
+                           save_invstd,
+                           ggamma ? ggamma : coef,
+                           gbeta ? gbeta : coef,
+                           coef};
+  if ((err = dam__k_run(ex, &shader_bn_backward_combine, t, &p, g.c)) || !gx)
+    return err;
+  const dam_tensor *apply[] = {x, gy, coef, gx};
+  return planes_pass(ex, &shader_bn_backward_apply, apply, &g);
+}

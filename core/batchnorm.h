@@ -1,0 +1,66 @@
+/*
+ * Batch normalization over the channels of NCHW fp32 tensors: training
+ * form (batch statistics, running-statistics update), evaluation form
+ * (running statistics) and the backward of the training form.  Like the
+ * other core kernels they record dispatches into `ex`, never wait and do
+ * not touch the autograd tape; nothing is recorded when one returns an
+ * error.
+ *
+ * Shapes: x, y, gy and gx are [N, C, H, W] (or [N, C], as H = W = 1), all
+ * the same; every per-channel tensor (gamma, beta, running_mean,
+ * running_var, save_mean, save_invstd, ggamma, gbeta) has C elements, of
+ * any shape.  Statistics are over the N*H*W elements of a channel, reduced
+ * in two barrier-free passes (partial sums, then one invocation per
+ * channel adding them in a fixed order, so results are reproducible).
+ */
+#ifndef DAM_BATCHNORM_H
+#define DAM_BATCHNORM_H
+
+#include "tensor.h"
+
+/* PyTorch's defaults are eps 1e-5 and momentum 0.1. */
+typedef struct dam_bn_args {
+  float eps;
+  float momentum;
+} dam_bn_args;
+
+/* Training mode: with the per-channel batch mean and biased variance,
+ * y = (x - mean) * invstd * gamma + beta, invstd = 1 / sqrt(var + eps); y
+ * is only written (it may be x).  gamma / beta NULL: affine off (1 and 0).
+ * Writes save_mean and save_invstd for the backward.  running_mean and
+ * running_var, each when non-NULL, are updated like PyTorch:
+ * r = (1 - momentum) r + momentum stat, with the unbiased variance
+ * (var * n / (n - 1)) for running_var.  DAM_EINVAL for a NULL x, y, a or
+ * save tensor, a non-contiguous tensor, or a channel of a single element;
+ * DAM_ESHAPE when x is not 2-D or 4-D, y's shape differs from x's, or a
+ * per-channel tensor does not have C elements. */
+int dam_k_batchnorm_train(dam_exec *ex, const dam_tensor *x,
+                          const dam_tensor *gamma, const dam_tensor *beta,
+                          dam_tensor *running_mean, dam_tensor *running_var,
+                          const dam_bn_args *a, dam_tensor *y,
+                          dam_tensor *save_mean, dam_tensor *save_invstd);
+
+/* Evaluation mode: y = (x - running_mean) / sqrt(running_var + eps) *
+ * gamma + beta; y is only written (it may be x); gamma / beta NULL as in
+ * training.  Errors as dam_k_batchnorm_train (the running statistics are
+ * required here). */
+int dam_k_batchnorm_eval(dam_exec *ex, const dam_tensor *x,
+                         const dam_tensor *gamma, const dam_tensor *beta,
+                         const dam_tensor *running_mean,
+                         const dam_tensor *running_var, float eps,
+                         dam_tensor *y);
+
+/* Backward of the training form, given the forward's x, save_mean and
+ * save_invstd and gy = dL/dy; with xhat = (x - mean) * invstd and m the
+ * N*H*W elements of a channel:
+ *   gx     += gamma * invstd * (gy - mean(gy) - xhat * mean(gy * xhat)),
+ *   ggamma += sum(gy * xhat),  gbeta += sum(gy),
+ * each skipped when its tensor is NULL.  gamma NULL means 1.  Errors as
+ * dam_k_batchnorm_train, with gy and gx in y's place. */
+int dam_k_batchnorm_backward(dam_exec *ex, const dam_tensor *x,
+                             const dam_tensor *gy, const dam_tensor *gamma,
+                             const dam_tensor *save_mean,
+                             const dam_tensor *save_invstd, dam_tensor *gx,
+                             dam_tensor *ggamma, dam_tensor *gbeta);
+
+#endif

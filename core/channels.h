@@ -1,0 +1,23 @@
+/*
+ * Channel ranges of NCHW fp32 tensors: the one kernel behind channel
+ * concatenation and slicing (a concat is one copy per input into its range
+ * of the output; a slice is one copy out of a range) and, with accumulate,
+ * behind both backwards.  Records a dispatch into `ex` and never waits.
+ */
+#ifndef DAM_CHANNELS_H
+#define DAM_CHANNELS_H
+
+#include "tensor.h"
+
+/* dst[:, dst_c0 .. dst_c0 + count) = src[:, src_c0 .. src_c0 + count), or
+ * += when accumulate.  src and dst are [N, C, H, W] (or [N, C]) with equal
+ * N, H and W and any channel counts; they may be the same tensor when the
+ * two ranges do not overlap.  count 0 records nothing.  DAM_ESHAPE when a
+ * range falls outside its tensor or N, H or W differ; DAM_EINVAL for a
+ * NULL or non-contiguous tensor, a tensor of another rank, or overlapping
+ * ranges of one tensor; DAM_ERANGE past 2^32 elements. */
+int dam_k_channel_copy(dam_exec *ex, const dam_tensor *src, uint32_t src_c0,
+                       dam_tensor *dst, uint32_t dst_c0, uint32_t count,
+                       bool accumulate);
+
+#endif

@@ -1,0 +1,89 @@
+/*
+ * `diffautoml gradcheck [NAME...]`: finite-difference checks of every
+ * loaded op plugin (or the named ones) on the selected device, one row
+ * each; exit 1 when any fails.  What a researcher runs on a new plugin.
+ */
+#include "cli.h"
+
+#include "device.h"
+#include "error.h"
+#include "gradcheck.h"
+#include "plugin.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static bool wanted(const char *name, int argc, char **argv) {
+  if (argc <= 1)
+    return true;
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], name))
+      return true;
+  return false;
+}
+
+/* 0 when every name on the command line is a loaded op, else 2 with a
+ * message. */
+static int check_names(const dam_registry *reg, int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (!dam_registry_find(reg, DAM_KIND_OP, argv[i], NULL)) {
+      fprintf(stderr, "diffautoml: gradcheck: no op plugin named '%s' "
+              "(see `diffautoml plugins`)\n", argv[i]);
+      return DAM_EXIT_USAGE;
+    }
+  return 0;
+}
+
+static int run_all(dam_exec *ex, const dam_registry *reg, int argc,
+                   char **argv) {
+  int failed = 0;
+  printf("%-16s %-34s %8s %10s %9s  %s\n", "op", "shapes", "fwd err",
+         "grad err", "checked", "result");
+  for (uint32_t i = 0; i < reg->n_plugins; i++)
+    for (const dam_desc_header *const *d = reg->plugins[i].module->descs; *d;
+         d++) {
+      if ((*d)->kind != DAM_KIND_OP || !wanted((*d)->name, argc, argv))
+        continue;
+      dam_gradcheck_result r;
+      if (dam_gradcheck_op(ex, (const dam_op_desc *)*d, 0x5eed + i, &r)) {
+        fprintf(stderr, "diffautoml: %s\n", dam_last_error());
+        return DAM_EXIT_RUNTIME;
+      }
+      char checked[32];
+      snprintf(checked, sizeof checked, "%u/%u", r.checked,
+               r.checked + r.skipped);
+      printf("%-16s %-34s %8s %10.2e %9s  %s%s\n", (*d)->name,
+             r.n_shapes ? r.shapes : "(no placement accepted)", "-",
+             r.max_err, checked, r.pass ? "PASS" : "FAIL",
+             r.deterministic ? "" : " (outputs differ between runs)");
+      failed += !r.pass;
+      fflush(stdout);
+    }
+  return failed ? DAM_EXIT_RUNTIME : DAM_EXIT_OK;
+}
+
+int dam_cmd_gradcheck(const dam_cli_opts *opts, int argc, char **argv) {
+  dam_registry *reg = dam_registry_new();
+  if (!reg || dam_registry_discover(reg, opts->plugin_path) < 0) {
+    fprintf(stderr, "diffautoml: %s\n", dam_last_error());
+    dam_registry_free(reg);
+    return DAM_EXIT_RUNTIME;
+  }
+  for (uint32_t i = 0; i < reg->n_refused; i++)
+    fprintf(stderr, "diffautoml: refused %s: %s\n", reg->refused[i].path,
+            reg->refused[i].reason);
+  int rc = check_names(reg, argc, argv);
+  dam_device *dev = NULL;
+  dam_exec *ex = NULL;
+  if (!rc && (dam_device_open(dam_device_spec(opts->device, NULL), &dev) ||
+              dam_exec_create(dev, &ex))) {
+    fprintf(stderr, "diffautoml: %s\n", dam_last_error());
+    rc = DAM_EXIT_RUNTIME;
+  }
+  if (!rc)
+    rc = run_all(ex, reg, argc, argv);
+  dam_exec_destroy(ex);
+  dam_device_close(dev);
+  dam_registry_free(reg);
+  return rc;
+}

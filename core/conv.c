@@ -1,0 +1,346 @@
+/*
+ * 2-D convolution kernels: shape checks, the choice between the depthwise,
+ * register-tiled and shared-memory paths, tile counts and dispatches over
+ * the conv2d_*.comp shaders.  The weight gradient is a long sum (over the
+ * batch and every output position) into few outputs, so it is split over
+ * parts written to a step tensor and then added up by conv2d_sum_parts.
+ */
+#include "conv.h"
+#include "kernel_util.h"
+
+#include "conv2d_dw_fwd.spv.h"
+#include "conv2d_dw_grad_input.spv.h"
+#include "conv2d_dw_grad_weight.spv.h"
+#include "conv2d_fwd.spv.h"
+#include "conv2d_fwd_tiled.spv.h"
+#include "conv2d_grad_input.spv.h"
+#include "conv2d_grad_input_tiled.spv.h"
+#include "conv2d_grad_weight.spv.h"
+#include "conv2d_grad_weight_tiled.spv.h"
+#include "conv2d_sum_parts.spv.h"
+
+/* Must match the P block of shaders/conv2d.glsl. */
+typedef struct conv_push {
+  uint32_t N, C, H, W;
+  uint32_t K, OH, OW, KH;
+  uint32_t KW, sh, sw, ph;
+  uint32_t pw, dh, dw, Cg;
+  uint32_t Kg, groups, count, tiles_n;
+  uint32_t tiles_m, parts, rows_per_part, accumulate;
+} conv_push;
+
+DAM_SHADER(conv2d_fwd, 3, 0x4, sizeof(conv_push));
+DAM_SHADER(conv2d_grad_input, 3, 0x4, sizeof(conv_push));
+DAM_SHADER(conv2d_grad_weight, 3, 0x4, sizeof(conv_push));
+DAM_SHADER(conv2d_fwd_tiled, 3, 0x4, sizeof(conv_push));
+DAM_SHADER(conv2d_grad_input_tiled, 3, 0x4, sizeof(conv_push));
+DAM_SHADER(conv2d_grad_weight_tiled, 3, 0x4, sizeof(conv_push));
+DAM_SHADER(conv2d_dw_fwd, 3, 0x4, sizeof(conv_push));
+DAM_SHADER(conv2d_dw_grad_input, 3, 0x4, sizeof(conv_push));
+DAM_SHADER(conv2d_dw_grad_weight, 3, 0x4, sizeof(conv_push));
+DAM_SHADER(conv2d_sum_parts, 2, 0x2, sizeof(conv_push));
+
+/* Register tiles of the CPU shaders (their TM, TN), the outputs per
+ * invocation of the depthwise shaders (their TW), and the workgroup tile
+ * of the shared-memory shaders (their BM, BN); keep in step with them. */
+#define REG_TM 8
+#define REG_TN 8
+#define DW_TW 4
+#define SHARED_BM 32
+#define SHARED_BN 32
+#define LOCAL_SIZE 64
+
+/* The weight-gradient split: aim for this many invocations in flight,
+ * never give a part fewer rows than MIN_ROWS, and keep the partial sums
+ * under MAX_PARTIAL floats. */
+#define CPU_TARGET_INVOCATIONS 4096
+#define GPU_TARGET_INVOCATIONS (1u << 17)
+#define MIN_ROWS 4
+#define MAX_PARTIAL (16u << 20)
+
+/* Geometry values past this are refused: the shaders index in 32 bits. */
+#define MAX_GEOM 65535u
+
+static dam__conv2d_variant forced_variant;
+static uint32_t forced_parts;
+
+void dam__conv2d_force(dam__conv2d_variant v, uint32_t parts) {
+  forced_variant = v;
+  forced_parts = parts;
+}
+
+static uint32_t one_if_zero(uint32_t v) { return v ? v : 1; }
+
+static uint32_t div_up(uint64_t a, uint64_t b) {
+  return (uint32_t)((a + b - 1) / b);
+}
+
+static void shape_str(const dam_shape *s, char *buf, size_t size) {
+  int n = snprintf(buf, size, "[");
+  for (uint32_t i = 0; i < s->ndim && i < 4 && n > 0 && (size_t)n < size;
+       i++)
+    n += snprintf(buf + n, size - (size_t)n, i ? ", %u" : "%u", s->dim[i]);
+  if (n > 0 && (size_t)n < size)
+    snprintf(buf + n, size - (size_t)n, "]");
+}
+
+/* Fill d's geometry fields from the input and weight shapes. */
+static int dims(const char *op, const dam_shape *x, const dam_shape *w,
+                const dam_conv2d_geom *g, conv_push *d) {
+  char xs[64], ws[64];
+  if (!x || !w || !g)
+    return dam_fail(DAM_EINVAL, "%s: NULL shape or geometry", op);
+  shape_str(x, xs, sizeof xs);
+  shape_str(w, ws, sizeof ws);
+  *d = (conv_push){0};
+  d->sh = one_if_zero(g->stride[0]);
+  d->sw = one_if_zero(g->stride[1]);
+  d->dh = one_if_zero(g->dilation[0]);
+  d->dw = one_if_zero(g->dilation[1]);
+  d->ph = g->pad[0];
+  d->pw = g->pad[1];
+  d->groups = one_if_zero(g->groups);
+  if (d->sh > MAX_GEOM || d->sw > MAX_GEOM || d->dh > MAX_GEOM ||
+      d->dw > MAX_GEOM || d->ph > MAX_GEOM || d->pw > MAX_GEOM)
+    return dam_fail(DAM_EINVAL, "%s: stride, padding and dilation must be "
+                    "at most %u", op, MAX_GEOM);
+  if (x->ndim != 4 || w->ndim != 4)
+    return dam_fail(DAM_ESHAPE, "%s: input %s and weights %s must be 4-D "
+                    "(NCHW and K, C/groups, KH, KW)", op, xs, ws);
+  d->N = x->dim[0], d->C = x->dim[1], d->H = x->dim[2], d->W = x->dim[3];
+  d->K = w->dim[0], d->KH = w->dim[2], d->KW = w->dim[3];
+  if (!d->N || !d->C || !d->H || !d->W || !d->K || !d->KH || !d->KW)
+    return dam_fail(DAM_ESHAPE, "%s: empty input %s or weights %s", op, xs,
+                    ws);
+  if (d->C % d->groups || d->K % d->groups)
+    return dam_fail(DAM_ESHAPE, "%s: %u groups do not divide the %u input "
+                    "and %u output channels", op, d->groups, d->C, d->K);
+  d->Cg = d->C / d->groups;
+  d->Kg = d->K / d->groups;
+  if (w->dim[1] != d->Cg)
+    return dam_fail(DAM_ESHAPE, "%s: weights %s must have C/groups = %u "
+                    "input channels for input %s", op, ws, d->Cg, xs);
+  uint64_t eh = (uint64_t)d->dh * (d->KH - 1) + 1;
+  uint64_t ew = (uint64_t)d->dw * (d->KW - 1) + 1;
+  uint64_t ph = d->H + 2ull * d->ph, pw = d->W + 2ull * d->pw;
+  if (eh > ph || ew > pw)
+    return dam_fail(DAM_ESHAPE, "%s: dilated kernel %llux%llu is larger "
+                    "than the padded input %llux%llu (input %s, weights %s)",
+                    op, (unsigned long long)eh, (unsigned long long)ew,
+                    (unsigned long long)ph, (unsigned long long)pw, xs, ws);
+  d->OH = (uint32_t)((ph - eh) / d->sh + 1);
+  d->OW = (uint32_t)((pw - ew) / d->sw + 1);
+  return DAM_OK;
+}
+
+int dam_conv2d_out_shape(const dam_shape *x, const dam_shape *w,
+                         const dam_conv2d_geom *g, dam_shape *y) {
+  conv_push d;
+  int err = dims("conv2d", x, w, g, &d);
+  if (!err && !y)
+    err = dam_fail(DAM_EINVAL, "conv2d: NULL output shape");
+  if (!err)
+    *y = dam_shape4(d.N, d.K, d.OH, d.OW);
+  return err;
+}
+
+uint64_t dam_conv2d_macs(const dam_shape *x, const dam_shape *w,
+                         const dam_conv2d_geom *g) {
+  conv_push d;
+  if (dims("conv2d", x, w, g, &d))
+    return 0;
+  return (uint64_t)d.N * d.K * d.OH * d.OW * d.Cg * d.KH * d.KW;
+}
+
+/* Check the three tensors of a pass: x-shaped, w-shaped and y-shaped, in
+ * the order the pass binds them (t[0..3)); `xi`, `wi` and `yi` say where
+ * each sits.  Every tensor must be bindable with 32-bit indices. */
+static int check_pass(const char *op, const dam_tensor *const *t, int xi,
+                      int wi, int yi, const dam_conv2d_geom *g,
+                      conv_push *d) {
+  static const char *const role[3] = {"input", "weights", "output"};
+  const int at[3] = {xi, wi, yi};
+  int err = DAM_OK;
+  for (int i = 0; i < 3 && !err; i++) {
+    if (!t[at[i]])
+      return dam_fail(DAM_EINVAL, "%s: %s tensor is NULL", op, role[i]);
+    err = dam__k_check(op, &t[at[i]], 1, 0);
+  }
+  if (!err)
+    err = dims(op, &t[xi]->shape, &t[wi]->shape, g, d);
+  if (err)
+    return err;
+  dam_shape want = dam_shape4(d->N, d->K, d->OH, d->OW);
+  if (!dam_shape_equal(&t[yi]->shape, &want)) {
+    char got[64], exp[64];
+    shape_str(&t[yi]->shape, got, sizeof got);
+    shape_str(&want, exp, sizeof exp);
+    return dam_fail(DAM_ESHAPE, "%s: output has shape %s, expected %s", op,
+                    got, exp);
+  }
+  return DAM_OK;
+}
+
+static bool use_depthwise(const conv_push *d) {
+  return forced_variant == DAM__CONV2D_AUTO && d->Cg == 1 && d->Kg == 1;
+}
+
+static bool use_shared(dam_exec *ex) {
+  return forced_variant == DAM__CONV2D_SHARED ||
+         (forced_variant == DAM__CONV2D_AUTO && !dam__k_cpu_device(ex));
+}
+
+const char *dam__conv2d_path(dam_exec *ex, const dam_shape *x,
+                             const dam_shape *w, const dam_conv2d_geom *g) {
+  conv_push d;
+  if (dims("conv2d", x, w, g, &d))
+    return "invalid";
+  return use_depthwise(&d) ? "depthwise"
+         : use_shared(ex)  ? "shared"
+                           : "register";
+}
+
+/* Dispatch a shared-memory shader: one workgroup per output tile. */
+static int run_tiled(dam_exec *ex, const dam_shader *s,
+                     const dam_tensor *const *t, conv_push *d,
+                     uint64_t tiles) {
+  if (tiles * LOCAL_SIZE > UINT32_MAX)
+    return dam_fail(DAM_ERANGE, "%s: too many tiles", s->name);
+  d->count = (uint32_t)(tiles * LOCAL_SIZE);
+  return dam__k_run(ex, s, t, d, d->count);
+}
+
+static int run_counted(dam_exec *ex, const dam_shader *s,
+                       const dam_tensor *const *t, conv_push *d,
+                       uint64_t invocations) {
+  if (invocations > UINT32_MAX)
+    return dam_fail(DAM_ERANGE, "%s: too many invocations", s->name);
+  d->count = (uint32_t)invocations;
+  return dam__k_run(ex, s, t, d, d->count);
+}
+
+int dam_k_conv2d(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
+                 const dam_conv2d_geom *g, dam_tensor *y) {
+  const dam_tensor *t[] = {x, w, y};
+  conv_push d;
+  int err = check_pass("conv2d", t, 0, 1, 2, g, &d);
+  if (err)
+    return err;
+  uint64_t npix = (uint64_t)d.N * d.OH * d.OW;
+  if (use_depthwise(&d)) {
+    d.tiles_n = div_up(d.OW, DW_TW);
+    return run_counted(ex, &shader_conv2d_dw_fwd, t, &d,
+                       (uint64_t)d.N * d.C * d.OH * d.tiles_n);
+  }
+  if (use_shared(ex)) {
+    d.tiles_n = div_up(npix, SHARED_BN);
+    d.tiles_m = div_up(d.Kg, SHARED_BM);
+    return run_tiled(ex, &shader_conv2d_fwd_tiled, t, &d,
+                     (uint64_t)d.tiles_n * d.tiles_m * d.groups);
+  }
+  d.tiles_n = div_up(npix, REG_TN);
+  d.tiles_m = div_up(d.Kg, REG_TM);
+  return run_counted(ex, &shader_conv2d_fwd, t, &d,
+                     (uint64_t)d.tiles_n * d.tiles_m * d.groups);
+}
+
+/* gx's shape fixes H and W; dims() then checks gy against the output
+ * shape it implies. */
+int dam_k_conv2d_grad_input_acc(dam_exec *ex, const dam_tensor *gy,
+                                const dam_tensor *w, const dam_conv2d_geom *g,
+                                dam_tensor *gx) {
+  const dam_tensor *t[] = {gy, w, gx};
+  conv_push d;
+  int err = check_pass("conv2d_grad_input", t, 2, 1, 0, g, &d);
+  if (err)
+    return err;
+  uint64_t npix = (uint64_t)d.N * d.H * d.W;
+  if (use_depthwise(&d)) {
+    d.tiles_n = div_up(d.W, DW_TW);
+    return run_counted(ex, &shader_conv2d_dw_grad_input, t, &d,
+                       (uint64_t)d.N * d.C * d.H * d.tiles_n);
+  }
+  if (use_shared(ex)) {
+    d.tiles_n = div_up(npix, SHARED_BN);
+    d.tiles_m = div_up(d.Cg, SHARED_BM);
+    return run_tiled(ex, &shader_conv2d_grad_input_tiled, t, &d,
+                     (uint64_t)d.tiles_n * d.tiles_m * d.groups);
+  }
+  d.tiles_n = div_up(npix, REG_TN);
+  d.tiles_m = div_up(d.Cg, REG_TM);
+  return run_counted(ex, &shader_conv2d_grad_input, t, &d,
+                     (uint64_t)d.tiles_n * d.tiles_m * d.groups);
+}
+
+/* How many parts to split the N * OH output rows into, given how many
+ * invocations (or workgroups, for tiled shaders) one part takes. */
+static void choose_parts(dam_exec *ex, conv_push *d, uint64_t per_part,
+                         uint64_t gw_numel, bool tiled) {
+  uint64_t rows = (uint64_t)d->N * d->OH, parts;
+  if (forced_parts) {
+    parts = forced_parts;
+  } else {
+    uint64_t target = dam__k_cpu_device(ex) ? CPU_TARGET_INVOCATIONS
+                                            : GPU_TARGET_INVOCATIONS;
+    if (tiled)
+      target /= LOCAL_SIZE;
+    parts = (target + per_part - 1) / per_part;
+    if (parts > rows / MIN_ROWS)
+      parts = rows / MIN_ROWS;
+    if (parts * gw_numel > MAX_PARTIAL)
+      parts = MAX_PARTIAL / gw_numel;
+  }
+  if (parts < 1)
+    parts = 1;
+  if (parts > rows)
+    parts = rows;
+  d->rows_per_part = div_up(rows, parts);
+  d->parts = div_up(rows, d->rows_per_part);
+}
+
+int dam_k_conv2d_grad_weight_acc(dam_exec *ex, const dam_tensor *x,
+                                 const dam_tensor *gy,
+                                 const dam_conv2d_geom *g, dam_tensor *gw) {
+  const dam_tensor *t[] = {x, gy, gw};
+  conv_push d;
+  int err = check_pass("conv2d_grad_weight", t, 0, 2, 1, g, &d);
+  if (err)
+    return err;
+  const dam_shader *s;
+  uint64_t per_part;
+  bool tiled = false;
+  uint32_t khw = d.KH * d.KW;
+  if (use_depthwise(&d)) {
+    s = &shader_conv2d_dw_grad_weight;
+    per_part = (uint64_t)d.C * khw;
+  } else if (use_shared(ex)) {
+    s = &shader_conv2d_grad_weight_tiled;
+    d.tiles_n = div_up((uint64_t)d.Cg * khw, SHARED_BN);
+    d.tiles_m = div_up(d.Kg, SHARED_BM);
+    per_part = (uint64_t)d.tiles_n * d.tiles_m * d.groups;
+    tiled = true;
+  } else {
+    s = &shader_conv2d_grad_weight;
+    d.tiles_n = div_up(d.Cg, REG_TN);
+    d.tiles_m = div_up(d.Kg, REG_TM);
+    per_part = (uint64_t)d.tiles_n * d.tiles_m * khw * d.groups;
+  }
+  choose_parts(ex, &d, per_part, gw->numel, tiled);
+  const dam_tensor *out = gw;
+  if (d.parts > 1) {
+    dam_shape ps = dam_shape4(d.parts, (uint32_t)gw->numel, 0, 0);
+    dam_tensor *partial = dam_tensor_new(ex, &ps, false);
+    if (!partial)
+      return dam_fail(DAM_ENOMEM, "conv2d_grad_weight: %u partial sums: %s",
+                      d.parts, dam_last_error());
+    out = partial;
+  }
+  d.accumulate = d.parts == 1;
+  const dam_tensor *pass[] = {x, gy, out};
+  err = tiled ? run_tiled(ex, s, pass, &d, per_part * d.parts)
+              : run_counted(ex, s, pass, &d, per_part * d.parts);
+  if (err || d.parts == 1)
+    return err;
+  const dam_tensor *sum[] = {out, gw};
+  return run_counted(ex, &shader_conv2d_sum_parts, sum, &d, gw->numel);
+}

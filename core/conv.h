@@ -1,0 +1,80 @@
+/*
+ * 2-D convolution kernels (NCHW, fp32): forward, gradient to the input and
+ * gradient to the weights, with stride, zero padding, dilation and groups.
+ * Like the other core kernels they record dispatches into `ex`, never wait
+ * and do not touch the autograd tape.  Depthwise convolutions (one input and
+ * one output channel per group) take a dedicated path; the others run as an
+ * implicit GEMM, register-tiled and barrier-free on CPU devices, tiled in
+ * shared memory elsewhere.
+ *
+ * Shapes: x [N, C, H, W], w [K, C / groups, KH, KW], y [N, K, OH, OW] with
+ * OH = (H + 2 pad_h - dil_h (KH - 1) - 1) / stride_h + 1 (same for W).
+ */
+#ifndef DAM_CONV_H
+#define DAM_CONV_H
+
+#include "tensor.h"
+
+/* Geometry of a convolution: [0] is the height, [1] the width.  Zero in a
+ * stride, a dilation or groups means 1, so a designated initializer names
+ * only what differs: (dam_conv2d_geom){.pad = {1, 1}}. */
+typedef struct dam_conv2d_geom {
+  uint32_t stride[2];
+  uint32_t pad[2]; /* zeros added on each side */
+  uint32_t dilation[2];
+  uint32_t groups;
+} dam_conv2d_geom;
+
+/* The output shape of convolving an input of shape x with weights of
+ * shape w.  DAM_ESHAPE when either is not 4-D, C or K is not a multiple of
+ * groups, w's second dim is not C / groups, or the (dilated) kernel does
+ * not fit in the padded input; DAM_EINVAL for a NULL argument.  The message
+ * names the shapes. */
+int dam_conv2d_out_shape(const dam_shape *x, const dam_shape *w,
+                         const dam_conv2d_geom *g, dam_shape *y);
+
+/* y = x conv w (y is only written; no bias).  DAM_ESHAPE when y's shape is
+ * not dam_conv2d_out_shape(x, w); DAM_EINVAL for a NULL or non-contiguous
+ * tensor; DAM_ERANGE past 2^32 elements.  Nothing is recorded on error. */
+int dam_k_conv2d(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
+                 const dam_conv2d_geom *g, dam_tensor *y);
+
+/* gx += dL/dx given gy = dL/dy and the weights: the transposed
+ * convolution of gy with w.  gx has x's shape, which is needed because with
+ * a stride several input sizes give the same output size.  Errors as
+ * dam_k_conv2d, with gy in y's place. */
+int dam_k_conv2d_grad_input_acc(dam_exec *ex, const dam_tensor *gy,
+                                const dam_tensor *w, const dam_conv2d_geom *g,
+                                dam_tensor *gx);
+
+/* gw += dL/dw given the forward input x and gy = dL/dy: for each weight
+ * the sum over the batch and the output positions of gy times the input
+ * element it multiplied.  The sum is split over parts written to a step
+ * tensor and then added in a fixed order, so results are reproducible.
+ * Errors as dam_k_conv2d, with gw in w's place and gy in y's. */
+int dam_k_conv2d_grad_weight_acc(dam_exec *ex, const dam_tensor *x,
+                                 const dam_tensor *gy,
+                                 const dam_conv2d_geom *g, dam_tensor *gw);
+
+/* Multiply-adds of one forward pass (also of each gradient pass). */
+uint64_t dam_conv2d_macs(const dam_shape *x, const dam_shape *w,
+                         const dam_conv2d_geom *g);
+
+/* Internal, for tests and the benchmark: which implementation the kernels
+ * above use.  AUTO picks by device and shape; the others force the
+ * implicit GEMM (even for depthwise shapes) in its register-tiled or
+ * shared-memory variant.  parts > 0 forces the number of parts of the
+ * weight-gradient sum.  Process-wide; not thread-safe. */
+typedef enum dam__conv2d_variant {
+  DAM__CONV2D_AUTO,
+  DAM__CONV2D_REGISTER,
+  DAM__CONV2D_SHARED,
+} dam__conv2d_variant;
+void dam__conv2d_force(dam__conv2d_variant v, uint32_t parts);
+
+/* Internal: the path the kernels take on ex for these shapes:
+ * "depthwise", "register" or "shared" ("invalid" for bad shapes). */
+const char *dam__conv2d_path(dam_exec *ex, const dam_shape *x,
+                             const dam_shape *w, const dam_conv2d_geom *g);
+
+#endif

@@ -1,0 +1,244 @@
+/* Finite-difference gradient checks of op plugins. */
+#include "gradcheck.h"
+
+#include "autograd.h"
+#include "error.h"
+#include "kernels.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STEP 1e-2
+#define COORDS_INPUT 6
+#define COORDS_WEIGHT 4
+
+/* One placement under test: the op, its input x and the loss weights r,
+ * with host copies of both. */
+typedef struct probe {
+  dam_exec *ex;
+  dam_op *op;
+  dam_tensor *x, *r;
+  float *hx, *hr, *hy;
+  uint64_t *rng;
+} probe;
+
+static uint64_t next_u64(uint64_t *s) {
+  uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+static double uniform(uint64_t *s) {
+  return (double)(next_u64(s) >> 11) / (double)(1ULL << 53);
+}
+
+/* L = <op(x), r> in double, in training mode, without a tape. */
+static int loss(probe *p, double *out) {
+  bool rg = p->x->requires_grad;
+  p->x->requires_grad = false;
+  dam_tensor *y = dam_op_forward(p->ex, p->op, p->x, true);
+  p->x->requires_grad = rg;
+  int err = y ? dam_tensor_download(p->ex, y, p->hy) : DAM_EINVAL;
+  if (!err) {
+    double l = 0;
+    for (uint64_t i = 0; i < p->r->numel; i++)
+      l += (double)p->hy[i] * p->hr[i];
+    *out = l;
+  }
+  int end = dam_exec_end_step(p->ex);
+  return err ? err : end;
+}
+
+/* Gradients of L to x and to each weight, downloaded into g[0] (x) and
+ * g[1 + i] (weight i). */
+static int analytic(probe *p, float **g) {
+  dam_tensor_list *w = &p->op->weights;
+  dam_tensor *xs[1] = {p->x};
+  int err = 0;
+  p->x->requires_grad = true;
+  dam_tensor *y = dam_op_forward(p->ex, p->op, p->x, true);
+  dam_tensor *l = y ? dam_dot(p->ex, y, p->r) : NULL;
+  if (!l)
+    err = DAM_EINVAL;
+  else if (l->requires_grad)
+    err = dam_backward(p->ex, l);
+  for (uint32_t i = 0; i <= w->n && !err; i++) {
+    dam_tensor *t = i ? w->t[i - 1] : xs[0];
+    if (t->grad)
+      err = dam_tensor_download(p->ex, t->grad, g[i]);
+    else
+      memset(g[i], 0, t->numel * sizeof *g[i]);
+  }
+  p->x->requires_grad = false;
+  int end = dam_exec_end_step(p->ex);
+  return err ? err : end;
+}
+
+/* dL/dt[k] by central differences with step h. */
+static int difference(probe *p, dam_tensor *t, float *host, uint64_t k,
+                      double h, double *d) {
+  float orig = host[k];
+  double lp, lm;
+  host[k] = (float)(orig + h);
+  int err = dam_tensor_upload(p->ex, t, host);
+  if (!err)
+    err = loss(p, &lp);
+  host[k] = (float)(orig - h);
+  if (!err)
+    err = dam_tensor_upload(p->ex, t, host);
+  if (!err)
+    err = loss(p, &lm);
+  double span = (double)(float)(orig + h) - (double)(float)(orig - h);
+  host[k] = orig;
+  if (!err)
+    err = dam_tensor_upload(p->ex, t, host);
+  *d = (lp - lm) / span;
+  return err;
+}
+
+/* Compare `coords` random coordinates of t (host copy `host`) with the
+ * analytic gradient g. */
+static int check_tensor(probe *p, dam_tensor *t, float *host, const float *g,
+                        uint32_t coords, dam_gradcheck_result *res) {
+  for (uint32_t c = 0; c < coords && c < t->numel; c++) {
+    uint64_t k = next_u64(p->rng) % t->numel;
+    double d1, d2;
+    int err = difference(p, t, host, k, STEP, &d1);
+    if (!err)
+      err = difference(p, t, host, k, STEP / 2, &d2);
+    if (err)
+      return err;
+    if (fabs(d1 - d2) > 1e-3 + 1e-3 * fabs(d2)) {
+      res->skipped++;
+      continue;
+    }
+    double a = g[k], denom = fmax(fmax(fabs(a), fabs(d2)), 1e-2);
+    double e = fabs(a - d2) / denom;
+    if (e > res->max_err)
+      res->max_err = e;
+    res->checked++;
+  }
+  return 0;
+}
+
+/* Distinct values spread over [-2, 2] in random order, so that a step
+ * rarely reorders a window (max pooling). */
+static void spread(float *v, uint64_t n, uint64_t *rng) {
+  for (uint64_t i = 0; i < n; i++)
+    v[i] = (float)(-2.0 + 4.0 * ((double)i + 0.5) / (double)n);
+  for (uint64_t i = n; i > 1; i--) {
+    uint64_t j = next_u64(rng) % i;
+    float t = v[i - 1];
+    v[i - 1] = v[j];
+    v[j] = t;
+  }
+}
+
+static int check_placement(probe *p, dam_gradcheck_result *res) {
+  dam_tensor_list *w = &p->op->weights;
+  uint32_t n = w->n + 1;
+  float **g = calloc(n, sizeof *g), **hw = calloc(n, sizeof *hw);
+  int err = g && hw ? 0 : dam_fail(DAM_ENOMEM, "gradcheck: out of memory");
+  for (uint32_t i = 0; i < n && !err; i++) {
+    dam_tensor *t = i ? w->t[i - 1] : p->x;
+    if (!(g[i] = malloc(t->numel * sizeof **g)) ||
+        !(hw[i] = malloc(t->numel * sizeof **hw)))
+      err = dam_fail(DAM_ENOMEM, "gradcheck: out of memory");
+    else if (i)
+      err = dam_tensor_download(p->ex, t, hw[i]);
+  }
+  double l1 = 0, l2 = 0;
+  if (!err)
+    err = loss(p, &l1);
+  if (!err)
+    err = loss(p, &l2);
+  if (!err && l1 != l2)
+    res->deterministic = false;
+  if (!err)
+    err = analytic(p, g);
+  if (!err)
+    err = check_tensor(p, p->x, p->hx, g[0], COORDS_INPUT, res);
+  for (uint32_t i = 1; i < n && !err; i++)
+    err = check_tensor(p, w->t[i - 1], hw[i], g[i], COORDS_WEIGHT, res);
+  for (uint32_t i = 0; g && hw && i < n; i++) {
+    free(g[i]);
+    free(hw[i]);
+  }
+  free(g);
+  free(hw);
+  return err;
+}
+
+/* Place the op at `site` with input shape `in` and check it; *accepted is
+ * false when the op refuses the placement. */
+static int check_site(dam_exec *ex, const dam_op_desc *desc,
+                      const dam_op_site *site, dam_shape in, uint64_t *rng,
+                      bool *accepted, dam_gradcheck_result *res) {
+  probe p = {.ex = ex, .rng = rng};
+  dam_shape out;
+  *accepted = false;
+  dam_exec_seed(ex, next_u64(rng));
+  int err = dam_op_create(ex, desc, NULL, site, &p.op);
+  if (err)
+    return err;
+  if (dam_op_infer(p.op, &in, &out)) {
+    dam_clear_error();
+    dam_op_destroy(p.op);
+    return 0;
+  }
+  *accepted = true;
+  p.x = dam_tensor_new(ex, &in, true);
+  p.r = dam_tensor_new(ex, &out, true);
+  p.hx = malloc(dam_shape_numel(&in) * sizeof *p.hx);
+  p.hr = malloc(dam_shape_numel(&out) * sizeof *p.hr);
+  p.hy = malloc(dam_shape_numel(&out) * sizeof *p.hy);
+  if (!p.x || !p.r || !p.hx || !p.hr || !p.hy)
+    err = dam_fail(DAM_ENOMEM, "gradcheck: out of memory");
+  if (!err) {
+    spread(p.hx, p.x->numel, rng);
+    for (uint64_t i = 0; i < p.r->numel; i++)
+      p.hr[i] = (float)(2 * uniform(rng) - 1);
+    err = dam_tensor_upload(ex, p.x, p.hx);
+  }
+  if (!err)
+    err = dam_tensor_upload(ex, p.r, p.hr);
+  if (!err)
+    err = check_placement(&p, res);
+  free(p.hx);
+  free(p.hr);
+  free(p.hy);
+  dam_tensor_free(ex, p.x);
+  dam_tensor_free(ex, p.r);
+  dam_op_destroy(p.op);
+  return err;
+}
+
+int dam_gradcheck_op(dam_exec *ex, const dam_op_desc *desc, uint64_t seed,
+                     dam_gradcheck_result *out) {
+  *out = (dam_gradcheck_result){.deterministic = true};
+  uint64_t rng = seed;
+  for (uint32_t stride = 1; stride <= 2; stride++) {
+    uint32_t n = stride == 1 ? 2 : 1, c = 4;
+    uint32_t hw = 5 + (uint32_t)(next_u64(&rng) % 5);
+    dam_op_site site = {sizeof site, stride, c, c};
+    bool accepted;
+    int err = check_site(ex, desc, &site, dam_shape4(n, c, hw, hw), &rng,
+                         &accepted, out);
+    if (err)
+      return dam_fail(err, "gradcheck of %s: %s", desc->hdr.name,
+                      dam_last_error());
+    if (!accepted)
+      continue;
+    size_t len = strlen(out->shapes);
+    snprintf(out->shapes + len, sizeof out->shapes - len, "%s%ux%ux%ux%u/s%u",
+             len ? " " : "", n, c, hw, hw, stride);
+    out->n_shapes++;
+  }
+  out->pass = out->n_shapes > 0 && out->deterministic &&
+              out->max_err <= DAM_GRADCHECK_TOL &&
+              out->skipped <= out->checked;
+  return 0;
+}

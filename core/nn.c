@@ -1,0 +1,266 @@
+/* Forward and backward of the differentiable network layers. */
+#include "nn.h"
+
+#include "channels.h"
+#include "error.h"
+#include "linear.h"
+#include "loss.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* What a layer's node keeps besides its inputs. */
+typedef struct layer_data {
+  union {
+    dam_conv2d_geom conv;
+    dam_pool_args pool;
+    uint32_t c0;
+  } u;
+  dam_tensor *saved[2]; /* step tensors: BN mean/invstd, softmax probs */
+} layer_data;
+
+static layer_data *data_new(void) {
+  layer_data *d = calloc(1, sizeof *d);
+  if (!d)
+    dam_fail(DAM_ENOMEM, "out of memory");
+  return d;
+}
+
+static dam_tensor *output(dam_exec *ex, dam_shape s) {
+  return dam_tensor_new(ex, &s, false);
+}
+
+/* The gradient of node->in[i], created on first use; NULL sets ENOMEM. */
+static dam_tensor *grad_of(dam_exec *ex, dam_node *node, uint32_t i) {
+  return dam_tensor_grad(ex, node->in[i]);
+}
+
+static int conv_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
+  const dam_conv2d_geom *g = &((layer_data *)node->data)->u.conv;
+  dam_tensor *gy = node->out->grad, *gx, *gw;
+  int err = 0;
+  if ((needs & 1u) && !err)
+    err = (gx = grad_of(ex, node, 0))
+              ? dam_k_conv2d_grad_input_acc(ex, gy, node->in[1], g, gx)
+              : DAM_ENOMEM;
+  if ((needs & 2u) && !err)
+    err = (gw = grad_of(ex, node, 1))
+              ? dam_k_conv2d_grad_weight_acc(ex, node->in[0], gy, g, gw)
+              : DAM_ENOMEM;
+  return err;
+}
+
+dam_tensor *dam_conv2d(dam_exec *ex, dam_tensor *x, dam_tensor *w,
+                       const dam_conv2d_geom *g) {
+  dam_shape s;
+  layer_data *d;
+  if (!x || !w)
+    return dam_fail(DAM_EINVAL, "conv2d: NULL input"), NULL;
+  if (dam_conv2d_out_shape(&x->shape, &w->shape, g, &s) || !(d = data_new()))
+    return NULL;
+  d->u.conv = *g;
+  dam_tensor *y = output(ex, s);
+  dam_node n = {"conv2d", conv_backward, {x, w}, 2, y, false, 0, d, free};
+  return dam_tape_finish(ex, y ? dam_k_conv2d(ex, x, w, g, y) : DAM_ENOMEM,
+                         &n);
+}
+
+static int pool_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
+  (void)needs;
+  dam_tensor *gx = grad_of(ex, node, 0);
+  return gx ? dam_k_pool2d_backward(ex, node->in[0], node->out->grad,
+                                    &((layer_data *)node->data)->u.pool, gx)
+            : DAM_ENOMEM;
+}
+
+dam_tensor *dam_pool2d(dam_exec *ex, dam_tensor *x, const dam_pool_args *a) {
+  dam_shape s;
+  layer_data *d;
+  if (!x)
+    return dam_fail(DAM_EINVAL, "pool2d: NULL input"), NULL;
+  if (dam_pool2d_shape(&x->shape, a, &s) || !(d = data_new()))
+    return NULL;
+  d->u.pool = *a;
+  dam_tensor *y = output(ex, s);
+  dam_node n = {"pool2d", pool_backward, {x}, 1, y, false, 0, d, free};
+  return dam_tape_finish(ex, y ? dam_k_pool2d(ex, x, a, y) : DAM_ENOMEM, &n);
+}
+
+static int bn_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
+  layer_data *d = node->data;
+  dam_tensor *g[3] = {NULL, NULL, NULL};
+  for (uint32_t i = 0; i < 3; i++)
+    if ((needs & (1u << i)) && !(g[i] = grad_of(ex, node, i)))
+      return DAM_ENOMEM;
+  return dam_k_batchnorm_backward(ex, node->in[0], node->out->grad,
+                                  node->in[1], d->saved[0], d->saved[1],
+                                  g[0], g[1], g[2]);
+}
+
+dam_tensor *dam_batchnorm(dam_exec *ex, dam_tensor *x, dam_tensor *gamma,
+                          dam_tensor *beta, dam_tensor *running_mean,
+                          dam_tensor *running_var, const dam_bn_args *a,
+                          bool training) {
+  if (!x)
+    return dam_fail(DAM_EINVAL, "batchnorm: NULL input"), NULL;
+  dam_tensor *y = output(ex, x->shape);
+  if (!y)
+    return NULL;
+  if (!training) {
+    if (dam_k_batchnorm_eval(ex, x, gamma, beta, running_mean, running_var,
+                             a->eps, y))
+      return NULL;
+    return y;
+  }
+  layer_data *d = data_new();
+  if (!d)
+    return NULL;
+  dam_shape c = dam_shape4(x->shape.dim[1], 0, 0, 0);
+  d->saved[0] = output(ex, c);
+  d->saved[1] = output(ex, c);
+  int err = d->saved[0] && d->saved[1]
+                ? dam_k_batchnorm_train(ex, x, gamma, beta, running_mean,
+                                        running_var, a, y, d->saved[0],
+                                        d->saved[1])
+                : DAM_ENOMEM;
+  dam_node n = {"batchnorm", bn_backward, {x, gamma, beta}, 3, y, false, 0,
+                d, free};
+  return dam_tape_finish(ex, err, &n);
+}
+
+static int concat_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
+  uint32_t c0 = 0;
+  for (uint32_t i = 0; i < node->n_in; i++) {
+    uint32_t c = node->in[i]->shape.dim[1];
+    if (needs & (1u << i)) {
+      dam_tensor *g = grad_of(ex, node, i);
+      int err = g ? dam_k_channel_copy(ex, node->out->grad, c0, g, 0, c, true)
+                  : DAM_ENOMEM;
+      if (err)
+        return err;
+    }
+    c0 += c;
+  }
+  return 0;
+}
+
+dam_tensor *dam_concat(dam_exec *ex, dam_tensor *const *xs, uint32_t n) {
+  if (n < 1 || n > DAM_NODE_INPUTS || !xs[0])
+    return dam_fail(DAM_EINVAL, "concat: %u inputs (1 to %d)", n,
+                    DAM_NODE_INPUTS), NULL;
+  dam_shape s = xs[0]->shape;
+  s.dim[1] = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    if (!xs[i])
+      return dam_fail(DAM_EINVAL, "concat: input %u is NULL", i), NULL;
+    s.dim[1] += xs[i]->shape.dim[1];
+  }
+  dam_tensor *y = output(ex, s);
+  int err = y ? 0 : DAM_ENOMEM;
+  for (uint32_t i = 0, c0 = 0; i < n && !err; i++) {
+    err = dam_k_channel_copy(ex, xs[i], 0, y, c0, xs[i]->shape.dim[1],
+                             false);
+    c0 += xs[i]->shape.dim[1];
+  }
+  dam_node node = {"concat", concat_backward, {0}, n, y, false, 0, 0, 0};
+  memcpy(node.in, xs, n * sizeof *xs);
+  return dam_tape_finish(ex, err, &node);
+}
+
+static int slice_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
+  (void)needs;
+  dam_tensor *g = grad_of(ex, node, 0);
+  return g ? dam_k_channel_copy(ex, node->out->grad, 0, g,
+                                ((layer_data *)node->data)->u.c0,
+                                node->out->shape.dim[1], true)
+           : DAM_ENOMEM;
+}
+
+dam_tensor *dam_slice(dam_exec *ex, dam_tensor *x, uint32_t c0,
+                      uint32_t count) {
+  layer_data *d;
+  if (!x)
+    return dam_fail(DAM_EINVAL, "slice: NULL input"), NULL;
+  if (!(d = data_new()))
+    return NULL;
+  d->u.c0 = c0;
+  dam_shape s = x->shape;
+  s.dim[1] = count;
+  dam_tensor *y = output(ex, s);
+  dam_node n = {"slice", slice_backward, {x}, 1, y, false, 0, d, free};
+  return dam_tape_finish(
+      ex, y ? dam_k_channel_copy(ex, x, c0, y, 0, count, false) : DAM_ENOMEM,
+      &n);
+}
+
+static int gap_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
+  (void)needs;
+  dam_tensor *g = grad_of(ex, node, 0);
+  return g ? dam_k_global_avg_pool_backward(ex, node->out->grad, g)
+           : DAM_ENOMEM;
+}
+
+dam_tensor *dam_global_avg_pool(dam_exec *ex, dam_tensor *x) {
+  if (!x)
+    return dam_fail(DAM_EINVAL, "global_avg_pool: NULL input"), NULL;
+  dam_tensor *y = output(ex, dam_shape4(x->shape.dim[0], x->shape.dim[1],
+                                        0, 0));
+  dam_node n = {"global_avg_pool", gap_backward, {x}, 1, y, false, 0, 0, 0};
+  return dam_tape_finish(
+      ex, y ? dam_k_global_avg_pool(ex, x, y) : DAM_ENOMEM, &n);
+}
+
+static int linear_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
+  dam_tensor *gy = node->out->grad, *gx, *gw, *gb = NULL;
+  if (needs & 1u) {
+    if (!(gx = grad_of(ex, node, 0)))
+      return DAM_ENOMEM;
+    int err = dam_k_linear_grad_input(ex, gy, node->in[1], gx);
+    if (err)
+      return err;
+  }
+  if (!(needs & 6u))
+    return 0;
+  if (!(gw = grad_of(ex, node, 1)) ||
+      (node->in[2] && !(gb = grad_of(ex, node, 2))))
+    return DAM_ENOMEM;
+  return dam_k_linear_grad_weight(ex, node->in[0], gy, gw, gb);
+}
+
+dam_tensor *dam_linear(dam_exec *ex, dam_tensor *x, dam_tensor *w,
+                       dam_tensor *b) {
+  if (!x || !w)
+    return dam_fail(DAM_EINVAL, "linear: NULL input"), NULL;
+  dam_tensor *y = output(ex, dam_shape4(x->shape.dim[0], w->shape.dim[0],
+                                        0, 0));
+  dam_node n = {"linear", linear_backward, {x, w, b}, 3, y, false, 0, 0, 0};
+  return dam_tape_finish(ex, y ? dam_k_linear(ex, x, w, b, y) : DAM_ENOMEM,
+                         &n);
+}
+
+static int xent_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
+  (void)needs;
+  layer_data *d = node->data;
+  dam_tensor *g = grad_of(ex, node, 0);
+  return g ? dam_k_softmax_xent_backward(ex, d->saved[0], d->saved[1],
+                                         node->out->grad, g)
+           : DAM_ENOMEM;
+}
+
+dam_tensor *dam_softmax_xent(dam_exec *ex, dam_tensor *logits,
+                             dam_tensor *labels) {
+  layer_data *d;
+  if (!logits || !labels)
+    return dam_fail(DAM_EINVAL, "softmax_xent: NULL input"), NULL;
+  if (!(d = data_new()))
+    return NULL;
+  dam_tensor *y = output(ex, dam_shape4(logits->shape.dim[0], 0, 0, 0));
+  d->saved[0] = output(ex, logits->shape);
+  d->saved[1] = labels;
+  int err = y && d->saved[0]
+                ? dam_k_softmax_xent(ex, logits, labels, y, d->saved[0])
+                : DAM_ENOMEM;
+  dam_node n = {"softmax_xent", xent_backward, {logits}, 1, y, false, 0, d,
+                free};
+  return dam_tape_finish(ex, err, &n);
+}

@@ -1,0 +1,61 @@
+/*
+ * Differentiable network layers over the core kernels: each allocates its
+ * output as a step tensor, records the kernels, and records a tape node
+ * when an input requires a gradient (autograd.h has the elementwise ones).
+ * They return NULL on failure with dam_last_error() set.  Inputs are
+ * NCHW; weights are caller-owned tensors (usually dam_param_new).
+ */
+#ifndef DAM_NN_H
+#define DAM_NN_H
+
+#include "batchnorm.h"
+#include "conv.h"
+#include "pool.h"
+#include "tape.h"
+
+/* Convolution of x [N,C,H,W] with w [K, C/groups, KH, KW], no bias. */
+dam_tensor *dam_conv2d(dam_exec *ex, dam_tensor *x, dam_tensor *w,
+                       const dam_conv2d_geom *g);
+
+/* Max or average pooling (average excludes padding). */
+dam_tensor *dam_pool2d(dam_exec *ex, dam_tensor *x, const dam_pool_args *a);
+
+/* Batch norm over N, H, W per channel.  training: batch statistics (and
+ * the running ones updated when non-NULL); else the running statistics
+ * (required), with no gradient to them.  gamma and beta may be NULL
+ * (affine off). */
+dam_tensor *dam_batchnorm(dam_exec *ex, dam_tensor *x, dam_tensor *gamma,
+                          dam_tensor *beta, dam_tensor *running_mean,
+                          dam_tensor *running_var, const dam_bn_args *a,
+                          bool training);
+
+/* Channel concatenation of n (1..DAM_NODE_INPUTS) tensors with equal N, H,
+ * W. */
+dam_tensor *dam_concat(dam_exec *ex, dam_tensor *const *xs, uint32_t n);
+
+/* Channels c0 .. c0+count of x. */
+dam_tensor *dam_slice(dam_exec *ex, dam_tensor *x, uint32_t c0,
+                      uint32_t count);
+
+/* Mean over H, W: [N,C,H,W] -> [N,C]. */
+dam_tensor *dam_global_avg_pool(dam_exec *ex, dam_tensor *x);
+
+/* x [N, I] (or 4-D, flattened) times w [O, I] transposed, plus b [O] (may
+ * be NULL): [N, O]. */
+dam_tensor *dam_linear(dam_exec *ex, dam_tensor *x, dam_tensor *w,
+                       dam_tensor *b);
+
+/* Per-sample softmax cross-entropy of logits [N, K] against labels [N]
+ * (class indices as floats; no gradient): loss [N].  Its mean is
+ * dam_dot(loss, weights) with the batch's weights. */
+dam_tensor *dam_softmax_xent(dam_exec *ex, dam_tensor *logits,
+                             dam_tensor *labels);
+
+/* Factorized reduce without its ReLU and BN (DARTS): two 1x1 stride-2
+ * convolutions, w1 [K1, C, 1, 1] on x and w2 [K2, C, 1, 1] on x shifted by
+ * one row and column (zeros past the edge), concatenated: [N, K1+K2,
+ * ceil(H/2), ceil(W/2)].  Works for odd H and W. */
+dam_tensor *dam_factorized_reduce(dam_exec *ex, dam_tensor *x, dam_tensor *w1,
+                                  dam_tensor *w2);
+
+#endif

@@ -1,0 +1,196 @@
+/*
+ * Max and average pooling and global average pooling, forward and
+ * backward, over the pool2d*.comp and gap*.comp shaders.  The shaders are
+ * barrier-free: each invocation owns a few neighbouring outputs, and the
+ * backward passes gather instead of scattering.
+ */
+#include "pool.h"
+#include "error.h"
+#include "kernel_util.h"
+
+#include <stdio.h>
+
+#include "gap.spv.h"
+#include "gap_backward.spv.h"
+#include "pool2d.spv.h"
+#include "pool2d_backward.spv.h"
+#include "pool2d_route.spv.h"
+
+DAM_SHADER(pool2d, 2, 0x2, 44);
+DAM_SHADER(pool2d_route, 3, 0x4, 44);
+DAM_SHADER(pool2d_backward, 3, 0x4, 44);
+DAM_SHADER(gap, 2, 0x2, 8);
+DAM_SHADER(gap_backward, 2, 0x2, 12);
+
+/* The tile of outputs (forward) or of gx elements (backward) each pooling
+ * invocation owns: TH x TW in pool2d.glsl and pool2d_backward.comp. */
+#define TILE_H 4
+#define TILE_W 4
+/* Elements of a plane each gap_backward invocation updates. */
+#define GAP_PER_INVOCATION 8
+
+/* Push constants of the pool2d shaders. */
+typedef struct pool_push {
+  uint32_t planes, h, w, oh, ow, k, s, pad, avg, tiles_y, tiles_x;
+} pool_push;
+
+static void shape_str(const dam_shape *s, char *buf, size_t size) {
+  int n = snprintf(buf, size, "[");
+  for (uint32_t i = 0; i < s->ndim && n > 0 && (size_t)n < size; i++)
+    n += snprintf(buf + n, size - n, i ? ", %u" : "%u", s->dim[i]);
+  if (n > 0 && (size_t)n < size)
+    snprintf(buf + n, size - n, "]");
+}
+
+static int want_shape(const char *op, const char *name, const dam_tensor *t,
+                      const dam_shape *want) {
+  if (dam_shape_equal(&t->shape, want))
+    return DAM_OK;
+  char got[64], exp[64];
+  shape_str(&t->shape, got, sizeof got);
+  shape_str(want, exp, sizeof exp);
+  return dam_fail(DAM_ESHAPE, "%s: %s has shape %s, expected %s", op, name,
+                  got, exp);
+}
+
+int dam_pool2d_shape(const dam_shape *x, const dam_pool_args *a,
+                     dam_shape *y) {
+  if (!x || !a || !y)
+    return dam_fail(DAM_EINVAL, "pool2d: NULL argument");
+  if (x->ndim != 4) {
+    char buf[64];
+    shape_str(x, buf, sizeof buf);
+    return dam_fail(DAM_ESHAPE, "pool2d: input %s is not 4-D (N, C, H, W)",
+                    buf);
+  }
+  if (a->kind != DAM_POOL_MAX && a->kind != DAM_POOL_AVG)
+    return dam_fail(DAM_EINVAL, "pool2d: unknown kind %u", a->kind);
+  if (a->kernel == 0 || a->stride == 0 || a->pad >= a->kernel)
+    return dam_fail(DAM_EINVAL, "pool2d: kernel %u, stride %u, pad %u "
+                    "(need kernel > 0, stride > 0, pad < kernel)",
+                    a->kernel, a->stride, a->pad);
+  uint64_t h = x->dim[2] + 2ull * a->pad, w = x->dim[3] + 2ull * a->pad;
+  if (h < a->kernel || w < a->kernel || x->dim[0] == 0 || x->dim[1] == 0)
+    return dam_fail(DAM_EINVAL, "pool2d: kernel %u with pad %u gives an "
+                    "empty output for input [%u, %u, %u, %u]", a->kernel,
+                    a->pad, x->dim[0], x->dim[1], x->dim[2], x->dim[3]);
+  *y = dam_shape4(x->dim[0], x->dim[1],
+                  (uint32_t)((h - a->kernel) / a->stride + 1),
+                  (uint32_t)((w - a->kernel) / a->stride + 1));
+  return DAM_OK;
+}
+
+/* Checks shared by the forward and the backward: t[0] is input-shaped,
+ * t[1] output-shaped and t[2], when n is 3, input-shaped.  Fills the push
+ * constants common to both shaders. */
+static int pool_prepare(const char *op, const dam_tensor *const *t,
+                        uint32_t n, const dam_pool_args *a, pool_push *p) {
+  int err = dam__k_check(op, t, n, 0);
+  dam_shape out;
+  if (!err && !a)
+    err = dam_fail(DAM_EINVAL, "%s: NULL arguments", op);
+  if (!err)
+    err = dam_pool2d_shape(&t[0]->shape, a, &out);
+  if (!err)
+    err = want_shape(op, n == 3 ? "gy" : "y", t[1], &out);
+  if (!err && n == 3)
+    err = want_shape(op, "gx", t[2], &t[0]->shape);
+  if (!err)
+    err = dam__k_check(op, t + 1, 1, 0);
+  if (err)
+    return err;
+  const uint32_t *d = t[0]->shape.dim;
+  *p = (pool_push){
+      .planes = d[0] * d[1], .h = d[2], .w = d[3],
+      .oh = out.dim[2], .ow = out.dim[3],
+      .k = a->kernel, .s = a->stride, .pad = a->pad,
+      .avg = a->kind == DAM_POOL_AVG,
+  };
+  return DAM_OK;
+}
+
+/* Dispatch s over p->planes planes of h x w tiles of TILE_H x TILE_W. */
+static int run_tiles(dam_exec *ex, const dam_shader *s,
+                     const dam_tensor *const *t, pool_push *p, uint32_t h,
+                     uint32_t w) {
+  p->tiles_y = (h + TILE_H - 1) / TILE_H;
+  p->tiles_x = (w + TILE_W - 1) / TILE_W;
+  return dam__k_run(ex, s, t, p, (uint64_t)p->planes * p->tiles_y *
+                                     p->tiles_x);
+}
+
+int dam_k_pool2d(dam_exec *ex, const dam_tensor *x, const dam_pool_args *a,
+                 dam_tensor *y) {
+  const dam_tensor *t[] = {x, y};
+  pool_push p;
+  int err = pool_prepare("pool2d", t, 2, a, &p);
+  return err ? err : run_tiles(ex, &shader_pool2d, t, &p, p.oh, p.ow);
+}
+
+int dam_k_pool2d_backward(dam_exec *ex, const dam_tensor *x,
+                          const dam_tensor *gy, const dam_pool_args *a,
+                          dam_tensor *gx) {
+  const dam_tensor *t[] = {x, gy, gx};
+  pool_push p;
+  int err = pool_prepare("pool2d_backward", t, 3, a, &p);
+  if (err)
+    return err;
+  const dam_tensor *routes = gy;
+  if (!p.avg) {
+    dam_shape s = dam_shape4((uint32_t)gy->numel * 2, 0, 0, 0);
+    if (gy->numel > UINT32_MAX / 2 || !(routes = dam_tensor_new(ex, &s, false)))
+      return dam_fail(DAM_ENOMEM, "pool2d_backward: no room for %llu "
+                      "window winners: %s", (unsigned long long)gy->numel,
+                      dam_last_error());
+    const dam_tensor *fw[] = {x, gy, routes};
+    if ((err = run_tiles(ex, &shader_pool2d_route, fw, &p, p.oh, p.ow)))
+      return err;
+  }
+  const dam_tensor *bw[] = {routes, gy, gx};
+  return run_tiles(ex, &shader_pool2d_backward, bw, &p, p.h, p.w);
+}
+
+/* Checks of both global-pooling kernels: x (or gx) 4-D, g (y or gy) of
+ * shape [N, C] or [N, C, 1, 1]. */
+static int gap_prepare(const char *op, const dam_tensor *x,
+                       const dam_tensor *g) {
+  const dam_tensor *t[] = {x, g};
+  int err = dam__k_check(op, t, 2, 0);
+  if (err)
+    return err;
+  if (x->shape.ndim != 4) {
+    char buf[64];
+    shape_str(&x->shape, buf, sizeof buf);
+    return dam_fail(DAM_ESHAPE, "%s: input %s is not 4-D (N, C, H, W)", op,
+                    buf);
+  }
+  dam_shape two = {2, {x->shape.dim[0], x->shape.dim[1]}};
+  dam_shape four = dam_shape4(two.dim[0], two.dim[1], 1, 1);
+  if (dam_shape_equal(&g->shape, &two))
+    return DAM_OK;
+  return want_shape(op, "the pooled tensor", g, &four);
+}
+
+int dam_k_global_avg_pool(dam_exec *ex, const dam_tensor *x, dam_tensor *y) {
+  int err = gap_prepare("global_avg_pool", x, y);
+  if (err)
+    return err;
+  const dam_tensor *t[] = {x, y};
+  struct { uint32_t planes, hw; } p = {(uint32_t)y->numel,
+                                       x->shape.dim[2] * x->shape.dim[3]};
+  return dam__k_run(ex, &shader_gap, t, &p, p.planes);
+}
+
+int dam_k_global_avg_pool_backward(dam_exec *ex, const dam_tensor *gy,
+                                   dam_tensor *gx) {
+  int err = gap_prepare("global_avg_pool_backward", gx, gy);
+  if (err)
+    return err;
+  const dam_tensor *t[] = {gy, gx};
+  uint32_t hw = gx->shape.dim[2] * gx->shape.dim[3];
+  struct { uint32_t planes, hw, parts; } p = {
+      (uint32_t)gy->numel, hw,
+      (hw + GAP_PER_INVOCATION - 1) / GAP_PER_INVOCATION};
+  return dam__k_run(ex, &shader_gap_backward, t, &p,
+                    (uint64_t)p.planes * p.parts);
+}

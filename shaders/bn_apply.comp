@@ -1,0 +1,21 @@
+// Batch-norm normalization: y = ((x - coef.x) - coef.y) * coef.z + coef.w
+// with the coefficients of the element's channel.  `parts` invocations
+// share an (n, c) plane, each taking every parts-th element, so the
+// coefficients are read once per invocation and neighbours touch
+// neighbouring addresses.
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "diffautoml/dam_shader.glsl"
+layout(local_size_x = 64) in;
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) readonly buffer C { vec4 coef[]; };
+layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform P { uint planes, c, hw, parts; } p;
+void main() {
+  uint i = dam_linear_id();
+  if (i >= p.planes * p.parts) return;
+  uint plane = i / p.parts, base = plane * p.hw;
+  vec4 k = coef[plane % p.c];
+  for (uint e = i - plane * p.parts; e < p.hw; e += p.parts)
+    y[base + e] = ((x[base + e] - k.x) - k.y) * k.z + k.w;
+}

@@ -1,0 +1,6 @@
+// y = max or average pooling of x (avg != 0: average over the in-bounds
+// elements of each window); see pool2d.glsl.
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "diffautoml/dam_shader.glsl"
+#include "pool2d.glsl"

@@ -1,0 +1,387 @@
+/* Batch normalization (training, evaluation, backward) against plain C
+ * references in double, whose backward is checked once against central
+ * finite differences; with and without affine parameters and running
+ * statistics, on odd shapes; and the refusal of bad arguments. */
+#include "harness.h"
+#include "batchnorm.h"
+#include "error.h"
+#include "kernels.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOL 1e-4
+
+typedef struct dims {
+  uint32_t n, c, h, w;
+} dims;
+
+static const dims shapes[] = {
+    {1, 1, 7, 7},  {7, 3, 9, 9},   {1, 16, 13, 13}, {7, 16, 7, 7},
+    {7, 3, 13, 13}, {200, 2, 3, 3}, {300, 3, 1, 1},  {2, 5, 1, 1},
+};
+#define N_SHAPES (sizeof shapes / sizeof *shapes)
+
+static size_t plane(const dims *d) { return (size_t)d->h * d->w; }
+
+/* Per-channel mean and biased variance of x. */
+static void ref_stats(const dims *d, const double *x, double *mean,
+                      double *var) {
+  size_t hw = plane(d), m = d->n * hw;
+  for (uint32_t c = 0; c < d->c; c++) {
+    double s = 0, q = 0;
+    for (uint32_t n = 0; n < d->n; n++)
+      for (size_t e = 0; e < hw; e++)
+        s += x[(n * d->c + c) * hw + e];
+    mean[c] = s / m;
+    for (uint32_t n = 0; n < d->n; n++)
+      for (size_t e = 0; e < hw; e++) {
+        double v = x[(n * d->c + c) * hw + e] - mean[c];
+        q += v * v;
+      }
+    var[c] = q / m;
+  }
+}
+
+/* y = (x - mean) * invstd * gamma + beta (gamma, beta NULL: 1, 0). */
+static void ref_normalize(const dims *d, const double *x, const double *mean,
+                          const double *invstd, const double *gamma,
+                          const double *beta, double *y) {
+  size_t hw = plane(d);
+  for (size_t i = 0; i < d->n * d->c * hw; i++) {
+    uint32_t c = (uint32_t)(i / hw % d->c);
+    y[i] = (x[i] - mean[c]) * invstd[c] * (gamma ? gamma[c] : 1) +
+           (beta ? beta[c] : 0);
+  }
+}
+
+/* y of the training form, straight from x. */
+static void ref_train(const dims *d, const double *x, const double *gamma,
+                      const double *beta, double eps, double *y) {
+  double mean[16], var[16], invstd[16];
+  ref_stats(d, x, mean, var);
+  for (uint32_t c = 0; c < d->c; c++)
+    invstd[c] = 1 / sqrt(var[c] + eps);
+  ref_normalize(d, x, mean, invstd, gamma, beta, y);
+}
+
+/* gx += ..., ggamma += sum gy xhat, gbeta += sum gy (NULL: skipped). */
+static void ref_backward(const dims *d, const double *x, const double *gy,
+                         const double *gamma, const double *mean,
+                         const double *invstd, double *gx, double *ggamma,
+                         double *gbeta) {
+  size_t hw = plane(d), m = d->n * hw;
+  for (uint32_t c = 0; c < d->c; c++) {
+    double sg = 0, sgx = 0;
+    for (uint32_t n = 0; n < d->n; n++)
+      for (size_t e = 0; e < hw; e++) {
+        size_t i = (n * d->c + c) * hw + e;
+        sg += gy[i];
+        sgx += gy[i] * (x[i] - mean[c]) * invstd[c];
+      }
+    if (ggamma)
+      ggamma[c] += sgx;
+    if (gbeta)
+      gbeta[c] += sg;
+    double g = gamma ? gamma[c] : 1;
+    for (uint32_t n = 0; gx && n < d->n; n++)
+      for (size_t e = 0; e < hw; e++) {
+        size_t i = (n * d->c + c) * hw + e;
+        double xhat = (x[i] - mean[c]) * invstd[c];
+        gx[i] += g * invstd[c] * (gy[i] - sg / m - xhat * sgx / m);
+      }
+  }
+}
+
+static double *widen(const float *v, size_t n) {
+  double *out = malloc(n * sizeof *out);
+  assert_non_null(out);
+  for (size_t i = 0; i < n; i++)
+    out[i] = v[i];
+  return out;
+}
+
+static void expect_close(harness *h, const dam_tensor *t, const double *want,
+                         const char *what, const dims *d, int variant) {
+  float *got = harness_read(h, t);
+  double err = harness_max_rel_err(got, want, t->numel);
+  free(got);
+  if (err > TOL)
+    fail_msg("%s [%u,%u,%u,%u] variant %d: max relative error %g", what,
+             d->n, d->c, d->h, d->w, variant, err);
+}
+
+static dam_shape shape_of(const dims *d) {
+  return d->h == 1 && d->w == 1 && d->c == 5 ? (dam_shape){2, {d->n, d->c}}
+                                              : dam_shape4(d->n, d->c, d->h,
+                                                           d->w);
+}
+
+/* Training forward then backward; variant bit 0: affine, bit 1: running
+ * statistics, bit 2: x far from zero (the variance must not cancel). */
+static void train_case(harness *h, const dims *d, int variant) {
+  bool affine = variant & 1, running = variant & 2;
+  const dam_bn_args a = {1e-5f, 0.1f};
+  size_t nx = (size_t)d->n * d->c * plane(d), m = d->n * plane(d);
+  float offset = variant & 4 ? 300.0f : 0.0f;
+  float *x = harness_random(h, nx, offset - 2, offset + 2);
+  float *gamma = harness_random(h, d->c, 0.5f, 1.5f);
+  float *beta = harness_random(h, d->c, -1, 1);
+  float *rm = harness_random(h, d->c, -1, 1);
+  float *rv = harness_random(h, d->c, 0.5f, 2);
+  float *gy = harness_random(h, nx, -1, 1);
+  float *gx0 = harness_random(h, nx, -1, 1);
+  float *gg0 = harness_random(h, d->c, -1, 1);
+  float *gb0 = harness_random(h, d->c, -1, 1);
+  dam_shape cs = dam_shape4(d->c, 0, 0, 0);
+  dam_tensor *tx = harness_tensor(h, shape_of(d), x);
+  dam_tensor *ty = harness_tensor(h, shape_of(d), NULL);
+  dam_tensor *tg = affine ? harness_tensor(h, cs, gamma) : NULL;
+  dam_tensor *tb = affine ? harness_tensor(h, cs, beta) : NULL;
+  dam_tensor *trm = running ? harness_tensor(h, cs, rm) : NULL;
+  dam_tensor *trv = running ? harness_tensor(h, cs, rv) : NULL;
+  dam_tensor *tsm = harness_tensor(h, cs, NULL);
+  dam_tensor *tsi = harness_tensor(h, cs, NULL);
+  assert_int_equal(dam_k_batchnorm_train(h->ex, tx, tg, tb, trm, trv, &a, ty,
+                                         tsm, tsi), 0);
+
+  double *dx = widen(x, nx), *dg = widen(gamma, d->c), *db = widen(beta, d->c);
+  double mean[16], var[16], invstd[16], want_rm[16], want_rv[16];
+  double *y = malloc(nx * sizeof *y);
+  assert_non_null(y);
+  ref_stats(d, dx, mean, var);
+  for (uint32_t c = 0; c < d->c; c++) {
+    invstd[c] = 1 / sqrt(var[c] + a.eps);
+    want_rm[c] = 0.9 * rm[c] + 0.1 * mean[c];
+    want_rv[c] = 0.9 * rv[c] + 0.1 * var[c] * m / (m - 1.0);
+  }
+  ref_normalize(d, dx, mean, invstd, affine ? dg : NULL, affine ? db : NULL,
+                y);
+  expect_close(h, ty, y, "batchnorm_train y", d, variant);
+  expect_close(h, tsm, mean, "save_mean", d, variant);
+  float *si = harness_read(h, tsi);
+  for (uint32_t c = 0; c < d->c; c++)
+    if (fabs(si[c] - invstd[c]) > TOL * invstd[c])
+      fail_msg("save_invstd[%u] %g, expected %g (variant %d)", c, si[c],
+               invstd[c], variant);
+  free(si);
+  if (running) {
+    expect_close(h, trm, want_rm, "running_mean", d, variant);
+    expect_close(h, trv, want_rv, "running_var", d, variant);
+  }
+
+  /* The backward from the device's saved statistics, so the reference
+   * sees exactly the mean and invstd it is given. */
+  float *sm = harness_read(h, tsm);
+  si = harness_read(h, tsi);
+  double *dsm = widen(sm, d->c), *dsi = widen(si, d->c);
+  double *dgy = widen(gy, nx), *dgx = widen(gx0, nx);
+  double *dgg = widen(gg0, d->c), *dgb = widen(gb0, d->c);
+  dam_tensor *tgy = harness_tensor(h, shape_of(d), gy);
+  dam_tensor *tgx = harness_tensor(h, shape_of(d), gx0);
+  dam_tensor *tgg = harness_tensor(h, cs, gg0);
+  dam_tensor *tgb = harness_tensor(h, cs, gb0);
+  assert_int_equal(dam_k_batchnorm_backward(h->ex, tx, tgy, tg, tsm, tsi,
+                                            tgx, tgg, tgb), 0);
+  ref_backward(d, dx, dgy, affine ? dg : NULL, dsm, dsi, dgx, dgg, dgb);
+  expect_close(h, tgx, dgx, "batchnorm_backward gx", d, variant);
+  expect_close(h, tgg, dgg, "batchnorm_backward ggamma", d, variant);
+  expect_close(h, tgb, dgb, "batchnorm_backward gbeta", d, variant);
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
+  free(x), free(gamma), free(beta), free(rm), free(rv), free(gy), free(gx0);
+  free(gg0), free(gb0), free(dx), free(dg), free(db), free(y), free(sm);
+  free(si), free(dsm), free(dsi), free(dgy), free(dgx), free(dgg), free(dgb);
+}
+
+static void train_plain(void **state) {
+  for (size_t s = 0; s < N_SHAPES; s++)
+    train_case(*state, &shapes[s], 0);
+}
+
+static void train_affine_running(void **state) {
+  for (size_t s = 0; s < N_SHAPES; s++)
+    train_case(*state, &shapes[s], 3);
+}
+
+static void train_far_from_zero(void **state) {
+  for (size_t s = 0; s < N_SHAPES; s++)
+    train_case(*state, &shapes[s], 4 | (int)(s & 3));
+}
+
+static void eval_mode(void **state) {
+  harness *h = *state;
+  for (size_t s = 0; s < N_SHAPES; s++) {
+    const dims *d = &shapes[s];
+    bool affine = s & 1;
+    size_t nx = (size_t)d->n * d->c * plane(d);
+    float *x = harness_random(h, nx, -3, 3);
+    float *gamma = harness_random(h, d->c, 0.5f, 1.5f);
+    float *beta = harness_random(h, d->c, -1, 1);
+    float *rm = harness_random(h, d->c, -1, 1);
+    float *rv = harness_random(h, d->c, 0.1f, 2);
+    dam_shape cs = dam_shape4(d->c, 0, 0, 0);
+    dam_tensor *tx = harness_tensor(h, shape_of(d), x);
+    dam_tensor *ty = harness_tensor(h, shape_of(d), NULL);
+    assert_int_equal(
+        dam_k_batchnorm_eval(h->ex, tx, affine ? harness_tensor(h, cs, gamma)
+                                               : NULL,
+                             affine ? harness_tensor(h, cs, beta) : NULL,
+                             harness_tensor(h, cs, rm),
+                             harness_tensor(h, cs, rv), 1e-3f, ty),
+        0);
+    double *dx = widen(x, nx), *dg = widen(gamma, d->c);
+    double *db = widen(beta, d->c), *mean = widen(rm, d->c);
+    double *invstd = malloc(d->c * sizeof *invstd);
+    double *y = malloc(nx * sizeof *y);
+    assert_true(invstd && y);
+    for (uint32_t c = 0; c < d->c; c++)
+      invstd[c] = 1 / sqrt((double)rv[c] + 1e-3f);
+    ref_normalize(d, dx, mean, invstd, affine ? dg : NULL,
+                  affine ? db : NULL, y);
+    expect_close(h, ty, y, "batchnorm_eval", d, affine);
+    assert_int_equal(dam_exec_end_step(h->ex), 0);
+    free(x), free(gamma), free(beta), free(rm), free(rv), free(dx), free(dg);
+    free(db), free(mean), free(invstd), free(y);
+  }
+}
+
+/* Each of gx, ggamma, gbeta alone; and none, which records nothing. */
+static void backward_partial_outputs(void **state) {
+  harness *h = *state;
+  const dims d = {7, 3, 9, 9};
+  size_t nx = 7 * 3 * 81;
+  float *x = harness_random(h, nx, -2, 2), *gy = harness_random(h, nx, -1, 1);
+  float mean[3] = {0.1f, -0.2f, 0.05f}, invstd[3] = {0.9f, 1.1f, 0.7f};
+  double dmean[3], dinv[3], want_g[3] = {0}, want_b[3] = {0};
+  double *dx = widen(x, nx), *dgy = widen(gy, nx);
+  double *want_gx = calloc(nx, sizeof *want_gx);
+  assert_non_null(want_gx);
+  for (int c = 0; c < 3; c++)
+    dmean[c] = mean[c], dinv[c] = invstd[c];
+  ref_backward(&d, dx, dgy, NULL, dmean, dinv, want_gx, want_g, want_b);
+  dam_shape cs = dam_shape4(3, 0, 0, 0), xs = dam_shape4(7, 3, 9, 9);
+  dam_tensor *tx = harness_tensor(h, xs, x), *tgy = harness_tensor(h, xs, gy);
+  dam_tensor *tm = harness_tensor(h, cs, mean);
+  dam_tensor *ti = harness_tensor(h, cs, invstd);
+  for (int which = 0; which < 3; which++) {
+    dam_tensor *tgx = which == 0 ? harness_tensor(h, xs, NULL) : NULL;
+    dam_tensor *tgg = which == 1 ? harness_tensor(h, cs, NULL) : NULL;
+    dam_tensor *tgb = which == 2 ? harness_tensor(h, cs, NULL) : NULL;
+    dam_tensor *out = tgx ? tgx : tgg ? tgg : tgb;
+    assert_int_equal(dam_k_fill(h->ex, out, 0.0f), 0);
+    assert_int_equal(dam_k_batchnorm_backward(h->ex, tx, tgy, NULL, tm, ti,
+                                              tgx, tgg, tgb), 0);
+    expect_close(h, out, which == 0 ? want_gx : which == 1 ? want_g : want_b,
+                 "batchnorm_backward alone", &d, which);
+  }
+  uint64_t dispatches = h->ex->stats.dispatches;
+  assert_int_equal(dam_k_batchnorm_backward(h->ex, tx, tgy, NULL, tm, ti,
+                                            NULL, NULL, NULL), 0);
+  assert_int_equal(h->ex->stats.dispatches, dispatches);
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
+  free(x), free(gy), free(dx), free(dgy), free(want_gx);
+}
+
+/* The reference backward against central differences of the reference
+ * training forward, for L = sum(w * y), w random. */
+static void reference_backward_matches_finite_differences(void **state) {
+  harness *h = *state;
+  const dims d = {3, 2, 3, 4};
+  const size_t nx = 3 * 2 * 12;
+  const double eps = 1e-5, step = 1e-6;
+  double x[72], w[72], y[72], gamma[2] = {0.7, 1.3}, beta[2] = {0.2, -0.4};
+  double mean[2], var[2], invstd[2], gx[72] = {0}, gg[2] = {0}, gb[2] = {0};
+  for (size_t i = 0; i < nx; i++) {
+    x[i] = harness_uniform(h, -2, 2);
+    w[i] = harness_uniform(h, -1, 1);
+  }
+  ref_stats(&d, x, mean, var);
+  for (int c = 0; c < 2; c++)
+    invstd[c] = 1 / sqrt(var[c] + eps);
+  ref_backward(&d, x, w, gamma, mean, invstd, gx, gg, gb);
+  double *params[] = {x, gamma, beta}, *grads[] = {gx, gg, gb};
+  size_t counts[] = {nx, 2, 2};
+  for (int p = 0; p < 3; p++)
+    for (size_t i = 0; i < counts[p]; i++) {
+      double loss[2], keep = params[p][i];
+      for (int side = 0; side < 2; side++) {
+        params[p][i] = keep + (side ? step : -step);
+        ref_train(&d, x, gamma, beta, eps, y);
+        loss[side] = 0;
+        for (size_t j = 0; j < nx; j++)
+          loss[side] += w[j] * y[j];
+      }
+      params[p][i] = keep;
+      double fd = (loss[1] - loss[0]) / (2 * step);
+      if (fabs(fd - grads[p][i]) > 1e-6 * (1 + fabs(fd)))
+        fail_msg("parameter %d element %zu: finite difference %g, "
+                 "reference %g", p, i, fd, grads[p][i]);
+    }
+}
+
+static void bad_arguments_refused(void **state) {
+  harness *h = *state;
+  const dam_bn_args a = {1e-5f, 0.1f};
+  dam_tensor *x = harness_tensor(h, dam_shape4(2, 3, 5, 5), NULL);
+  dam_tensor *y = harness_tensor(h, dam_shape4(2, 3, 5, 5), NULL);
+  dam_tensor *other = harness_tensor(h, dam_shape4(2, 3, 5, 4), NULL);
+  dam_tensor *three = harness_tensor(h, dam_shape4(2, 3, 5, 0), NULL);
+  dam_tensor *single = harness_tensor(h, dam_shape4(1, 3, 1, 1), NULL);
+  dam_tensor *c3 = harness_tensor(h, dam_shape4(3, 0, 0, 0), NULL);
+  dam_tensor *c3b = harness_tensor(h, dam_shape4(3, 0, 0, 0), NULL);
+  dam_tensor *c4 = harness_tensor(h, dam_shape4(4, 0, 0, 0), NULL);
+  uint64_t dispatches = h->ex->stats.dispatches;
+  assert_int_equal(dam_k_batchnorm_train(h->ex, x, c4, NULL, NULL, NULL, &a,
+                                         y, c3, c3b), DAM_ESHAPE);
+  assert_non_null(strstr(dam_last_error(), "gamma"));
+  assert_int_equal(dam_k_batchnorm_train(h->ex, x, NULL, NULL, NULL, c4, &a,
+                                         y, c3, c3b), DAM_ESHAPE);
+  assert_int_equal(dam_k_batchnorm_train(h->ex, x, NULL, NULL, NULL, NULL,
+                                         &a, other, c3, c3b), DAM_ESHAPE);
+  assert_int_equal(dam_k_batchnorm_train(h->ex, three, NULL, NULL, NULL,
+                                         NULL, &a, three, c3, c3b),
+                   DAM_ESHAPE);
+  assert_int_equal(dam_k_batchnorm_train(h->ex, x, NULL, NULL, NULL, NULL,
+                                         &a, y, NULL, c3b), DAM_EINVAL);
+  assert_int_equal(dam_k_batchnorm_train(h->ex, single, NULL, NULL, NULL,
+                                         NULL, &a, single, c3, c3b),
+                   DAM_EINVAL);
+  assert_non_null(strstr(dam_last_error(), "variance"));
+  const dam_bn_args bad = {-1.0f, 0.1f};
+  assert_int_equal(dam_k_batchnorm_train(h->ex, x, NULL, NULL, NULL, NULL,
+                                         &bad, y, c3, c3b), DAM_EINVAL);
+  assert_int_equal(dam_k_batchnorm_train(h->ex, x, NULL, NULL, NULL, NULL,
+                                         NULL, y, c3, c3b), DAM_EINVAL);
+  assert_int_equal(dam_k_batchnorm_eval(h->ex, x, NULL, NULL, NULL, c3,
+                                        1e-5f, y), DAM_EINVAL);
+  assert_int_equal(dam_k_batchnorm_eval(h->ex, x, NULL, c4, c3, c3b, 1e-5f,
+                                        y), DAM_ESHAPE);
+  assert_int_equal(dam_k_batchnorm_eval(h->ex, x, NULL, NULL, c3, c3b,
+                                        1e-5f, NULL), DAM_EINVAL);
+  assert_int_equal(dam_k_batchnorm_backward(h->ex, x, other, NULL, c3, c3b,
+                                            y, NULL, NULL), DAM_ESHAPE);
+  assert_int_equal(dam_k_batchnorm_backward(h->ex, x, y, NULL, c3, c3b,
+                                            other, NULL, NULL), DAM_ESHAPE);
+  assert_int_equal(dam_k_batchnorm_backward(h->ex, x, y, NULL, c3, c3b,
+                                            NULL, c4, NULL), DAM_ESHAPE);
+  assert_int_equal(dam_k_batchnorm_backward(h->ex, x, y, NULL, NULL, c3b,
+                                            y, NULL, NULL), DAM_EINVAL);
+  assert_int_equal(dam_k_batchnorm_backward(h->ex, x, NULL, NULL, c3, c3b,
+                                            y, NULL, NULL), DAM_EINVAL);
+  assert_int_equal(h->ex->stats.dispatches, dispatches);
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(reference_backward_matches_finite_differences),
+      cmocka_unit_test(train_plain),
+      cmocka_unit_test(train_affine_running),
+      cmocka_unit_test(train_far_from_zero),
+      cmocka_unit_test(eval_mode),
+      cmocka_unit_test(backward_partial_outputs),
+      cmocka_unit_test(bad_arguments_refused),
+  };
+  return cmocka_run_group_tests(tests, harness_setup, harness_teardown);
+}

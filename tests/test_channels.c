@@ -1,0 +1,196 @@
+/* Channel-range copy (concat, slice and their accumulating backwards)
+ * against a plain C reference, whose backward is checked once against
+ * central finite differences; and the refusal of bad ranges and shapes. */
+#include "harness.h"
+#include "channels.h"
+#include "error.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct copy_case {
+  uint32_t n, h, w, src_c, src_c0, dst_c, dst_c0, count;
+  bool accumulate;
+} copy_case;
+
+/* dst[:, dst_c0 + k] (+)= src[:, src_c0 + k] in double. */
+static void ref_copy(const copy_case *k, const double *src, double *dst) {
+  size_t hw = (size_t)k->h * k->w;
+  for (uint32_t n = 0; n < k->n; n++)
+    for (uint32_t c = 0; c < k->count; c++)
+      for (size_t e = 0; e < hw; e++) {
+        double v = src[((size_t)n * k->src_c + k->src_c0 + c) * hw + e];
+        double *d = &dst[((size_t)n * k->dst_c + k->dst_c0 + c) * hw + e];
+        *d = k->accumulate ? *d + v : v;
+      }
+}
+
+static dam_shape shape(uint32_t n, uint32_t c, uint32_t h, uint32_t w) {
+  return h == 1 && w == 1 ? (dam_shape){2, {n, c}} : dam_shape4(n, c, h, w);
+}
+
+static void run_case(harness *h, const copy_case *k) {
+  size_t hw = (size_t)k->h * k->w;
+  size_t ns = k->n * k->src_c * hw, nd = k->n * k->dst_c * hw;
+  float *src = harness_random(h, ns, -2, 2);
+  float *dst0 = harness_random(h, nd, -2, 2);
+  dam_tensor *ts = harness_tensor(h, shape(k->n, k->src_c, k->h, k->w), src);
+  dam_tensor *td = harness_tensor(h, shape(k->n, k->dst_c, k->h, k->w), dst0);
+  assert_int_equal(dam_k_channel_copy(h->ex, ts, k->src_c0, td, k->dst_c0,
+                                      k->count, k->accumulate), 0);
+  double *ds = malloc(ns * sizeof *ds), *dd = malloc(nd * sizeof *dd);
+  assert_true(ds && dd);
+  for (size_t i = 0; i < ns; i++)
+    ds[i] = src[i];
+  for (size_t i = 0; i < nd; i++)
+    dd[i] = dst0[i];
+  ref_copy(k, ds, dd);
+  float *got = harness_read(h, td);
+  double err = harness_max_rel_err(got, dd, nd);
+  if (err > 1e-6)
+    fail_msg("n%u %ux%u: src C %u [%u..+%u) -> dst C %u at %u, acc %d: "
+             "error %g", k->n, k->h, k->w, k->src_c, k->src_c0, k->count,
+             k->dst_c, k->dst_c0, k->accumulate, err);
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
+  free(src), free(dst0), free(ds), free(dd), free(got);
+}
+
+/* Slices out of and into the middle, whole tensors, odd planes, both
+ * modes, batch 1 and 7, 2-D tensors. */
+static void copies(void **state) {
+  static const copy_case cases[] = {
+      {1, 7, 7, 16, 5, 3, 0, 3, false},  {7, 9, 9, 3, 0, 16, 13, 3, true},
+      {7, 13, 13, 16, 0, 16, 0, 16, false}, {1, 13, 13, 1, 0, 3, 2, 1, true},
+      {7, 7, 7, 3, 1, 3, 1, 2, true},    {7, 28, 28, 16, 8, 19, 3, 8, false},
+      {7, 1, 1, 16, 3, 5, 1, 4, true},   {1, 3, 5, 3, 2, 1, 0, 1, false},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+    run_case(*state, &cases[i]);
+}
+
+/* A concat of three tensors into one, then its backward: each input's
+ * gradient accumulates its slice of the output's. */
+static void concat_and_backward(void **state) {
+  harness *h = *state;
+  const uint32_t n = 7, hgt = 9, wid = 7, cs[] = {3, 1, 16}, total = 20;
+  size_t hw = hgt * wid;
+  dam_tensor *in[3], *grad[3];
+  float *data[3], *g0[3];
+  dam_tensor *y = harness_tensor(h, dam_shape4(n, total, hgt, wid), NULL);
+  float *gy = harness_random(h, n * total * hw, -1, 1);
+  dam_tensor *tgy = harness_tensor(h, dam_shape4(n, total, hgt, wid), gy);
+  for (uint32_t i = 0, c0 = 0; i < 3; c0 += cs[i++]) {
+    data[i] = harness_random(h, n * cs[i] * hw, -1, 1);
+    g0[i] = harness_random(h, n * cs[i] * hw, -1, 1);
+    in[i] = harness_tensor(h, dam_shape4(n, cs[i], hgt, wid), data[i]);
+    grad[i] = harness_tensor(h, dam_shape4(n, cs[i], hgt, wid), g0[i]);
+    assert_int_equal(dam_k_channel_copy(h->ex, in[i], 0, y, c0, cs[i],
+                                        false), 0);
+    assert_int_equal(dam_k_channel_copy(h->ex, tgy, c0, grad[i], 0, cs[i],
+                                        true), 0);
+  }
+  float *got = harness_read(h, y);
+  for (uint32_t i = 0, c0 = 0; i < 3; c0 += cs[i++]) {
+    float *g = harness_read(h, grad[i]);
+    for (uint32_t b = 0; b < n; b++)
+      for (size_t e = 0; e < cs[i] * hw; e++) {
+        size_t at = (b * total + c0) * hw + e, own = b * cs[i] * hw + e;
+        assert_true(got[at] == data[i][own]);
+        assert_true(g[own] == g0[i][own] + gy[at]);
+      }
+    free(g), free(data[i]), free(g0[i]);
+  }
+  free(got), free(gy);
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
+}
+
+/* Disjoint ranges of one tensor. */
+static void within_one_tensor(void **state) {
+  harness *h = *state;
+  float *v = harness_random(h, 2 * 6 * 9, -1, 1);
+  dam_tensor *t = harness_tensor(h, dam_shape4(2, 6, 3, 3), v);
+  assert_int_equal(dam_k_channel_copy(h->ex, t, 4, t, 1, 2, true), 0);
+  float *got = harness_read(h, t);
+  for (size_t i = 0; i < 2 * 6 * 9; i++) {
+    size_t c = i / 9 % 6;
+    float want = c == 1 || c == 2 ? v[i] + v[i + 27] : v[i];
+    assert_true(got[i] == want);
+  }
+  free(v), free(got);
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
+}
+
+/* The slice y = x[:, c0 .. c0 + count) has the backward
+ * gx[:, c0 .. c0 + count) += gy (the reference with accumulate, the other
+ * way); check it against central differences of L = sum(w * y). */
+static void reference_backward_matches_finite_differences(void **state) {
+  harness *h = *state;
+  const copy_case fwd = {2, 3, 2, 5, 1, 3, 0, 3, false};
+  const copy_case bwd = {2, 3, 2, 3, 0, 5, 1, 3, true};
+  double x[60], w[36], y[36], gx[60] = {0};
+  for (size_t i = 0; i < 60; i++)
+    x[i] = harness_uniform(h, -1, 1);
+  for (size_t i = 0; i < 36; i++)
+    w[i] = harness_uniform(h, -1, 1);
+  ref_copy(&bwd, w, gx);
+  for (size_t i = 0; i < 60; i++) {
+    double loss[2], keep = x[i];
+    for (int side = 0; side < 2; side++) {
+      x[i] = keep + (side ? 1e-6 : -1e-6);
+      ref_copy(&fwd, x, y);
+      loss[side] = 0;
+      for (size_t j = 0; j < 36; j++)
+        loss[side] += w[j] * y[j];
+    }
+    x[i] = keep;
+    double fd = (loss[1] - loss[0]) / 2e-6;
+    if (fabs(fd - gx[i]) > 1e-8)
+      fail_msg("element %zu: finite difference %g, reference %g", i, fd,
+               gx[i]);
+  }
+}
+
+static void bad_arguments_refused(void **state) {
+  harness *h = *state;
+  dam_tensor *a = harness_tensor(h, dam_shape4(2, 6, 3, 3), NULL);
+  dam_tensor *b = harness_tensor(h, dam_shape4(2, 4, 3, 3), NULL);
+  dam_tensor *wide = harness_tensor(h, dam_shape4(2, 4, 3, 4), NULL);
+  dam_tensor *batch = harness_tensor(h, dam_shape4(3, 4, 3, 3), NULL);
+  dam_tensor *three = harness_tensor(h, dam_shape4(2, 4, 9, 0), NULL);
+  uint64_t dispatches = h->ex->stats.dispatches;
+  assert_int_equal(dam_k_channel_copy(h->ex, a, 3, b, 0, 4, false),
+                   DAM_ESHAPE);
+  assert_non_null(strstr(dam_last_error(), "outside src"));
+  assert_int_equal(dam_k_channel_copy(h->ex, a, 0, b, 1, 4, false),
+                   DAM_ESHAPE);
+  assert_int_equal(dam_k_channel_copy(h->ex, a, UINT32_MAX, b, 0, 2, true),
+                   DAM_ESHAPE);
+  assert_int_equal(dam_k_channel_copy(h->ex, a, 0, wide, 0, 2, false),
+                   DAM_ESHAPE);
+  assert_int_equal(dam_k_channel_copy(h->ex, batch, 0, b, 0, 2, false),
+                   DAM_ESHAPE);
+  assert_int_equal(dam_k_channel_copy(h->ex, three, 0, b, 0, 2, false),
+                   DAM_EINVAL);
+  assert_int_equal(dam_k_channel_copy(h->ex, NULL, 0, b, 0, 2, false),
+                   DAM_EINVAL);
+  assert_int_equal(dam_k_channel_copy(h->ex, a, 0, NULL, 0, 2, false),
+                   DAM_EINVAL);
+  assert_int_equal(dam_k_channel_copy(h->ex, a, 1, a, 2, 2, false),
+                   DAM_EINVAL);
+  assert_non_null(strstr(dam_last_error(), "overlap"));
+  assert_int_equal(dam_k_channel_copy(h->ex, a, 0, b, 4, 0, false), 0);
+  assert_int_equal(h->ex->stats.dispatches, dispatches);
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(reference_backward_matches_finite_differences),
+      cmocka_unit_test(copies),
+      cmocka_unit_test(concat_and_backward),
+      cmocka_unit_test(within_one_tensor),
+      cmocka_unit_test(bad_arguments_refused),
+  };
+  return cmocka_run_group_tests(tests, harness_setup, harness_teardown);
+}

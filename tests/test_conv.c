@@ -1,0 +1,364 @@
+/* Convolution kernels (forward, gradient to the input, gradient to the
+ * weights) against a plain C reference in double, in every variant, over
+ * odd sizes, strides, dilations, groups and batches 1 and 7; the
+ * reference's gradients against finite differences; bad shapes. */
+#include "harness.h"
+#include "conv.h"
+#include "error.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct conv_case {
+  uint32_t n, c, h, w, k, kh, kw;
+  dam_conv2d_geom g;
+} conv_case;
+
+#define GEOM(...) {__VA_ARGS__}
+
+static const conv_case cases[] = {
+    {7, 16, 9, 9, 24, 1, 1, GEOM(.groups = 1)},                              /* 1x1 */
+    {1, 5, 11, 13, 7, 3, 3, GEOM(.pad = {1, 1})},                  /* odd */
+    {7, 6, 9, 10, 10, 3, 3, GEOM(.stride = {2, 2}, .pad = {1, 1})},
+    {2, 4, 12, 11, 9, 3, 3, GEOM(.pad = {2, 2}, .dilation = {2, 2})},
+    {7, 12, 13, 9, 12, 3, 3, GEOM(.pad = {1, 1}, .groups = 12)},   /* dw */
+    {1, 9, 15, 16, 9, 5, 5,
+     GEOM(.stride = {2, 2}, .pad = {4, 4}, .dilation = {2, 2}, .groups = 9)},
+    {3, 6, 10, 9, 9, 3, 3,
+     GEOM(.stride = {2, 2}, .pad = {1, 2}, .dilation = {2, 1}, .groups = 3)},
+    {2, 4, 7, 8, 8, 3, 3, GEOM(.pad = {1, 1}, .groups = 4)}, /* multiplier */
+    {2, 3, 12, 12, 20, 3, 3, GEOM(.pad = {1, 1})},           /* stem-like */
+    {7, 16, 16, 16, 16, 3, 3, GEOM(.pad = {1, 1})},
+    {1, 8, 9, 9, 8, 1, 3, GEOM(.stride = {1, 2}, .pad = {0, 1})},
+    {2, 8, 6, 7, 8, 5, 5,
+     GEOM(.stride = {3, 2}, .pad = {2, 2}, .groups = 8)},
+};
+#define N_CASES (sizeof cases / sizeof *cases)
+
+static uint32_t geom1(uint32_t v) { return v ? v : 1; }
+
+static dam_shape x_shape(const conv_case *cc) {
+  return dam_shape4(cc->n, cc->c, cc->h, cc->w);
+}
+
+static dam_shape w_shape(const conv_case *cc) {
+  return dam_shape4(cc->k, cc->c / geom1(cc->g.groups), cc->kh, cc->kw);
+}
+
+static dam_shape y_shape(const conv_case *cc) {
+  dam_shape xs = x_shape(cc), ws = w_shape(cc), ys;
+  assert_int_equal(dam_conv2d_out_shape(&xs, &ws, &cc->g, &ys), 0);
+  return ys;
+}
+
+/* ---- reference ----------------------------------------------------------
+ * Every product of the forward sum is one (y, x, w) index triple; the
+ * three passes are the three ways of contracting over them. */
+enum pass { FWD, GRAD_INPUT, GRAD_WEIGHT };
+
+static void reference(const conv_case *cc, enum pass ps, const double *a,
+                      const double *b, double *out) {
+  uint32_t groups = geom1(cc->g.groups), cg = cc->c / groups,
+           kg = cc->k / groups;
+  uint32_t sh = geom1(cc->g.stride[0]), sw = geom1(cc->g.stride[1]);
+  uint32_t dh = geom1(cc->g.dilation[0]), dw = geom1(cc->g.dilation[1]);
+  dam_shape ys = y_shape(cc);
+  uint32_t oh_n = ys.dim[2], ow_n = ys.dim[3];
+  for (uint32_t n = 0; n < cc->n; n++)
+    for (uint32_t k = 0; k < cc->k; k++)
+      for (uint32_t oh = 0; oh < oh_n; oh++)
+        for (uint32_t ow = 0; ow < ow_n; ow++) {
+          size_t yi = (((size_t)n * cc->k + k) * oh_n + oh) * ow_n + ow;
+          for (uint32_t ci = 0; ci < cg; ci++)
+            for (uint32_t r = 0; r < cc->kh; r++)
+              for (uint32_t s = 0; s < cc->kw; s++) {
+                long ih = (long)(oh * sh + r * dh) - (long)cc->g.pad[0];
+                long iw = (long)(ow * sw + s * dw) - (long)cc->g.pad[1];
+                if (ih < 0 || ih >= cc->h || iw < 0 || iw >= cc->w)
+                  continue;
+                uint32_t c = (k / kg) * cg + ci;
+                size_t xi = (((size_t)n * cc->c + c) * cc->h + (size_t)ih) *
+                                cc->w + (size_t)iw;
+                size_t wi = (((size_t)k * cg + ci) * cc->kh + r) * cc->kw + s;
+                switch (ps) { /* a, b: (x, w), (gy, w), (x, gy) */
+                case FWD: out[yi] += a[xi] * b[wi]; break;
+                case GRAD_INPUT: out[xi] += a[yi] * b[wi]; break;
+                case GRAD_WEIGHT: out[wi] += a[xi] * b[yi]; break;
+                }
+              }
+        }
+}
+
+static double *to_double(const float *v, size_t n) {
+  double *d = malloc(n * sizeof *d);
+  assert_non_null(d);
+  for (size_t i = 0; i < n; i++)
+    d[i] = v[i];
+  return d;
+}
+
+/* ---- the device against the reference ---------------------------------- */
+
+/* Run pass `ps` of case `cc` on the device, with the output holding
+ * random prior content for the accumulating passes, and compare. */
+static void check_case(harness *h, const conv_case *cc, enum pass ps) {
+  dam_shape xs = x_shape(cc), ws = w_shape(cc), ys = y_shape(cc);
+  size_t nx = dam_shape_numel(&xs), nw = dam_shape_numel(&ws),
+         ny = dam_shape_numel(&ys);
+  float *x = harness_random(h, nx, -1, 1), *w = harness_random(h, nw, -1, 1);
+  float *gy = harness_random(h, ny, -1, 1);
+  dam_shape os = ps == FWD ? ys : ps == GRAD_INPUT ? xs : ws;
+  size_t no = dam_shape_numel(&os);
+  float *prior = harness_random(h, no, -1, 1);
+  double *dx = to_double(x, nx), *dw = to_double(w, nw),
+         *dgy = to_double(gy, ny), *want = calloc(no, sizeof *want);
+  assert_non_null(want);
+  dam_tensor *tx = harness_tensor(h, xs, x), *tw = harness_tensor(h, ws, w);
+  dam_tensor *tgy = harness_tensor(h, ys, gy);
+  dam_tensor *out = harness_tensor(h, os, prior);
+  int err = 0;
+  switch (ps) {
+  case FWD:
+    reference(cc, FWD, dx, dw, want);
+    err = dam_k_conv2d(h->ex, tx, tw, &cc->g, out);
+    break;
+  case GRAD_INPUT:
+    reference(cc, GRAD_INPUT, dgy, dw, want);
+    err = dam_k_conv2d_grad_input_acc(h->ex, tgy, tw, &cc->g, out);
+    break;
+  case GRAD_WEIGHT:
+    reference(cc, GRAD_WEIGHT, dx, dgy, want);
+    err = dam_k_conv2d_grad_weight_acc(h->ex, tx, tgy, &cc->g, out);
+    break;
+  }
+  if (err)
+    fail_msg("case %zu: %s", (size_t)(cc - cases), dam_last_error());
+  if (ps != FWD)
+    for (size_t i = 0; i < no; i++)
+      want[i] += prior[i];
+  float *got = harness_read(h, out);
+  double e = harness_max_rel_err(got, want, no);
+  if (e > 1e-4)
+    fail_msg("case %zu (N%u C%u %ux%u K%u %ux%u), pass %d: max relative "
+             "error %g", (size_t)(cc - cases), cc->n, cc->c, cc->h, cc->w,
+             cc->k, cc->kh, cc->kw, (int)ps, e);
+  free(got);
+  free(x), free(w), free(gy), free(prior);
+  free(dx), free(dw), free(dgy), free(want);
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
+}
+
+static void all_cases(void **state, enum pass ps, dam__conv2d_variant v) {
+  dam__conv2d_force(v, 0);
+  for (size_t i = 0; i < N_CASES; i++)
+    check_case(*state, &cases[i], ps);
+  dam__conv2d_force(DAM__CONV2D_AUTO, 0);
+}
+
+static void forward_auto(void **s) { all_cases(s, FWD, DAM__CONV2D_AUTO); }
+static void forward_register(void **s) {
+  all_cases(s, FWD, DAM__CONV2D_REGISTER);
+}
+static void forward_shared(void **s) { all_cases(s, FWD, DAM__CONV2D_SHARED); }
+static void grad_input_auto(void **s) {
+  all_cases(s, GRAD_INPUT, DAM__CONV2D_AUTO);
+}
+static void grad_input_register(void **s) {
+  all_cases(s, GRAD_INPUT, DAM__CONV2D_REGISTER);
+}
+static void grad_input_shared(void **s) {
+  all_cases(s, GRAD_INPUT, DAM__CONV2D_SHARED);
+}
+static void grad_weight_auto(void **s) {
+  all_cases(s, GRAD_WEIGHT, DAM__CONV2D_AUTO);
+}
+static void grad_weight_register(void **s) {
+  all_cases(s, GRAD_WEIGHT, DAM__CONV2D_REGISTER);
+}
+static void grad_weight_shared(void **s) {
+  all_cases(s, GRAD_WEIGHT, DAM__CONV2D_SHARED);
+}
+
+/* The weight-gradient sum split into 1 part, a few, and more parts than
+ * output rows (clamped), in each variant. */
+static void grad_weight_parts(void **state) {
+  static const uint32_t parts[] = {1, 2, 5, 100000};
+  static const dam__conv2d_variant variants[] = {
+      DAM__CONV2D_AUTO, DAM__CONV2D_REGISTER, DAM__CONV2D_SHARED};
+  const conv_case *dense = &cases[2], *dw = &cases[4];
+  for (size_t v = 0; v < 3; v++)
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+      dam__conv2d_force(variants[v], parts[i]);
+      check_case(*state, dense, GRAD_WEIGHT);
+      check_case(*state, dw, GRAD_WEIGHT);
+    }
+  dam__conv2d_force(DAM__CONV2D_AUTO, 0);
+}
+
+/* ---- the reference itself ---------------------------------------------- */
+
+/* Two cases small enough to check by hand: stride 2 with padding, and
+ * dilation 2; x counts up from 1 and the weights are 1, 10, 100, 1000,
+ * so each output's digits say which inputs it summed. */
+static void reference_known_values(void **state) {
+  harness *h = *state;
+  static const double want_stride[9] = {1000,  3200, 400, 9050, 12076,
+                                        1208, 130,  164, 16};
+  static const double want_dilated[9] = {14131, 15242, 16353,
+                                         19686, 20797, 21908,
+                                         25241, 26352, 27463};
+  const conv_case strided = {1, 1, 4, 4, 1, 2, 2,
+                             GEOM(.stride = {2, 2}, .pad = {1, 1})};
+  const conv_case dilated = {1, 1, 5, 5, 1, 2, 2, GEOM(.dilation = {2, 2})};
+  const conv_case *cc[2] = {&strided, &dilated};
+  const double *want[2] = {want_stride, want_dilated};
+  float w[4] = {1, 10, 100, 1000}, x[25];
+  double dw[4] = {1, 10, 100, 1000}, dx[25];
+  for (int i = 0; i < 25; i++)
+    x[i] = (float)(dx[i] = i + 1);
+  for (int t = 0; t < 2; t++) {
+    double y[9] = {0};
+    dam_shape ys = y_shape(cc[t]);
+    assert_int_equal(dam_shape_numel(&ys), 9);
+    reference(cc[t], FWD, dx, dw, y);
+    for (int i = 0; i < 9; i++)
+      assert_true(y[i] == want[t][i]);
+    dam_tensor *tx = harness_tensor(h, x_shape(cc[t]), x);
+    dam_tensor *tw = harness_tensor(h, w_shape(cc[t]), w);
+    dam_tensor *ty = harness_tensor(h, ys, NULL);
+    assert_int_equal(dam_k_conv2d(h->ex, tx, tw, &cc[t]->g, ty), 0);
+    float *got = harness_read(h, ty);
+    for (int i = 0; i < 9; i++)
+      assert_true(got[i] == (float)want[t][i]);
+    free(got);
+    assert_int_equal(dam_exec_end_step(h->ex), 0);
+  }
+}
+
+/* With L = <conv(x, w), gy>, the reference's GRAD_INPUT and GRAD_WEIGHT
+ * are dL/dx and dL/dw: central differences in double, every element. */
+static void reference_gradients_match_finite_differences(void **state) {
+  harness *h = *state;
+  const conv_case *fd[] = {&cases[6], &cases[11], &cases[3]};
+  for (size_t t = 0; t < sizeof fd / sizeof *fd; t++) {
+    const conv_case *cc = fd[t];
+    dam_shape xs = x_shape(cc), ws = w_shape(cc), ys = y_shape(cc);
+    size_t nx = dam_shape_numel(&xs), nw = dam_shape_numel(&ws),
+           ny = dam_shape_numel(&ys);
+    float *fx = harness_random(h, nx, -1, 1), *fw = harness_random(h, nw, -1, 1);
+    float *fgy = harness_random(h, ny, -1, 1);
+    double *x = to_double(fx, nx), *w = to_double(fw, nw),
+           *gy = to_double(fgy, ny);
+    double *gx = calloc(nx, sizeof *gx), *gw = calloc(nw, sizeof *gw),
+           *y = malloc(ny * sizeof *y);
+    assert_true(gx && gw && y);
+    reference(cc, GRAD_INPUT, gy, w, gx);
+    reference(cc, GRAD_WEIGHT, x, gy, gw);
+    const double eps = 1e-3;
+    for (int which = 0; which < 2; which++) {
+      double *v = which ? w : x, *grad = which ? gw : gx;
+      size_t n = which ? nw : nx;
+      for (size_t i = 0; i < n; i++) {
+        double keep = v[i], loss[2];
+        for (int side = 0; side < 2; side++) {
+          v[i] = keep + (side ? -eps : eps);
+          memset(y, 0, ny * sizeof *y);
+          reference(cc, FWD, x, w, y);
+          loss[side] = 0;
+          for (size_t j = 0; j < ny; j++)
+            loss[side] += y[j] * gy[j];
+        }
+        v[i] = keep;
+        double num = (loss[0] - loss[1]) / (2 * eps);
+        if (fabs(num - grad[i]) > 1e-8 * (1 + fabs(grad[i])))
+          fail_msg("fd case %zu, %s[%zu]: %g vs %g", t, which ? "w" : "x", i,
+                   num, grad[i]);
+      }
+    }
+    free(fx), free(fw), free(fgy), free(x), free(w), free(gy);
+    free(gx), free(gw), free(y);
+  }
+}
+
+/* ---- shapes and bad input ---------------------------------------------- */
+
+static void out_shapes(void **state) {
+  (void)state;
+  dam_shape x = dam_shape4(2, 16, 32, 32), y;
+  dam_shape w3 = dam_shape4(16, 1, 3, 3), w5 = dam_shape4(16, 1, 5, 5);
+  dam_conv2d_geom g = {.stride = {2, 2}, .pad = {1, 1}, .groups = 16};
+  assert_int_equal(dam_conv2d_out_shape(&x, &w3, &g, &y), 0);
+  assert_true(dam_shape_equal(&y, &(dam_shape){4, {2, 16, 16, 16}}));
+  g = (dam_conv2d_geom){.pad = {4, 4}, .dilation = {2, 2}, .groups = 16};
+  assert_int_equal(dam_conv2d_out_shape(&x, &w5, &g, &y), 0);
+  assert_true(dam_shape_equal(&y, &(dam_shape){4, {2, 16, 32, 32}}));
+  dam_shape odd = dam_shape4(1, 3, 7, 9), w = dam_shape4(5, 3, 3, 2);
+  g = (dam_conv2d_geom){.stride = {2, 3}};
+  assert_int_equal(dam_conv2d_out_shape(&odd, &w, &g, &y), 0);
+  assert_true(dam_shape_equal(&y, &(dam_shape){4, {1, 5, 3, 3}}));
+  assert_int_equal(dam_conv2d_macs(&odd, &w, &g), 1ull * 5 * 9 * 3 * 6);
+}
+
+static void expect_fail(int got, int want) {
+  assert_int_equal(got, want);
+  if (!strstr(dam_last_error(), "conv2d"))
+    fail_msg("message does not name the kernel: %s", dam_last_error());
+}
+
+static void bad_input_refused(void **state) {
+  harness *h = *state;
+  dam_exec *ex = h->ex;
+  dam_conv2d_geom pad1 = {.pad = {1, 1}}, g2 = {.groups = 2};
+  dam_tensor *x = harness_tensor(h, dam_shape4(2, 4, 5, 5), NULL);
+  dam_tensor *w = harness_tensor(h, dam_shape4(6, 4, 3, 3), NULL);
+  dam_tensor *y = harness_tensor(h, dam_shape4(2, 6, 5, 5), NULL);
+  dam_tensor *y_bad = harness_tensor(h, dam_shape4(2, 6, 3, 3), NULL);
+  dam_tensor *w_big = harness_tensor(h, dam_shape4(6, 4, 9, 9), NULL);
+  dam_tensor *flat = harness_tensor(h, dam_shape4(100, 0, 0, 0), NULL);
+  dam_tensor *x_odd = harness_tensor(h, dam_shape4(2, 5, 5, 5), NULL);
+  uint64_t dispatches = ex->stats.dispatches;
+  expect_fail(dam_k_conv2d(ex, x, w, &pad1, y_bad), DAM_ESHAPE);
+  expect_fail(dam_k_conv2d(ex, x, w_big, &pad1, y), DAM_ESHAPE);
+  expect_fail(dam_k_conv2d(ex, x, w, &g2, y), DAM_ESHAPE);     /* w's C */
+  expect_fail(dam_k_conv2d(ex, x_odd, w, &pad1, y), DAM_ESHAPE);
+  expect_fail(dam_k_conv2d(ex, flat, w, &pad1, y), DAM_ESHAPE);
+  expect_fail(dam_k_conv2d(ex, x, NULL, &pad1, y), DAM_EINVAL);
+  expect_fail(dam_k_conv2d(ex, x, w, NULL, y), DAM_EINVAL);
+  expect_fail(dam_k_conv2d_grad_input_acc(ex, y_bad, w, &pad1, x),
+              DAM_ESHAPE);
+  expect_fail(dam_k_conv2d_grad_input_acc(ex, y, w, &pad1, NULL),
+              DAM_EINVAL);
+  expect_fail(dam_k_conv2d_grad_weight_acc(ex, x, y_bad, &pad1, w),
+              DAM_ESHAPE);
+  expect_fail(dam_k_conv2d_grad_weight_acc(ex, x, y, &pad1, w_big),
+              DAM_ESHAPE);
+  dam_conv2d_geom huge = {.stride = {1u << 20, 1}};
+  expect_fail(dam_k_conv2d(ex, x, w, &huge, y), DAM_EINVAL);
+  dam_shape s, x4 = dam_shape4(1, 6, 8, 8), w4 = dam_shape4(4, 2, 3, 3);
+  dam_conv2d_geom g4 = {.groups = 4}; /* 6 input channels */
+  expect_fail(dam_conv2d_out_shape(&x4, &w4, &g4, &s), DAM_ESHAPE);
+  assert_int_equal(dam_conv2d_macs(&x4, &w4, &g4), 0);
+  assert_int_equal(ex->stats.dispatches, dispatches);
+  assert_int_equal(dam_exec_end_step(ex), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(reference_known_values),
+      cmocka_unit_test(reference_gradients_match_finite_differences),
+      cmocka_unit_test(out_shapes),
+      cmocka_unit_test(forward_auto),
+      cmocka_unit_test(forward_register),
+      cmocka_unit_test(forward_shared),
+      cmocka_unit_test(grad_input_auto),
+      cmocka_unit_test(grad_input_register),
+      cmocka_unit_test(grad_input_shared),
+      cmocka_unit_test(grad_weight_auto),
+      cmocka_unit_test(grad_weight_register),
+      cmocka_unit_test(grad_weight_shared),
+      cmocka_unit_test(grad_weight_parts),
+      cmocka_unit_test(bad_input_refused),
+  };
+  return cmocka_run_group_tests(tests, harness_setup, harness_teardown);
+}

@@ -1,0 +1,325 @@
+/* Max, average and global average pooling, forward and backward, against
+ * plain C references in double (whose backwards are checked once against
+ * central finite differences), on odd shapes; and the refusal of bad
+ * arguments. */
+#include "harness.h"
+#include "error.h"
+#include "pool.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOL 1e-4
+
+typedef struct geom {
+  uint32_t n, c, h, w, kernel, stride, pad;
+} geom;
+
+static const geom geoms[] = {
+    {1, 1, 7, 7, 3, 1, 1},   {7, 3, 9, 9, 3, 2, 1},
+    {1, 16, 13, 13, 3, 1, 1}, {7, 3, 13, 13, 3, 2, 1},
+    {7, 1, 9, 7, 2, 2, 0},   {1, 3, 7, 9, 5, 3, 2},
+    {7, 16, 7, 7, 3, 2, 1},  {1, 3, 13, 9, 1, 2, 0},
+    {7, 3, 6, 11, 4, 1, 3},
+};
+#define N_GEOMS (sizeof geoms / sizeof *geoms)
+
+/* Output extent and the window of output o along one axis. */
+static uint32_t out_dim(uint32_t in, const dam_pool_args *a) {
+  return (in + 2 * a->pad - a->kernel) / a->stride + 1;
+}
+
+/* y = pool(x) in double; when `at` is non-NULL it receives, per output,
+ * the index within its plane of the first maximum (max only). */
+static void ref_pool(const geom *g, const dam_pool_args *a, const double *x,
+                     double *y, uint32_t *at) {
+  uint32_t oh = out_dim(g->h, a), ow = out_dim(g->w, a);
+  for (uint32_t p = 0; p < g->n * g->c; p++)
+    for (uint32_t oy = 0; oy < oh; oy++)
+      for (uint32_t ox = 0; ox < ow; ox++) {
+        double best = -INFINITY, sum = 0;
+        uint32_t count = 0, arg = UINT32_MAX;
+        for (uint32_t ky = 0; ky < a->kernel; ky++)
+          for (uint32_t kx = 0; kx < a->kernel; kx++) {
+            int iy = (int)(oy * a->stride + ky) - (int)a->pad;
+            int ix = (int)(ox * a->stride + kx) - (int)a->pad;
+            if (iy < 0 || ix < 0 || iy >= (int)g->h || ix >= (int)g->w)
+              continue;
+            uint32_t i = (uint32_t)iy * g->w + (uint32_t)ix;
+            double v = x[p * g->h * g->w + i];
+            sum += v;
+            count++;
+            if (arg == UINT32_MAX || v > best) {
+              best = v;
+              arg = i;
+            }
+          }
+        uint32_t o = (p * oh + oy) * ow + ox;
+        y[o] = a->kind == DAM_POOL_MAX ? best : sum / count;
+        if (at)
+          at[o] = arg;
+      }
+}
+
+/* gx += d pool / dx applied to gy. */
+static void ref_pool_backward(const geom *g, const dam_pool_args *a,
+                              const double *x, const double *gy, double *gx) {
+  uint32_t oh = out_dim(g->h, a), ow = out_dim(g->w, a);
+  uint32_t ny = g->n * g->c * oh * ow;
+  double *y = malloc(ny * sizeof *y);
+  uint32_t *at = malloc(ny * sizeof *at);
+  assert_non_null(y);
+  assert_non_null(at);
+  ref_pool(g, a, x, y, at);
+  for (uint32_t p = 0; p < g->n * g->c; p++)
+    for (uint32_t oy = 0; oy < oh; oy++)
+      for (uint32_t ox = 0; ox < ow; ox++) {
+        uint32_t o = (p * oh + oy) * ow + ox;
+        double *plane = gx + p * g->h * g->w;
+        if (a->kind == DAM_POOL_MAX) {
+          plane[at[o]] += gy[o];
+          continue;
+        }
+        int y0 = (int)(oy * a->stride) - (int)a->pad;
+        int x0 = (int)(ox * a->stride) - (int)a->pad;
+        int y1 = y0 + (int)a->kernel, x1 = x0 + (int)a->kernel;
+        y0 = y0 < 0 ? 0 : y0;
+        x0 = x0 < 0 ? 0 : x0;
+        y1 = y1 > (int)g->h ? (int)g->h : y1;
+        x1 = x1 > (int)g->w ? (int)g->w : x1;
+        double share = gy[o] / ((y1 - y0) * (x1 - x0));
+        for (int iy = y0; iy < y1; iy++)
+          for (int ix = x0; ix < x1; ix++)
+            plane[iy * (int)g->w + ix] += share;
+      }
+  free(y);
+  free(at);
+}
+
+static double *widen(const float *v, size_t n) {
+  double *d = malloc(n * sizeof *d);
+  assert_non_null(d);
+  for (size_t i = 0; i < n; i++)
+    d[i] = v[i];
+  return d;
+}
+
+static void expect_close(harness *h, const dam_tensor *t, const double *want,
+                         const char *what, const geom *g,
+                         const dam_pool_args *a) {
+  float *got = harness_read(h, t);
+  double err = harness_max_rel_err(got, want, t->numel);
+  free(got);
+  if (err > TOL)
+    fail_msg("%s kind %u [%u,%u,%u,%u] k%u s%u p%u: max relative error %g",
+             what, a->kind, g->n, g->c, g->h, g->w, a->kernel, a->stride,
+             a->pad, err);
+}
+
+/* Forward and backward of one geometry and kind; `levels` > 0 quantizes
+ * the input to that many values so that windows hold ties. */
+static void pool_case(harness *h, const geom *g, uint32_t kind,
+                      int levels) {
+  dam_pool_args a = {kind, g->kernel, g->stride, g->pad};
+  dam_shape xs = dam_shape4(g->n, g->c, g->h, g->w), ys;
+  assert_int_equal(dam_pool2d_shape(&xs, &a, &ys), 0);
+  assert_int_equal(ys.dim[2], out_dim(g->h, &a));
+  assert_int_equal(ys.dim[3], out_dim(g->w, &a));
+  size_t nx = dam_shape_numel(&xs), ny = dam_shape_numel(&ys);
+  float *x = harness_random(h, nx, -2, 2);
+  if (levels)
+    for (size_t i = 0; i < nx; i++)
+      x[i] = floorf((x[i] + 2) * levels / 4);
+  float *gy = harness_random(h, ny, -1, 1);
+  float *gx0 = harness_random(h, nx, -1, 1);
+  dam_tensor *tx = harness_tensor(h, xs, x);
+  dam_tensor *ty = harness_tensor(h, ys, NULL);
+  dam_tensor *tgy = harness_tensor(h, ys, gy);
+  dam_tensor *tgx = harness_tensor(h, xs, gx0);
+  assert_int_equal(dam_k_pool2d(h->ex, tx, &a, ty), 0);
+  assert_int_equal(dam_k_pool2d_backward(h->ex, tx, tgy, &a, tgx), 0);
+
+  double *dx = widen(x, nx), *dgy = widen(gy, ny), *dgx = widen(gx0, nx);
+  double *dy = malloc(ny * sizeof *dy);
+  assert_non_null(dy);
+  ref_pool(g, &a, dx, dy, NULL);
+  ref_pool_backward(g, &a, dx, dgy, dgx);
+  expect_close(h, ty, dy, "pool2d", g, &a);
+  expect_close(h, tgx, dgx, "pool2d_backward", g, &a);
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
+  free(x), free(gy), free(gx0), free(dx), free(dgy), free(dgx), free(dy);
+}
+
+static void max_pool(void **state) {
+  for (size_t i = 0; i < N_GEOMS; i++)
+    pool_case(*state, &geoms[i], DAM_POOL_MAX, 0);
+}
+
+static void avg_pool(void **state) {
+  for (size_t i = 0; i < N_GEOMS; i++)
+    pool_case(*state, &geoms[i], DAM_POOL_AVG, 0);
+}
+
+/* Inputs with few distinct values: the gradient must go to the first
+ * maximum of each window, in row-major window order. */
+static void max_pool_ties(void **state) {
+  for (size_t i = 0; i < N_GEOMS; i++)
+    pool_case(*state, &geoms[i], DAM_POOL_MAX, 3);
+}
+
+/* All -inf: PyTorch's winner is the window's first in-bounds element. */
+static void max_pool_all_negative_infinity(void **state) {
+  harness *h = *state;
+  const geom g = {1, 2, 5, 6, 3, 2, 1};
+  dam_pool_args a = {DAM_POOL_MAX, 3, 2, 1};
+  size_t nx = 60, ny = 2 * 3 * 3;
+  float x[60], gy[18], gx0[60] = {0};
+  double dx[60], dgy[18], dgx[60] = {0}, dy[18];
+  for (size_t i = 0; i < nx; i++)
+    dx[i] = x[i] = -INFINITY;
+  for (size_t i = 0; i < ny; i++)
+    dgy[i] = gy[i] = (float)(i + 1);
+  dam_tensor *tx = harness_tensor(h, dam_shape4(1, 2, 5, 6), x);
+  dam_tensor *ty = harness_tensor(h, dam_shape4(1, 2, 3, 3), NULL);
+  dam_tensor *tgy = harness_tensor(h, dam_shape4(1, 2, 3, 3), gy);
+  dam_tensor *tgx = harness_tensor(h, dam_shape4(1, 2, 5, 6), gx0);
+  assert_int_equal(dam_k_pool2d(h->ex, tx, &a, ty), 0);
+  assert_int_equal(dam_k_pool2d_backward(h->ex, tx, tgy, &a, tgx), 0);
+  ref_pool(&g, &a, dx, dy, NULL);
+  ref_pool_backward(&g, &a, dx, dgy, dgx);
+  float *got = harness_read(h, ty);
+  for (size_t i = 0; i < ny; i++)
+    assert_true(isinf(got[i]) && got[i] < 0);
+  free(got);
+  expect_close(h, tgx, dgx, "pool2d_backward", &g, &a);
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
+}
+
+/* The reference backward against central differences of the reference
+ * forward, for L = sum(gy * pool(x)); distinct inputs keep max smooth. */
+static void reference_backward_matches_finite_differences(void **state) {
+  harness *h = *state;
+  const geom g = {2, 2, 7, 6, 3, 2, 1};
+  size_t nx = 2 * 2 * 7 * 6;
+  for (uint32_t kind = 0; kind < 2; kind++) {
+    dam_pool_args a = {kind, 3, 2, 1};
+    size_t ny = 2 * 2 * out_dim(7, &a) * out_dim(6, &a);
+    double *x = malloc(nx * sizeof *x), *gx = calloc(nx, sizeof *gx);
+    double *gy = malloc(ny * sizeof *gy), *y = malloc(ny * sizeof *y);
+    assert_true(x && gx && gy && y);
+    for (size_t i = 0; i < nx; i++)
+      x[i] = harness_uniform(h, -1, 1) + 3.0 * i / nx;
+    for (size_t i = 0; i < ny; i++)
+      gy[i] = harness_uniform(h, -1, 1);
+    ref_pool_backward(&g, &a, x, gy, gx);
+    const double eps = 1e-6;
+    for (size_t i = 0; i < nx; i++) {
+      double loss[2], keep = x[i];
+      for (int side = 0; side < 2; side++) {
+        x[i] = keep + (side ? eps : -eps);
+        ref_pool(&g, &a, x, y, NULL);
+        loss[side] = 0;
+        for (size_t o = 0; o < ny; o++)
+          loss[side] += gy[o] * y[o];
+      }
+      x[i] = keep;
+      double fd = (loss[1] - loss[0]) / (2 * eps);
+      if (fabs(fd - gx[i]) > 1e-6)
+        fail_msg("kind %u element %zu: finite difference %g, reference %g",
+                 kind, i, fd, gx[i]);
+    }
+    free(x), free(gx), free(gy), free(y);
+  }
+}
+
+static void global_avg_pool(void **state) {
+  harness *h = *state;
+  static const uint32_t shapes[][4] = {
+      {1, 1, 7, 7},  {7, 3, 9, 9},  {7, 16, 13, 13},
+      {1, 16, 1, 1}, {3, 5, 28, 28},
+  };
+  for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+    const uint32_t *d = shapes[s];
+    uint32_t planes = d[0] * d[1], hw = d[2] * d[3];
+    size_t nx = (size_t)planes * hw;
+    dam_shape ys = s & 1 ? dam_shape4(d[0], d[1], 1, 1)
+                         : (dam_shape){2, {d[0], d[1]}};
+    float *x = harness_random(h, nx, -2, 2);
+    float *gy = harness_random(h, planes, -1, 1);
+    float *gx0 = harness_random(h, nx, -1, 1);
+    dam_tensor *tx = harness_tensor(h, dam_shape4(d[0], d[1], d[2], d[3]), x);
+    dam_tensor *ty = harness_tensor(h, ys, NULL);
+    dam_tensor *tgy = harness_tensor(h, ys, gy);
+    dam_tensor *tgx =
+        harness_tensor(h, dam_shape4(d[0], d[1], d[2], d[3]), gx0);
+    assert_int_equal(dam_k_global_avg_pool(h->ex, tx, ty), 0);
+    assert_int_equal(dam_k_global_avg_pool_backward(h->ex, tgy, tgx), 0);
+    double *y = calloc(planes, sizeof *y), *gx = malloc(nx * sizeof *gx);
+    assert_true(y && gx);
+    for (size_t i = 0; i < nx; i++) {
+      y[i / hw] += x[i] / hw;
+      gx[i] = gx0[i] + (double)gy[i / hw] / hw;
+    }
+    float *got = harness_read(h, ty);
+    double err = harness_max_rel_err(got, y, planes);
+    free(got);
+    if (err > TOL)
+      fail_msg("global_avg_pool shape %zu: max relative error %g", s, err);
+    got = harness_read(h, tgx);
+    err = harness_max_rel_err(got, gx, nx);
+    free(got);
+    if (err > TOL)
+      fail_msg("global_avg_pool_backward shape %zu: error %g", s, err);
+    assert_int_equal(dam_exec_end_step(h->ex), 0);
+    free(x), free(gy), free(gx0), free(y), free(gx);
+  }
+}
+
+static void bad_arguments_refused(void **state) {
+  harness *h = *state;
+  dam_tensor *x = harness_tensor(h, dam_shape4(2, 3, 7, 7), NULL);
+  dam_tensor *y = harness_tensor(h, dam_shape4(2, 3, 4, 4), NULL);
+  dam_tensor *flat = harness_tensor(h, dam_shape4(2, 3, 0, 0), NULL);
+  dam_tensor *big = harness_tensor(h, dam_shape4(2, 3, 7, 8), NULL);
+  dam_pool_args ok = {DAM_POOL_MAX, 3, 2, 1};
+  const dam_pool_args bad[] = {
+      {DAM_POOL_MAX, 0, 1, 0}, {DAM_POOL_AVG, 3, 0, 1},
+      {DAM_POOL_MAX, 3, 1, 3}, {DAM_POOL_AVG, 9, 1, 0}, {7, 3, 2, 1},
+  };
+  dam_shape s;
+  uint64_t dispatches = h->ex->stats.dispatches;
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    assert_int_equal(dam_pool2d_shape(&x->shape, &bad[i], &s), DAM_EINVAL);
+    assert_int_equal(dam_k_pool2d(h->ex, x, &bad[i], y), DAM_EINVAL);
+    assert_true(dam_last_error()[0] != '\0');
+  }
+  assert_int_equal(dam_pool2d_shape(&flat->shape, &ok, &s), DAM_ESHAPE);
+  assert_int_equal(dam_k_pool2d(h->ex, x, &ok, big), DAM_ESHAPE);
+  assert_non_null(strstr(dam_last_error(), "expected [2, 3, 4, 4]"));
+  assert_int_equal(dam_k_pool2d(h->ex, x, &ok, NULL), DAM_EINVAL);
+  assert_int_equal(dam_k_pool2d(h->ex, x, NULL, y), DAM_EINVAL);
+  assert_int_equal(dam_k_pool2d_backward(h->ex, x, big, &ok, x), DAM_ESHAPE);
+  assert_int_equal(dam_k_pool2d_backward(h->ex, x, y, &ok, big), DAM_ESHAPE);
+  assert_int_equal(dam_k_pool2d_backward(h->ex, x, y, &ok, NULL), DAM_EINVAL);
+  assert_int_equal(dam_k_global_avg_pool(h->ex, x, y), DAM_ESHAPE);
+  assert_int_equal(dam_k_global_avg_pool(h->ex, flat, flat), DAM_ESHAPE);
+  assert_int_equal(dam_k_global_avg_pool_backward(h->ex, y, x), DAM_ESHAPE);
+  assert_int_equal(dam_k_global_avg_pool_backward(h->ex, NULL, x),
+                   DAM_EINVAL);
+  assert_int_equal(h->ex->stats.dispatches, dispatches);
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(reference_backward_matches_finite_differences),
+      cmocka_unit_test(max_pool),
+      cmocka_unit_test(avg_pool),
+      cmocka_unit_test(max_pool_ties),
+      cmocka_unit_test(max_pool_all_negative_infinity),
+      cmocka_unit_test(global_avg_pool),
+      cmocka_unit_test(bad_arguments_refused),
+  };
+  return cmocka_run_group_tests(tests, harness_setup, harness_teardown);
+}
