@@ -18,11 +18,7 @@
 
 #include "tensor.h"
 
-/* PyTorch's defaults are eps 1e-5 and momentum 0.1. */
-typedef struct dam_bn_args {
-  float eps;
-  float momentum;
-} dam_bn_args;
+/* dam_bn_args (eps, momentum) is the SDK's (diffautoml/plugin.h). */
 
 /* Training mode: with the per-channel batch mean and biased variance,
  * y = (x - mean) * invstd * gamma + beta, invstd = 1 / sqrt(var + eps); y

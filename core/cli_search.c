@@ -163,7 +163,7 @@ static void dam__print_list(FILE *out, const dam_strlist *l) {
 static void dam__print_params(FILE *out, const char *label,
                               const dam_config_params *ps) {
   for (uint32_t i = 0; i < ps->n; i++) {
-    fprintf(out, "%-13s %s:", label, ps->v[i].plugin);
+    fprintf(out, "%-13s %s:", i ? "" : label, ps->v[i].plugin);
     for (uint32_t j = 0; j < ps->v[i].n; j++) {
       const dam_config_param *p = &ps->v[i].params[j];
       if (p->type == DAM_PARAM_BOOL)

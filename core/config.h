@@ -156,8 +156,9 @@ int dam_config_load(const char *path, const char *const *overrides,
 
 /* Check the plugin names the config uses against a loaded registry:
  * plugins.load (module names), search_space.ops and the op_params groups
- * (op descriptors), da.ops and da.op_params (augment), hpo.modules[].name
- * (hpo); and every op_params / da.op_params value against its plugin's
+ * (op descriptors), the `none` op in DARTS mode with include_none,
+ * da.ops and da.op_params (augment), hpo.modules[].name (hpo); and every
+ * op_params / da.op_params value against its plugin's
  * declared parameters.  An unknown name or parameter gets FILE:LINE and a
  * did-you-mean.  On success the param groups of every plugin used are
  * completed with the plugin's defaults, in declaration order, so the

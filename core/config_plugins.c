@@ -229,6 +229,11 @@ int dam_config_check_plugins(dam_config *cfg, const dam_registry *reg) {
     snprintf(key, sizeof key, "hpo.modules[%u].name", i);
     rc = dam__find(cfg, reg, DAM_KIND_HPO, m->name, m->loc, key, &d);
   }
+  if (rc == 0 && cfg->nas.method == DAM_CONFIG_NAS_DARTS &&
+      cfg->nas.darts.include_none)
+    rc = dam__find(cfg, reg, DAM_KIND_OP, "none",
+                   dam__key_loc(cfg, "nas.darts.include_none"),
+                   "nas.darts.include_none", &d);
   if (rc == 0)
     rc = dam__check_section(cfg, reg, DAM_KIND_OP, &cfg->search_space.op_params,
                             &cfg->search_space.ops, "search_space.op_params");

@@ -184,7 +184,7 @@ const dam__cfg_key dam__config_keys[] = {
         1, "initial weight decay (lambda)"),
     KEY("train.momentum", DAM__CFG_FLOAT, train.momentum, "0.9", 0, 0.999,
         "momentum of the weights (mu)"),
-    KEY("train.grad_clip", DAM__CFG_FLOAT, train.grad_clip, "5.0", 0, 1e6,
+    KEY("train.grad_clip", DAM__CFG_FLOAT, train.grad_clip, "5.0", 0, 1000,
         "clip the weight gradient's L2 norm to this; 0 = no clipping"),
     KEY("train.drop_path", DAM__CFG_FLOAT, train.drop_path, "0.2", 0, 0.9,
         "drop-path probability reached at the end of the final phase"),

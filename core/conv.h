@@ -15,15 +15,8 @@
 
 #include "tensor.h"
 
-/* Geometry of a convolution: [0] is the height, [1] the width.  Zero in a
- * stride, a dilation or groups means 1, so a designated initializer names
- * only what differs: (dam_conv2d_geom){.pad = {1, 1}}. */
-typedef struct dam_conv2d_geom {
-  uint32_t stride[2];
-  uint32_t pad[2]; /* zeros added on each side */
-  uint32_t dilation[2];
-  uint32_t groups;
-} dam_conv2d_geom;
+/* dam_conv2d_geom (stride, pad, dilation, groups) is the SDK's
+ * (diffautoml/plugin.h): plugins pass it to the host's nn_conv2d. */
 
 /* The output shape of convolving an input of shape x with weights of
  * shape w.  DAM_ESHAPE when either is not 4-D, C or K is not a multiple of

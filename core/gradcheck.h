@@ -25,7 +25,8 @@ typedef struct dam_gradcheck_result {
  * then 2; c_in = c_out) with shapes drawn from `seed`: the loss
  * L = <op(x), r> for a random r, its gradient to x and to every weight
  * the op created, against central differences (step 1e-2, computed in
- * double on the host), in training mode.  A coordinate whose difference
+ * double on the host, Richardson-extrapolated from the step and half of
+ * it), in training mode.  A coordinate whose difference
  * quotients at the step and half of it disagree lies next to a kink and is
  * skipped.  A placement the op refuses (infer_shape) is left out; none
  * accepted fails.  Returns 0 with *out filled (pass or not), or a negative

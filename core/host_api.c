@@ -1,7 +1,9 @@
 /* The host API table: the core's tensors and kernels as plugins see them. */
 #include "host_api.h"
 #include "error.h"
+#include "autograd.h"
 #include "kernels.h"
+#include "nn.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,6 +43,24 @@ static int host_dispatch(dam_exec *ex, const dam_shader *shader,
   return dam_exec_dispatch(ex, shader, r, n_tensors, push, invocations);
 }
 
+static dam_tensor *host_state_new(dam_exec *ex, const dam_shape *shape,
+                                  float value) {
+  dam_tensor *t = dam_tensor_new(ex, shape, true);
+  if (t && dam_k_fill(ex, t, value)) {
+    dam_tensor_free(ex, t);
+    return NULL;
+  }
+  return t;
+}
+
+static dam_tensor *host_nn_batchnorm(dam_exec *ex, dam_tensor *x,
+                                     dam_tensor *gamma, dam_tensor *beta,
+                                     dam_tensor *running_mean,
+                                     dam_tensor *running_var,
+                                     const dam_bn_args *a, uint32_t training) {
+  return dam_batchnorm(ex, x, gamma, beta, running_mean, running_var, a,
+                       training != 0);
+}
 
 static const dam_host_api table = {
     .struct_size = sizeof(dam_host_api),
@@ -57,6 +77,14 @@ static const dam_host_api table = {
     .relu = dam_k_relu,
     .relu_backward = dam_k_relu_backward,
     .dispatch = host_dispatch,
+    .state_new = host_state_new,
+    .init_uniform = dam_tensor_init_uniform,
+    .nn_relu = dam_relu,
+    .nn_add = dam_add,
+    .nn_conv2d = dam_conv2d,
+    .nn_pool2d = dam_pool2d,
+    .nn_batchnorm = host_nn_batchnorm,
+    .nn_factorized_reduce = dam_factorized_reduce,
 };
 
 const dam_host_api *dam_host_api_get(void) { return &table; }

@@ -10,14 +10,8 @@
 
 #include "tensor.h"
 
-/* Tagged dam_pool2d_kind: memory.h already names its pools dam_pool_kind. */
-enum dam_pool2d_kind { DAM_POOL_MAX = 0, DAM_POOL_AVG = 1 };
-
-/* A square pooling window: kind is a dam_pool2d_kind; pad zeros (or, for
- * max, never-winning elements) are added on each side. */
-typedef struct dam_pool_args {
-  uint32_t kind, kernel, stride, pad;
-} dam_pool_args;
+/* dam_pool_args and its kinds DAM_POOL_MAX / DAM_POOL_AVG are the SDK's
+ * (diffautoml/plugin.h): plugins pass them to the host's nn_pool2d. */
 
 /* The output shape of pooling an input of shape x [N, C, H, W]:
  * [N, C, (H + 2 pad - kernel) / stride + 1, (W + 2 pad - kernel) / stride

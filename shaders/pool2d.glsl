@@ -6,15 +6,15 @@
 // hold it.  Max keeps the first maximum in row-major window order, with
 // its index in the plane (the winner of an all -inf window is its first
 // in-bounds element, as in PyTorch).  With ROUTE defined (max only) the
-// tile writes r[o] = (gy[o], winner) for pool2d_backward.comp; otherwise
+// tile writes r[o] = (bits of gy[o], winner) for pool2d_backward.comp (one
+// two-component load there); otherwise
 // it writes y.
 #extension GL_EXT_control_flow_attributes : require
 layout(local_size_x = 64) in;
-struct win { float g; uint at; };
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 #ifdef ROUTE
 layout(std430, binding = 1) readonly buffer GY { float gy[]; };
-layout(std430, binding = 2) writeonly buffer R { win r[]; };
+layout(std430, binding = 2) writeonly buffer R { uvec2 r[]; };
 #else
 layout(std430, binding = 1) writeonly buffer Y { float y[]; };
 #endif
@@ -92,7 +92,7 @@ void main() {
       if (oy >= p.oh || ox >= p.ow) continue;
       uint o = (plane * p.oh + oy) * p.ow + ox;
 #ifdef ROUTE
-      r[o] = win(gy[o], at[a][b]);
+      r[o] = uvec2(floatBitsToUint(gy[o]), at[a][b]);
 #else
       int wx = ix0 + b * s;
       int cols = min(wx + k, int(p.w)) - max(wx, 0);

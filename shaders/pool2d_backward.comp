@@ -1,8 +1,8 @@
 // Backward of 2-D pooling as a gather: each invocation owns a TH x TW tile
 // of gx in one plane and loops over the windows that reach the tile, so no
 // two invocations write the same element.  Max (avg = 0) reads the routes
-// of pool2d_route.comp (each window's gradient and the index of its winner
-// in the plane); avg spreads each window's gradient evenly over its
+// of pool2d_route.comp (the bits of each window's gradient and the index
+// of its winner in the plane); avg spreads each window's gradient evenly over its
 // in-bounds elements, summing a window row over the tile's columns first.
 // gx += the gathered sum.
 #version 450
@@ -10,8 +10,7 @@
 #extension GL_EXT_control_flow_attributes : require
 #include "diffautoml/dam_shader.glsl"
 layout(local_size_x = 64) in;
-struct win { float g; uint at; };
-layout(std430, binding = 0) readonly buffer R { win r[]; };
+layout(std430, binding = 0) readonly buffer R { uvec2 r[]; };
 layout(std430, binding = 1) readonly buffer GY { float gy[]; };
 layout(std430, binding = 2) buffer GX { float gx[]; };
 layout(push_constant) uniform P {
@@ -62,11 +61,12 @@ void main() {
       }
     } else {
       for (uint ox = oxs.x; ox < oxs.y; ox++) {
-        win e = r[o + ox];
-        uint rel = e.at - here;
+        uvec2 e = r[o + ox];
+        float g = uintBitsToFloat(e.x);
+        uint rel = e.y - here;
         [[unroll]] for (int a = 0; a < TH; a++)
           [[unroll]] for (int b = 0; b < TW; b++)
-            acc[a][b] += rel == uint(a) * p.w + uint(b) ? e.g : 0.0;
+            acc[a][b] += rel == uint(a) * p.w + uint(b) ? g : 0.0;
       }
     }
   }

@@ -29,8 +29,7 @@ def load(d, entry):
     with open(os.path.join(d, name), "rb") as f:
         data = f.read()
     t = torch.frombuffer(bytearray(data), dtype=torch.float32)
-    dims = [s for s in shape if s > 0]
-    return t.reshape(dims).double()
+    return t.reshape(shape).double()
 
 
 def bn(x, gamma=None, beta=None):

@@ -64,9 +64,11 @@ static void dump(const char *name, const dam_tensor *t, bool first) {
   if (!f || fwrite(v, sizeof *v, t->numel, f) != t->numel || fclose(f))
     die(path);
   free(v);
-  fprintf(manifest, "%s\"%s\": [\"c%d_%s.f32\", [%u, %u, %u, %u]]",
-          first ? "" : ", ", name, n_cases, name, t->shape.dim[0],
-          t->shape.dim[1], t->shape.dim[2], t->shape.dim[3]);
+  fprintf(manifest, "%s\"%s\": [\"c%d_%s.f32\", [", first ? "" : ", ",
+          name, n_cases, name);
+  for (uint32_t i = 0; i < t->shape.ndim; i++)
+    fprintf(manifest, "%s%u", i ? ", " : "", t->shape.dim[i]);
+  fprintf(manifest, "]]");
 }
 
 /* Backpropagate <y, r> and write the case: its named tensors, then y, r
@@ -190,6 +192,10 @@ int main(int argc, char **argv) {
             (dam_conv2d_geom){{1, 1}, {4, 4}, {2, 2}, 5});
   conv_case(dam_shape4(3, 8, 7, 7), dam_shape4(16, 8, 1, 1),
             (dam_conv2d_geom){{1, 1}, {0, 0}, {1, 1}, 1});
+  conv_case(dam_shape4(2, 4, 4, 4), dam_shape4(4, 4, 1, 1),
+            (dam_conv2d_geom){{1, 1}, {0, 0}, {1, 1}, 1});
+  conv_case(dam_shape4(2, 4, 7, 7), dam_shape4(4, 1, 5, 5),
+            (dam_conv2d_geom){{2, 2}, {2, 2}, {1, 1}, 4});
   pool_case(dam_shape4(7, 3, 9, 9), DAM_POOL_MAX, 2);
   pool_case(dam_shape4(1, 4, 8, 8), DAM_POOL_AVG, 1);
   pool_case(dam_shape4(2, 2, 7, 7), DAM_POOL_AVG, 2);
@@ -200,7 +206,8 @@ int main(int argc, char **argv) {
                        "skip_connect"};
   for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
     for (uint32_t stride = 1; stride <= 2; stride++)
-      op_case(reg, ops[i], dam_shape4(2, 4, 9, 9), stride);
+      for (uint32_t hw = 7; hw <= 8; hw++)
+        op_case(reg, ops[i], dam_shape4(2, 4, hw, hw), stride);
   fprintf(manifest, "\n]\n");
   if (fclose(manifest))
     die("manifest");

@@ -88,6 +88,30 @@ typedef struct dam_shape {
   uint32_t dim[4];
 } dam_shape;
 
+/* Arguments of the host's layers (1.1).  Convolution geometry: [0] is
+ * the height, [1] the width; zero in a stride, a dilation or groups means
+ * 1. */
+typedef struct dam_conv2d_geom {
+  uint32_t stride[2];
+  uint32_t pad[2]; /* zeros added on each side */
+  uint32_t dilation[2];
+  uint32_t groups;
+} dam_conv2d_geom;
+
+enum dam_pool2d_kind { DAM_POOL_MAX = 0, DAM_POOL_AVG = 1 };
+
+/* A square pooling window; kind is a dam_pool2d_kind.  Average pooling
+ * divides by the in-bounds count (count_include_pad=False). */
+typedef struct dam_pool_args {
+  uint32_t kind, kernel, stride, pad;
+} dam_pool_args;
+
+/* Batch norm constants (PyTorch's defaults: eps 1e-5, momentum 0.1). */
+typedef struct dam_bn_args {
+  float eps;
+  float momentum;
+} dam_bn_args;
+
 /* A compute shader shipped by a plugin.  Bindings are storage buffers
  * 0..n_bindings-1 in set 0; write_mask has bit i set when binding i is
  * written.  Push constants are at most 128 bytes.  The host keys its
@@ -146,6 +170,36 @@ typedef struct dam_host_api {
   int (*dispatch)(dam_exec *ex, const dam_shader *shader,
                   dam_tensor *const *tensors, uint32_t n_tensors,
                   const void *push, uint32_t invocations);
+
+  /* ---- 1.1 ---- */
+  /* A persistent tensor that is not trained (running statistics), filled
+   * with `value`. */
+  dam_tensor *(*state_new)(dam_exec *ex, const dam_shape *shape,
+                           float value);
+  /* Fill t with uniform values in [lo, hi) from the run's seeded
+   * generator (weight initialisation). */
+  int (*init_uniform)(dam_exec *ex, dam_tensor *t, float lo, float hi);
+  /* Differentiable layers: each returns a new activation tensor and
+   * records its backward on the host's tape (NULL on failure: return an
+   * error and the host reports the layer's reason).  An op without a backward composes these. */
+  dam_tensor *(*nn_relu)(dam_exec *ex, dam_tensor *x);
+  dam_tensor *(*nn_add)(dam_exec *ex, dam_tensor *a, dam_tensor *b);
+  /* x [N,C,H,W] with w [K, C/groups, KH, KW], no bias. */
+  dam_tensor *(*nn_conv2d)(dam_exec *ex, dam_tensor *x, dam_tensor *w,
+                           const dam_conv2d_geom *g);
+  dam_tensor *(*nn_pool2d)(dam_exec *ex, dam_tensor *x,
+                           const dam_pool_args *a);
+  /* training 1: batch statistics, running ones updated when non-NULL;
+   * 0: the running statistics.  gamma, beta NULL: no affine. */
+  dam_tensor *(*nn_batchnorm)(dam_exec *ex, dam_tensor *x, dam_tensor *gamma,
+                              dam_tensor *beta, dam_tensor *running_mean,
+                              dam_tensor *running_var, const dam_bn_args *a,
+                              uint32_t training);
+  /* DARTS' factorized reduce without its relu and batch norm: 1x1
+   * stride-2 convs w1 [K1,C,1,1] on the even pixels and w2 [K2,C,1,1] on
+   * the odd ones, concatenated: [N, K1+K2, ceil(H/2), ceil(W/2)]. */
+  dam_tensor *(*nn_factorized_reduce)(dam_exec *ex, dam_tensor *x,
+                                      dam_tensor *w1, dam_tensor *w2);
 } dam_host_api;
 
 /* Where an op is placed in the network. */
