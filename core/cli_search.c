@@ -33,15 +33,14 @@ typedef struct dam__run_data {
 } dam__run_data;
 
 static void dam__search_usage(FILE *out) {
-  fprintf(out,
-          "usage: diffautoml search CONFIG [--dry-run] [-s KEY=VALUE]...\n"
-          "  --dry-run          check the config, plugins and data, print "
-          "the plan,\n"
-          "                     write nothing\n"
-          "  -s, --set KEY=VAL  override a config key (repeatable), e.g.\n"
-          "                     -s train.batch_size=32 -s "
-          "search_space.ops=[skip_connect]\n"
-          "keys: docs/CONFIG.md\n");
+  fprintf(out, "usage: diffautoml search CONFIG [--dry-run] [-s KEY=VALUE]...\n"
+               "  --dry-run          check the config, plugins and data, print "
+               "the plan,\n"
+               "                     write nothing\n"
+               "  -s, --set KEY=VAL  override a config key (repeatable), e.g.\n"
+               "                     -s train.batch_size=32 -s "
+               "search_space.ops=[skip_connect]\n"
+               "keys: docs/CONFIG.md\n");
 }
 
 static int dam__fail_exit(int rc) {
@@ -76,7 +75,8 @@ static int dam__load_data(const dam_config *cfg, dam__run_data *d) {
   snprintf(d->dir, sizeof d->dir, "%s", *path ? path : dam_fashion_mnist_dir());
   if (cfg->data.dataset == DAM_CONFIG_FASHION_MNIST) {
     rc = dam_fashion_mnist_load(*path ? path : NULL, 0, &d->train);
-    if (rc == 0) rc = dam_fashion_mnist_load(*path ? path : NULL, 1, &d->test);
+    if (rc == 0)
+      rc = dam_fashion_mnist_load(*path ? path : NULL, 1, &d->test);
   } else {
     bool c100 = cfg->data.dataset == DAM_CONFIG_CIFAR100;
     char names[6][600];
@@ -87,21 +87,23 @@ static int dam__load_data(const dam_config *cfg, dam__run_data *d) {
     }
     snprintf(names[5], sizeof names[5], "%s/%s", path,
              c100 ? "test.bin" : "test_batch.bin");
-    if (c100) snprintf(names[0], sizeof names[0], "%s/train.bin", path);
+    if (c100)
+      snprintf(names[0], sizeof names[0], "%s/train.bin", path);
     files[5] = names[5];
     rc = dam_cifar_load(files, c100 ? 1 : 5, c100, &d->train);
-    if (rc == 0) rc = dam_cifar_load(&files[5], 1, c100, &d->test);
+    if (rc == 0)
+      rc = dam_cifar_load(&files[5], 1, c100, &d->test);
   }
-  if (rc) return rc;
+  if (rc)
+    return rc;
   d->n_file_train = d->train.n;
   d->n_file_test = d->test.n;
   if (cfg->data.train_limit && cfg->data.train_limit < d->train.n)
     d->train.n = (uint32_t)cfg->data.train_limit;
   if (cfg->data.test_limit && cfg->data.test_limit < d->test.n)
     d->test.n = (uint32_t)cfg->data.test_limit;
-  return dam_dataset_split(d->train.n, cfg->data.val_ratio,
-                           (uint64_t)cfg->seed, &d->train_idx, &d->n_train,
-                           &d->val_idx, &d->n_val);
+  return dam_dataset_split(d->train.n, cfg->data.val_ratio, (uint64_t)cfg->seed,
+                           &d->train_idx, &d->n_train, &d->val_idx, &d->n_val);
 }
 
 /* Per-channel mean and std of the training split, on the 0..1 scale. */
@@ -111,7 +113,8 @@ static void dam__train_stats(dam__run_data *d) {
   for (uint32_t c = 0; c < t->channels && c < 3; c++) {
     double sum = 0, sq = 0;
     for (uint32_t i = 0; i < d->n_train; i++) {
-      const uint8_t *px = t->images + ((size_t)d->train_idx[i] * t->channels + c) * plane;
+      const uint8_t *px =
+          t->images + ((size_t)d->train_idx[i] * t->channels + c) * plane;
       for (size_t k = 0; k < plane; k++) {
         double v = px[k] / 255.0;
         sum += v;
@@ -125,8 +128,8 @@ static void dam__train_stats(dam__run_data *d) {
 }
 
 /* Where key was set, or the config file for a default. */
-static const char *dam__where(const dam_config *cfg, const char *key,
-                              char *buf, size_t n) {
+static const char *dam__where(const dam_config *cfg, const char *key, char *buf,
+                              size_t n) {
   dam_config_where(cfg, key, buf, n);
   return strcmp(buf, "default") == 0 ? cfg->source : buf;
 }
@@ -135,19 +138,23 @@ static const char *dam__where(const dam_config *cfg, const char *key,
 static int dam__check_split(const dam_config *cfg, const dam__run_data *d) {
   char where[256];
   if (d->n_train == 0)
-    return dam_fail(DAM_ECONFIG, "%s: no training images left after the "
+    return dam_fail(DAM_ECONFIG,
+                    "%s: no training images left after the "
                     "split (%u images, data.val_ratio = %g)",
                     dam__where(cfg, "data.val_ratio", where, sizeof where),
                     d->train.n, cfg->data.val_ratio);
   if (cfg->data.partial_batch == DAM_CONFIG_PARTIAL_DROP &&
       (uint64_t)cfg->train.batch_size > d->n_train)
-    return dam_fail(DAM_ECONFIG, "%s: train.batch_size = %lld exceeds the %u "
+    return dam_fail(DAM_ECONFIG,
+                    "%s: train.batch_size = %lld exceeds the %u "
                     "training images, and data.partial_batch = \"drop\" "
                     "leaves no batch",
                     dam__where(cfg, "train.batch_size", where, sizeof where),
                     (long long)cfg->train.batch_size, d->n_train);
-  if (d->n_val == 0 && (cfg->hpo.enabled || cfg->nas.method == DAM_CONFIG_NAS_DARTS))
-    return dam_fail(DAM_ECONFIG, "%s: the split leaves no validation images "
+  if (d->n_val == 0 &&
+      (cfg->hpo.enabled || cfg->nas.method == DAM_CONFIG_NAS_DARTS))
+    return dam_fail(DAM_ECONFIG,
+                    "%s: the split leaves no validation images "
                     "(%u images, data.val_ratio = %g)",
                     dam__where(cfg, "data.val_ratio", where, sizeof where),
                     d->train.n, cfg->data.val_ratio);
@@ -157,7 +164,8 @@ static int dam__check_split(const dam_config *cfg, const dam__run_data *d) {
 static void dam__print_list(FILE *out, const dam_strlist *l) {
   for (uint32_t i = 0; i < l->n; i++)
     fprintf(out, "%s%s", i ? ", " : "", l->v[i]);
-  if (!l->n) fputs("(none)", out);
+  if (!l->n)
+    fputs("(none)", out);
 }
 
 static void dam__print_params(FILE *out, const char *label,
@@ -207,41 +215,49 @@ static void dam__summary(FILE *out, const dam_config *cfg,
           reg->n_refused);
 
   const dam_dataset *t = &d->train;
-  fprintf(out, "%-13s %s from %s\n", "dataset", dataset_names[cfg->data.dataset],
-          d->dir);
-  fprintf(out, "%-13s %ux%ux%u, %u classes\n", "images", t->channels,
-          t->height, t->width, t->classes);
-  fprintf(out, "%-13s %u of %u training images: %u train, %u validation "
-          "(val_ratio %g, seed %lld); %u of %u test images\n", "split", t->n,
-          d->n_file_train, d->n_train, d->n_val, cfg->data.val_ratio,
-          (long long)cfg->seed, d->test.n, d->n_file_test);
+  fprintf(out, "%-13s %s from %s\n", "dataset",
+          dataset_names[cfg->data.dataset], d->dir);
+  fprintf(out, "%-13s %ux%ux%u, %u classes\n", "images", t->channels, t->height,
+          t->width, t->classes);
+  fprintf(out,
+          "%-13s %u of %u training images: %u train, %u validation "
+          "(val_ratio %g, seed %lld); %u of %u test images\n",
+          "split", t->n, d->n_file_train, d->n_train, d->n_val,
+          cfg->data.val_ratio, (long long)cfg->seed, d->test.n, d->n_file_test);
   uint64_t b = (uint64_t)cfg->train.batch_size;
   bool drop = cfg->data.partial_batch == DAM_CONFIG_PARTIAL_DROP;
-  fprintf(out, "%-13s %llu per batch, %s: %llu training batches per epoch%s; "
-          "evaluation batch %lld\n", "batches", (unsigned long long)b,
-          drop ? "partial batch dropped" : "partial batch padded",
-          (unsigned long long)(drop ? d->n_train / b : (d->n_train + b - 1) / b),
-          cfg->data.shuffle ? ", reshuffled" : "",
-          (long long)cfg->train.eval_batch_size);
+  fprintf(
+      out,
+      "%-13s %llu per batch, %s: %llu training batches per epoch%s; "
+      "evaluation batch %lld\n",
+      "batches", (unsigned long long)b,
+      drop ? "partial batch dropped" : "partial batch padded",
+      (unsigned long long)(drop ? d->n_train / b : (d->n_train + b - 1) / b),
+      cfg->data.shuffle ? ", reshuffled" : "",
+      (long long)cfg->train.eval_batch_size);
   fprintf(out, "%-13s ", "normalize");
   if (cfg->data.normalize == DAM_CONFIG_NORM_NONE)
     fputs("none (pixels on the 0..1 scale)\n", out);
-  for (uint32_t c = 0; cfg->data.normalize != DAM_CONFIG_NORM_NONE &&
-                       c < t->channels && c < 3; c++) {
+  for (uint32_t c = 0;
+       cfg->data.normalize != DAM_CONFIG_NORM_NONE && c < t->channels && c < 3;
+       c++) {
     bool fixed = cfg->data.normalize == DAM_CONFIG_NORM_FIXED;
     fprintf(out, "%smean %.4f std %.4f%s", c ? "; " : "",
             fixed ? cfg->data.mean.v[c] : d->mean[c],
             fixed ? cfg->data.std.v[c] : d->std[c],
-            c + 1 < t->channels ? "" : fixed ? " (fixed)\n"
-                                             : " (of the training split)\n");
+            c + 1 < t->channels ? ""
+            : fixed             ? " (fixed)\n"
+                                : " (of the training split)\n");
   }
 
   int64_t cells = cfg->search_space.cells;
-  fprintf(out, "%-13s %lld cells (reduction at %lld and %lld), %lld channels "
-          "(stem %lld), %lld nodes%s\n", "search space", (long long)cells,
-          (long long)(cells / 3), (long long)(2 * cells / 3),
-          (long long)cfg->search_space.channels,
-          (long long)(cfg->search_space.channels * cfg->search_space.stem_multiplier),
+  fprintf(out,
+          "%-13s %lld cells (reduction at %lld and %lld), %lld channels "
+          "(stem %lld), %lld nodes%s\n",
+          "search space", (long long)cells, (long long)(cells / 3),
+          (long long)(2 * cells / 3), (long long)cfg->search_space.channels,
+          (long long)(cfg->search_space.channels *
+                      cfg->search_space.stem_multiplier),
           (long long)cfg->search_space.nodes,
           cfg->search_space.auxiliary ? ", auxiliary head" : "");
   fprintf(out, "%-13s ", "ops");
@@ -249,8 +265,10 @@ static void dam__summary(FILE *out, const dam_config *cfg,
   fputc('\n', out);
   dam__print_params(out, "op params", &cfg->search_space.op_params);
   if (cfg->nas.method == DAM_CONFIG_NAS_ISTA) {
-    fprintf(out, "%-13s ista: proj_dims %lld, sparseness %lld, dist_limit %g, "
-            "lasso_lambda %g, ", "nas", (long long)cfg->nas.ista.proj_dims,
+    fprintf(out,
+            "%-13s ista: proj_dims %lld, sparseness %lld, dist_limit %g, "
+            "lasso_lambda %g, ",
+            "nas", (long long)cfg->nas.ista.proj_dims,
             (long long)cfg->nas.ista.sparseness, cfg->nas.ista.dist_limit,
             cfg->nas.ista.lasso_lambda);
     if (cfg->nas.ista.param_budget_mb > 0)
@@ -265,17 +283,21 @@ static void dam__summary(FILE *out, const dam_config *cfg,
   fprintf(out, "; Adam lr %g, betas (%g, %g), wd %g\n", cfg->nas.arch_lr,
           cfg->nas.arch_beta1, cfg->nas.arch_beta2, cfg->nas.arch_wd);
   fprintf(out, "%-13s ", "da");
-  if (!cfg->da.enabled) fputs("off\n", out);
+  if (!cfg->da.enabled)
+    fputs("off\n", out);
   else {
     dam__print_list(out, &cfg->da.ops);
-    fprintf(out, " (%u sub-policies); T %g, lr %g, momentum %g, magnitude "
-            "%g searching, %g final\n", cfg->da.ops.n * cfg->da.ops.n,
-            cfg->da.temperature, cfg->da.lr, cfg->da.momentum,
-            cfg->da.magnitude_search, cfg->da.magnitude_final);
+    fprintf(out,
+            " (%u sub-policies); T %g, lr %g, momentum %g, magnitude "
+            "%g searching, %g final\n",
+            cfg->da.ops.n * cfg->da.ops.n, cfg->da.temperature, cfg->da.lr,
+            cfg->da.momentum, cfg->da.magnitude_search,
+            cfg->da.magnitude_final);
     dam__print_params(out, "da params", &cfg->da.op_params);
   }
   fprintf(out, "%-13s ", "hpo");
-  if (!cfg->hpo.enabled) fputs("off\n", out);
+  if (!cfg->hpo.enabled)
+    fputs("off\n", out);
   else {
     fprintf(out, "lr %g, momentum %g;", cfg->hpo.lr, cfg->hpo.momentum);
     for (uint32_t i = 0; i < cfg->hpo.modules.n; i++) {
@@ -285,9 +307,10 @@ static void dam__summary(FILE *out, const dam_config *cfg,
     }
     fputc('\n', out);
   }
-  fprintf(out, "%-13s search <= %lld epochs, then %lld final; lr %g, weight "
-          "decay %g, momentum %g, grad clip %g, drop path %g\n", "train",
-          (long long)cfg->train.search_epochs,
+  fprintf(out,
+          "%-13s search <= %lld epochs, then %lld final; lr %g, weight "
+          "decay %g, momentum %g, grad clip %g, drop path %g\n",
+          "train", (long long)cfg->train.search_epochs,
           (long long)cfg->train.final_epochs, cfg->train.weight_lr,
           cfg->train.weight_decay, cfg->train.momentum, cfg->train.grad_clip,
           cfg->train.drop_path);
@@ -300,11 +323,13 @@ static int dam__make_dirs(const char *dir) {
     return dam_fail(DAM_EIO, "%s: path too long", dir);
   for (char *p = path + 1;; p++) {
     bool end = *p == '\0';
-    if (*p != '/' && !end) continue;
+    if (*p != '/' && !end)
+      continue;
     *p = '\0';
     if (mkdir(path, 0777) != 0 && errno != EEXIST)
       return dam_fail(DAM_EIO, "%s: cannot create: %s", path, strerror(errno));
-    if (end) return 0;
+    if (end)
+      return 0;
     *p = '/';
   }
 }
@@ -312,11 +337,13 @@ static int dam__make_dirs(const char *dir) {
 static int dam__write_resolved(const dam_config *cfg, FILE *out) {
   char *path = NULL;
   int rc = dam__make_dirs(cfg->output_dir);
-  if (rc) return rc;
+  if (rc)
+    return rc;
   if (asprintf(&path, "%s/config.resolved.cfg", cfg->output_dir) < 0)
     return dam_fail(DAM_ENOMEM, "out of memory");
   rc = dam_config_write(cfg, path);
-  if (rc == 0) fprintf(out, "%-13s wrote %s\n", "output", path);
+  if (rc == 0)
+    fprintf(out, "%-13s wrote %s\n", "output", path);
   free(path);
   return rc;
 }
@@ -332,11 +359,14 @@ int dam_cmd_search(const dam_cli_opts *opts, int argc, char **argv) {
   uint32_t n_sets = 0;
   bool dry_run = false;
   int c, exit_code = DAM_EXIT_USAGE;
-  if (!sets) return DAM_EXIT_RUNTIME;
+  if (!sets)
+    return DAM_EXIT_RUNTIME;
   optind = 0; /* GNU getopt: start over on the subcommand's argv */
   while ((c = getopt_long(argc, argv, "s:h", options, NULL)) != -1) {
-    if (c == 'n') dry_run = true;
-    else if (c == 's') sets[n_sets++] = optarg;
+    if (c == 'n')
+      dry_run = true;
+    else if (c == 's')
+      sets[n_sets++] = optarg;
     else {
       dam__search_usage(c == 'h' ? stdout : stderr);
       free(sets);
@@ -356,7 +386,8 @@ int dam_cmd_search(const dam_cli_opts *opts, int argc, char **argv) {
   dam__run_data data = {0};
   int rc = dam_config_load(argv[optind], sets, n_sets, &cfg);
   free(sets);
-  if (rc) return dam__fail_exit(rc);
+  if (rc)
+    return dam__fail_exit(rc);
   if ((rc = dam__discover(opts, &cfg, &reg)) ||
       (rc = dam_config_check_plugins(&cfg, reg)) ||
       (rc = dam__load_data(&cfg, &data)) ||
@@ -365,8 +396,8 @@ int dam_cmd_search(const dam_cli_opts *opts, int argc, char **argv) {
     goto out;
   }
   char device[512];
-  if ((rc = dam__device_line(dam_device_spec(opts->device, cfg.device),
-                             device, sizeof device))) {
+  if ((rc = dam__device_line(dam_device_spec(opts->device, cfg.device), device,
+                             sizeof device))) {
     exit_code = dam__fail_exit(rc);
     goto out;
   }
@@ -398,7 +429,8 @@ out:
 
 int dam_cmd_config_keys(const dam_cli_opts *opts, int argc, char **argv) {
   (void)opts;
-  if (dam_cli_no_args(argc, argv)) return DAM_EXIT_USAGE;
+  if (dam_cli_no_args(argc, argv))
+    return DAM_EXIT_USAGE;
   dam_config_print_keys(stdout);
   return DAM_EXIT_OK;
 }

@@ -18,9 +18,10 @@
 dam_config_loc dam__cfg_loc(const dam__cfg_ctx *ctx,
                             const config_setting_t *s) {
   dam_config_loc loc = {dam__override_file, 0};
-  if (ctx->overriding || s->line == 0 || ctx->text.n_lines == 0) return loc;
-  uint32_t i = s->line - 1 < ctx->text.n_lines ? s->line - 1
-                                                : ctx->text.n_lines - 1;
+  if (ctx->overriding || s->line == 0 || ctx->text.n_lines == 0)
+    return loc;
+  uint32_t i =
+      s->line - 1 < ctx->text.n_lines ? s->line - 1 : ctx->text.n_lines - 1;
   loc.file = ctx->cfg->origin->files[ctx->text.file_of[i]];
   loc.line = ctx->text.line_of[i];
   return loc;
@@ -68,8 +69,7 @@ static int dam__strlist(const dam_config *cfg, const dam__cfg_key *k,
       return dam__cfg_fail(cfg, loc, "%s[%u]: empty name", k->path, i);
     for (uint32_t j = 0; k->names && j < i; j++)
       if (strcmp(out->v[j], v) == 0)
-        return dam__cfg_fail(cfg, loc, "%s: '%s' is listed twice", k->path,
-                             v);
+        return dam__cfg_fail(cfg, loc, "%s: '%s' is listed twice", k->path, v);
   }
   return 0;
 }
@@ -123,8 +123,8 @@ static int dam__fill_key(dam__cfg_ctx *ctx, const dam__cfg_key *k,
                          dam_config_loc loc, void *base);
 
 /* The setting of a key absent from the tree: its default, read into tmp. */
-static int dam__default(dam__cfg_ctx *ctx, const dam__cfg_key *k,
-                        config_t *tmp, config_setting_t **out) {
+static int dam__default(dam__cfg_ctx *ctx, const dam__cfg_key *k, config_t *tmp,
+                        config_setting_t **out) {
   const dam_config_loc none = {NULL, 0};
   return dam__config_value(ctx->cfg, none, k, k->path, k->def, tmp, out);
 }
@@ -152,7 +152,8 @@ static int dam__modules(dam__cfg_ctx *ctx, const dam__cfg_key *k,
         rc = dam__fill_key(ctx, mk, at, ms ? ms : def,
                            ms ? dam__cfg_loc(ctx, ms) : m->loc, m);
       config_destroy(&tmp);
-      if (rc) return rc;
+      if (rc)
+        return rc;
     }
   }
   return 0;
@@ -160,15 +161,16 @@ static int dam__modules(dam__cfg_ctx *ctx, const dam__cfg_key *k,
 
 static int dam__range(const dam__cfg_ctx *ctx, const dam__cfg_key *k,
                       const char *path, dam_config_loc loc, double v) {
-  if (isfinite(v) && v >= k->min && v <= k->max) return 0;
+  if (isfinite(v) && v >= k->min && v <= k->max)
+    return 0;
   const char *fmt = k->type == DAM__CFG_INT ? "%.0f" : "%g";
   char value[40], lo[40], hi[40];
   snprintf(value, sizeof value, fmt, v);
   snprintf(lo, sizeof lo, fmt, k->min);
   snprintf(hi, sizeof hi, fmt, k->max);
   if (!isfinite(k->min))
-    return dam__cfg_fail(ctx->cfg, loc, "%s = %s is not a finite number",
-                         path, value);
+    return dam__cfg_fail(ctx->cfg, loc, "%s = %s is not a finite number", path,
+                         value);
   return dam__cfg_fail(ctx->cfg, loc,
                        "%s = %s is out of range [%s, %s] (default %s)", path,
                        value, lo, hi, k->def);
@@ -177,7 +179,8 @@ static int dam__range(const dam__cfg_ctx *ctx, const dam__cfg_key *k,
 static int dam__enum(const dam__cfg_ctx *ctx, const dam__cfg_key *k,
                      const char *path, dam_config_loc loc, const char *v,
                      int *out) {
-  if ((*out = dam__choice_index(k->choices, v)) >= 0) return 0;
+  if ((*out = dam__choice_index(k->choices, v)) >= 0)
+    return 0;
   char allowed[256], hint[96] = "";
   size_t len = 0;
   dam__suggest sg;
@@ -190,8 +193,8 @@ static int dam__enum(const dam__cfg_ctx *ctx, const dam__cfg_key *k,
   if (dam__suggest_best(&sg))
     snprintf(hint, sizeof hint, " (did you mean \"%s\"?)",
              dam__suggest_best(&sg));
-  return dam__cfg_fail(ctx->cfg, loc, "%s = \"%s\" is not one of %s%s", path,
-                       v, allowed, hint);
+  return dam__cfg_fail(ctx->cfg, loc, "%s = \"%s\" is not one of %s%s", path, v,
+                       allowed, hint);
 }
 
 static int dam__fill_key(dam__cfg_ctx *ctx, const dam__cfg_key *k,
@@ -244,11 +247,14 @@ static int dam__fill(dam__cfg_ctx *ctx) {
     config_init(&tmp);
     int rc = s ? 0 : dam__default(ctx, k, &tmp, &def);
     dam_config_loc loc = {NULL, 0};
-    if (s) loc = dam__cfg_loc(ctx, s);
+    if (s)
+      loc = dam__cfg_loc(ctx, s);
     ctx->cfg->origin->locs[i] = loc;
-    if (rc == 0) rc = dam__fill_key(ctx, k, k->path, s ? s : def, loc, ctx->cfg);
+    if (rc == 0)
+      rc = dam__fill_key(ctx, k, k->path, s ? s : def, loc, ctx->cfg);
     config_destroy(&tmp);
-    if (rc) return rc;
+    if (rc)
+      return rc;
   }
   return 0;
 }
@@ -275,12 +281,11 @@ static int dam__check_modules(const dam_config *cfg) {
       return dam__cfg_fail(cfg, m->loc, "%s: min = %g must be below max = %g",
                            at, m->min, m->max);
     if (m->init < m->min || m->init > m->max)
-      return dam__cfg_fail(cfg, m->loc, "%s: init = %g is outside [%g, %g]",
-                           at, m->init, m->min, m->max);
+      return dam__cfg_fail(cfg, m->loc, "%s: init = %g is outside [%g, %g]", at,
+                           m->init, m->min, m->max);
     if (m->log_scale && m->min <= 0)
-      return dam__cfg_fail(cfg, m->loc,
-                           "%s: log_scale needs min > 0, got min = %g", at,
-                           m->min);
+      return dam__cfg_fail(
+          cfg, m->loc, "%s: log_scale needs min > 0, got min = %g", at, m->min);
   }
   return 0;
 }
@@ -289,9 +294,10 @@ static int dam__check_rules(dam_config *cfg) {
   static const char *const cifar_files[] = {
       NULL, "data_batch_1.bin ... data_batch_5.bin and test_batch.bin",
       "train.bin and test.bin"};
-  const char *dataset = cfg->data.dataset == DAM_CONFIG_FASHION_MNIST ? "fashion_mnist"
-                        : cfg->data.dataset == DAM_CONFIG_CIFAR10     ? "cifar10"
-                                                                      : "cifar100";
+  const char *dataset = cfg->data.dataset == DAM_CONFIG_FASHION_MNIST
+                            ? "fashion_mnist"
+                        : cfg->data.dataset == DAM_CONFIG_CIFAR10 ? "cifar10"
+                                                                  : "cifar100";
   uint32_t channels = cfg->data.dataset == DAM_CONFIG_FASHION_MNIST ? 1 : 3;
   if (cfg->data.dataset != DAM_CONFIG_FASHION_MNIST && !*cfg->data.path)
     return dam__cfg_fail(cfg, dam__where(cfg, "data.dataset"),
@@ -311,8 +317,7 @@ static int dam__check_rules(dam_config *cfg) {
       for (uint32_t c = 0; i == 1 && c < channels; c++)
         if (!(l[i]->v[c] > 0))
           return dam__cfg_fail(cfg, dam__where(cfg, names[i]),
-                               "data.std[%u] = %g must be > 0", c,
-                               l[i]->v[c]);
+                               "data.std[%u] = %g must be > 0", c, l[i]->v[c]);
     }
   }
   if (cfg->search_space.ops.n == 0)
@@ -332,13 +337,15 @@ static int dam__check_rules(dam_config *cfg) {
   if (needs_val && cfg->data.val_ratio == 0)
     return dam__cfg_fail(cfg, dam__where(cfg, "data.val_ratio"),
                          "data.val_ratio = 0 leaves no validation images, "
-                         "which %s needs", needs_val);
+                         "which %s needs",
+                         needs_val);
   return dam__check_modules(cfg);
 }
 
 /* runs/<file name without extension> for output_dir = "". */
 static int dam__default_output_dir(dam_config *cfg) {
-  if (*cfg->output_dir) return 0;
+  if (*cfg->output_dir)
+    return 0;
   const char *src = cfg->origin->n_files ? cfg->source : "default";
   const char *base = strrchr(src, '/') ? strrchr(src, '/') + 1 : src;
   const char *dot = strrchr(base, '.');
@@ -360,7 +367,8 @@ static int dam__parse(dam__cfg_ctx *ctx, const char *path) {
   origin->n_files = ctx->text.n_files;
   ctx->text.files = NULL;
   ctx->text.n_files = 0;
-  if (rc) return rc;
+  if (rc)
+    return rc;
   if (!config_read_string(&ctx->lc, ctx->text.text)) {
     config_setting_t fake = {.line = (unsigned)config_error_line(&ctx->lc)};
     const char *what = config_error_text(&ctx->lc);
@@ -391,9 +399,11 @@ int dam_config_load(const char *path, const char *const *overrides,
               strdup(overrides[origin->n_overrides])))
       goto fail;
 
-  if (path && (rc = dam__parse(&ctx, path))) goto fail;
+  if (path && (rc = dam__parse(&ctx, path)))
+    goto fail;
   for (uint32_t i = 0; i < n_overrides; i++)
-    if ((rc = dam__config_override(&ctx, overrides[i]))) goto fail;
+    if ((rc = dam__config_override(&ctx, overrides[i])))
+      goto fail;
   if ((rc = dam__fill(&ctx)) || (rc = dam__check_rules(cfg)) ||
       (rc = dam__default_output_dir(cfg)))
     goto fail;
@@ -402,15 +412,16 @@ int dam_config_load(const char *path, const char *const *overrides,
   return 0;
 
 fail:
-  if (rc == DAM_ENOMEM) dam_fail(DAM_ENOMEM, "out of memory");
+  if (rc == DAM_ENOMEM)
+    dam_fail(DAM_ENOMEM, "out of memory");
   config_destroy(&ctx.lc);
   dam__cfg_text_free(&ctx.text);
   dam_config_free(cfg);
   return rc;
 }
 
-const char *dam_config_where(const dam_config *cfg, const char *key,
-                             char *buf, size_t n) {
+const char *dam_config_where(const dam_config *cfg, const char *key, char *buf,
+                             size_t n) {
   size_t i;
   if (!dam__config_key(key, &i) || !cfg->origin) {
     snprintf(buf, n, "?");
@@ -430,13 +441,15 @@ const char *const *dam_config_files(const dam_config *cfg, uint32_t *n) {
 }
 
 static void dam__free_strlist(dam_strlist *l) {
-  for (uint32_t i = 0; i < l->n; i++) free(l->v[i]);
+  for (uint32_t i = 0; i < l->n; i++)
+    free(l->v[i]);
   free(l->v);
 }
 
 static void dam__free_params(dam_config_params *p) {
   for (uint32_t i = 0; i < p->n; i++) {
-    for (uint32_t j = 0; j < p->v[i].n; j++) free(p->v[i].params[j].name);
+    for (uint32_t j = 0; j < p->v[i].n; j++)
+      free(p->v[i].params[j].name);
     free(p->v[i].params);
     free(p->v[i].plugin);
   }
@@ -444,23 +457,31 @@ static void dam__free_params(dam_config_params *p) {
 }
 
 void dam_config_free(dam_config *cfg) {
-  if (!cfg) return;
+  if (!cfg)
+    return;
   for (size_t i = 0; i < dam__config_n_keys; i++) {
     const dam__cfg_key *k = &dam__config_keys[i];
-    if (k->type == DAM__CFG_STRING) free(*FIELD(cfg, k, char *));
-    if (k->type == DAM__CFG_STRLIST) dam__free_strlist(FIELD(cfg, k, dam_strlist));
-    if (k->type == DAM__CFG_FLOATLIST) free(FIELD(cfg, k, dam_floatlist)->v);
-    if (k->type == DAM__CFG_PARAMS) dam__free_params(FIELD(cfg, k, dam_config_params));
+    if (k->type == DAM__CFG_STRING)
+      free(*FIELD(cfg, k, char *));
+    if (k->type == DAM__CFG_STRLIST)
+      dam__free_strlist(FIELD(cfg, k, dam_strlist));
+    if (k->type == DAM__CFG_FLOATLIST)
+      free(FIELD(cfg, k, dam_floatlist)->v);
+    if (k->type == DAM__CFG_PARAMS)
+      dam__free_params(FIELD(cfg, k, dam_config_params));
     if (k->type == DAM__CFG_GROUPLIST) {
       dam_config_hpo_modules *m = FIELD(cfg, k, dam_config_hpo_modules);
-      for (uint32_t j = 0; j < m->n; j++) free(m->v[j].name);
+      for (uint32_t j = 0; j < m->n; j++)
+        free(m->v[j].name);
       free(m->v);
     }
   }
   dam__config_origin *o = cfg->origin;
   if (o) {
-    for (uint32_t i = 0; i < o->n_files; i++) free(o->files[i]);
-    for (uint32_t i = 0; i < o->n_overrides; i++) free(o->overrides[i]);
+    for (uint32_t i = 0; i < o->n_files; i++)
+      free(o->files[i]);
+    for (uint32_t i = 0; i < o->n_overrides; i++)
+      free(o->overrides[i]);
     free(o->files);
     free(o->overrides);
     free(o->locs);

@@ -185,8 +185,8 @@ int dam_config_print(const dam_config *cfg, FILE *out, bool header);
 /* "FILE:LINE", "-s" or "default" for where `key` (a schema path such as
  * "train.batch_size") got its value, into buf.  Returns buf ("?" for an
  * unknown key). */
-const char *dam_config_where(const dam_config *cfg, const char *key,
-                             char *buf, size_t n);
+const char *dam_config_where(const dam_config *cfg, const char *key, char *buf,
+                             size_t n);
 
 /* The files the config was read from (the source first, then the
  * included ones in order of first inclusion); *n receives the count. */

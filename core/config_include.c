@@ -27,7 +27,8 @@ static int dam__read_file(const char *path, char **out, size_t *len) {
   char *buf = NULL;
   size_t n = 0, cap = 0;
   *out = NULL;
-  if (!f) return -errno;
+  if (!f)
+    return -errno;
   for (;;) {
     if (n + 4096 + 1 > cap) {
       char *grown = realloc(buf, cap = 2 * cap + 4096 + 1);
@@ -40,7 +41,8 @@ static int dam__read_file(const char *path, char **out, size_t *len) {
     }
     size_t got = fread(buf + n, 1, cap - n - 1, f);
     n += got;
-    if (got == 0) break;
+    if (got == 0)
+      break;
   }
   int err = ferror(f) ? -EIO : 0;
   fclose(f);
@@ -59,16 +61,19 @@ static int dam__append_line(dam__cfg_text *t, const char *s, size_t len,
   if (t->len + len + 2 > t->cap) {
     size_t cap = 2 * t->cap + len + 4096;
     char *grown = realloc(t->text, cap);
-    if (!grown) return dam_fail(DAM_ENOMEM, "out of memory");
+    if (!grown)
+      return dam_fail(DAM_ENOMEM, "out of memory");
     t->text = grown;
     t->cap = cap;
   }
   if (t->n_lines == t->lines_cap) {
     uint32_t cap = 2 * t->lines_cap + 64;
     uint32_t *f = realloc(t->file_of, cap * sizeof *f);
-    if (f) t->file_of = f;
+    if (f)
+      t->file_of = f;
     uint32_t *l = f ? realloc(t->line_of, cap * sizeof *l) : NULL;
-    if (!l) return dam_fail(DAM_ENOMEM, "out of memory");
+    if (!l)
+      return dam_fail(DAM_ENOMEM, "out of memory");
     t->line_of = l;
     t->lines_cap = cap;
   }
@@ -91,9 +96,11 @@ static int dam__file_index(dam__cfg_text *t, const char *display,
     }
   char **grown = realloc(t->files, (t->n_files + 1) * sizeof *grown);
   char *copy = grown ? strdup(display) : NULL;
-  if (grown) t->files = grown;
-  if (!copy) return dam_fail(DAM_ENOMEM, "out of memory");
-  t->files[*index = t->n_files++] = copy;
+  if (grown)
+    t->files = grown;
+  if (!copy)
+    return dam_fail(DAM_ENOMEM, "out of memory");
+  t->files[ *index = t->n_files++] = copy;
   return 0;
 }
 
@@ -103,10 +110,13 @@ static void dam__scan_comments(const char *s, size_t len, bool *in_block) {
   bool in_str = false;
   for (size_t i = 0; i < len; i++) {
     if (*in_block) {
-      if (s[i] == '*' && i + 1 < len && s[i + 1] == '/') *in_block = false, i++;
+      if (s[i] == '*' && i + 1 < len && s[i + 1] == '/')
+        *in_block = false, i++;
     } else if (in_str) {
-      if (s[i] == '\\') i++;
-      else if (s[i] == '"') in_str = false;
+      if (s[i] == '\\')
+        i++;
+      else if (s[i] == '"')
+        in_str = false;
     } else if (s[i] == '"') {
       in_str = true;
     } else if (s[i] == '#' || (s[i] == '/' && i + 1 < len && s[i + 1] == '/')) {
@@ -123,19 +133,27 @@ static void dam__scan_comments(const char *s, size_t len, bool *in_block) {
 static int dam__parse_include(const char *s, size_t len, const char **name,
                               size_t *name_len) {
   size_t i = 0;
-  while (i < len && (s[i] == ' ' || s[i] == '\t')) i++;
-  if (len - i < 8 || strncmp(s + i, "@include", 8) != 0) return 0;
+  while (i < len && (s[i] == ' ' || s[i] == '\t'))
+    i++;
+  if (len - i < 8 || strncmp(s + i, "@include", 8) != 0)
+    return 0;
   i += 8;
-  if (i == len || (s[i] != ' ' && s[i] != '\t')) return -1;
-  while (i < len && (s[i] == ' ' || s[i] == '\t')) i++;
-  if (i == len || s[i] != '"') return -1;
+  if (i == len || (s[i] != ' ' && s[i] != '\t'))
+    return -1;
+  while (i < len && (s[i] == ' ' || s[i] == '\t'))
+    i++;
+  if (i == len || s[i] != '"')
+    return -1;
   const char *close = memchr(s + i + 1, '"', len - i - 1);
-  if (!close || close == s + i + 1) return -1;
+  if (!close || close == s + i + 1)
+    return -1;
   *name = s + i + 1;
   *name_len = (size_t)(close - *name);
   for (i = (size_t)(close - s) + 1; i < len; i++) {
-    if (s[i] == '#' || (s[i] == '/' && i + 1 < len && s[i + 1] == '/')) break;
-    if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r') return -1;
+    if (s[i] == '#' || (s[i] == '/' && i + 1 < len && s[i + 1] == '/'))
+      break;
+    if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+      return -1;
   }
   return 1;
 }
@@ -147,7 +165,8 @@ static char *dam__include_display(const char *including, const char *name,
   const char *slash = strrchr(including, '/');
   size_t dir = name[0] == '/' || !slash ? 0 : (size_t)(slash - including) + 1;
   char *out = malloc(dir + name_len + 1);
-  if (!out) return NULL;
+  if (!out)
+    return NULL;
   memcpy(out, including, dir);
   memcpy(out + dir, name, name_len);
   out[dir + name_len] = '\0';
@@ -157,18 +176,18 @@ static char *dam__include_display(const char *including, const char *name,
 static int dam__expand(dam__cfg_text *t, dam__include_frame *stack, int depth,
                        const char *text, size_t text_len);
 
-static int dam__include(dam__cfg_text *t, dam__include_frame *stack,
-                        int depth, const char *name, size_t name_len,
-                        uint32_t line) {
+static int dam__include(dam__cfg_text *t, dam__include_frame *stack, int depth,
+                        const char *name, size_t name_len, uint32_t line) {
   const char *from = stack[depth].display;
   char *display = dam__include_display(from, name, name_len);
   char *real = NULL, *text = NULL;
   size_t len = 0;
   int rc = 0, err;
-  if (!display) return dam_fail(DAM_ENOMEM, "out of memory");
+  if (!display)
+    return dam_fail(DAM_ENOMEM, "out of memory");
   if (depth + 1 >= DAM__INCLUDE_DEPTH) {
-    rc = dam_fail(DAM_ECONFIG, "%s:%u: @include nested more than %d deep",
-                  from, line, DAM__INCLUDE_DEPTH);
+    rc = dam_fail(DAM_ECONFIG, "%s:%u: @include nested more than %d deep", from,
+                  line, DAM__INCLUDE_DEPTH);
     goto out;
   }
   err = (real = realpath(display, NULL)) ? 0 : errno;
@@ -184,13 +203,14 @@ static int dam__include(dam__cfg_text *t, dam__include_frame *stack,
     goto out;
   }
   for (int i = 0; i <= depth; i++) {
-    if (strcmp(stack[i].real, real) != 0) continue;
+    if (strcmp(stack[i].real, real) != 0)
+      continue;
     char chain[512];
     size_t n = 0;
     for (int j = i; j <= depth && n < sizeof chain; j++)
       n += snprintf(chain + n, sizeof chain - n, "%s -> ", stack[j].display);
-    rc = dam_fail(DAM_ECONFIG, "%s:%u: @include cycle: %s%s", from, line,
-                  chain, display);
+    rc = dam_fail(DAM_ECONFIG, "%s:%u: @include cycle: %s%s", from, line, chain,
+                  display);
     goto out;
   }
   stack[depth + 1].real = real;
@@ -236,7 +256,8 @@ int dam__config_expand(const char *path, dam__cfg_text *out) {
   size_t len = 0;
   memset(out, 0, sizeof *out);
   int rc = dam__read_file(path, &text, &len);
-  if (rc == DAM_ENOMEM) return dam_fail(DAM_ENOMEM, "out of memory");
+  if (rc == DAM_ENOMEM)
+    return dam_fail(DAM_ENOMEM, "out of memory");
   if (rc < 0)
     return dam_fail(DAM_ECONFIG, "%s: cannot read: %s", path, strerror(-rc));
   stack[0].real = realpath(path, NULL);
@@ -247,7 +268,8 @@ int dam__config_expand(const char *path, dam__cfg_text *out) {
     rc = dam__expand(out, stack, 0, text, len);
   free(stack[0].real);
   free(text);
-  if (rc == 0 && !out->text) rc = dam__append_line(out, "", 0, 0, 1);
+  if (rc == 0 && !out->text)
+    rc = dam__append_line(out, "", 0, 0, 1);
   return rc;
 }
 
@@ -255,7 +277,8 @@ void dam__cfg_text_free(dam__cfg_text *t) {
   free(t->text);
   free(t->file_of);
   free(t->line_of);
-  for (uint32_t i = 0; i < t->n_files; i++) free(t->files[i]);
+  for (uint32_t i = 0; i < t->n_files; i++)
+    free(t->files[i]);
   free(t->files);
   memset(t, 0, sizeof *t);
 }

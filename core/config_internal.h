@@ -151,8 +151,7 @@ int dam__config_check_setting(dam__cfg_ctx *ctx, const dam__cfg_key *key,
  * DAM_ECONFIG "LOC: PATH: ..." when it can't be read.  config_override.c. */
 int dam__config_value(const dam_config *cfg, dam_config_loc loc,
                       const dam__cfg_key *key, const char *path,
-                      const char *text, config_t *tmp,
-                      config_setting_t **out);
+                      const char *text, config_t *tmp, config_setting_t **out);
 
 /* Apply one "key.path=value" override to the tree.  config_override.c. */
 int dam__config_override(dam__cfg_ctx *ctx, const char *arg);

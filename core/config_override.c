@@ -17,9 +17,11 @@
 const char dam__override_file[] = "-s";
 
 static char *dam__trim(char *s) {
-  while (*s == ' ' || *s == '\t') s++;
+  while (*s == ' ' || *s == '\t')
+    s++;
   size_t n = strlen(s);
-  while (n && (s[n - 1] == ' ' || s[n - 1] == '\t')) s[--n] = '\0';
+  while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+    s[--n] = '\0';
   return s;
 }
 
@@ -40,28 +42,36 @@ static int dam__string_list(const dam_config *cfg, dam_config_loc loc,
                  (text[0] == '(' && text[n - 1] == ')')))
     return dam__unreadable(cfg, loc, path, text, expected);
   char *item = malloc(n);
-  if (!item) return dam_fail(DAM_ENOMEM, "out of memory");
+  if (!item)
+    return dam_fail(DAM_ENOMEM, "out of memory");
   const char *p = text + 1, *end = text + n - 1;
   int rc = 0;
-  while (p < end && (*p == ' ' || *p == '\t')) p++;
+  while (p < end && (*p == ' ' || *p == '\t'))
+    p++;
   while (rc == 0 && p < end) {
     size_t len = 0;
     if (*p == '"') {
       for (p++; p < end && *p != '"'; p++)
         item[len++] = *p == '\\' && p + 1 < end ? *++p : *p;
-      if (p++ == end) rc = dam__unreadable(cfg, loc, path, text, expected);
+      if (p++ == end)
+        rc = dam__unreadable(cfg, loc, path, text, expected);
     } else {
-      while (p < end && *p != ',') item[len++] = *p++;
-      while (len && (item[len - 1] == ' ' || item[len - 1] == '\t')) len--;
+      while (p < end && *p != ',')
+        item[len++] = *p++;
+      while (len && (item[len - 1] == ' ' || item[len - 1] == '\t'))
+        len--;
     }
     item[len] = '\0';
-    while (p < end && (*p == ' ' || *p == '\t')) p++;
+    while (p < end && (*p == ' ' || *p == '\t'))
+      p++;
     if (rc == 0 && (len == 0 || (p < end && *p != ',')))
       rc = dam__unreadable(cfg, loc, path, text, expected);
     if (rc == 0 && !config_setting_set_string_elem(arr, -1, item))
       rc = dam_fail(DAM_ENOMEM, "out of memory");
-    if (p < end) p++; /* the comma */
-    while (p < end && (*p == ' ' || *p == '\t')) p++;
+    if (p < end)
+      p++; /* the comma */
+    while (p < end && (*p == ' ' || *p == '\t'))
+      p++;
   }
   free(item);
   return rc;
@@ -75,18 +85,19 @@ static bool dam__plain_int(const char *text, config_setting_t *root,
   char *end;
   errno = 0;
   long long v = strtoll(text, &end, 0);
-  if (end == text || *end != '\0' || errno) return false;
+  if (end == text || *end != '\0' || errno)
+    return false;
   bool wide = v < INT32_MIN || v > INT32_MAX;
-  *out = config_setting_add(root, "v",
-                            wide ? CONFIG_TYPE_INT64 : CONFIG_TYPE_INT);
-  if (*out) config_setting_set_int64(*out, v);
+  *out =
+      config_setting_add(root, "v", wide ? CONFIG_TYPE_INT64 : CONFIG_TYPE_INT);
+  if (*out)
+    config_setting_set_int64(*out, v);
   return *out != NULL;
 }
 
 int dam__config_value(const dam_config *cfg, dam_config_loc loc,
                       const dam__cfg_key *key, const char *path,
-                      const char *text, config_t *tmp,
-                      config_setting_t **out) {
+                      const char *text, config_t *tmp, config_setting_t **out) {
   config_setting_t *root = config_root_setting(tmp);
   dam__cfg_type type = key ? key->type : DAM__CFG_PARAMS;
   const char *expected = key ? dam__cfg_type_name(type) : "a number or bool";
@@ -102,7 +113,8 @@ int dam__config_value(const dam_config *cfg, dam_config_loc loc,
   }
   if (key && type == DAM__CFG_STRLIST) {
     *out = config_setting_add(root, "v", CONFIG_TYPE_ARRAY);
-    if (!*out) return dam_fail(DAM_ENOMEM, "out of memory");
+    if (!*out)
+      return dam_fail(DAM_ENOMEM, "out of memory");
     return dam__string_list(cfg, loc, path, text, *out);
   }
   if (key && type == DAM__CFG_INT && dam__plain_int(text, root, out))
@@ -110,7 +122,8 @@ int dam__config_value(const dam_config *cfg, dam_config_loc loc,
 
   size_t n = strlen(text);
   char *src = malloc(n + 8);
-  if (!src) return dam_fail(DAM_ENOMEM, "out of memory");
+  if (!src)
+    return dam_fail(DAM_ENOMEM, "out of memory");
   snprintf(src, n + 8, "v = %s;", text);
   /* [0.5, 1] mixes floats and ints: read it as a list, which may. */
   if (type == DAM__CFG_FLOATLIST && n >= 2 && text[0] == '[' &&
@@ -120,8 +133,10 @@ int dam__config_value(const dam_config *cfg, dam_config_loc loc,
   }
   int ok = config_read_string(tmp, src);
   free(src);
-  if (ok) *out = config_lookup(tmp, "v");
-  if (!*out) return dam__unreadable(cfg, loc, path, text, expected);
+  if (ok)
+    *out = config_lookup(tmp, "v");
+  if (!*out)
+    return dam__unreadable(cfg, loc, path, text, expected);
   return 0;
 }
 
@@ -167,7 +182,8 @@ static int dam__graft(config_t *lc, const char *path,
   while ((dot = strchr(name, '.'))) {
     *dot = '\0';
     config_setting_t *next = config_setting_get_member(group, name);
-    if (!next) next = config_setting_add(group, name, CONFIG_TYPE_GROUP);
+    if (!next)
+      next = config_setting_add(group, name, CONFIG_TYPE_GROUP);
     if (!next || next->type != CONFIG_TYPE_GROUP)
       return dam_fail(DAM_ENOMEM, "out of memory");
     group = next;
@@ -189,7 +205,8 @@ static const dam__cfg_key *dam__params_key(const char *path, int *depth) {
       continue;
     const char *rest = path + n + 1, *dot = strchr(rest, '.');
     *depth = dot ? 2 : 1;
-    if (dot && (dot == rest || !dot[1] || strchr(dot + 1, '.'))) return NULL;
+    if (dot && (dot == rest || !dot[1] || strchr(dot + 1, '.')))
+      return NULL;
     return k;
   }
   return NULL;
@@ -202,12 +219,14 @@ int dam__config_override(dam__cfg_ctx *ctx, const char *arg) {
     return dam__cfg_fail(ctx->cfg, loc, "expected key.path=value, got '%s'",
                          arg);
   char *copy = strdup(arg);
-  if (!copy) return dam_fail(DAM_ENOMEM, "out of memory");
+  if (!copy)
+    return dam_fail(DAM_ENOMEM, "out of memory");
   copy[eq - arg] = '\0';
   char *path = dam__trim(copy), *text = dam__trim(copy + (eq - arg) + 1);
   const dam__cfg_key *key = dam__config_key(path, NULL), *params = NULL;
   int depth = 0, rc = 0;
-  if (!key) params = dam__params_key(path, &depth);
+  if (!key)
+    params = dam__params_key(path, &depth);
   if (!key && !params) {
     char hint[160] = "";
     if (dam__config_is_section(path))
@@ -223,26 +242,27 @@ int dam__config_override(dam__cfg_ctx *ctx, const char *arg) {
   config_setting_t *v;
   config_init(&tmp);
   ctx->overriding = true;
-  rc = dam__config_value(ctx->cfg, loc, params && depth == 2 ? NULL : key,
-                         path, text, &tmp, &v);
+  rc = dam__config_value(ctx->cfg, loc, params && depth == 2 ? NULL : key, path,
+                         text, &tmp, &v);
   if (rc == 0 && key)
     rc = dam__config_check_setting(ctx, key, v, path);
   else if (rc == 0 && depth == 1) {
     /* a whole plugin group: check it as one member of the params key */
-    config_setting_t *wrap = config_setting_add(config_root_setting(&tmp),
-                                                "w", CONFIG_TYPE_GROUP);
+    config_setting_t *wrap =
+        config_setting_add(config_root_setting(&tmp), "w", CONFIG_TYPE_GROUP);
     const char *plugin = path + strlen(params->path) + 1;
     rc = !wrap ? dam_fail(DAM_ENOMEM, "out of memory")
                : dam__copy(wrap, plugin, v);
-    if (rc == 0) rc = dam__config_check_setting(ctx, params, wrap,
-                                                params->path);
+    if (rc == 0)
+      rc = dam__config_check_setting(ctx, params, wrap, params->path);
   } else if (rc == 0 && v->type != CONFIG_TYPE_BOOL &&
              v->type != CONFIG_TYPE_INT && v->type != CONFIG_TYPE_INT64 &&
              v->type != CONFIG_TYPE_FLOAT)
     rc = dam__cfg_fail(ctx->cfg, loc, "%s: expected a number or a bool, got %s",
                        path, dam__lc_type_name(v->type));
   ctx->overriding = false;
-  if (rc == 0) rc = dam__graft(&ctx->lc, path, v);
+  if (rc == 0)
+    rc = dam__graft(&ctx->lc, path, v);
   config_destroy(&tmp);
   free(copy);
   return rc;

@@ -26,7 +26,8 @@ static void dam__name_hint(const dam_registry *reg, uint32_t kind,
       continue;
     }
     for (const dam_desc_header *const *d = m->descs; *d; d++)
-      if ((*d)->kind == kind) dam__suggest_add(&sg, (*d)->name);
+      if ((*d)->kind == kind)
+        dam__suggest_add(&sg, (*d)->name);
   }
   if (dam__suggest_best(&sg)) {
     snprintf(buf, n, " (did you mean '%s'?)", dam__suggest_best(&sg));
@@ -36,21 +37,24 @@ static void dam__name_hint(const dam_registry *reg, uint32_t kind,
   for (uint32_t i = 0; i < reg->n_plugins && len < n; i++) {
     const dam_module *m = reg->plugins[i].module;
     if (kind == DAM__NAMES_MODULE)
-      len += snprintf(buf + len, n - len, "%s%s", len ? ", " : " (found: ",
-                      m->name);
+      len += snprintf(buf + len, n - len, "%s%s",
+                      len ? ", " : " (found: ", m->name);
     for (const dam_desc_header *const *d = m->descs;
          kind != DAM__NAMES_MODULE && *d && len < n; d++)
       if ((*d)->kind == kind)
         len += snprintf(buf + len, n - len, "%s%s",
                         len ? ", " : " (loaded: ", (*d)->name);
   }
-  if (len && len < n) snprintf(buf + len, n - len, ")");
-  else if (!len) snprintf(buf, n, " (none is loaded)");
+  if (len && len < n)
+    snprintf(buf + len, n - len, ")");
+  else if (!len)
+    snprintf(buf, n, " (none is loaded)");
 }
 
 static bool dam__listed(const dam_strlist *l, const char *name) {
   for (uint32_t i = 0; i < l->n; i++)
-    if (strcmp(l->v[i], name) == 0) return true;
+    if (strcmp(l->v[i], name) == 0)
+      return true;
   return false;
 }
 
@@ -66,7 +70,8 @@ static int dam__find(const dam_config *cfg, const dam_registry *reg,
     return dam__cfg_fail(cfg, loc, "%s: no %s plugin named '%s'%s", key,
                          dam_kind_name(kind), name, hint);
   }
-  if (cfg->plugins.load.n && !dam__listed(&cfg->plugins.load, owner->module->name))
+  if (cfg->plugins.load.n &&
+      !dam__listed(&cfg->plugins.load, owner->module->name))
     return dam__cfg_fail(cfg, loc,
                          "%s: %s '%s' comes from plugin '%s' (%s), which "
                          "plugins.load does not list",
@@ -86,8 +91,10 @@ static int dam__check_list(const dam_config *cfg, const dam_registry *reg,
                            const char *key) {
   const dam_desc_header *d;
   for (uint32_t i = 0; i < l->n; i++) {
-    int rc = dam__find(cfg, reg, kind, l->v[i], dam__key_loc(cfg, key), key, &d);
-    if (rc) return rc;
+    int rc =
+        dam__find(cfg, reg, kind, l->v[i], dam__key_loc(cfg, key), key, &d);
+    if (rc)
+      return rc;
   }
   return 0;
 }
@@ -95,7 +102,8 @@ static int dam__check_list(const dam_config *cfg, const dam_registry *reg,
 static const dam_param_desc *dam__declared(const dam_desc_header *d,
                                            const char *name) {
   for (uint32_t i = 0; i < d->n_params; i++)
-    if (strcmp(d->params[i].name, name) == 0) return &d->params[i];
+    if (strcmp(d->params[i].name, name) == 0)
+      return &d->params[i];
   return NULL;
 }
 
@@ -120,9 +128,11 @@ static int dam__set_params(const dam_config *cfg, const char *key,
           len += snprintf(hint + len, sizeof hint - len, "%s%s%s",
                           i ? ", " : " (it has: ", d->params[i].name,
                           i + 1 == d->n_params ? ")" : "");
-      return dam__cfg_fail(cfg, p->loc, "%s.%s.%s: %s '%s' has no parameter "
-                           "'%s'%s", key, pp->plugin, p->name,
-                           dam_kind_name(d->kind), d->name, p->name,
+      return dam__cfg_fail(cfg, p->loc,
+                           "%s.%s.%s: %s '%s' has no parameter "
+                           "'%s'%s",
+                           key, pp->plugin, p->name, dam_kind_name(d->kind),
+                           d->name, p->name,
                            d->n_params ? hint : " (it has none)");
     }
     if (dam_params_set(d, block, p->name, p->value) != 0)
@@ -135,7 +145,8 @@ static int dam__set_params(const dam_config *cfg, const char *key,
 static dam_config_plugin_params *dam__group(dam_config_params *ps,
                                             const char *plugin) {
   for (uint32_t i = 0; i < ps->n; i++)
-    if (strcmp(ps->v[i].plugin, plugin) == 0) return &ps->v[i];
+    if (strcmp(ps->v[i].plugin, plugin) == 0)
+      return &ps->v[i];
   return NULL;
 }
 
@@ -146,14 +157,16 @@ static int dam__complete(dam_config_params *ps, const dam_desc_header *d) {
   if (!pp) {
     dam_config_plugin_params *grown =
         realloc(ps->v, (ps->n + 1) * sizeof *grown);
-    if (!grown) return dam_fail(DAM_ENOMEM, "out of memory");
+    if (!grown)
+      return dam_fail(DAM_ENOMEM, "out of memory");
     ps->v = grown;
     pp = memset(&ps->v[ps->n++], 0, sizeof *pp);
     if (!(pp->plugin = strdup(d->name)))
       return dam_fail(DAM_ENOMEM, "out of memory");
   }
   dam_config_param *all = calloc(d->n_params ? d->n_params : 1, sizeof *all);
-  if (!all) return dam_fail(DAM_ENOMEM, "out of memory");
+  if (!all)
+    return dam_fail(DAM_ENOMEM, "out of memory");
   for (uint32_t i = 0; i < d->n_params; i++) {
     const dam_param_desc *decl = &d->params[i];
     dam_config_param *given = NULL;
@@ -169,12 +182,14 @@ static int dam__complete(dam_config_params *ps, const dam_desc_header *d) {
     }
     all[i].type = decl->type;
   }
-  for (uint32_t j = 0; j < pp->n; j++) free(pp->params[j].name);
+  for (uint32_t j = 0; j < pp->n; j++)
+    free(pp->params[j].name);
   free(pp->params);
   pp->params = all;
   pp->n = d->n_params;
   for (uint32_t i = 0; i < d->n_params; i++)
-    if (!all[i].name) return dam_fail(DAM_ENOMEM, "out of memory");
+    if (!all[i].name)
+      return dam_fail(DAM_ENOMEM, "out of memory");
   return 0;
 }
 
@@ -189,8 +204,10 @@ static int dam__check_section(dam_config *cfg, const dam_registry *reg,
     const dam_config_plugin_params *pp = &ps->v[i];
     rc = dam__find(cfg, reg, kind, pp->plugin, pp->loc, key, &d);
     void *block = rc ? NULL : calloc(1, d->params_size ? d->params_size : 1);
-    if (rc == 0 && !block) rc = dam_fail(DAM_ENOMEM, "out of memory");
-    if (rc == 0) rc = dam__set_params(cfg, key, pp, d, block);
+    if (rc == 0 && !block)
+      rc = dam_fail(DAM_ENOMEM, "out of memory");
+    if (rc == 0)
+      rc = dam__set_params(cfg, key, pp, d, block);
     free(block);
   }
   for (uint32_t i = 0; rc == 0 && i < ps->n; i++)
@@ -245,11 +262,12 @@ int dam_config_check_plugins(dam_config *cfg, const dam_registry *reg) {
 
 int dam_config_fill_params(const dam_config *cfg, const dam_desc_header *desc,
                            void *block) {
-  const dam_config_params *ps = desc->kind == DAM_KIND_OP ? &cfg->search_space.op_params
-                                : desc->kind == DAM_KIND_AUGMENT ? &cfg->da.op_params
-                                                                 : NULL;
-  const char *key = desc->kind == DAM_KIND_OP ? "search_space.op_params"
-                                              : "da.op_params";
+  const dam_config_params *ps =
+      desc->kind == DAM_KIND_OP        ? &cfg->search_space.op_params
+      : desc->kind == DAM_KIND_AUGMENT ? &cfg->da.op_params
+                                       : NULL;
+  const char *key =
+      desc->kind == DAM_KIND_OP ? "search_space.op_params" : "da.op_params";
   dam_params_defaults(desc, block);
   for (uint32_t i = 0; ps && i < ps->n; i++)
     if (strcmp(ps->v[i].plugin, desc->name) == 0)

@@ -13,19 +13,19 @@
 #include <string.h>
 
 #define O(field) offsetof(dam_config, field)
-#define KEY(path, type, field, def, lo, hi, help)                             \
-  {path, type, DAM__NAMES_NONE, O(field), def, lo, hi, NULL, help,           \
-   NULL, 0}
-#define ENUM(path, field, def, choices, help)                                 \
-  {path, DAM__CFG_ENUM, DAM__NAMES_NONE, O(field), def, 0, 0, choices, help,  \
-   NULL, 0}
-#define NAMES(path, type, names, field, def, help)                            \
-  {path, type, names, O(field), def, 0, 0, NULL, help, NULL, 0}
+#define KEY(path, type, field, def, lo, hi, help)                              \
+  { path, type, DAM__NAMES_NONE, O(field), def, lo, hi, NULL, help, NULL, 0 }
+#define ENUM(path, field, def, choices, help)                                  \
+  {                                                                            \
+    path, DAM__CFG_ENUM, DAM__NAMES_NONE, O(field), def, 0, 0, choices, help,  \
+        NULL, 0                                                                \
+  }
+#define NAMES(path, type, names, field, def, help)                             \
+  { path, type, names, O(field), def, 0, 0, NULL, help, NULL, 0 }
 
 static const char *const datasets[] = {"fashion_mnist", "cifar10", "cifar100",
                                        NULL};
-static const char *const normalizations[] = {"dataset", "none", "fixed",
-                                             NULL};
+static const char *const normalizations[] = {"dataset", "none", "fixed", NULL};
 static const char *const partial_batches[] = {"drop", "pad", NULL};
 static const char *const nas_methods[] = {"ista", "darts", NULL};
 
@@ -36,8 +36,8 @@ static const dam__cfg_key hpo_module_members[] = {
     {"init", DAM__CFG_FLOAT, 0, M(init), NULL, -INFINITY, INFINITY, NULL,
      "starting value, in [min, max]", NULL, 0},
     {"min", DAM__CFG_FLOAT, 0, M(min), NULL, -INFINITY, INFINITY, NULL,
-     "lower bound; the value is clamped to [min, max] after each update",
-     NULL, 0},
+     "lower bound; the value is clamped to [min, max] after each update", NULL,
+     0},
     {"max", DAM__CFG_FLOAT, 0, M(max), NULL, -INFINITY, INFINITY, NULL,
      "upper bound, > min", NULL, 0},
     {"log_scale", DAM__CFG_BOOL, 0, M(log_scale), "false", 0, 0, NULL,
@@ -90,8 +90,8 @@ const dam__cfg_key dam__config_keys[] = {
 
     KEY("search_space.cells", DAM__CFG_INT, search_space.cells, "8", 3, 64,
         "cells of the supernet; reduction cells at 1/3 and 2/3 depth"),
-    KEY("search_space.channels", DAM__CFG_INT, search_space.channels, "16",
-        1, 1024, "channels of the first cell (doubled at each reduction)"),
+    KEY("search_space.channels", DAM__CFG_INT, search_space.channels, "16", 1,
+        1024, "channels of the first cell (doubled at each reduction)"),
     KEY("search_space.nodes", DAM__CFG_INT, search_space.nodes, "4", 1, 8,
         "intermediate nodes per cell"),
     KEY("search_space.stem_multiplier", DAM__CFG_INT,
@@ -128,33 +128,34 @@ const dam__cfg_key dam__config_keys[] = {
     KEY("nas.ista.sparseness", DAM__CFG_INT, nas.ista.sparseness, "2", 1, 2,
         "input edges kept per node"),
     KEY("nas.ista.dist_limit", DAM__CFG_FLOAT, nas.ista.dist_limit, "1e-3", 0,
-        10, "a node freezes once its sparse code moves less than this (L2) "
+        10,
+        "a node freezes once its sparse code moves less than this (L2) "
         "in an epoch"),
-    KEY("nas.ista.lasso_lambda", DAM__CFG_FLOAT, nas.ista.lasso_lambda,
-        "1e-5", 0, 10, "L1 weight of the LASSO that recovers z_i from b_i"),
+    KEY("nas.ista.lasso_lambda", DAM__CFG_FLOAT, nas.ista.lasso_lambda, "1e-5",
+        0, 10, "L1 weight of the LASSO that recovers z_i from b_i"),
     KEY("nas.ista.param_budget_mb", DAM__CFG_FLOAT, nas.ista.param_budget_mb,
         "0", 0, 1e4,
         "reject a code whose derived network has more parameters (MB); "
         "0 = no budget"),
     KEY("nas.darts.order", DAM__CFG_INT, nas.darts.order, "1", 1, 2,
         "1: first-order DARTS; 2: with the finite-difference Hessian term"),
-    KEY("nas.darts.include_none", DAM__CFG_BOOL, nas.darts.include_none,
-        "true", 0, 0, "add the `none` (zero) op to every edge"),
+    KEY("nas.darts.include_none", DAM__CFG_BOOL, nas.darts.include_none, "true",
+        0, 0, "add the `none` (zero) op to every edge"),
 
     KEY("da.enabled", DAM__CFG_BOOL, da.enabled, "false", 0, 0,
         "search the augmentation policy (needs da.ops)"),
     NAMES("da.ops", DAM__CFG_STRLIST, DAM_KIND_AUGMENT, da.ops, "[]",
           "augment plugins; sub-policies are ordered pairs of them"),
-    NAMES("da.op_params", DAM__CFG_PARAMS, DAM_KIND_AUGMENT, da.op_params,
-          "{}", "parameters of augment plugins, as search_space.op_params"),
+    NAMES("da.op_params", DAM__CFG_PARAMS, DAM_KIND_AUGMENT, da.op_params, "{}",
+          "parameters of augment plugins, as search_space.op_params"),
     KEY("da.temperature", DAM__CFG_FLOAT, da.temperature, "2.0", 0.01, 100,
         "Gumbel-softmax temperature T of sub-policy sampling"),
     KEY("da.lr", DAM__CFG_FLOAT, da.lr, "0.05", 0, 10,
         "learning rate of the policy logits (SGD, Nesterov)"),
     KEY("da.momentum", DAM__CFG_FLOAT, da.momentum, "0.9", 0, 0.999,
         "Nesterov momentum of the policy logits"),
-    KEY("da.magnitude_search", DAM__CFG_FLOAT, da.magnitude_search, "0.2", 0,
-        1, "largest magnitude M (of each op's full range) while searching"),
+    KEY("da.magnitude_search", DAM__CFG_FLOAT, da.magnitude_search, "0.2", 0, 1,
+        "largest magnitude M (of each op's full range) while searching"),
     KEY("da.magnitude_final", DAM__CFG_FLOAT, da.magnitude_final, "0.5", 0, 1,
         "largest magnitude M in the final phase"),
 
@@ -174,22 +175,23 @@ const dam__cfg_key dam__config_keys[] = {
     KEY("train.batch_size", DAM__CFG_INT, train.batch_size, "64", 1, 4096,
         "training and validation batch size"),
     KEY("train.search_epochs", DAM__CFG_INT, train.search_epochs, "50", 1,
-        10000, "most epochs of the search phase (ISTA ends it earlier when "
+        10000,
+        "most epochs of the search phase (ISTA ends it earlier when "
         "every node froze)"),
-    KEY("train.final_epochs", DAM__CFG_INT, train.final_epochs, "550", 0,
-        10000, "epochs of the final phase: the same network, ops fixed"),
+    KEY("train.final_epochs", DAM__CFG_INT, train.final_epochs, "550", 0, 10000,
+        "epochs of the final phase: the same network, ops fixed"),
     KEY("train.weight_lr", DAM__CFG_FLOAT, train.weight_lr, "0.025", 0, 10,
         "initial learning rate of the weights (eta)"),
-    KEY("train.weight_decay", DAM__CFG_FLOAT, train.weight_decay, "3e-4", 0,
-        1, "initial weight decay (lambda)"),
+    KEY("train.weight_decay", DAM__CFG_FLOAT, train.weight_decay, "3e-4", 0, 1,
+        "initial weight decay (lambda)"),
     KEY("train.momentum", DAM__CFG_FLOAT, train.momentum, "0.9", 0, 0.999,
         "momentum of the weights (mu)"),
     KEY("train.grad_clip", DAM__CFG_FLOAT, train.grad_clip, "5.0", 0, 1000,
         "clip the weight gradient's L2 norm to this; 0 = no clipping"),
     KEY("train.drop_path", DAM__CFG_FLOAT, train.drop_path, "0.2", 0, 0.9,
         "drop-path probability reached at the end of the final phase"),
-    KEY("train.eval_batch_size", DAM__CFG_INT, train.eval_batch_size, "256",
-        1, 65536, "batch size of evaluation on the test set"),
+    KEY("train.eval_batch_size", DAM__CFG_INT, train.eval_batch_size, "256", 1,
+        65536, "batch size of evaluation on the test set"),
 };
 const size_t dam__config_n_keys =
     sizeof dam__config_keys / sizeof *dam__config_keys;
@@ -197,7 +199,8 @@ const size_t dam__config_n_keys =
 const dam__cfg_key *dam__config_key(const char *path, size_t *index) {
   for (size_t i = 0; i < dam__config_n_keys; i++)
     if (strcmp(dam__config_keys[i].path, path) == 0) {
-      if (index) *index = i;
+      if (index)
+        *index = i;
       return &dam__config_keys[i];
     }
   return NULL;
@@ -206,7 +209,8 @@ const dam__cfg_key *dam__config_key(const char *path, size_t *index) {
 const dam__cfg_key *dam__config_member(const dam__cfg_key *key,
                                        const char *name) {
   for (size_t i = 0; i < key->n_members; i++)
-    if (strcmp(key->members[i].path, name) == 0) return &key->members[i];
+    if (strcmp(key->members[i].path, name) == 0)
+      return &key->members[i];
   return NULL;
 }
 
@@ -221,36 +225,53 @@ bool dam__config_is_section(const char *path) {
 
 const char *dam__cfg_type_name(dam__cfg_type type) {
   switch (type) {
-  case DAM__CFG_BOOL: return "a bool";
-  case DAM__CFG_INT: return "an integer";
-  case DAM__CFG_FLOAT: return "a float";
-  case DAM__CFG_STRING: return "a string";
-  case DAM__CFG_ENUM: return "a string";
-  case DAM__CFG_STRLIST: return "a list of strings";
-  case DAM__CFG_FLOATLIST: return "a list of floats";
-  case DAM__CFG_GROUPLIST: return "a list of groups";
-  case DAM__CFG_PARAMS: return "a group of plugin groups";
+  case DAM__CFG_BOOL:
+    return "a bool";
+  case DAM__CFG_INT:
+    return "an integer";
+  case DAM__CFG_FLOAT:
+    return "a float";
+  case DAM__CFG_STRING:
+    return "a string";
+  case DAM__CFG_ENUM:
+    return "a string";
+  case DAM__CFG_STRLIST:
+    return "a list of strings";
+  case DAM__CFG_FLOATLIST:
+    return "a list of floats";
+  case DAM__CFG_GROUPLIST:
+    return "a list of groups";
+  case DAM__CFG_PARAMS:
+    return "a group of plugin groups";
   }
   return "?";
 }
 
 const char *dam__lc_type_name(int lc_type) {
   switch (lc_type) {
-  case CONFIG_TYPE_GROUP: return "a group";
+  case CONFIG_TYPE_GROUP:
+    return "a group";
   case CONFIG_TYPE_INT:
-  case CONFIG_TYPE_INT64: return "an integer";
-  case CONFIG_TYPE_FLOAT: return "a float";
-  case CONFIG_TYPE_STRING: return "a string";
-  case CONFIG_TYPE_BOOL: return "a bool";
-  case CONFIG_TYPE_ARRAY: return "an array";
-  case CONFIG_TYPE_LIST: return "a list";
+  case CONFIG_TYPE_INT64:
+    return "an integer";
+  case CONFIG_TYPE_FLOAT:
+    return "a float";
+  case CONFIG_TYPE_STRING:
+    return "a string";
+  case CONFIG_TYPE_BOOL:
+    return "a bool";
+  case CONFIG_TYPE_ARRAY:
+    return "an array";
+  case CONFIG_TYPE_LIST:
+    return "a list";
   }
   return "nothing";
 }
 
 int dam__choice_index(const char *const *choices, const char *s) {
   for (int i = 0; choices[i]; i++)
-    if (strcmp(choices[i], s) == 0) return i;
+    if (strcmp(choices[i], s) == 0)
+      return i;
   return -1;
 }
 
@@ -261,16 +282,21 @@ int dam__choice_index(const char *const *choices, const char *s) {
 static size_t dam__edit_distance(const char *a, const char *b) {
   enum { MAXLEN = 64 };
   size_t la = strlen(a), lb = strlen(b);
-  if (la >= MAXLEN || lb >= MAXLEN) return la > lb ? la : lb;
+  if (la >= MAXLEN || lb >= MAXLEN)
+    return la > lb ? la : lb;
   size_t d[MAXLEN + 1][MAXLEN + 1];
-  for (size_t i = 0; i <= la; i++) d[i][0] = i;
-  for (size_t j = 0; j <= lb; j++) d[0][j] = j;
+  for (size_t i = 0; i <= la; i++)
+    d[i][0] = i;
+  for (size_t j = 0; j <= lb; j++)
+    d[0][j] = j;
   for (size_t i = 1; i <= la; i++)
     for (size_t j = 1; j <= lb; j++) {
       size_t cost = a[i - 1] != b[j - 1];
       size_t best = d[i - 1][j - 1] + cost;
-      if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
-      if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+      if (d[i - 1][j] + 1 < best)
+        best = d[i - 1][j] + 1;
+      if (d[i][j - 1] + 1 < best)
+        best = d[i][j - 1] + 1;
       if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
           d[i - 2][j - 2] + 1 < best)
         best = d[i - 2][j - 2] + 1;
@@ -305,11 +331,13 @@ static bool dam__child_name(const char *key, const char *group, char *buf,
                             size_t n) {
   size_t g = strlen(group);
   if (g) {
-    if (strncmp(key, group, g) != 0 || key[g] != '.') return false;
+    if (strncmp(key, group, g) != 0 || key[g] != '.')
+      return false;
     key += g + 1;
   }
   size_t len = strcspn(key, ".");
-  if (len >= n) return false;
+  if (len >= n)
+    return false;
   memcpy(buf, key, len);
   buf[len] = '\0';
   return true;
@@ -320,7 +348,8 @@ void dam__config_suggest_key(const char *path, char *buf, size_t n) {
   const char *dot = strrchr(path, '.'), *name = dot ? dot + 1 : path;
   size_t glen = dot ? (size_t)(dot - path) : 0, n_names = 0;
   buf[0] = '\0';
-  if (glen >= sizeof group) return;
+  if (glen >= sizeof group)
+    return;
   memcpy(group, path, glen);
   group[glen] = '\0';
 
@@ -333,15 +362,15 @@ void dam__config_suggest_key(const char *path, char *buf, size_t n) {
       dam__suggest_add(&s, names[n_names++]);
   const char *best = dam__suggest_best(&s);
   if (best) {
-    snprintf(buf, n, " (did you mean '%s%s%s'?)", group, glen ? "." : "",
-             best);
+    snprintf(buf, n, " (did you mean '%s%s%s'?)", group, glen ? "." : "", best);
     return;
   }
   /* Anywhere: the same name in another section, or a typo in the path. */
   const char *found = NULL;
   for (size_t i = 0; i < dam__config_n_keys && !found; i++) {
     const char *k = dam__config_keys[i].path, *last = strrchr(k, '.');
-    if (strcmp(last ? last + 1 : k, name) == 0) found = k;
+    if (strcmp(last ? last + 1 : k, name) == 0)
+      found = k;
   }
   if (!found) {
     dam__suggest_init(&s, path);
@@ -349,22 +378,32 @@ void dam__config_suggest_key(const char *path, char *buf, size_t n) {
       dam__suggest_add(&s, dam__config_keys[i].path);
     found = dam__suggest_best(&s);
   }
-  if (found) snprintf(buf, n, " (did you mean '%s'?)", found);
+  if (found)
+    snprintf(buf, n, " (did you mean '%s'?)", found);
 }
 
 /* ---- docs ------------------------------------------------------------ */
 
 static const char *dam__doc_type(const dam__cfg_key *k) {
   switch (k->type) {
-  case DAM__CFG_BOOL: return "bool";
-  case DAM__CFG_INT: return "int";
-  case DAM__CFG_FLOAT: return "float";
-  case DAM__CFG_STRING: return "string";
-  case DAM__CFG_ENUM: return "enum";
-  case DAM__CFG_STRLIST: return "list of strings";
-  case DAM__CFG_FLOATLIST: return "list of floats";
-  case DAM__CFG_GROUPLIST: return "list of groups";
-  case DAM__CFG_PARAMS: return "group of groups";
+  case DAM__CFG_BOOL:
+    return "bool";
+  case DAM__CFG_INT:
+    return "int";
+  case DAM__CFG_FLOAT:
+    return "float";
+  case DAM__CFG_STRING:
+    return "string";
+  case DAM__CFG_ENUM:
+    return "enum";
+  case DAM__CFG_STRLIST:
+    return "list of strings";
+  case DAM__CFG_FLOATLIST:
+    return "list of floats";
+  case DAM__CFG_GROUPLIST:
+    return "list of groups";
+  case DAM__CFG_PARAMS:
+    return "group of groups";
   }
   return "?";
 }

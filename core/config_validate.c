@@ -40,7 +40,8 @@ static int dam__check_elems(dam__cfg_ctx *ctx, const config_setting_t *s,
     const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
     char at[160];
     snprintf(at, sizeof at, "%s[%d]", path, i);
-    if (!ok(e)) return dam__type_error(ctx, e, at, expected);
+    if (!ok(e))
+      return dam__type_error(ctx, e, at, expected);
   }
   return 0;
 }
@@ -54,8 +55,7 @@ static bool dam__is_param_value(const config_setting_t *s) {
 }
 
 static int dam__check_group_list(dam__cfg_ctx *ctx, const dam__cfg_key *key,
-                                 const config_setting_t *s,
-                                 const char *path) {
+                                 const config_setting_t *s, const char *path) {
   for (int i = 0; i < config_setting_length(s); i++) {
     const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
     char at[160], member_path[224];
@@ -73,19 +73,20 @@ static int dam__check_group_list(dam__cfg_ctx *ctx, const dam__cfg_key *key,
           dam__suggest_add(&sg, key->members[k].path);
         const char *best = dam__suggest_best(&sg);
         char hint[96] = "";
-        if (best) snprintf(hint, sizeof hint, " (did you mean '%s'?)", best);
+        if (best)
+          snprintf(hint, sizeof hint, " (did you mean '%s'?)", best);
         return dam__cfg_fail(ctx->cfg, dam__cfg_loc(ctx, m),
                              "unknown key '%s'%s", member_path, hint);
       }
       int rc = dam__config_check_setting(ctx, mk, m, member_path);
-      if (rc) return rc;
+      if (rc)
+        return rc;
     }
     for (size_t k = 0; k < key->n_members; k++)
       if (!key->members[k].def &&
           !config_setting_get_member(e, key->members[k].path))
         return dam__cfg_fail(ctx->cfg, dam__cfg_loc(ctx, e),
-                             "%s: missing key '%s'", at,
-                             key->members[k].path);
+                             "%s: missing key '%s'", at, key->members[k].path);
   }
   return 0;
 }
@@ -114,8 +115,9 @@ int dam__config_check_setting(dam__cfg_ctx *ctx, const dam__cfg_key *key,
   const char *expected = dam__cfg_type_name(key->type);
   switch (key->type) {
   case DAM__CFG_BOOL:
-    return s->type == CONFIG_TYPE_BOOL ? 0
-                                       : dam__type_error(ctx, s, path, expected);
+    return s->type == CONFIG_TYPE_BOOL
+               ? 0
+               : dam__type_error(ctx, s, path, expected);
   case DAM__CFG_INT:
     return dam__is_int(s) ? 0 : dam__type_error(ctx, s, path, expected);
   case DAM__CFG_FLOAT:
@@ -124,13 +126,16 @@ int dam__config_check_setting(dam__cfg_ctx *ctx, const dam__cfg_key *key,
   case DAM__CFG_ENUM:
     return dam__is_string(s) ? 0 : dam__type_error(ctx, s, path, expected);
   case DAM__CFG_STRLIST:
-    if (!dam__is_seq(s)) return dam__type_error(ctx, s, path, expected);
+    if (!dam__is_seq(s))
+      return dam__type_error(ctx, s, path, expected);
     return dam__check_elems(ctx, s, path, dam__is_string, "a string");
   case DAM__CFG_FLOATLIST:
-    if (!dam__is_seq(s)) return dam__type_error(ctx, s, path, expected);
+    if (!dam__is_seq(s))
+      return dam__type_error(ctx, s, path, expected);
     return dam__check_elems(ctx, s, path, dam__is_number, "a float");
   case DAM__CFG_GROUPLIST:
-    if (!dam__is_seq(s)) return dam__type_error(ctx, s, path, expected);
+    if (!dam__is_seq(s))
+      return dam__type_error(ctx, s, path, expected);
     return dam__check_group_list(ctx, key, s, path);
   case DAM__CFG_PARAMS:
     if (s->type != CONFIG_TYPE_GROUP)
@@ -145,8 +150,7 @@ static int dam__walk(dam__cfg_ctx *ctx, const config_setting_t *group,
   for (int i = 0; i < config_setting_length(group); i++) {
     const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
     char path[160];
-    snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "",
-             s->name);
+    snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", s->name);
     const dam__cfg_key *key = dam__config_key(path, NULL);
     int rc;
     if (key)
@@ -161,7 +165,8 @@ static int dam__walk(dam__cfg_ctx *ctx, const config_setting_t *group,
       rc = dam__cfg_fail(ctx->cfg, dam__cfg_loc(ctx, s), "unknown key '%s'%s",
                          path, hint);
     }
-    if (rc) return rc;
+    if (rc)
+      return rc;
   }
   return 0;
 }

@@ -22,25 +22,33 @@
 #define DAM_VERSION "unknown"
 #endif
 
-#define FIELD(base, key, type) ((const type *)((const char *)(base) + (key)->offset))
+#define FIELD(base, key, type)                                                 \
+  ((const type *)((const char *)(base) + (key)->offset))
 
 void dam__format_float(double v, char *buf, size_t n) {
   for (int prec = 1; prec <= 17; prec++) {
     snprintf(buf, n, "%.*g", prec, v);
-    if (strtod(buf, NULL) == v) break;
+    if (strtod(buf, NULL) == v)
+      break;
   }
-  if (!strpbrk(buf, ".eEn") && strlen(buf) + 3 <= n) strcat(buf, ".0");
+  if (!strpbrk(buf, ".eEn") && strlen(buf) + 3 <= n)
+    strcat(buf, ".0");
 }
 
 static void dam__put_string(FILE *out, const char *s) {
   fputc('"', out);
   for (; *s; s++) {
     unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
-    else if (c == '\n') fputs("\\n", out);
-    else if (c == '\t') fputs("\\t", out);
-    else if (c < 0x20) fprintf(out, "\\x%02x", c);
-    else fputc(c, out);
+    if (c == '"' || c == '\\')
+      fprintf(out, "\\%c", c);
+    else if (c == '\n')
+      fputs("\\n", out);
+    else if (c == '\t')
+      fputs("\\t", out);
+    else if (c < 0x20)
+      fprintf(out, "\\x%02x", c);
+    else
+      fputc(c, out);
   }
   fputc('"', out);
 }
@@ -53,28 +61,34 @@ static void dam__put_float(FILE *out, double v) {
 
 static void dam__put_strlist(FILE *out, const dam_strlist *l, int indent) {
   size_t width = 0;
-  for (uint32_t i = 0; i < l->n; i++) width += strlen(l->v[i]) + 4;
+  for (uint32_t i = 0; i < l->n; i++)
+    width += strlen(l->v[i]) + 4;
   bool multiline = width > 60;
   fputc('[', out);
   for (uint32_t i = 0; i < l->n; i++) {
-    if (multiline) fprintf(out, "%s\n%*s", i ? "," : "", indent + 2, "");
-    else if (i) fputs(", ", out);
+    if (multiline)
+      fprintf(out, "%s\n%*s", i ? "," : "", indent + 2, "");
+    else if (i)
+      fputs(", ", out);
     dam__put_string(out, l->v[i]);
   }
-  if (multiline) fprintf(out, "\n%*s", indent, "");
+  if (multiline)
+    fprintf(out, "\n%*s", indent, "");
   fputc(']', out);
 }
 
 static void dam__put_param(FILE *out, const dam_config_param *p) {
   fprintf(out, "%s = ", p->name);
-  if (p->type == DAM_PARAM_BOOL) fputs(p->value != 0 ? "true" : "false", out);
-  else if (p->type == DAM_PARAM_INT) fprintf(out, "%.0f", p->value);
-  else dam__put_float(out, p->value);
+  if (p->type == DAM_PARAM_BOOL)
+    fputs(p->value != 0 ? "true" : "false", out);
+  else if (p->type == DAM_PARAM_INT)
+    fprintf(out, "%.0f", p->value);
+  else
+    dam__put_float(out, p->value);
   fputs("; ", out);
 }
 
-static void dam__put_params(FILE *out, const dam_config_params *p,
-                            int indent) {
+static void dam__put_params(FILE *out, const dam_config_params *p, int indent) {
   fputc('{', out);
   for (uint32_t i = 0; i < p->n; i++) {
     fprintf(out, "\n%*s%s = { ", indent + 2, "", p->v[i].plugin);
@@ -82,7 +96,8 @@ static void dam__put_params(FILE *out, const dam_config_params *p,
       dam__put_param(out, &p->v[i].params[j]);
     fputs("};", out);
   }
-  if (p->n) fprintf(out, "\n%*s", indent, "");
+  if (p->n)
+    fprintf(out, "\n%*s", indent, "");
   fputc('}', out);
 }
 
@@ -101,7 +116,8 @@ static void dam__put_modules(FILE *out, const dam_config_hpo_modules *m,
     dam__put_float(out, e->max);
     fprintf(out, "; log_scale = %s; }", e->log_scale ? "true" : "false");
   }
-  if (m->n) fprintf(out, "\n%*s", indent, "");
+  if (m->n)
+    fprintf(out, "\n%*s", indent, "");
   fputc(')', out);
 }
 
@@ -130,7 +146,8 @@ static void dam__put_value(FILE *out, const dam_config *cfg,
     const dam_floatlist *l = FIELD(cfg, k, dam_floatlist);
     fputc('[', out);
     for (uint32_t i = 0; i < l->n; i++) {
-      if (i) fputs(", ", out);
+      if (i)
+        fputs(", ", out);
       dam__put_float(out, l->v[i]);
     }
     fputc(']', out);
@@ -172,7 +189,8 @@ static void dam__put_header(FILE *out, const dam_config *cfg) {
 int dam_config_print(const dam_config *cfg, FILE *out, bool header) {
   char open[4][64]; /* the sections now open, outermost first */
   int depth = 0;
-  if (header) dam__put_header(out, cfg);
+  if (header)
+    dam__put_header(out, cfg);
   for (size_t i = 0; i < dam__config_n_keys; i++) {
     const dam__cfg_key *k = &dam__config_keys[i];
     char parts[4][64];
@@ -180,24 +198,28 @@ int dam_config_print(const dam_config *cfg, FILE *out, bool header) {
     for (const char *p = k->path; n < 4;) {
       size_t len = strcspn(p, ".");
       snprintf(parts[n++], sizeof parts[0], "%.*s", (int)len, p);
-      if (!p[len]) break;
+      if (!p[len])
+        break;
       p += len + 1;
     }
     int common = 0;
     while (common < depth && common < n - 1 &&
            strcmp(open[common], parts[common]) == 0)
       common++;
-    while (depth > common) fprintf(out, "%*s};\n", 2 * --depth, "");
+    while (depth > common)
+      fprintf(out, "%*s};\n", 2 * --depth, "");
     for (; depth < n - 1; depth++) {
-      if (depth == 0) fputc('\n', out);
+      if (depth == 0)
+        fputc('\n', out);
       fprintf(out, "%*s%s = {\n", 2 * depth, "", parts[depth]);
-      snprintf(open[depth], sizeof open[0], "%s", parts[depth]);
+      memcpy(open[depth], parts[depth], sizeof open[0]);
     }
     fprintf(out, "%*s%s = ", 2 * depth, "", parts[n - 1]);
     dam__put_value(out, cfg, k, 2 * depth);
     fputs(";\n", out);
   }
-  while (depth > 0) fprintf(out, "%*s};\n", 2 * --depth, "");
+  while (depth > 0)
+    fprintf(out, "%*s};\n", 2 * --depth, "");
   return ferror(out) ? DAM_EIO : 0;
 }
 
@@ -207,7 +229,7 @@ int dam_config_write(const dam_config *cfg, const char *path) {
     return dam_fail(DAM_ENOMEM, "out of memory");
   int fd = mkstemp(tmp), rc = 0;
   if (fd < 0) {
-    rc = dam_fail(DAM_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+    rc = dam_fail(DAM_EIO, "%s: cannot write: %s", path, strerror(errno));
     free(tmp);
     return rc;
   }
@@ -220,10 +242,13 @@ int dam_config_write(const dam_config *cfg, const char *path) {
     rc = DAM_EIO;
   } else {
     rc = dam_config_print(cfg, out, true);
-    if (fflush(out) != 0 || fsync(fileno(out)) != 0) rc = DAM_EIO;
-    if (fclose(out) != 0) rc = DAM_EIO;
+    if (fflush(out) != 0 || fsync(fileno(out)) != 0)
+      rc = DAM_EIO;
+    if (fclose(out) != 0)
+      rc = DAM_EIO;
   }
-  if (rc == 0 && rename(tmp, path) != 0) rc = DAM_EIO;
+  if (rc == 0 && rename(tmp, path) != 0)
+    rc = DAM_EIO;
   if (rc) {
     int err = errno;
     unlink(tmp);

@@ -43,8 +43,8 @@ DAM_SHADER(conv2d_sum_parts, 2, 0x2, sizeof(conv_push));
 /* Register tiles of the CPU shaders (their TM, TN), the outputs per
  * invocation of the depthwise shaders (their TW), and the workgroup tile
  * of the shared-memory shaders (their BM, BN); keep in step with them. */
-#define REG_TM 8
-#define REG_TN 8
+#define REG_TM 16
+#define REG_TN 16
 #define DW_TW 4
 #define SHARED_BM 32
 #define SHARED_BN 32

@@ -15,7 +15,7 @@ layout(std430, binding = 1) readonly buffer Wt { float w[]; };
 layout(std430, binding = 2) writeonly buffer Y { float y[]; };
 
 #define TM 16
-#define TN 8
+#define TN 16
 
 void main() {
   uint id = dam_linear_id();

@@ -15,8 +15,8 @@ layout(std430, binding = 0) readonly buffer GY { float gy[]; };
 layout(std430, binding = 1) readonly buffer Wt { float w[]; };
 layout(std430, binding = 2) buffer GX { float gx[]; };
 
-#define TM 8
-#define TN 8
+#define TM 16
+#define TN 16
 
 // The output index o with o * stride + tap = i + pad, or -1.
 int lattice(int num, uint stride, uint size) {

@@ -15,8 +15,8 @@ layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer GY { float gy[]; };
 layout(std430, binding = 2) buffer O { float o[]; };
 
-#define TM 8
-#define TN 8
+#define TM 16
+#define TN 16
 
 // First and one-past-last output index whose input o * stride + off is
 // in [0, size).

@@ -81,8 +81,8 @@ void cfg_expect_error(const char *path, const char *const *overrides,
 void cfg_load_ok(const char *path, const char *const *overrides,
                  uint32_t n_overrides, dam_config *cfg) {
   int rc = dam_config_load(path, overrides, n_overrides, cfg);
-  if (rc) print_error("load %s: %s\n", path ? path : "(defaults)",
-                      dam_last_error());
+  if (rc)
+    print_error("load %s: %s\n", path ? path : "(defaults)", dam_last_error());
   assert_int_equal(rc, 0);
 }
 

@@ -2,10 +2,9 @@
  * Config tests on files written to a temporary directory: defaults, values
  * and their locations, every error class with its FILE:LINE (unknown key
  * with did-you-mean, wrong type, out of range, bad enum, hpo modules,
- * parse errors, rules between keys), @include (relative to the including
- * file, from another working directory, missing, cyclic, errors inside an
- * included file), -s overrides, the resolved config's round trip and the
- * shipped configs.  Plugin names: test_config_plugins.c.
+ * parse errors, rules between keys), -s overrides, the resolved config's
+ * round trip and the shipped configs.  @include: test_config_include.c;
+ * plugin names: test_config_plugins.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -74,17 +72,17 @@ static void defaults_fill_every_key(void **state) {
 
 static void values_and_locations(void **state) {
   (void)state;
-  const char *path = cfg_write("values.cfg",
-                               "# values\n"
-                               "seed = 7;\n"
-                               "data = {\n"
-                               "  val_ratio = 0.25;\n"
-                               "  normalize = \"fixed\";\n"
-                               "  mean = [0.5];\n"
-                               "  std = (0.25);\n"
-                               "};\n"
-                               "train = { weight_lr = 1; batch_size = 16; };\n"
-                               "search_space = { ops = (\"a\", \"b\"); };\n");
+  const char *path =
+      cfg_write("values.cfg", "# values\n"
+                              "seed = 7;\n"
+                              "data = {\n"
+                              "  val_ratio = 0.25;\n"
+                              "  normalize = \"fixed\";\n"
+                              "  mean = [0.5];\n"
+                              "  std = (0.25);\n"
+                              "};\n"
+                              "train = { weight_lr = 1; batch_size = 16; };\n"
+                              "search_space = { ops = (\"a\", \"b\"); };\n");
   dam_config cfg;
   char where[512], want[512];
   cfg_load_ok(path, NULL, 0, &cfg);
@@ -109,66 +107,100 @@ static void values_and_locations(void **state) {
 
 static void unknown_keys_suggest(void **state) {
   (void)state;
-  const char *p = cfg_write("unknown.cfg", "data = {\n  val_ratoi = 0.3;\n};\n");
-  cfg_expect_error(p, NULL, 0, "%s:2: unknown key 'data.val_ratoi' (did you "
-                   "mean 'data.val_ratio'?)", p);
+  const char *p =
+      cfg_write("unknown.cfg", "data = {\n  val_ratoi = 0.3;\n};\n");
+  cfg_expect_error(p, NULL, 0,
+                   "%s:2: unknown key 'data.val_ratoi' (did you "
+                   "mean 'data.val_ratio'?)",
+                   p);
   p = cfg_write("unknown.cfg", "seed = 1;\ntrain = { val_ratio = 0.3; };\n");
-  cfg_expect_error(p, NULL, 0, "%s:2: unknown key 'train.val_ratio' (did you "
-                   "mean 'data.val_ratio'?)", p);
+  cfg_expect_error(p, NULL, 0,
+                   "%s:2: unknown key 'train.val_ratio' (did you "
+                   "mean 'data.val_ratio'?)",
+                   p);
   p = cfg_write("unknown.cfg", "dta = { val_ratio = 0.3; };\n");
-  cfg_expect_error(p, NULL, 0, "%s:1: unknown key 'dta' (did you mean "
-                   "'data'?)", p);
+  cfg_expect_error(p, NULL, 0,
+                   "%s:1: unknown key 'dta' (did you mean "
+                   "'data'?)",
+                   p);
   p = cfg_write("unknown.cfg", "nas = {\n  ista = {\n    proj_dim = 4;\n"
-                "  };\n};\n");
-  cfg_expect_error(p, NULL, 0, "%s:3: unknown key 'nas.ista.proj_dim' (did "
-                   "you mean 'nas.ista.proj_dims'?)", p);
+                               "  };\n};\n");
+  cfg_expect_error(p, NULL, 0,
+                   "%s:3: unknown key 'nas.ista.proj_dim' (did "
+                   "you mean 'nas.ista.proj_dims'?)",
+                   p);
   p = cfg_write("unknown.cfg", "colour = 3;\n");
   cfg_expect_error(p, NULL, 0, "%s:1: unknown key 'colour'", p);
 }
 
 static void wrong_types(void **state) {
   (void)state;
-  const char *p = cfg_write("type.cfg", "data = {\n  val_ratio = \"half\";\n};\n");
-  cfg_expect_error(p, NULL, 0, "%s:2: data.val_ratio: expected a float, got a "
-                   "string", p);
+  const char *p =
+      cfg_write("type.cfg", "data = {\n  val_ratio = \"half\";\n};\n");
+  cfg_expect_error(p, NULL, 0,
+                   "%s:2: data.val_ratio: expected a float, got a "
+                   "string",
+                   p);
   p = cfg_write("type.cfg", "train = { batch_size = 32.0; };\n");
-  cfg_expect_error(p, NULL, 0, "%s:1: train.batch_size: expected an integer, "
-                   "got a float", p);
+  cfg_expect_error(p, NULL, 0,
+                   "%s:1: train.batch_size: expected an integer, "
+                   "got a float",
+                   p);
   p = cfg_write("type.cfg", "data = { shuffle = 1; };\n");
-  cfg_expect_error(p, NULL, 0, "%s:1: data.shuffle: expected a bool, got an "
-                   "integer", p);
+  cfg_expect_error(p, NULL, 0,
+                   "%s:1: data.shuffle: expected a bool, got an "
+                   "integer",
+                   p);
   p = cfg_write("type.cfg", "search_space = { ops = \"skip_connect\"; };\n");
-  cfg_expect_error(p, NULL, 0, "%s:1: search_space.ops: expected a list of "
-                   "strings, got a string", p);
+  cfg_expect_error(p, NULL, 0,
+                   "%s:1: search_space.ops: expected a list of "
+                   "strings, got a string",
+                   p);
   p = cfg_write("type.cfg", "search_space = {\n  ops = (\"a\",\n    1);\n};\n");
-  cfg_expect_error(p, NULL, 0, "%s:3: search_space.ops[1]: expected a string, "
-                   "got an integer", p);
+  cfg_expect_error(p, NULL, 0,
+                   "%s:3: search_space.ops[1]: expected a string, "
+                   "got an integer",
+                   p);
   p = cfg_write("type.cfg", "nas = 3;\n");
-  cfg_expect_error(p, NULL, 0, "%s:1: nas: expected a group (it is a "
-                   "section), got an integer", p);
+  cfg_expect_error(p, NULL, 0,
+                   "%s:1: nas: expected a group (it is a "
+                   "section), got an integer",
+                   p);
   p = cfg_write("type.cfg", "search_space = { op_params = { x = { a = "
-                "\"b\"; }; }; };\n");
-  cfg_expect_error(p, NULL, 0, "%s:1: search_space.op_params.x.a: expected a "
-                   "number or a bool, got a string", p);
+                            "\"b\"; }; }; };\n");
+  cfg_expect_error(p, NULL, 0,
+                   "%s:1: search_space.op_params.x.a: expected a "
+                   "number or a bool, got a string",
+                   p);
 }
 
 static void out_of_range_and_enums(void **state) {
   (void)state;
   const char *p = cfg_write("range.cfg", "train = {\n  batch_size = 0;\n};\n");
-  cfg_expect_error(p, NULL, 0, "%s:2: train.batch_size = 0 is out of range "
-                   "[1, 4096] (default 64)", p);
+  cfg_expect_error(p, NULL, 0,
+                   "%s:2: train.batch_size = 0 is out of range "
+                   "[1, 4096] (default 64)",
+                   p);
   p = cfg_write("range.cfg", "data = { val_ratio = 0.95; };\n");
-  cfg_expect_error(p, NULL, 0, "%s:1: data.val_ratio = 0.95 is out of range "
-                   "[0, 0.9] (default 0.5)", p);
+  cfg_expect_error(p, NULL, 0,
+                   "%s:1: data.val_ratio = 0.95 is out of range "
+                   "[0, 0.9] (default 0.5)",
+                   p);
   p = cfg_write("range.cfg", "\nnas = { arch_lr = -1e-3; };\n");
-  cfg_expect_error(p, NULL, 0, "%s:2: nas.arch_lr = -0.001 is out of range "
-                   "[0, 1] (default 3e-4)", p);
+  cfg_expect_error(p, NULL, 0,
+                   "%s:2: nas.arch_lr = -0.001 is out of range "
+                   "[0, 1] (default 3e-4)",
+                   p);
   p = cfg_write("enum.cfg", "nas = {\n  method = \"dart\";\n};\n");
-  cfg_expect_error(p, NULL, 0, "%s:2: nas.method = \"dart\" is not one of "
-                   "\"ista\", \"darts\" (did you mean \"darts\"?)", p);
+  cfg_expect_error(p, NULL, 0,
+                   "%s:2: nas.method = \"dart\" is not one of "
+                   "\"ista\", \"darts\" (did you mean \"darts\"?)",
+                   p);
   p = cfg_write("enum.cfg", "data = { dataset = \"mnist\"; };\n");
-  cfg_expect_error(p, NULL, 0, "%s:1: data.dataset = \"mnist\" is not one of "
-                   "\"fashion_mnist\", \"cifar10\", \"cifar100\"", p);
+  cfg_expect_error(p, NULL, 0,
+                   "%s:1: data.dataset = \"mnist\" is not one of "
+                   "\"fashion_mnist\", \"cifar10\", \"cifar100\"",
+                   p);
 }
 
 static const char *hpo_cfg(const char *module) {
@@ -188,42 +220,57 @@ static void hpo_modules(void **state) {
   cfg_load_ok(p, NULL, 0, &cfg);
   assert_int_equal(cfg.hpo.modules.n, 2);
   assert_string_equal(cfg.hpo.modules.v[0].name, "lr");
-  assert_true(cfg.hpo.modules.v[0].log_scale && !cfg.hpo.modules.v[1].log_scale);
+  assert_true(cfg.hpo.modules.v[0].log_scale &&
+              !cfg.hpo.modules.v[1].log_scale);
   assert_true(cfg.hpo.modules.v[1].init == 3e-4);
   assert_int_equal(cfg.hpo.modules.v[1].loc.line, 4);
   dam_config_free(&cfg);
 
   p = hpo_cfg("{ name = \"lr\"; init = 0.1; min = 0.001; max = 0.05; }");
-  cfg_expect_error(p, NULL, 0, "%s:4: hpo.modules[0] (lr): init = 0.1 is "
-                   "outside [0.001, 0.05]", p);
+  cfg_expect_error(p, NULL, 0,
+                   "%s:4: hpo.modules[0] (lr): init = 0.1 is "
+                   "outside [0.001, 0.05]",
+                   p);
   p = hpo_cfg("{ name = \"lr\"; init = 0.05; min = 0.05; max = 0.05; }");
-  cfg_expect_error(p, NULL, 0, "%s:4: hpo.modules[0] (lr): min = 0.05 must be "
-                   "below max = 0.05", p);
+  cfg_expect_error(p, NULL, 0,
+                   "%s:4: hpo.modules[0] (lr): min = 0.05 must be "
+                   "below max = 0.05",
+                   p);
   p = hpo_cfg("{ name = \"wd\"; init = 0.0; min = 0; max = 1; log_scale = "
               "true; }");
-  cfg_expect_error(p, NULL, 0, "%s:4: hpo.modules[0] (wd): log_scale needs "
-                   "min > 0, got min = 0", p);
+  cfg_expect_error(p, NULL, 0,
+                   "%s:4: hpo.modules[0] (wd): log_scale needs "
+                   "min > 0, got min = 0",
+                   p);
   p = hpo_cfg("{ name = \"lr\"; init = 0.01; min = 0.001; }");
   cfg_expect_error(p, NULL, 0, "%s:4: hpo.modules[0]: missing key 'max'", p);
   p = hpo_cfg("{ name = \"lr\"; inti = 0.01; min = 0.001; max = 1.0; }");
-  cfg_expect_error(p, NULL, 0, "%s:4: unknown key 'hpo.modules[0].inti' (did "
-                   "you mean 'init'?)", p);
+  cfg_expect_error(p, NULL, 0,
+                   "%s:4: unknown key 'hpo.modules[0].inti' (did "
+                   "you mean 'init'?)",
+                   p);
   p = hpo_cfg("{ name = \"lr\"; init = 1; min = 0; max = 2; },\n"
               "    { name = \"lr\"; init = 1; min = 0; max = 2; }");
-  cfg_expect_error(p, NULL, 0, "%s:5: hpo.modules[1] (lr): 'lr' is listed "
-                   "twice", p);
+  cfg_expect_error(p, NULL, 0,
+                   "%s:5: hpo.modules[1] (lr): 'lr' is listed "
+                   "twice",
+                   p);
   p = hpo_cfg("3");
-  cfg_expect_error(p, NULL, 0, "%s:4: hpo.modules[0]: expected a group, got "
-                   "an integer", p);
+  cfg_expect_error(p, NULL, 0,
+                   "%s:4: hpo.modules[0]: expected a group, got "
+                   "an integer",
+                   p);
   p = cfg_write("hpo.cfg", "hpo = { enabled = true; };\n");
-  cfg_expect_error(p, NULL, 0, "%s:1: hpo.enabled = true needs at least one "
-                   "module in hpo.modules", p);
+  cfg_expect_error(p, NULL, 0,
+                   "%s:1: hpo.enabled = true needs at least one "
+                   "module in hpo.modules",
+                   p);
 }
 
 static void parse_errors(void **state) {
   (void)state;
   const char *p = cfg_write("parse.cfg", "train = {\n  batch_size = 32\n"
-                            "  momentum = ;\n};\n");
+                                         "  momentum = ;\n};\n");
   cfg_expect_error(p, NULL, 0, "%s:3: syntax error", p);
   p = cfg_write("parse.cfg", "seed = 1;\nseed = 2;\n");
   cfg_expect_error(p, NULL, 0, "%s:2: duplicate setting name", p);
@@ -234,107 +281,38 @@ static void parse_errors(void **state) {
 static void rules_between_keys(void **state) {
   (void)state;
   const char *p = cfg_write("rules.cfg", "seed = 1;\ndata = { dataset = "
-                            "\"cifar10\"; };\n");
-  cfg_expect_error(p, NULL, 0, "%s:2: data.path must name the directory "
+                                         "\"cifar10\"; };\n");
+  cfg_expect_error(p, NULL, 0,
+                   "%s:2: data.path must name the directory "
                    "holding data_batch_1.bin ... data_batch_5.bin and "
-                   "test_batch.bin for data.dataset = \"cifar10\"", p);
+                   "test_batch.bin for data.dataset = \"cifar10\"",
+                   p);
   p = cfg_write("rules.cfg", "data = {\n  normalize = \"fixed\";\n"
-                "  mean = [0.5, 0.5];\n  std = [0.2];\n};\n");
-  cfg_expect_error(p, NULL, 0, "%s:3: data.mean has 2 values; data.normalize "
+                             "  mean = [0.5, 0.5];\n  std = [0.2];\n};\n");
+  cfg_expect_error(p, NULL, 0,
+                   "%s:3: data.mean has 2 values; data.normalize "
                    "= \"fixed\" needs one per channel (1 for fashion_mnist)",
                    p);
   p = cfg_write("rules.cfg", "data = {\n  normalize = \"fixed\";\n"
-                "  mean = [0.5];\n  std = [0.0];\n};\n");
+                             "  mean = [0.5];\n  std = [0.0];\n};\n");
   cfg_expect_error(p, NULL, 0, "%s:4: data.std[0] = 0 must be > 0", p);
   p = cfg_write("rules.cfg", "da = { enabled = true; };\n");
-  cfg_expect_error(p, NULL, 0, "%s:1: da.enabled = true needs at least one op "
-                   "in da.ops", p);
+  cfg_expect_error(p, NULL, 0,
+                   "%s:1: da.enabled = true needs at least one op "
+                   "in da.ops",
+                   p);
   p = cfg_write("rules.cfg", "search_space = { ops = []; };\n");
   cfg_expect_error(p, NULL, 0, "%s:1: search_space.ops: no candidate ops", p);
-  p = cfg_write("rules.cfg", "search_space = { ops = [\"a\", \"b\", \"a\"]; };\n");
-  cfg_expect_error(p, NULL, 0, "%s:1: search_space.ops: 'a' is listed twice", p);
+  p = cfg_write("rules.cfg",
+                "search_space = { ops = [\"a\", \"b\", \"a\"]; };\n");
+  cfg_expect_error(p, NULL, 0, "%s:1: search_space.ops: 'a' is listed twice",
+                   p);
   p = cfg_write("rules.cfg", "data = { val_ratio = 0; };\nnas = { method = "
-                "\"darts\"; };\n");
-  cfg_expect_error(p, NULL, 0, "%s:1: data.val_ratio = 0 leaves no validation "
-                   "images, which nas.method = \"darts\" needs", p);
-}
-
-/* ---- @include ------------------------------------------------------------ */
-
-static void include_errors(void **state) {
-  (void)state;
-  const char *p = cfg_write("inc/missing.cfg", "seed = 1;\n@include \"nope.cfg\"\n");
-  cfg_expect_error(p, NULL, 0, "%s:2: cannot open @include file 'nope.cfg' "
-                   "(%s/inc/nope.cfg): No such file or directory", p,
-                   cfg_tmpdir());
-  char a[512], b[512];
-  snprintf(a, sizeof a, "%s", cfg_write("inc/a.cfg", "@include \"b.cfg\"\n"));
-  snprintf(b, sizeof b, "%s", cfg_write("inc/b.cfg", "seed = 1;\n@include "
-                                        "\"a.cfg\"\n"));
-  cfg_expect_error(a, NULL, 0, "%s:2: @include cycle: %s -> %s -> %s", b, a, b,
-                   a);
-  p = cfg_write("inc/self.cfg", "\n\n@include \"self.cfg\"\n");
-  cfg_expect_error(p, NULL, 0, "%s:3: @include cycle: %s -> %s", p, p, p);
-  p = cfg_write("inc/malformed.cfg", "@include nope.cfg\n");
-  cfg_expect_error(p, NULL, 0, "%s:1: malformed @include (expected @include "
-                   "\"FILE\")", p);
-}
-
-static void include_error_inside(void **state) {
-  (void)state;
-  char main_path[512], part[512];
-  snprintf(main_path, sizeof main_path, "%s",
-           cfg_write("in/main.cfg", "seed = 1;\n# two\n@include "
-                     "\"parts/train.cfg\"\ndata = { val_ratio = 2.0; };\n"));
-  snprintf(part, sizeof part, "%s",
-           cfg_write("in/parts/train.cfg",
-                     "train = {\n  batch_size = 32;\n  momentom = 0.9;\n};\n"));
-  cfg_expect_error(main_path, NULL, 0, "%s:3: unknown key 'train.momentom' "
-                   "(did you mean 'train.momentum'?)", part);
-  cfg_write("in/parts/train.cfg", "train = {\n  batch_size = ;\n};\n");
-  cfg_expect_error(main_path, NULL, 0, "%s:2: syntax error", part);
-  /* the including file's lines after the include map back to it */
-  cfg_write("in/parts/train.cfg", "train = {\n  batch_size = 32;\n};\n");
-  cfg_expect_error(main_path, NULL, 0, "%s:4: data.val_ratio = 2 is out of "
-                   "range [0, 0.9] (default 0.5)", main_path);
-  cfg_write("in/parts/train.cfg", "data = { shuffle = false; };\n");
-  cfg_expect_error(main_path, NULL, 0, "%s:4: duplicate setting name (a "
-                   "setting may appear once across a file and its @includes; "
-                   "use -s to change one)", main_path);
-}
-
-static void include_relative_to_including_file(void **state) {
-  (void)state;
-  char main_path[512], cwd[1024], dir[512], where[512], want[512];
-  dam_config cfg;
-  snprintf(main_path, sizeof main_path, "%s",
-           cfg_write("rel/sub/main.cfg", "@include \"parts/a.cfg\"\n"));
-  cfg_write("rel/sub/parts/a.cfg", "@include \"b.cfg\"\nseed = 5;\n"
-            "/* @include \"not-there.cfg\"\n@include \"not-there.cfg\" */\n");
-  cfg_write("rel/sub/parts/b.cfg", "# b\ntrain = { batch_size = 8; };\n");
-  assert_non_null(getcwd(cwd, sizeof cwd));
-
-  assert_int_equal(chdir("/"), 0);
-  cfg_load_ok(main_path, NULL, 0, &cfg);
-  assert_int_equal(cfg.seed, 5);
-  assert_int_equal(cfg.train.batch_size, 8);
-  uint32_t n;
-  const char *const *files = dam_config_files(&cfg, &n);
-  assert_int_equal(n, 3);
-  assert_string_equal(files[0], main_path);
-  snprintf(want, sizeof want, "%s/rel/sub/parts/b.cfg", cfg_tmpdir());
-  assert_string_equal(files[2], want);
-  dam_config_free(&cfg);
-
-  snprintf(dir, sizeof dir, "%s/rel", cfg_tmpdir());
-  assert_int_equal(chdir(dir), 0);
-  cfg_load_ok("sub/main.cfg", NULL, 0, &cfg);
-  files = dam_config_files(&cfg, &n);
-  assert_string_equal(files[1], "sub/parts/a.cfg");
-  assert_string_equal(WHERE(&cfg, "train.batch_size"), "sub/parts/b.cfg:2");
-  assert_string_equal(WHERE(&cfg, "seed"), "sub/parts/a.cfg:2");
-  dam_config_free(&cfg);
-  assert_int_equal(chdir(cwd), 0);
+                             "\"darts\"; };\n");
+  cfg_expect_error(p, NULL, 0,
+                   "%s:1: data.val_ratio = 0 leaves no validation "
+                   "images, which nas.method = \"darts\" needs",
+                   p);
 }
 
 /* ---- -s overrides ------------------------------------------------------ */
@@ -386,37 +364,39 @@ static void overrides_typed(void **state) {
 static void overrides_errors(void **state) {
   (void)state;
   const char *p = cfg_write("ov.cfg", "seed = 1;\n");
-#define OV(arg, ...)                                                          \
-  do {                                                                        \
-    const char *set[] = {arg};                                                \
-    cfg_expect_error(p, set, 1, __VA_ARGS__);                                 \
+#define OV(arg, ...)                                                           \
+  do {                                                                         \
+    const char *set[] = {arg};                                                 \
+    cfg_expect_error(p, set, 1, __VA_ARGS__);                                  \
   } while (0)
   OV("train.batchsize=3", "-s: unknown key 'train.batchsize' (did you mean "
-     "'train.batch_size'?)");
+                          "'train.batch_size'?)");
   OV("nas=3", "-s: unknown key 'nas' ('nas' is a section: set its keys)");
   OV("search_space.op_params.a.b.c=1", "-s: unknown key "
-     "'search_space.op_params.a.b.c'");
+                                       "'search_space.op_params.a.b.c'");
   OV("train.batch_size", "-s: expected key.path=value, got 'train.batch_size'");
   OV("train.batch_size=abc", "-s: train.batch_size: cannot read 'abc' as an "
-     "integer");
+                             "integer");
   OV("train.batch_size=1.5", "-s: train.batch_size: expected an integer, got "
-     "a float");
+                             "a float");
   OV("data.shuffle=yes", "-s: data.shuffle: cannot read 'yes' as a bool");
   OV("data.val_ratio=\"x\"", "-s: data.val_ratio: expected a float, got a "
-     "string");
-  OV("search_space.ops=skip_connect", "-s: search_space.ops: cannot read "
+                             "string");
+  OV("search_space.ops=skip_connect",
+     "-s: search_space.ops: cannot read "
      "'skip_connect' as a list of strings [a, b, ...]");
   OV("search_space.ops=[a,,b]", "-s: search_space.ops: cannot read '[a,,b]' "
-     "as a list of strings [a, b, ...]");
+                                "as a list of strings [a, b, ...]");
   OV("train.batch_size=0", "-s: train.batch_size = 0 is out of range [1, "
-     "4096] (default 64)");
+                           "4096] (default 64)");
   OV("nas.method=dart", "-s: nas.method = \"dart\" is not one of \"ista\", "
-     "\"darts\" (did you mean \"darts\"?)");
-  OV("search_space.op_params.good_op.width=wide", "-s: "
+                        "\"darts\" (did you mean \"darts\"?)");
+  OV("search_space.op_params.good_op.width=wide",
+     "-s: "
      "search_space.op_params.good_op.width: cannot read 'wide' as a number or "
      "bool");
   OV("hpo.modules=({ name = \"lr\"; })", "-s: hpo.modules[0]: missing key "
-     "'init'");
+                                         "'init'");
 #undef OV
 }
 
@@ -430,7 +410,8 @@ static const char full_cfg[] =
     "data = { val_ratio = 0.3; train_limit = 1000; normalize = \"fixed\";\n"
     "  mean = [0.286]; std = [0.353]; partial_batch = \"pad\"; shuffle = "
     "false; };\n"
-    "search_space = { ops = [\"skip_connect\", \"good_op\"]; auxiliary = true;\n"
+    "search_space = { ops = [\"skip_connect\", \"good_op\"]; auxiliary = "
+    "true;\n"
     "  op_params = { good_op = { width = 5; rate = 0.1; enabled = false; }; "
     "}; };\n"
     "nas = { method = \"darts\"; darts = { order = 2; }; arch_lr = 0.1; };\n"
@@ -443,7 +424,8 @@ static const char full_cfg[] =
 
 /* Text after the header comment. */
 static const char *body(const char *text) {
-  while (*text == '#') text = strchr(text, '\n') + 1;
+  while (*text == '#')
+    text = strchr(text, '\n') + 1;
   return text;
 }
 
@@ -462,7 +444,8 @@ static void resolved_round_trip(void **state) {
   char *first = cfg_read_all(resolved);
   snprintf(header, sizeof header,
            " resolved config, written 1970-01-01T00:00:00Z\n"
-           "# source: %s\n# overrides: -s train.batch_size=33\n", src);
+           "# source: %s\n# overrides: -s train.batch_size=33\n",
+           src);
   assert_int_equal(strncmp(first, "# diffautoml ", 13), 0);
   const char *at = strstr(first, header); /* after the version */
   assert_non_null(at);
@@ -471,7 +454,8 @@ static void resolved_round_trip(void **state) {
   assert_non_null(strstr(first, "\ndevice = \"llvm\\\"pipe\";\n"));
   assert_non_null(strstr(first, "\n  magnitude_final = 0.5;\n"));
   assert_non_null(strstr(first, "\n  weight_decay = 0.1;\n"));
-  assert_non_null(strstr(first, "{ name = \"weight_decay\"; init = 0.0003; "
+  assert_non_null(strstr(first,
+                         "{ name = \"weight_decay\"; init = 0.0003; "
                          "min = 0.0001; max = 0.0005; log_scale = true; }"));
 
   /* load -> write -> load -> write: the same body, then the same bytes */
@@ -541,9 +525,11 @@ static void shipped_configs_load(void **state) {
   assert_int_equal(cfg.search_space.ops.n, 7);
   dam_config_free(&cfg);
   const char *p = SOURCE_ROOT "/configs/cifar10.cfg";
-  cfg_expect_error(p, NULL, 0, "%s:15: data.path must name the directory "
+  cfg_expect_error(p, NULL, 0,
+                   "%s:15: data.path must name the directory "
                    "holding data_batch_1.bin ... data_batch_5.bin and "
-                   "test_batch.bin for data.dataset = \"cifar10\"", p);
+                   "test_batch.bin for data.dataset = \"cifar10\"",
+                   p);
   const char *set[] = {"data.path=/data/cifar-10-batches-bin"};
   cfg_load_ok(p, set, 1, &cfg);
   assert_int_equal(cfg.search_space.cells, 8);
@@ -563,9 +549,6 @@ int main(void) {
       cmocka_unit_test(hpo_modules),
       cmocka_unit_test(parse_errors),
       cmocka_unit_test(rules_between_keys),
-      cmocka_unit_test(include_errors),
-      cmocka_unit_test(include_error_inside),
-      cmocka_unit_test(include_relative_to_including_file),
       cmocka_unit_test(overrides_typed),
       cmocka_unit_test(overrides_errors),
       cmocka_unit_test(resolved_round_trip),

@@ -44,7 +44,8 @@ typedef struct {
 static dam_registry *reg;
 
 static int setup(void **state) {
-  if (cfg_fixtures_setup(state)) return -1;
+  if (cfg_fixtures_setup(state))
+    return -1;
   reg = dam_registry_new();
   if (!reg || dam_registry_load_file(reg, SKIP_CONNECT_PATH) ||
       dam_registry_load_file(reg, GOOD_PARAM_PATH) ||
@@ -87,12 +88,14 @@ static void known_names_pass(void **state) {
                          "\"good_param\"]; };\n"
                          "search_space = { ops = [\"skip_connect\", "
                          "\"good_op\"]; };\n",
-                         &cfg, &path), 0);
+                         &cfg, &path),
+                   0);
   /* good_op's declared parameters are recorded with their defaults */
   const dam_config_params *ps = &cfg.search_space.op_params;
   const dam_config_plugin_params *good = NULL;
   for (uint32_t i = 0; i < ps->n; i++)
-    if (strcmp(ps->v[i].plugin, "good_op") == 0) good = &ps->v[i];
+    if (strcmp(ps->v[i].plugin, "good_op") == 0)
+      good = &ps->v[i];
   assert_non_null(good);
   assert_int_equal(good->n, 3);
   assert_string_equal(good->params[0].name, "width");
@@ -105,8 +108,8 @@ static void known_names_pass(void **state) {
   assert_int_equal(good->params[2].type, DAM_PARAM_BOOL);
   dam_config_free(&cfg);
   /* an op without parameters gets no group */
-  assert_int_equal(check("search_space = { ops = [\"dup_op\"]; };\n", &cfg,
-                         &path), 0);
+  assert_int_equal(
+      check("search_space = { ops = [\"dup_op\"]; };\n", &cfg, &path), 0);
   assert_int_equal(cfg.search_space.op_params.n, 0);
   dam_config_free(&cfg);
 }
@@ -145,19 +148,22 @@ static void unknown_names(void **state) {
 static void load_restricts_sources(void **state) {
   (void)state;
   char fmt[512];
-  snprintf(fmt, sizeof fmt, "%%s:2: search_space.ops: op 'good_op' comes "
+  snprintf(fmt, sizeof fmt,
+           "%%s:2: search_space.ops: op 'good_op' comes "
            "from plugin 'good_param' (%s), which plugins.load does not list",
            GOOD_PARAM_PATH);
   expect_check_error("plugins = { load = [\"skip_connect\"]; };\n"
                      "search_space = { ops = [\"skip_connect\", \"good_op\"]; "
-                     "};\n", fmt);
+                     "};\n",
+                     fmt);
 }
 
 static const char *op_params_cfg(const char *params) {
   static char text[512];
   snprintf(text, sizeof text,
            "search_space = {\n  ops = [\"good_op\"];\n  op_params = {\n"
-           "    good_op = {\n      %s\n    };\n  };\n};\n", params);
+           "    good_op = {\n      %s\n    };\n  };\n};\n",
+           params);
   return text;
 }
 
@@ -198,10 +204,10 @@ static void fill_params_block(void **state) {
   (void)state;
   const char *path = cfg_write("fill.cfg", op_params_cfg("rate = 0.5;"));
   const char *set[] = {"search_space.op_params.good_op.width=5"};
-  const dam_desc_header *good = dam_registry_find(reg, DAM_KIND_OP, "good_op",
-                                                  NULL);
-  const dam_desc_header *dup = dam_registry_find(reg, DAM_KIND_OP, "dup_op",
-                                                 NULL);
+  const dam_desc_header *good =
+      dam_registry_find(reg, DAM_KIND_OP, "good_op", NULL);
+  const dam_desc_header *dup =
+      dam_registry_find(reg, DAM_KIND_OP, "dup_op", NULL);
   assert_non_null(good);
   assert_non_null(dup);
   assert_int_equal(good->params_size, sizeof(good_params));
@@ -224,7 +230,7 @@ static void fill_params_block(void **state) {
   assert_int_equal(dam_config_print(&cfg, mem, false), 0);
   fclose(mem);
   assert_non_null(strstr(text, "good_op = { width = 5; rate = 0.5; enabled = "
-                         "true; };"));
+                               "true; };"));
   dam_config_free(&cfg);
   cfg_load_ok(cfg_write("fill-resolved.cfg", text), NULL, 0, &cfg);
   assert_int_equal(dam_config_check_plugins(&cfg, reg), 0);
@@ -242,9 +248,11 @@ static void fill_params_block(void **state) {
   cfg_load_ok(path, NULL, 0, &cfg);
   assert_int_equal(dam_config_fill_params(&cfg, good, &block), DAM_ECONFIG);
   char want[512];
-  snprintf(want, sizeof want, "%s:5: search_space.op_params.good_op.width: "
+  snprintf(want, sizeof want,
+           "%s:5: search_space.op_params.good_op.width: "
            "op 'good_op': parameter 'width' must be an integer in [1, 8] "
-           "(default 3), got 99", path);
+           "(default 3), got 99",
+           path);
   assert_string_equal(dam_last_error(), want);
   dam_config_free(&cfg);
 }
