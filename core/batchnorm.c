@@ -1,9 +1,10 @@
 /*
  * Batch normalization kernels over the bn_*.comp shaders.  Training and
- * backward reduce each channel in two barrier-free passes (bn_partial,
- * then a per-channel combine that also folds everything the elementwise
- * pass needs into four coefficients per channel); the elementwise pass
- * then reads one vec4 of coefficients per invocation.
+ * backward reduce each channel in two barrier-free passes: partial sums
+ * over chunks of each (n, c) plane with many invocations, then one
+ * invocation per channel adding its partials and folding everything the
+ * elementwise pass needs into four coefficients per channel, which that
+ * pass reads once per invocation.
  */
 #include "batchnorm.h"
 #include "error.h"
@@ -12,27 +13,43 @@
 #include "bn_apply.spv.h"
 #include "bn_backward_apply.spv.h"
 #include "bn_backward_combine.spv.h"
+#include "bn_backward_partial.spv.h"
 #include "bn_combine.spv.h"
 #include "bn_eval_coef.spv.h"
 #include "bn_partial.spv.h"
 
-DAM_SHADER(bn_partial, 4, 0x8, 28);
+DAM_SHADER(bn_partial, 2, 0x2, 20);
+DAM_SHADER(bn_backward_partial, 4, 0x8, 20);
 DAM_SHADER(bn_combine, 9, 0x1F0, 28);
 DAM_SHADER(bn_eval_coef, 5, 0x10, 12);
-DAM_SHADER(bn_apply, 3, 0x4, 16);
-DAM_SHADER(bn_backward_combine, 7, 0x70, 16);
-DAM_SHADER(bn_backward_apply, 4, 0x8, 16);
+DAM_SHADER(bn_apply, 3, 0x4, 20);
+DAM_SHADER(bn_backward_combine, 7, 0x70, 20);
+DAM_SHADER(bn_backward_apply, 4, 0x8, 20);
 
-/* Partial sums per channel: a power of two, each over at least
- * MIN_PER_PART elements where the channel is large enough. */
-#define MIN_PER_PART 64
-#define MAX_PARTS 1024
-/* Elements of a plane each elementwise invocation handles. */
+/* Floats of a plane each partial sum covers (at most). */
+#define PER_PART 64
+/* Accesses (floats, or vec4s where a plane is a multiple of 4 floats) of a
+ * plane each elementwise invocation makes. */
 #define PER_INVOCATION 8
 
 typedef struct bn_geom {
   uint32_t n, c, hw, count; /* count = n * hw, the elements of a channel */
 } bn_geom;
+
+/* Push constants of the passes over planes: `parts` invocations share a
+ * plane; wide when planes are read as vec4s (tensors start 64-byte
+ * aligned). */
+typedef struct planes_push {
+  uint32_t planes, c, hw, parts, wide;
+} planes_push;
+
+/* Split each plane over invocations of `per` accesses (of a float, or of a
+ * vec4 where the plane is a multiple of 4 floats). */
+static planes_push planes_split(const bn_geom *g, uint32_t per) {
+  uint32_t wide = g->hw % 4 == 0, units = wide ? g->hw / 4 : g->hw;
+  return (planes_push){g->n * g->c, g->c, g->hw, (units + per - 1) / per,
+                       wide};
+}
 
 /* x (required) 2-D or 4-D; y, when given, of x's shape. */
 static int check_data(const char *op, const dam_tensor *x,
@@ -74,37 +91,38 @@ static int check_channel(const char *op, const char *name,
   return DAM_OK;
 }
 
-/* Pass 1 of a reduction: a step tensor of g->c * *parts vec2 partial
- * sums from bn_partial.comp (backward when gy is given). */
+/* Pass 1 of a reduction: a step tensor of N * C * *parts vec2 partial
+ * sums, *parts per plane, from bn_partial.comp, or from
+ * bn_backward_partial.comp when gy is given. */
 static int partial_sums(dam_exec *ex, const char *op, const dam_tensor *x,
                         const dam_tensor *gy, const dam_tensor *mean,
                         const bn_geom *g, dam_tensor **part,
                         uint32_t *parts) {
-  uint32_t log_parts = 0;
-  while (log_parts < 31 && (2u << log_parts) <= MAX_PARTS &&
-         (2u << log_parts) * MIN_PER_PART <= g->count)
-    log_parts++;
-  *parts = 1u << log_parts;
-  dam_shape s = dam_shape4(g->c * *parts * 2, 0, 0, 0);
+  planes_push p = planes_split(g, PER_PART / 4);
+  if (!p.wide)
+    p = planes_split(g, PER_PART);
+  *parts = p.parts;
+  dam_shape s = dam_shape4(g->n * g->c * p.parts * 2, 0, 0, 0);
   if (!(*part = dam_tensor_new(ex, &s, false)))
     return dam_fail(DAM_ENOMEM, "%s: partial sums: %s", op,
                     dam_last_error());
-  struct { uint32_t c, hw, n, log_parts, dn, dr, backward; } p = {
-      g->c, g->hw, g->n, log_parts, *parts / g->hw, *parts % g->hw,
-      gy != NULL};
-  const dam_tensor *t[] = {x, gy ? gy : x, mean ? mean : x, *part};
-  return dam__k_run(ex, &shader_bn_partial, t, &p, (uint64_t)g->c * *parts);
+  uint64_t invocations = (uint64_t)p.planes * p.parts;
+  if (gy) {
+    const dam_tensor *t[] = {x, gy, mean, *part};
+    return dam__k_run(ex, &shader_bn_backward_partial, t, &p, invocations);
+  }
+  const dam_tensor *t[] = {x, *part};
+  return dam__k_run(ex, &shader_bn_partial, t, &p, invocations);
 }
 
-/* An elementwise pass over x's planes, PER_INVOCATION elements each. */
+/* An elementwise pass over x's planes. */
 static int planes_pass(dam_exec *ex, const dam_shader *s,
                        const dam_tensor *const *t, const bn_geom *g) {
-  struct { uint32_t planes, c, hw, parts; } p = {
-      g->n * g->c, g->c, g->hw,
-      (g->hw + PER_INVOCATION - 1) / PER_INVOCATION};
+  planes_push p = planes_split(g, PER_INVOCATION);
   return dam__k_run(ex, s, t, &p, (uint64_t)p.planes * p.parts);
 }
 
+/* A step tensor for the C vec4 coefficients of an elementwise pass. */
 static dam_tensor *coefficients(dam_exec *ex, const char *op,
                                 const bn_geom *g) {
   dam_shape s = dam_shape4(g->c * 4, 0, 0, 0);
@@ -154,9 +172,9 @@ int dam_k_batchnorm_train(dam_exec *ex, const dam_tensor *x,
   if (!(coef = coefficients(ex, op, &g)))
     return DAM_ENOMEM;
   struct {
-    uint32_t c, hw, parts, count, flags;
+    uint32_t c, hw, parts, n, flags;
     float eps, momentum;
-  } p = {g.c, g.hw, parts, g.count,
+  } p = {g.c, g.hw, parts, g.n,
          (gamma ? 1u : 0) | (beta ? 2u : 0) | (running_mean ? 4u : 0) |
              (running_var ? 8u : 0),
          a->eps, a->momentum};
@@ -242,8 +260,8 @@ int dam_k_batchnorm_backward(dam_exec *ex, const dam_tensor *x,
     return err;
   if (!(coef = coefficients(ex, op, &g)))
     return DAM_ENOMEM;
-  struct { uint32_t c, parts, count, flags; } p = {
-      g.c, parts, g.count,
+  struct { uint32_t c, hw, parts, n, flags; } p = {
+      g.c, g.hw, parts, g.n,
       (gamma ? 1u : 0) | (ggamma ? 2u : 0) | (gbeta ? 4u : 0)};
   const dam_tensor *t[] = {part,
                            gamma ? gamma : part,

@@ -8,14 +8,14 @@
 
 DAM_SHADER(channel_copy, 2, 0x2, 32);
 
-/* Elements of a row each invocation moves. */
+/* Elements (floats or vec4s) of a row each invocation moves. */
 #define PER_INVOCATION 8
 
 static int check_rank(const dam_tensor *t, const char *name) {
   const dam_tensor *one[] = {t};
   int err = dam__k_check("channel_copy", one, 1, 0);
   if (!err && t->shape.ndim != 4 && t->shape.ndim != 2)
-    err = dam_fail(DAM_EINVAL, "channel_copy: %s has %u dims, expected "
+    err = dam_fail(DAM_ESHAPE, "channel_copy: %s has %u dims, expected "
                    "[N, C, H, W] or [N, C]", name, t->shape.ndim);
   return err;
 }
@@ -53,11 +53,15 @@ int dam_k_channel_copy(dam_exec *ex, const dam_tensor *src, uint32_t src_c0,
                     dst_c0, dst_c0 + count);
   if (!count)
     return DAM_OK;
-  uint32_t hw = s[2] * s[3], len = count * hw;
+  /* Planes of a multiple of 4 floats move as vec4s (tensors start 64-byte
+   * aligned). */
+  uint32_t hw = s[2] * s[3], width = hw % 4 ? 1 : 4, plane = hw / width;
+  uint32_t len = count * plane;
   struct {
-    uint32_t rows, len, parts, src_row, dst_row, src_off, dst_off, acc;
+    uint32_t rows, len, parts, src_row, dst_row, src_off, dst_off, flags;
   } p = {s[0], len, (len + PER_INVOCATION - 1) / PER_INVOCATION,
-         s[1] * hw, d[1] * hw, src_c0 * hw, dst_c0 * hw, accumulate};
+         s[1] * plane, d[1] * plane, src_c0 * plane, dst_c0 * plane,
+         (accumulate ? 1u : 0u) | (width == 4 ? 2u : 0u)};
   const dam_tensor *t[] = {src, dst};
   return dam__k_run(ex, &shader_channel_copy, t, &p,
                     (uint64_t)p.rows * p.parts);

@@ -13,9 +13,9 @@
  * += when accumulate.  src and dst are [N, C, H, W] (or [N, C]) with equal
  * N, H and W and any channel counts; they may be the same tensor when the
  * two ranges do not overlap.  count 0 records nothing.  DAM_ESHAPE when a
- * range falls outside its tensor or N, H or W differ; DAM_EINVAL for a
- * NULL or non-contiguous tensor, a tensor of another rank, or overlapping
- * ranges of one tensor; DAM_ERANGE past 2^32 elements. */
+ * range falls outside its tensor, N, H or W differ, or a tensor is neither
+ * 4-D nor 2-D; DAM_EINVAL for a NULL or non-contiguous tensor or
+ * overlapping ranges of one tensor; DAM_ERANGE past 2^32 elements. */
 int dam_k_channel_copy(dam_exec *ex, const dam_tensor *src, uint32_t src_c0,
                        dam_tensor *dst, uint32_t dst_c0, uint32_t count,
                        bool accumulate);

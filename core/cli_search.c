@@ -28,7 +28,7 @@ typedef struct dam__run_data {
   dam_dataset train, test;
   uint32_t n_file_train, n_file_test; /* before the limits */
   uint32_t *train_idx, *val_idx, n_train, n_val;
-  double mean[3], std[3];
+  float mean[4], std[4];
   char dir[512];
 } dam__run_data;
 
@@ -104,27 +104,6 @@ static int dam__load_data(const dam_config *cfg, dam__run_data *d) {
     d->test.n = (uint32_t)cfg->data.test_limit;
   return dam_dataset_split(d->train.n, cfg->data.val_ratio, (uint64_t)cfg->seed,
                            &d->train_idx, &d->n_train, &d->val_idx, &d->n_val);
-}
-
-/* Per-channel mean and std of the training split, on the 0..1 scale. */
-static void dam__train_stats(dam__run_data *d) {
-  const dam_dataset *t = &d->train;
-  size_t plane = (size_t)t->height * t->width;
-  for (uint32_t c = 0; c < t->channels && c < 3; c++) {
-    double sum = 0, sq = 0;
-    for (uint32_t i = 0; i < d->n_train; i++) {
-      const uint8_t *px =
-          t->images + ((size_t)d->train_idx[i] * t->channels + c) * plane;
-      for (size_t k = 0; k < plane; k++) {
-        double v = px[k] / 255.0;
-        sum += v;
-        sq += v * v;
-      }
-    }
-    double n = (double)d->n_train * (double)plane;
-    d->mean[c] = n ? sum / n : 0;
-    d->std[c] = n ? sqrt(fmax(sq / n - d->mean[c] * d->mean[c], 0)) : 0;
-  }
 }
 
 /* Where key was set, or the config file for a default. */
@@ -401,7 +380,8 @@ int dam_cmd_search(const dam_cli_opts *opts, int argc, char **argv) {
     exit_code = dam__fail_exit(rc);
     goto out;
   }
-  dam__train_stats(&data);
+  dam_dataset_channel_stats(&data.train, data.train_idx, data.n_train,
+                            data.mean, data.std);
   dam__summary(stdout, &cfg, reg, &data, device);
   if (dry_run) {
     printf("%-13s %s (dry run: nothing written)\n", "output", cfg.output_dir);

@@ -1,21 +1,34 @@
 /*
- * 2-D convolution kernels: shape checks, the choice between the depthwise,
- * register-tiled and shared-memory paths, tile counts and dispatches over
- * the conv2d_*.comp shaders.  The weight gradient is a long sum (over the
- * batch and every output position) into few outputs, so it is split over
- * parts written to a step tensor and then added up by conv2d_sum_parts.
+ * 2-D convolution kernels: shape checks, the choice of path, tile counts
+ * and dispatches over the conv2d_*.comp shaders.  Paths:
+ *  - depthwise (one input and one output channel per group): rows of
+ *    outputs per invocation; at width stride 1 and kernels up to 5 wide the
+ *    _slide shaders keep a kernel row's inputs in registers;
+ *  - CPU devices: an implicit GEMM with a 16 x 16 register tile per
+ *    invocation and no barriers (the gradient to the input tiles pixels by
+ *    remainder modulo the stride; few-channel weight gradients tile over
+ *    (channel, tap) columns);
+ *  - other devices: the same GEMMs tiled in shared memory.
+ * The weight gradient is a long sum (over the batch and every output
+ * position) into few outputs, so it is split over parts written to a step
+ * tensor and then added up, in a fixed order, by conv2d_sum_parts.
+ * docs/CONV.md has the reasons and the measurements.
  */
 #include "conv.h"
 #include "kernel_util.h"
 
 #include "conv2d_dw_fwd.spv.h"
+#include "conv2d_dw_fwd_slide.spv.h"
 #include "conv2d_dw_grad_input.spv.h"
+#include "conv2d_dw_grad_input_slide.spv.h"
 #include "conv2d_dw_grad_weight.spv.h"
+#include "conv2d_dw_grad_weight_slide.spv.h"
 #include "conv2d_fwd.spv.h"
 #include "conv2d_fwd_tiled.spv.h"
 #include "conv2d_grad_input.spv.h"
 #include "conv2d_grad_input_tiled.spv.h"
 #include "conv2d_grad_weight.spv.h"
+#include "conv2d_grad_weight_cols.spv.h"
 #include "conv2d_grad_weight_tiled.spv.h"
 #include "conv2d_sum_parts.spv.h"
 
@@ -32,12 +45,16 @@ typedef struct conv_push {
 DAM_SHADER(conv2d_fwd, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_grad_input, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_grad_weight, 3, 0x4, sizeof(conv_push));
+DAM_SHADER(conv2d_grad_weight_cols, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_fwd_tiled, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_grad_input_tiled, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_grad_weight_tiled, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_dw_fwd, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_dw_grad_input, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_dw_grad_weight, 3, 0x4, sizeof(conv_push));
+DAM_SHADER(conv2d_dw_fwd_slide, 3, 0x4, sizeof(conv_push));
+DAM_SHADER(conv2d_dw_grad_input_slide, 3, 0x4, sizeof(conv_push));
+DAM_SHADER(conv2d_dw_grad_weight_slide, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_sum_parts, 2, 0x2, sizeof(conv_push));
 
 /* Register tiles of the CPU shaders (their TM, TN), the outputs per
@@ -45,7 +62,9 @@ DAM_SHADER(conv2d_sum_parts, 2, 0x2, sizeof(conv_push));
  * of the shared-memory shaders (their BM, BN); keep in step with them. */
 #define REG_TM 16
 #define REG_TN 16
-#define DW_TW 4
+#define DW_FWD_TW 16
+#define DW_GI_TW 16
+#define DW_SLIDE_MAXK 5
 #define SHARED_BM 32
 #define SHARED_BN 32
 #define LOCAL_SIZE 64
@@ -185,6 +204,13 @@ static bool use_depthwise(const conv_push *d) {
   return forced_variant == DAM__CONV2D_AUTO && d->Cg == 1 && d->Kg == 1;
 }
 
+/* The depthwise _slide shaders (width stride 1): a kernel row's inputs
+ * stay in registers while the kernel slides along the width.  Their tiles
+ * are columns spaced by the dilation, dw remainder classes per row. */
+static bool use_slide(const conv_push *d) {
+  return d->sw == 1 && d->KW <= DW_SLIDE_MAXK;
+}
+
 static bool use_shared(dam_exec *ex) {
   return forced_variant == DAM__CONV2D_SHARED ||
          (forced_variant == DAM__CONV2D_AUTO && !dam__k_cpu_device(ex));
@@ -228,8 +254,10 @@ int dam_k_conv2d(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
     return err;
   uint64_t npix = (uint64_t)d.N * d.OH * d.OW;
   if (use_depthwise(&d)) {
-    d.tiles_n = div_up(d.OW, DW_TW);
-    return run_counted(ex, &shader_conv2d_dw_fwd, t, &d,
+    d.tiles_n = use_slide(&d) ? d.dw * div_up(div_up(d.OW, d.dw), DW_FWD_TW)
+                              : div_up(d.OW, DW_FWD_TW);
+    return run_counted(ex, use_slide(&d) ? &shader_conv2d_dw_fwd_slide
+                                         : &shader_conv2d_dw_fwd, t, &d,
                        (uint64_t)d.N * d.C * d.OH * d.tiles_n);
   }
   if (use_shared(ex)) {
@@ -256,8 +284,11 @@ int dam_k_conv2d_grad_input_acc(dam_exec *ex, const dam_tensor *gy,
     return err;
   uint64_t npix = (uint64_t)d.N * d.H * d.W;
   if (use_depthwise(&d)) {
-    d.tiles_n = div_up(d.W, DW_TW);
-    return run_counted(ex, &shader_conv2d_dw_grad_input, t, &d,
+    uint32_t step = use_slide(&d) ? d.dw : d.sw;
+    d.tiles_n = step * div_up(div_up(d.W, step), DW_GI_TW);
+    return run_counted(ex, use_slide(&d) ? &shader_conv2d_dw_grad_input_slide
+                                         : &shader_conv2d_dw_grad_input,
+                       t, &d,
                        (uint64_t)d.N * d.C * d.H * d.tiles_n);
   }
   if (use_shared(ex)) {
@@ -266,10 +297,13 @@ int dam_k_conv2d_grad_input_acc(dam_exec *ex, const dam_tensor *gy,
     return run_tiled(ex, &shader_conv2d_grad_input_tiled, t, &d,
                      (uint64_t)d.tiles_n * d.tiles_m * d.groups);
   }
-  d.tiles_n = div_up(npix, REG_TN);
+  /* pixel tiles within each of the sh * sw remainder classes */
+  d.tiles_n = div_up((uint64_t)d.N * div_up(d.H, d.sh) * div_up(d.W, d.sw),
+                     REG_TN);
   d.tiles_m = div_up(d.Cg, REG_TM);
   return run_counted(ex, &shader_conv2d_grad_input, t, &d,
-                     (uint64_t)d.tiles_n * d.tiles_m * d.groups);
+                     (uint64_t)d.tiles_n * d.tiles_m * d.sh * d.sw *
+                         d.groups);
 }
 
 /* How many parts to split the N * OH output rows into, given how many
@@ -311,14 +345,21 @@ int dam_k_conv2d_grad_weight_acc(dam_exec *ex, const dam_tensor *x,
   bool tiled = false;
   uint32_t khw = d.KH * d.KW;
   if (use_depthwise(&d)) {
-    s = &shader_conv2d_dw_grad_weight;
-    per_part = (uint64_t)d.C * khw;
+    s = use_slide(&d) ? &shader_conv2d_dw_grad_weight_slide
+                      : &shader_conv2d_dw_grad_weight;
+    per_part = (uint64_t)d.C * d.KH;
   } else if (use_shared(ex)) {
     s = &shader_conv2d_grad_weight_tiled;
     d.tiles_n = div_up((uint64_t)d.Cg * khw, SHARED_BN);
     d.tiles_m = div_up(d.Kg, SHARED_BM);
     per_part = (uint64_t)d.tiles_n * d.tiles_m * d.groups;
     tiled = true;
+  } else if (d.Cg < REG_TN) {
+    /* columns over (channel, tap) pairs: few channels fill no tile */
+    s = &shader_conv2d_grad_weight_cols;
+    d.tiles_n = div_up((uint64_t)d.Cg * khw, REG_TN);
+    d.tiles_m = div_up(d.Kg, REG_TM);
+    per_part = (uint64_t)d.tiles_n * d.tiles_m * d.groups;
   } else {
     s = &shader_conv2d_grad_weight;
     d.tiles_n = div_up(d.Cg, REG_TN);

@@ -1,8 +1,12 @@
 /*
  * Max and average pooling and global average pooling, forward and
  * backward, over the pool2d*.comp and gap*.comp shaders.  The shaders are
- * barrier-free: each invocation owns a few neighbouring outputs, and the
- * backward passes gather instead of scattering.
+ * barrier-free: each invocation owns a tile of neighbouring outputs and
+ * the backward passes gather instead of scattering.  The 3 x 3, padding 1,
+ * stride 1 or 2 windows of the DARTS search space take shaders unrolled at
+ * compile time (pool2d_k3*, one pass each); other windows take the general
+ * ones, where max pooling's backward first records each window's winner
+ * (pool2d_route) and then gathers.
  */
 #include "pool.h"
 #include "error.h"
@@ -14,19 +18,37 @@
 #include "gap_backward.spv.h"
 #include "pool2d.spv.h"
 #include "pool2d_backward.spv.h"
+#include "pool2d_k3_avg_backward_s1.spv.h"
+#include "pool2d_k3_avg_backward_s2.spv.h"
+#include "pool2d_k3_max_backward_s1.spv.h"
+#include "pool2d_k3_max_backward_s2.spv.h"
+#include "pool2d_k3_s1.spv.h"
+#include "pool2d_k3_s2.spv.h"
 #include "pool2d_route.spv.h"
 
 DAM_SHADER(pool2d, 2, 0x2, 44);
 DAM_SHADER(pool2d_route, 3, 0x4, 44);
 DAM_SHADER(pool2d_backward, 3, 0x4, 44);
-DAM_SHADER(gap, 2, 0x2, 8);
-DAM_SHADER(gap_backward, 2, 0x2, 12);
+DAM_SHADER(pool2d_k3_s1, 2, 0x2, 44);
+DAM_SHADER(pool2d_k3_s2, 2, 0x2, 44);
+DAM_SHADER(pool2d_k3_max_backward_s1, 3, 0x4, 44);
+DAM_SHADER(pool2d_k3_avg_backward_s1, 2, 0x2, 44);
+DAM_SHADER(pool2d_k3_avg_backward_s2, 2, 0x2, 44);
+DAM_SHADER(pool2d_k3_max_backward_s2, 3, 0x4, 44);
+DAM_SHADER(gap, 2, 0x2, 12);
+DAM_SHADER(gap_backward, 2, 0x2, 16);
 
 /* The tile of outputs (forward) or of gx elements (backward) each pooling
- * invocation owns: TH x TW in pool2d.glsl and pool2d_backward.comp. */
+ * invocation owns: TH x TW in pool2d.glsl and pool2d_backward.comp; in
+ * pool2d_k3*.glsl, which unroll the 3 x 3, padding 1, stride 1 or 2
+ * windows of the DARTS search space at compile time, K3_TILE squared but
+ * for the stride-2 forward's K3_S2_TILE squared. */
 #define TILE_H 4
 #define TILE_W 4
-/* Elements of a plane each gap_backward invocation updates. */
+#define K3_TILE 8
+#define K3_S2_TILE 4
+/* Accesses (floats, or vec4s where a plane is a multiple of 4 floats) of a
+ * plane each gap_backward invocation makes. */
 #define GAP_PER_INVOCATION 8
 
 /* Push constants of the pool2d shaders. */
@@ -109,12 +131,17 @@ static int pool_prepare(const char *op, const dam_tensor *const *t,
   return DAM_OK;
 }
 
-/* Dispatch s over p->planes planes of h x w tiles of TILE_H x TILE_W. */
+/* 3 x 3 windows with padding 1 and stride 1 or 2: the unrolled shaders. */
+static bool darts_window(const pool_push *p) {
+  return p->k == 3 && p->pad == 1 && (p->s == 1 || p->s == 2);
+}
+
+/* Dispatch s over p->planes planes of h x w tiles of th x tw. */
 static int run_tiles(dam_exec *ex, const dam_shader *s,
                      const dam_tensor *const *t, pool_push *p, uint32_t h,
-                     uint32_t w) {
-  p->tiles_y = (h + TILE_H - 1) / TILE_H;
-  p->tiles_x = (w + TILE_W - 1) / TILE_W;
+                     uint32_t w, uint32_t th, uint32_t tw) {
+  p->tiles_y = (h + th - 1) / th;
+  p->tiles_x = (w + tw - 1) / tw;
   return dam__k_run(ex, s, t, p, (uint64_t)p->planes * p->tiles_y *
                                      p->tiles_x);
 }
@@ -124,7 +151,15 @@ int dam_k_pool2d(dam_exec *ex, const dam_tensor *x, const dam_pool_args *a,
   const dam_tensor *t[] = {x, y};
   pool_push p;
   int err = pool_prepare("pool2d", t, 2, a, &p);
-  return err ? err : run_tiles(ex, &shader_pool2d, t, &p, p.oh, p.ow);
+  if (err)
+    return err;
+  if (darts_window(&p) && p.s == 1)
+    return run_tiles(ex, &shader_pool2d_k3_s1, t, &p, p.oh, p.ow, K3_TILE,
+                     K3_TILE);
+  if (darts_window(&p))
+    return run_tiles(ex, &shader_pool2d_k3_s2, t, &p, p.oh, p.ow,
+                     K3_S2_TILE, K3_S2_TILE);
+  return run_tiles(ex, &shader_pool2d, t, &p, p.oh, p.ow, TILE_H, TILE_W);
 }
 
 int dam_k_pool2d_backward(dam_exec *ex, const dam_tensor *x,
@@ -135,19 +170,32 @@ int dam_k_pool2d_backward(dam_exec *ex, const dam_tensor *x,
   int err = pool_prepare("pool2d_backward", t, 3, a, &p);
   if (err)
     return err;
+  if (!p.avg && darts_window(&p))
+    return run_tiles(ex, p.s == 1 ? &shader_pool2d_k3_max_backward_s1
+                                  : &shader_pool2d_k3_max_backward_s2,
+                     t, &p, p.h, p.w, K3_TILE, K3_TILE);
+  if (darts_window(&p)) {
+    const dam_tensor *g[] = {gy, gx};
+    return run_tiles(ex, p.s == 1 ? &shader_pool2d_k3_avg_backward_s1
+                                  : &shader_pool2d_k3_avg_backward_s2,
+                     g, &p, p.h, p.w, K3_TILE, K3_TILE);
+  }
   const dam_tensor *routes = gy;
   if (!p.avg) {
+    if (gy->numel > UINT32_MAX / 2)
+      return dam_fail(DAM_ERANGE, "pool2d_backward: more than 2^31 windows");
     dam_shape s = dam_shape4((uint32_t)gy->numel * 2, 0, 0, 0);
-    if (gy->numel > UINT32_MAX / 2 || !(routes = dam_tensor_new(ex, &s, false)))
-      return dam_fail(DAM_ENOMEM, "pool2d_backward: no room for %llu "
-                      "window winners: %s", (unsigned long long)gy->numel,
-                      dam_last_error());
+    if (!(routes = dam_tensor_new(ex, &s, false)))
+      return dam_fail(DAM_ENOMEM, "pool2d_backward: no room for the window "
+                      "winners: %s", dam_last_error());
     const dam_tensor *fw[] = {x, gy, routes};
-    if ((err = run_tiles(ex, &shader_pool2d_route, fw, &p, p.oh, p.ow)))
+    if ((err = run_tiles(ex, &shader_pool2d_route, fw, &p, p.oh, p.ow,
+                         TILE_H, TILE_W)))
       return err;
   }
   const dam_tensor *bw[] = {routes, gy, gx};
-  return run_tiles(ex, &shader_pool2d_backward, bw, &p, p.h, p.w);
+  return run_tiles(ex, &shader_pool2d_backward, bw, &p, p.h, p.w, TILE_H,
+                   TILE_W);
 }
 
 /* Checks of both global-pooling kernels: x (or gx) 4-D, g (y or gy) of
@@ -176,8 +224,9 @@ int dam_k_global_avg_pool(dam_exec *ex, const dam_tensor *x, dam_tensor *y) {
   if (err)
     return err;
   const dam_tensor *t[] = {x, y};
-  struct { uint32_t planes, hw; } p = {(uint32_t)y->numel,
-                                       x->shape.dim[2] * x->shape.dim[3]};
+  uint32_t hw = x->shape.dim[2] * x->shape.dim[3];
+  struct { uint32_t planes, hw, wide; } p = {(uint32_t)y->numel, hw,
+                                             hw % 4 == 0};
   return dam__k_run(ex, &shader_gap, t, &p, p.planes);
 }
 
@@ -188,9 +237,10 @@ int dam_k_global_avg_pool_backward(dam_exec *ex, const dam_tensor *gy,
     return err;
   const dam_tensor *t[] = {gy, gx};
   uint32_t hw = gx->shape.dim[2] * gx->shape.dim[3];
-  struct { uint32_t planes, hw, parts; } p = {
+  uint32_t units = hw % 4 ? hw : hw / 4;
+  struct { uint32_t planes, hw, parts, wide; } p = {
       (uint32_t)gy->numel, hw,
-      (hw + GAP_PER_INVOCATION - 1) / GAP_PER_INVOCATION};
+      (units + GAP_PER_INVOCATION - 1) / GAP_PER_INVOCATION, hw % 4 == 0};
   return dam__k_run(ex, &shader_gap_backward, t, &p,
                     (uint64_t)p.planes * p.parts);
 }

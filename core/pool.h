@@ -30,11 +30,13 @@ int dam_k_pool2d(dam_exec *ex, const dam_tensor *x, const dam_pool_args *a,
 
 /* gx += (d pool(x) / dx)^T gy, with gx of x's shape and gy of y's shape.
  * Max routes each window's gradient to the first maximum in row-major
- * window order (as PyTorch); avg spreads it evenly over the in-bounds
- * elements.  Each gx element gathers from the windows that contain it, so
- * no atomics are needed; max first records each window's winner in a step
- * tensor.  Errors as dam_k_pool2d, with gy in y's place (x is read only
- * for max but must always be given). */
+ * window order (as PyTorch; an all -inf window's to its first in-bounds
+ * element); avg spreads it evenly over the in-bounds elements.  Each gx
+ * element gathers from the windows that contain it, so no atomics are
+ * needed; max over windows other than 3 x 3 with padding 1 and stride 1
+ * or 2 first records each window's winner in a step tensor.  Errors as
+ * dam_k_pool2d, with gy in y's place (x is read only for max but must
+ * always be given). */
 int dam_k_pool2d_backward(dam_exec *ex, const dam_tensor *x,
                           const dam_tensor *gy, const dam_pool_args *a,
                           dam_tensor *gx);

@@ -2,20 +2,30 @@
 // with the coefficients of the element's channel.  `parts` invocations
 // share an (n, c) plane, each taking every parts-th element, so the
 // coefficients are read once per invocation and neighbours touch
-// neighbouring addresses.
+// neighbouring addresses.  With wide set (hw a multiple of 4) x and y are
+// accessed through their vec4 views.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "diffautoml/dam_shader.glsl"
 layout(local_size_x = 64) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 0) readonly buffer X4 { vec4 x4[]; };
 layout(std430, binding = 1) readonly buffer C { vec4 coef[]; };
 layout(std430, binding = 2) writeonly buffer Y { float y[]; };
-layout(push_constant) uniform P { uint planes, c, hw, parts; } p;
+layout(std430, binding = 2) writeonly buffer Y4 { vec4 y4[]; };
+layout(push_constant) uniform P { uint planes, c, hw, parts, wide; } p;
 void main() {
   uint i = dam_linear_id();
   if (i >= p.planes * p.parts) return;
-  uint plane = i / p.parts, base = plane * p.hw;
+  uint plane = i / p.parts, e = i - plane * p.parts;
   vec4 k = coef[plane % p.c];
-  for (uint e = i - plane * p.parts; e < p.hw; e += p.parts)
-    y[base + e] = ((x[base + e] - k.x) - k.y) * k.z + k.w;
+  if (p.wide != 0u) {
+    uint n = p.hw / 4u, base = plane * n;
+    for (; e < n; e += p.parts)
+      y4[base + e] = ((x4[base + e] - k.x) - k.y) * k.z + k.w;
+  } else {
+    uint base = plane * p.hw;
+    for (; e < p.hw; e += p.parts)
+      y[base + e] = ((x[base + e] - k.x) - k.y) * k.z + k.w;
+  }
 }

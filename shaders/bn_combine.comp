@@ -1,7 +1,8 @@
 // Batch-norm training statistics, pass 2: one invocation per channel adds
-// its partial sums (bn_partial.comp) into the batch mean and the biased
-// variance, writes save_mean and save_invstd, updates the running
-// statistics (unbiased variance) when asked, and leaves for bn_apply.comp
+// its partial sums (bn_partial.comp; over the N planes and their parts, in
+// a fixed order) into the batch mean and the biased variance, writes
+// save_mean and save_invstd, updates the running statistics (unbiased
+// variance) when asked, and leaves for bn_apply.comp
 // coef[c] = (shift, mean - shift, invstd * gamma, beta): x - shift is exact
 // for x near the mean, so a large mean does not cost y its precision.
 #version 450
@@ -18,7 +19,7 @@ layout(std430, binding = 6) writeonly buffer SM { float save_mean[]; };
 layout(std430, binding = 7) writeonly buffer SI { float save_invstd[]; };
 layout(std430, binding = 8) writeonly buffer C { vec4 coef[]; };
 layout(push_constant) uniform P {
-  uint c, hw, parts, count;
+  uint c, hw, parts, n;
   uint flags; // 1: gamma, 2: beta, 4: running_mean, 8: running_var given
   float eps, momentum;
 } p;
@@ -26,8 +27,10 @@ void main() {
   uint ch = dam_linear_id();
   if (ch >= p.c) return;
   vec2 s = vec2(0.0);
-  for (uint j = 0u; j < p.parts; j++) s += part[ch * p.parts + j];
-  float m = float(p.count);
+  for (uint n = 0u; n < p.n; n++)
+    for (uint j = 0u; j < p.parts; j++)
+      s += part[(n * p.c + ch) * p.parts + j];
+  float m = float(p.n * p.hw);
   float shifted = s.x / m;
   float var = max(s.y / m - shifted * shifted, 0.0);
   float shift = x[ch * p.hw], mu = shift + shifted;

@@ -1,40 +1,36 @@
-// Batch-norm partial sums, pass 1 of the per-channel reductions.  Channel
-// c's N*hw elements are taken in (n, h, w) order; with P = 1 << log_parts
-// invocations per channel, invocation (c, j) sums elements j, j + P, ...,
-// so neighbouring invocations read neighbouring addresses.  The step of P
-// elements is dn whole planes plus dr elements (computed on the host).
-// Forward (backward = 0): with d = x - x[0, c, 0, 0] (a shift that keeps
-// the variance from cancelling), part = (sum d, sum d*d).
-// Backward: with d = x - mean[c], part = (sum gy, sum gy*d).
+// Batch-norm statistics, pass 1: `parts` invocations share each (n, c)
+// plane, each summing every parts-th element, so neighbours read
+// neighbouring addresses.  With d = x - x[0, c, 0, 0] (a shift that keeps
+// the variance from cancelling when the mean is large),
+// part[(n * C + c) * parts + j] = (sum d, sum d * d).  With wide set (hw a
+// multiple of 4) x is read through its vec4 view.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "diffautoml/dam_shader.glsl"
 layout(local_size_x = 64) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) readonly buffer GY { float gy[]; };
-layout(std430, binding = 2) readonly buffer M { float mean[]; };
-layout(std430, binding = 3) writeonly buffer O { vec2 part[]; };
-layout(push_constant) uniform P {
-  uint c, hw, n, log_parts, dn, dr, backward;
-} p;
+layout(std430, binding = 0) readonly buffer X4 { vec4 x4[]; };
+layout(std430, binding = 1) writeonly buffer O { vec2 part[]; };
+layout(push_constant) uniform P { uint planes, c, hw, parts, wide; } p;
 void main() {
   uint i = dam_linear_id();
-  uint ch = i >> p.log_parts, j = i & ((1u << p.log_parts) - 1u);
-  if (ch >= p.c) return;
-  float shift = p.backward != 0u ? mean[ch] : x[ch * p.hw];
-  uint n = j / p.hw, r = j - n * p.hw;
+  if (i >= p.planes * p.parts) return;
+  uint plane = i / p.parts, e = i - plane * p.parts;
+  float shift = x[(plane % p.c) * p.hw];
   float s1 = 0.0, s2 = 0.0;
-  while (n < p.n) {
-    uint at = (n * p.c + ch) * p.hw + r;
-    float d = x[at] - shift;
-    float a = p.backward != 0u ? gy[at] : d;
-    s1 += a;
-    s2 += a * d;
-    r += p.dr;
-    n += p.dn;
-    if (r >= p.hw) {
-      r -= p.hw;
-      n++;
+  if (p.wide != 0u) {
+    uint n = p.hw / 4u, base = plane * n;
+    for (; e < n; e += p.parts) {
+      vec4 d = x4[base + e] - shift;
+      s1 += (d.x + d.y) + (d.z + d.w);
+      s2 += dot(d, d);
+    }
+  } else {
+    uint base = plane * p.hw;
+    for (; e < p.hw; e += p.parts) {
+      float d = x[base + e] - shift;
+      s1 += d;
+      s2 += d * d;
     }
   }
   part[i] = vec2(s1, s2);

@@ -1,7 +1,8 @@
 // Depthwise convolution forward (one input and one output channel per
 // group), barrier-free: each invocation computes TW neighbouring outputs
 // of one row, so each weight is loaded once for TW FMAs and a row outside
-// the image is skipped whole.
+// the image is skipped whole (conv2d_dw_fwd_slide is the faster path at
+// width stride and dilation 1).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // Before the includes: dam_linear_id() reads gl_WorkGroupSize.
@@ -12,7 +13,7 @@ layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer Wt { float w[]; };
 layout(std430, binding = 2) writeonly buffer Y { float y[]; };
 
-#define TW 4
+#define TW 16
 
 void main() {
   uint id = dam_linear_id();

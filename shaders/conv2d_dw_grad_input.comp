@@ -1,6 +1,10 @@
-// Depthwise convolution gradient to the input, barrier-free: each
-// invocation adds into TW neighbouring pixels of one input row, gathering
-// from the output positions whose taps covered them.
+// Depthwise convolution gradient to the input, barrier-free.  Each
+// invocation adds into TW pixels of one input row that share their
+// remainder modulo the stride (columns iw0, iw0 + sw, ...), so a kernel
+// tap either reaches all of them or none, and reaches them at TW
+// neighbouring output columns.  The output position a tap reaches is
+// tracked as quotient and remainder while stepping over taps: no division
+// in the loops.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // Before the includes: dam_linear_id() reads gl_WorkGroupSize.
@@ -11,33 +15,57 @@ layout(std430, binding = 0) readonly buffer GY { float gy[]; };
 layout(std430, binding = 1) readonly buffer Wt { float w[]; };
 layout(std430, binding = 2) buffer GX { float gx[]; };
 
-#define TW 4
+#define TW 16
 
 void main() {
   uint id = dam_linear_id();
   if (id >= p.count) return;
-  uint iw0 = (id % p.tiles_n) * TW, rest = id / p.tiles_n;
+  // tiles_n = sw * tiles per remainder; the remainder varies slowest so
+  // neighbouring invocations take the same branches.
+  uint t = id % p.tiles_n, rest = id / p.tiles_n;
+  uint per_rem = p.tiles_n / p.sw;
+  uint iw0 = t / per_rem + (t % per_rem) * TW * p.sw;
   uint ih = rest % p.H, plane = rest / p.H, c = plane % p.C;
   uint yp = plane * p.OH * p.OW, wb = c * p.KH * p.KW;
+
+  // (ih + ph - r dh) = qh sh + mh and (iw0 + pw - s dw) = qw sw + mw
+  int qh = int((ih + p.ph) / p.sh), mh = int((ih + p.ph) % p.sh);
+  int dqh = int(p.dh / p.sh), dmh = int(p.dh % p.sh);
+  int qw0 = int((iw0 + p.pw) / p.sw), mw0 = int((iw0 + p.pw) % p.sw);
+  int dqw = int(p.dw / p.sw), dmw = int(p.dw % p.sw);
+
   float acc[TW];
   for (uint j = 0; j < TW; j++) acc[j] = 0.0;
   for (uint r = 0; r < p.KH; r++) {
-    int num = int(ih + p.ph) - int(r * p.dh);
-    if (num < 0 || uint(num) % p.sh != 0u) continue;
-    uint oh = uint(num) / p.sh;
-    if (oh >= p.OH) continue;
-    uint yr = yp + oh * p.OW;
-    for (uint s = 0; s < p.KW; s++) {
-      float wv = w[wb + r * p.KW + s];
-      for (uint j = 0; j < TW; j++) {
-        int nw = int(iw0 + j + p.pw) - int(s * p.dw);
-        if (nw < 0 || uint(nw) % p.sw != 0u) continue;
-        uint ow = uint(nw) / p.sw;
-        if (ow < p.OW) acc[j] = fma(wv, gy[yr + ow], acc[j]);
+    if (mh == 0 && qh >= 0 && qh < int(p.OH)) {
+      uint yr = yp + uint(qh) * p.OW, wr = wb + r * p.KW;
+      int qw = qw0, mw = mw0;
+      for (uint s = 0; s < p.KW; s++) {
+        if (mw == 0) {
+          float wv = w[wr + s];
+          for (uint j = 0; j < TW; j++) {
+            int ow = qw + int(j);
+            if (ow >= 0 && ow < int(p.OW)) acc[j] = fma(wv, gy[yr + uint(ow)], acc[j]);
+          }
+        }
+        qw -= dqw;
+        mw -= dmw;
+        if (mw < 0) {
+          mw += int(p.sw);
+          qw--;
+        }
       }
+    }
+    qh -= dqh;
+    mh -= dmh;
+    if (mh < 0) {
+      mh += int(p.sh);
+      qh--;
     }
   }
   uint xr = (plane * p.H + ih) * p.W;
-  for (uint j = 0; j < TW; j++)
-    if (iw0 + j < p.W) gx[xr + iw0 + j] += acc[j];
+  for (uint j = 0; j < TW; j++) {
+    uint iw = iw0 + j * p.sw;
+    if (iw < p.W) gx[xr + iw] += acc[j];
+  }
 }

@@ -1,14 +1,14 @@
-// Body of pool2d.comp and pool2d_route.comp: 2-D max or average pooling
-// where each invocation owns a TH x TW tile of outputs of one plane, so an
-// input row is loaded once for every window of the tile that needs it.
-// Each input row in reach is first reduced over the window columns of the
+// Body of pool2d.comp and pool2d_route.comp, the pooling of any window
+// (pool2d_k3.glsl unrolls the 3 x 3 ones): 2-D max or average pooling where
+// each invocation owns a TH x TW tile of outputs of one plane, so an input
+// row is loaded once for every window of the tile that needs it.  Each
+// input row in reach is first reduced over the window columns of the
 // tile's TW output columns, then folded into the output rows whose windows
 // hold it.  Max keeps the first maximum in row-major window order, with
 // its index in the plane (the winner of an all -inf window is its first
 // in-bounds element, as in PyTorch).  With ROUTE defined (max only) the
-// tile writes r[o] = (bits of gy[o], winner) for pool2d_backward.comp (one
-// two-component load there); otherwise
-// it writes y.
+// tile writes r[o] = (bits of gy[o], winner) for pool2d_backward.comp,
+// which reads both in one access; otherwise it writes y.
 #extension GL_EXT_control_flow_attributes : require
 layout(local_size_x = 64) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };

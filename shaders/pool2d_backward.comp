@@ -1,9 +1,11 @@
-// Backward of 2-D pooling as a gather: each invocation owns a TH x TW tile
-// of gx in one plane and loops over the windows that reach the tile, so no
-// two invocations write the same element.  Max (avg = 0) reads the routes
-// of pool2d_route.comp (the bits of each window's gradient and the index
-// of its winner in the plane); avg spreads each window's gradient evenly over its
-// in-bounds elements, summing a window row over the tile's columns first.
+// Backward of 2-D pooling as a gather, for any window (but max over the
+// 3 x 3 ones, which pool2d_k3_max_backward.glsl handles in one pass): each
+// invocation owns a TH x TW tile of gx in one plane and loops over the
+// windows that reach the tile, so no two invocations write the same
+// element.  Max (avg = 0) reads the routes of pool2d_route.comp (the bits
+// of each window's gradient and the index of its winner in the plane); avg
+// spreads each window's gradient evenly over its in-bounds elements,
+// summing a window row over the tile's columns first.
 // gx += the gathered sum.
 #version 450
 #extension GL_GOOGLE_include_directive : require

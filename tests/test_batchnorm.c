@@ -17,9 +17,11 @@ typedef struct dims {
   uint32_t n, c, h, w;
 } dims;
 
+/* Odd planes, and planes of a multiple of 4 floats (read as vec4s). */
 static const dims shapes[] = {
-    {1, 1, 7, 7},  {7, 3, 9, 9},   {1, 16, 13, 13}, {7, 16, 7, 7},
+    {1, 1, 7, 7},   {7, 3, 9, 9},   {1, 16, 13, 13}, {7, 16, 7, 7},
     {7, 3, 13, 13}, {200, 2, 3, 3}, {300, 3, 1, 1},  {2, 5, 1, 1},
+    {7, 3, 6, 4},   {3, 16, 2, 2},  {5, 4, 28, 28},
 };
 #define N_SHAPES (sizeof shapes / sizeof *shapes)
 

@@ -33,6 +33,12 @@ static const conv_case cases[] = {
     {1, 8, 9, 9, 8, 1, 3, GEOM(.stride = {1, 2}, .pad = {0, 1})},
     {2, 8, 6, 7, 8, 5, 5,
      GEOM(.stride = {3, 2}, .pad = {2, 2}, .groups = 8)},
+    /* depthwise at width stride 1 (the sliding paths): sep_conv 5x5,
+     * dil_conv 3x3, a height stride, a kernel wider than they take */
+    {7, 5, 11, 19, 5, 5, 5, GEOM(.pad = {2, 2}, .groups = 5)},
+    {2, 6, 9, 13, 6, 3, 3, GEOM(.pad = {2, 2}, .dilation = {2, 2}, .groups = 6)},
+    {3, 4, 10, 9, 4, 3, 3, GEOM(.stride = {2, 1}, .pad = {1, 0}, .groups = 4)},
+    {1, 3, 12, 17, 3, 7, 7, GEOM(.pad = {3, 3}, .groups = 3)},
 };
 #define N_CASES (sizeof cases / sizeof *cases)
 

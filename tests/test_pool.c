@@ -16,16 +16,22 @@ typedef struct geom {
   uint32_t n, c, h, w, kernel, stride, pad;
 } geom;
 
+/* 3 x 3 windows with padding 1 and stride 1 or 2 take the unrolled
+ * shaders (one tile, several, planes smaller than a window); the others
+ * the general ones. */
 static const geom geoms[] = {
     {1, 1, 7, 7, 3, 1, 1},   {7, 3, 9, 9, 3, 2, 1},
     {1, 16, 13, 13, 3, 1, 1}, {7, 3, 13, 13, 3, 2, 1},
     {7, 1, 9, 7, 2, 2, 0},   {1, 3, 7, 9, 5, 3, 2},
     {7, 16, 7, 7, 3, 2, 1},  {1, 3, 13, 9, 1, 2, 0},
-    {7, 3, 6, 11, 4, 1, 3},
+    {7, 3, 6, 11, 4, 1, 3},  {1, 3, 20, 17, 3, 1, 1},
+    {7, 3, 9, 9, 3, 1, 0},   {2, 3, 1, 2, 3, 1, 1},
+    {1, 2, 2, 1, 3, 2, 1},   {2, 2, 16, 16, 3, 1, 1},
+    {1, 2, 28, 28, 3, 2, 1},
 };
 #define N_GEOMS (sizeof geoms / sizeof *geoms)
 
-/* Output extent and the window of output o along one axis. */
+/* Output extent along one axis. */
 static uint32_t out_dim(uint32_t in, const dam_pool_args *a) {
   return (in + 2 * a->pad - a->kernel) / a->stride + 1;
 }

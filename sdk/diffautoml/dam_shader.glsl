@@ -6,9 +6,11 @@
 #ifndef DAM_SHADER_GLSL
 #define DAM_SHADER_GLSL
 
-uint dam_linear_id() {
-  return gl_GlobalInvocationID.x +
-         gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x;
-}
+// A macro, not a function: gl_WorkGroupSize is only known after the
+// shader's `layout(local_size_x = ...) in;`, which usually comes after this
+// #include; a function body here would see a local size of 1.
+#define dam_linear_id()                                                     \
+  (gl_GlobalInvocationID.x +                                                \
+   gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x)
 
 #endif
