@@ -1,17 +1,24 @@
 /*
  * `diffautoml bench kernels`: throughput of the core kernels on the
- * selected device, over the shapes a DARTS search on 32x32 images runs
- * (stem, pointwise, depthwise, dilated, strided and reduction convolutions;
- * elementwise and reduction kernels).  Each row is timed by wall clock over
- * back-to-back calls recorded into one command buffer per round, after a
- * warm-up call that creates the pipeline; the best of three trials is
- * reported.
+ * selected device at the shapes of a DARTS search network on 28x28 images
+ * (batch 64; 16 channels at 28x28, 32 at 14x14, 64 at 7x7), with two
+ * copy bandwidths for reference, over 4 MiB (about one 64x16x28x28
+ * activation): vkCmdCopyBuffer and a copy shader.  Each
+ * row is timed by wall clock over back-to-back calls recorded into one
+ * command buffer per round, after a warm-up call that creates the
+ * pipeline; the best of three trials is reported.
  */
+#include "batchnorm.h"
+#include "channels.h"
 #include "cli.h"
 #include "conv.h"
 #include "device.h"
 #include "error.h"
 #include "kernels.h"
+#include "linear.h"
+#include "loss.h"
+#include "optim.h"
+#include "pool.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,49 +29,34 @@
 #define MAX_CALLS_PER_ROUND 64
 #define TRIAL_SECONDS 0.1
 #define TRIALS 3
-#define ELEMENTWISE_N (1u << 20)
+#define COPY_BYTES (4u << 20)
 
-enum pass { FWD, GRAD_INPUT, GRAD_WEIGHT };
-static const char *const pass_name[] = {"conv2d", "conv2d_grad_input",
-                                        "conv2d_grad_weight"};
-
-typedef struct conv_bench {
-  const char *name;
-  uint32_t c, hw, k, ks; /* channels in, image side, channels out, kernel */
-  dam_conv2d_geom g;
-} conv_bench;
-
-static const conv_bench conv_cases[] = {
-    {"stem 3x3 3->48 @32", 3, 32, 48, 3, {.pad = {1, 1}}},
-    {"1x1 16->16 @32", 16, 32, 16, 1, {.groups = 1}},
-    {"1x1 32->32 @16", 32, 16, 32, 1, {.groups = 1}},
-    {"1x1 64->64 @8", 64, 8, 64, 1, {.groups = 1}},
-    {"1x1 s2 32->16 @32", 32, 32, 16, 1, {.stride = {2, 2}}},
-    {"dw3x3 16 @32", 16, 32, 16, 3, {.pad = {1, 1}, .groups = 16}},
-    {"dw5x5 16 @32", 16, 32, 16, 5, {.pad = {2, 2}, .groups = 16}},
-    {"dw3x3 d2 16 @32", 16, 32, 16, 3,
-     {.pad = {2, 2}, .dilation = {2, 2}, .groups = 16}},
-    {"dw3x3 s2 32 @32", 32, 32, 32, 3,
-     {.stride = {2, 2}, .pad = {1, 1}, .groups = 32}},
-    {"3x3 64->64 @8", 64, 8, 64, 3, {.pad = {1, 1}}},
-};
+/* The three stages of the network: channels and image side. */
+static const struct {
+  uint32_t c, hw;
+} stages[] = {{16, 28}, {32, 14}, {64, 7}};
 
 typedef struct bench {
   dam_exec *ex;
   uint32_t batch;
   const char *filter;
-  FILE *out;
+  double copy_gbs;   /* vkCmdCopyBuffer; measured first, 0 until then */
+  double shader_gbs; /* the copy shader (dam_k_copy) */
 } bench;
 
-/* One row's work: `call` records one call of the kernel. */
+/* One row: `call` records one call of the kernel on t[]. */
 typedef struct row {
-  const char *kernel, *shape, *path;
-  double flops, bytes; /* per call; 0 where meaningless */
-  int (*call)(struct row *r, dam_exec *ex);
-  int kind; /* enum pass, or enum elementwise */
-  const dam_conv2d_geom *g;
-  dam_tensor *t[3];
-  float alpha;
+  const char *kernel, *path;
+  char shape[40];
+  double flops, bytes; /* per call; flops 0 for memory-bound kernels */
+  int (*call)(const struct row *r, dam_exec *ex);
+  int pass;
+  dam_tensor *t[8];
+  union {
+    dam_conv2d_geom conv;
+    dam_pool_args pool;
+    dam_bn_args bn;
+  } a;
 } row;
 
 static double now(void) {
@@ -77,7 +69,7 @@ static double now(void) {
  * runs rounds of 1, 2, 4, ... up to MAX_CALLS_PER_ROUND calls until
  * TRIAL_SECONDS have passed.  The best trial is the one least disturbed
  * by other work on the machine. */
-static int time_row(bench *b, row *r, double *per_call) {
+static int time_row(bench *b, const row *r, double *per_call) {
   int err = r->call(r, b->ex);
   if (!err)
     err = dam_exec_end_step(b->ex);
@@ -102,7 +94,9 @@ static int time_row(bench *b, row *r, double *per_call) {
   return err;
 }
 
-static int print_row(bench *b, row *r) {
+/* Time and print r unless the filter leaves it out.  Memory-bound rows
+ * also show their share of the copy bandwidth. */
+static int print_row(bench *b, const row *r) {
   char label[96];
   snprintf(label, sizeof label, "%s %s", r->kernel, r->shape);
   if (b->filter && !strstr(label, b->filter))
@@ -110,119 +104,301 @@ static int print_row(bench *b, row *r) {
   double s = 0;
   int err = time_row(b, r, &s);
   if (err)
-    return err;
-  fprintf(b->out, "%-20s %-20s %-10s %10.3f", r->kernel, r->shape, r->path,
-          s * 1e3);
+    return dam_fail(err, "%s: %s", label, dam_last_error());
+  double gbs = r->bytes / s * 1e-9;
+  printf("%-20s %-22s %-10s %9.3f", r->kernel, r->shape, r->path, s * 1e3);
   if (r->flops > 0)
-    fprintf(b->out, " %9.2f", r->flops / s * 1e-9);
+    printf(" %9.2f %9.2f\n", r->flops / s * 1e-9, gbs);
+  else if (b->shader_gbs > 0)
+    printf(" %9s %9.2f  %3.0f%% / %3.0f%%\n", "-", gbs,
+           100 * gbs / b->copy_gbs, 100 * gbs / b->shader_gbs);
   else
-    fprintf(b->out, " %9s", "-");
-  fprintf(b->out, " %9.2f\n", r->bytes / s * 1e-9);
-  fflush(b->out);
+    printf(" %9s %9.2f\n", "-", gbs);
+  fflush(stdout);
   return DAM_OK;
 }
 
-static int conv_call(row *r, dam_exec *ex) {
-  switch ((enum pass)r->kind) {
-  case FWD: return dam_k_conv2d(ex, r->t[0], r->t[1], r->g, r->t[2]);
-  case GRAD_INPUT:
-    return dam_k_conv2d_grad_input_acc(ex, r->t[2], r->t[1], r->g, r->t[0]);
-  case GRAD_WEIGHT:
-    return dam_k_conv2d_grad_weight_acc(ex, r->t[0], r->t[2], r->g, r->t[1]);
-  }
-  return DAM_EINVAL;
-}
-
-static dam_tensor *filled(dam_exec *ex, dam_shape s, float v) {
-  dam_tensor *t = dam_tensor_new(ex, &s, true);
-  if (t && dam_k_fill(ex, t, v)) {
-    dam_tensor_free(ex, t);
+static dam_tensor *filled(bench *b, dam_shape s, float v) {
+  dam_tensor *t = dam_tensor_new(b->ex, &s, true);
+  if (t && dam_k_fill(b->ex, t, v)) {
+    dam_tensor_free(b->ex, t);
     return NULL;
   }
   return t;
 }
 
-static int bench_conv(bench *b, const conv_bench *cb) {
-  dam_shape xs = dam_shape4(b->batch, cb->c, cb->hw, cb->hw);
-  uint32_t groups = cb->g.groups ? cb->g.groups : 1;
-  dam_shape ws = dam_shape4(cb->k, cb->c / groups, cb->ks, cb->ks), ys;
-  int err = dam_conv2d_out_shape(&xs, &ws, &cb->g, &ys);
-  if (err)
-    return err;
-  row r = {.shape = cb->name, .call = conv_call, .g = &cb->g};
-  r.path = dam__conv2d_path(b->ex, &xs, &ws, &cb->g);
-  r.t[0] = filled(b->ex, xs, 0.5f);
-  r.t[1] = filled(b->ex, ws, 0.25f);
-  r.t[2] = filled(b->ex, ys, 0.125f);
-  if (!r.t[0] || !r.t[1] || !r.t[2])
-    err = dam_fail(DAM_ENOMEM, "bench: %s: %s", cb->name, dam_last_error());
-  double macs = (double)dam_conv2d_macs(&xs, &ws, &cb->g);
-  double nx = (double)dam_shape_numel(&xs), nw = (double)dam_shape_numel(&ws),
-         ny = (double)dam_shape_numel(&ys);
-  for (int p = FWD; p <= GRAD_WEIGHT && !err; p++) {
-    r.kind = p;
-    r.kernel = pass_name[p];
-    r.flops = 2 * macs;
-    /* each operand read once, the output written (read too if added to) */
-    r.bytes = 4 * (p == FWD ? nx + nw + ny
-                   : p == GRAD_INPUT ? ny + nw + 2 * nx
-                                     : nx + ny + 2 * nw);
-    err = print_row(b, &r);
+/* Make r's tensors of the n shapes; DAM_ENOMEM naming the row. */
+static int make_tensors(bench *b, row *r, const dam_shape *shapes,
+                        uint32_t n) {
+  for (uint32_t i = 0; i < n; i++)
+    if (!(r->t[i] = filled(b, shapes[i], 0.25f + 0.125f * (float)i)))
+      return dam_fail(DAM_ENOMEM, "bench: %s: %s", r->kernel,
+                      dam_last_error());
+  return 0;
+}
+
+static void free_tensors(bench *b, row *r) {
+  for (int i = 0; i < 8; i++) {
+    dam_tensor_free(b->ex, r->t[i]);
+    r->t[i] = NULL;
   }
-  for (int i = 0; i < 3; i++)
-    dam_tensor_free(b->ex, r.t[i]);
+}
+
+static double bytes_of(const row *r, uint32_t n) {
+  double sum = 0;
+  for (uint32_t i = 0; i < n; i++)
+    sum += 4.0 * (double)r->t[i]->numel;
+  return sum;
+}
+
+/* ---- copy bandwidth ---------------------------------------------------- */
+
+static int copy_call(const row *r, dam_exec *ex) {
+  if (r->pass)
+    return dam_k_copy(ex, r->t[0], r->t[1]);
+  return dam_exec_copy(ex, dam_tensor_range(r->t[0]),
+                       dam_tensor_range(r->t[1]));
+}
+
+/* The two references, over COPY_BYTES (bytes read plus bytes written):
+ * vkCmdCopyBuffer, and the copy shader (what any shader can move). */
+static int bench_copy(bench *b) {
+  row r = {.path = "-", .call = copy_call};
+  dam_shape s = dam_shape4(COPY_BYTES / 4, 0, 0, 0);
+  const dam_shape shapes[] = {s, s};
+  snprintf(r.shape, sizeof r.shape, "%u MiB", COPY_BYTES >> 20);
+  int err = make_tensors(b, &r, shapes, 2);
+  for (r.pass = 0; r.pass < 2 && !err; r.pass++) {
+    double t = 0, *gbs = r.pass ? &b->shader_gbs : &b->copy_gbs;
+    r.kernel = r.pass ? "copy (shader)" : "copy (vkCmdCopyBuffer)";
+    if (!(err = time_row(b, &r, &t))) {
+      *gbs = 2.0 * COPY_BYTES / t * 1e-9;
+      printf("%-22s %-20s %-10s %9.3f %9s %9.2f  reference\n", r.kernel,
+             r.shape, r.path, t * 1e3, "-", *gbs);
+    }
+  }
+  free_tensors(b, &r);
   return err;
 }
 
-enum elementwise { ADD, AXPBY, RELU_BWD, SUM, DOT };
+/* ---- convolutions ------------------------------------------------------ */
 
-static int elementwise_call(row *r, dam_exec *ex) {
-  switch ((enum elementwise)r->kind) {
-  case ADD: return dam_k_add(ex, r->t[0], r->t[1], r->t[2]);
-  case AXPBY: return dam_k_axpby(ex, r->alpha, r->t[0], 0.5f, r->t[2]);
-  case RELU_BWD: return dam_k_relu_backward(ex, r->t[0], r->t[1], r->t[2]);
-  case SUM: return dam_k_sum(ex, r->t[0], r->t[2]);
-  case DOT: return dam_k_dot(ex, r->t[0], r->t[1], r->t[2]);
+enum conv_pass { FWD, GRAD_INPUT, GRAD_WEIGHT };
+static const char *const conv_pass_name[] = {"conv2d", "conv2d_grad_input",
+                                             "conv2d_grad_weight"};
+
+static int conv_call(const row *r, dam_exec *ex) {
+  switch ((enum conv_pass)r->pass) {
+  case FWD: return dam_k_conv2d(ex, r->t[0], r->t[1], &r->a.conv, r->t[2]);
+  case GRAD_INPUT:
+    return dam_k_conv2d_grad_input_acc(ex, r->t[2], r->t[1], &r->a.conv,
+                                       r->t[0]);
+  case GRAD_WEIGHT:
+    return dam_k_conv2d_grad_weight_acc(ex, r->t[0], r->t[2], &r->a.conv,
+                                        r->t[1]);
   }
   return DAM_EINVAL;
 }
 
-static int bench_elementwise(bench *b) {
-  static const struct {
-    const char *name;
-    enum elementwise kind;
-    double reads, writes; /* per element */
-  } kinds[] = {{"add", ADD, 2, 1},
-               {"axpby", AXPBY, 2, 1},
-               {"relu_backward", RELU_BWD, 3, 1},
-               {"sum", SUM, 1, 0},
-               {"dot", DOT, 2, 0}};
-  char shape[32];
-  snprintf(shape, sizeof shape, "%u elements", ELEMENTWISE_N);
-  row r = {.shape = shape, .path = "-", .call = elementwise_call,
-           .alpha = 1.5f};
-  dam_shape n = dam_shape4(ELEMENTWISE_N, 0, 0, 0);
-  r.t[0] = filled(b->ex, n, 0.5f);
-  r.t[1] = filled(b->ex, n, -0.25f);
-  int err = DAM_OK;
-  for (size_t i = 0; i < sizeof kinds / sizeof *kinds && !err; i++) {
-    bool reduce = kinds[i].kind == SUM || kinds[i].kind == DOT;
-    r.t[2] = filled(b->ex, reduce ? dam_shape4(1, 0, 0, 0) : n, 0.0f);
-    if (!r.t[0] || !r.t[1] || !r.t[2]) {
-      err = dam_fail(DAM_ENOMEM, "bench: %s", dam_last_error());
-    } else {
-      r.kernel = kinds[i].name;
-      r.kind = kinds[i].kind;
-      r.bytes = 4.0 * ELEMENTWISE_N * (kinds[i].reads + kinds[i].writes);
-      r.flops = 0;
-      err = print_row(b, &r);
-    }
-    dam_tensor_free(b->ex, r.t[2]);
+/* Forward and both gradients of one convolution: c_in -> c_out, kernel
+ * ks, on hw x hw images. */
+static int bench_conv(bench *b, const char *name, uint32_t c_in,
+                      uint32_t c_out, uint32_t hw, uint32_t ks,
+                      dam_conv2d_geom g) {
+  row r = {.call = conv_call, .a.conv = g};
+  uint32_t groups = g.groups ? g.groups : 1;
+  dam_shape s[3] = {dam_shape4(b->batch, c_in, hw, hw),
+                    dam_shape4(c_out, c_in / groups, ks, ks)};
+  int err = dam_conv2d_out_shape(&s[0], &s[1], &g, &s[2]);
+  if (!err)
+    err = make_tensors(b, &r, s, 3);
+  snprintf(r.shape, sizeof r.shape, "%s @%u", name, hw);
+  r.path = dam__conv2d_path(b->ex, &s[0], &s[1], &g);
+  r.flops = 2.0 * (double)dam_conv2d_macs(&s[0], &s[1], &g);
+  for (int p = FWD; p <= GRAD_WEIGHT && !err; p++) {
+    r.pass = p;
+    r.kernel = conv_pass_name[p];
+    /* the output is read too when the pass adds to it */
+    r.bytes = bytes_of(&r, 3) + (p == FWD ? 0 : p == GRAD_INPUT
+                                                ? 4.0 * r.t[0]->numel
+                                                : 4.0 * r.t[1]->numel);
+    err = print_row(b, &r);
   }
-  dam_tensor_free(b->ex, r.t[0]);
-  dam_tensor_free(b->ex, r.t[1]);
+  free_tensors(b, &r);
   return err;
 }
+
+static int bench_convs(bench *b, uint32_t c, uint32_t hw) {
+  char name[40];
+  int err = 0;
+  snprintf(name, sizeof name, "3x3 %u->%u", c, c);
+  err = bench_conv(b, name, c, c, hw, 3, (dam_conv2d_geom){.pad = {1, 1}});
+  snprintf(name, sizeof name, "1x1 %u->%u", c, c);
+  if (!err)
+    err = bench_conv(b, name, c, c, hw, 1, (dam_conv2d_geom){0});
+  snprintf(name, sizeof name, "dw3x3 %u", c);
+  if (!err)
+    err = bench_conv(b, name, c, c, hw, 3,
+                     (dam_conv2d_geom){.pad = {1, 1}, .groups = c});
+  snprintf(name, sizeof name, "dw5x5 %u", c);
+  if (!err)
+    err = bench_conv(b, name, c, c, hw, 5,
+                     (dam_conv2d_geom){.pad = {2, 2}, .groups = c});
+  snprintf(name, sizeof name, "dw3x3 d2 %u", c);
+  if (!err)
+    err = bench_conv(b, name, c, c, hw, 3,
+                     (dam_conv2d_geom){.pad = {2, 2}, .dilation = {2, 2},
+                                       .groups = c});
+  snprintf(name, sizeof name, "dw3x3 s2 %u", c);
+  if (!err)
+    err = bench_conv(b, name, c, c, hw, 3,
+                     (dam_conv2d_geom){.stride = {2, 2}, .pad = {1, 1},
+                                       .groups = c});
+  return err;
+}
+
+/* ---- memory-bound layers ----------------------------------------------- */
+
+enum layer {
+  RELU, RELU_BWD, BN_TRAIN, BN_BWD, MAX_POOL, MAX_POOL_BWD, AVG_POOL,
+  AVG_POOL_BWD, CONCAT, GAP, GAP_BWD
+};
+
+static int layer_call(const row *r, dam_exec *ex) {
+  dam_tensor *const *t = r->t;
+  switch ((enum layer)r->pass) {
+  case RELU: return dam_k_relu(ex, t[0], t[1]);
+  case RELU_BWD: return dam_k_relu_backward(ex, t[0], t[1], t[2]);
+  case BN_TRAIN:
+    return dam_k_batchnorm_train(ex, t[0], NULL, NULL, NULL, NULL, &r->a.bn,
+                                 t[1], t[6], t[7]);
+  case BN_BWD:
+    return dam_k_batchnorm_backward(ex, t[0], t[1], NULL, t[6], t[7], t[2],
+                                    NULL, NULL);
+  case MAX_POOL:
+  case AVG_POOL: return dam_k_pool2d(ex, t[0], &r->a.pool, t[5]);
+  case MAX_POOL_BWD:
+  case AVG_POOL_BWD:
+    return dam_k_pool2d_backward(ex, t[0], t[5], &r->a.pool, t[2]);
+  case CONCAT: return dam_k_channel_copy(ex, t[0], 0, t[3], 0,
+                                         t[0]->shape.dim[1], false);
+  case GAP: return dam_k_global_avg_pool(ex, t[0], t[4]);
+  case GAP_BWD: return dam_k_global_avg_pool_backward(ex, t[4], t[2]);
+  }
+  return DAM_EINVAL;
+}
+
+/* The memory-bound layers of one stage.  t: 0 x, 1 y or gy, 2 gx, 3 a
+ * concat of two x-sized halves, 4 [N, C], 5 the pooled output, 6 and 7 the
+ * batch-norm mean and inverse std. */
+static int bench_layers(bench *b, uint32_t c, uint32_t hw) {
+  static const struct {
+    const char *name;
+    enum layer layer;
+    double reads, writes; /* in x-sized tensors */
+  } layers[] = {
+      {"relu", RELU, 1, 1},          {"relu_backward", RELU_BWD, 3, 1},
+      {"batchnorm", BN_TRAIN, 2, 1}, {"batchnorm_backward", BN_BWD, 3, 1},
+      {"max_pool3x3", MAX_POOL, 1, 1},
+      {"max_pool3x3_backward", MAX_POOL_BWD, 3, 1},
+      {"avg_pool3x3", AVG_POOL, 1, 1},
+      {"avg_pool3x3_backward", AVG_POOL_BWD, 2, 1},
+      {"concat (copy)", CONCAT, 1, 1}, {"global_avg_pool", GAP, 1, 0},
+      {"global_avg_pool_bwd", GAP_BWD, 1, 1},
+  };
+  row r = {.path = "-", .call = layer_call};
+  uint32_t n = b->batch;
+  dam_shape x = dam_shape4(n, c, hw, hw);
+  const dam_shape shapes[] = {x,
+                              x,
+                              x,
+                              dam_shape4(n, 2 * c, hw, hw),
+                              dam_shape4(n, c, 0, 0),
+                              x,
+                              dam_shape4(c, 0, 0, 0),
+                              dam_shape4(c, 0, 0, 0)};
+  int err = make_tensors(b, &r, shapes, 8);
+  snprintf(r.shape, sizeof r.shape, "%ux%ux%ux%u", n, c, hw, hw);
+  double xb = 4.0 * (double)r.t[0]->numel;
+  r.a.bn = (dam_bn_args){1e-5f, 0.1f};
+  for (size_t i = 0; i < sizeof layers / sizeof *layers && !err; i++) {
+    r.kernel = layers[i].name;
+    r.pass = layers[i].layer;
+    if (r.pass >= MAX_POOL && r.pass <= AVG_POOL_BWD)
+      r.a.pool = (dam_pool_args){r.pass <= MAX_POOL_BWD ? DAM_POOL_MAX
+                                                        : DAM_POOL_AVG,
+                                 3, 1, 1};
+    r.bytes = xb * (layers[i].reads + layers[i].writes);
+    err = print_row(b, &r);
+  }
+  free_tensors(b, &r);
+  return err;
+}
+
+/* ---- classifier, loss and optimizer ------------------------------------ */
+
+enum head { LINEAR, LINEAR_GRAD_IN, LINEAR_GRAD_W, XENT, XENT_BWD, SGD };
+
+static int head_call(const row *r, dam_exec *ex) {
+  dam_tensor *const *t = r->t;
+  switch ((enum head)r->pass) {
+  case LINEAR: return dam_k_linear(ex, t[0], t[1], t[2], t[3]);
+  case LINEAR_GRAD_IN: return dam_k_linear_grad_input(ex, t[3], t[1], t[0]);
+  case LINEAR_GRAD_W:
+    return dam_k_linear_grad_weight(ex, t[0], t[3], t[1], t[2]);
+  case XENT: return dam_k_softmax_xent(ex, t[3], t[4], t[5], t[6]);
+  case XENT_BWD: return dam_k_softmax_xent_backward(ex, t[6], t[4], t[5],
+                                                    t[3]);
+  case SGD: return dam_k_sgd(ex, t[0], t[1], t[2], 0.025f, 3e-4f, 0.9f,
+                             false);
+  }
+  return DAM_EINVAL;
+}
+
+/* The classifier of the last stage (64 channels -> 10 classes) with its
+ * loss, and one SGD step over a million weights. */
+static int bench_head(bench *b) {
+  static const char *const names[] = {"linear", "linear_grad_input",
+                                      "linear_grad_weight", "softmax_xent",
+                                      "softmax_xent_backward"};
+  uint32_t n = b->batch, features = 256, classes = 10;
+  row r = {.path = "-", .call = head_call};
+  const dam_shape shapes[] = {
+      dam_shape4(n, features, 0, 0), dam_shape4(classes, features, 0, 0),
+      dam_shape4(classes, 0, 0, 0),  dam_shape4(n, classes, 0, 0),
+      dam_shape4(n, 0, 0, 0),        dam_shape4(n, 0, 0, 0),
+      dam_shape4(n, classes, 0, 0)};
+  int err = make_tensors(b, &r, shapes, 7);
+  if (!err) /* class 0 for every sample: a valid label */
+    err = dam_k_fill(b->ex, r.t[4], 0.0f);
+  snprintf(r.shape, sizeof r.shape, "%u x %u -> %u", n, features, classes);
+  double macs = (double)n * features * classes;
+  for (int p = LINEAR; p <= XENT_BWD && !err; p++) {
+    r.kernel = names[p];
+    r.pass = p;
+    r.flops = p <= LINEAR_GRAD_W ? 2 * macs : 0;
+    r.bytes = p <= LINEAR_GRAD_W ? bytes_of(&r, 4)
+                                 : 4.0 * n * (2 * classes + 2);
+    err = print_row(b, &r);
+  }
+  free_tensors(b, &r);
+  dam_shape w = dam_shape4(1u << 20, 0, 0, 0);
+  const dam_shape params[] = {w, w, w};
+  if (!err)
+    err = make_tensors(b, &r, params, 3);
+  r.kernel = "sgd";
+  r.pass = SGD;
+  r.flops = 0;
+  snprintf(r.shape, sizeof r.shape, "%u weights", 1u << 20);
+  if (!err) {
+    r.bytes = bytes_of(&r, 3) + 4.0 * 2 * (double)w.dim[0];
+    err = print_row(b, &r);
+  }
+  free_tensors(b, &r);
+  return err;
+}
+
+/* ---- the command ------------------------------------------------------- */
 
 static void bench_usage(FILE *out) {
   fprintf(out,
@@ -233,11 +409,13 @@ static void bench_usage(FILE *out) {
           "  --variant V       conv2d implementation: auto (default),\n"
           "                    register or shared\n"
           "columns: milliseconds per call, GFLOP/s (2 per multiply-add),\n"
-          "GB/s of operand traffic (each operand once)\n");
+          "GB/s of operand traffic (each operand once), and for memory-bound\n"
+          "kernels their share of the two copy bandwidths (vkCmdCopyBuffer /\n"
+          "copy shader)\n");
 }
 
-/* Parse `bench kernels` arguments into b; 0, or DAM_EXIT_USAGE after a
- * message. */
+/* Parse `bench kernels` arguments into b; 0, -1 after --help, or
+ * DAM_EXIT_USAGE after a message. */
 static int parse(int argc, char **argv, bench *b,
                  dam__conv2d_variant *variant) {
   if (argc < 2 || strcmp(argv[1], "kernels") != 0) {
@@ -286,8 +464,18 @@ static int parse(int argc, char **argv, bench *b,
   return 0;
 }
 
+static int run(bench *b) {
+  int err = bench_copy(b);
+  for (size_t i = 0; i < sizeof stages / sizeof *stages && !err; i++) {
+    err = bench_convs(b, stages[i].c, stages[i].hw);
+    if (!err)
+      err = bench_layers(b, stages[i].c, stages[i].hw);
+  }
+  return err ? err : bench_head(b);
+}
+
 int dam_cmd_bench(const dam_cli_opts *opts, int argc, char **argv) {
-  bench b = {.batch = 64, .out = stdout};
+  bench b = {.batch = 64};
   dam__conv2d_variant variant = DAM__CONV2D_AUTO;
   int rc = parse(argc, argv, &b, &variant);
   if (rc)
@@ -302,14 +490,11 @@ int dam_cmd_bench(const dam_cli_opts *opts, int argc, char **argv) {
     return err == DAM_ENOTFOUND ? DAM_EXIT_USAGE : DAM_EXIT_RUNTIME;
   }
   dam__conv2d_force(variant, 0);
-  fprintf(b.out, "device: %s (%s), batch %u\n", dev->info.name,
-          dam_device_type_name(dev->info.type), b.batch);
-  fprintf(b.out, "%-20s %-20s %-10s %10s %9s %9s\n", "kernel", "shape",
-          "path", "ms/call", "GFLOP/s", "GB/s");
-  for (size_t i = 0; i < sizeof conv_cases / sizeof *conv_cases && !err; i++)
-    err = bench_conv(&b, &conv_cases[i]);
-  if (!err)
-    err = bench_elementwise(&b);
+  printf("device: %s (%s), batch %u\n", dev->info.name,
+         dam_device_type_name(dev->info.type), b.batch);
+  printf("%-20s %-22s %-10s %9s %9s %9s\n", "kernel", "shape", "path",
+         "ms/call", "GFLOP/s", "GB/s");
+  err = run(&b);
   dam__conv2d_force(DAM__CONV2D_AUTO, 0);
   if (err)
     fprintf(stderr, "diffautoml bench: %s\n", dam_last_error());

@@ -5,6 +5,7 @@
 #include "add.spv.h"
 #include "axpby.spv.h"
 #include "broadcast_acc.spv.h"
+#include "copy.spv.h"
 #include "fill.spv.h"
 #include "mul.spv.h"
 #include "mul_acc.spv.h"
@@ -13,6 +14,7 @@
 #include "relu_backward.spv.h"
 
 DAM_SHADER(fill, 1, 0x1, 8);
+DAM_SHADER(copy, 2, 0x2, 4);
 DAM_SHADER(add, 3, 0x4, 4);
 DAM_SHADER(mul, 3, 0x4, 4);
 DAM_SHADER(mul_acc, 3, 0x4, 4);
@@ -26,11 +28,17 @@ DAM_SHADER(broadcast_acc, 3, 0x4, 12);
 #define REDUCE_PER_INVOCATION 64
 #define REDUCE_MAX_PARTS 4096
 
+/* Invocations of an elementwise shader over n floats (shaders/
+ * elementwise.glsl): one per vec4, one per float left over. */
+static uint64_t vec4_invocations(uint64_t n) { return n / 4 + n % 4; }
+
 int dam_k_fill(dam_exec *ex, dam_tensor *y, float value) {
   const dam_tensor *t[] = {y};
   struct { uint32_t n; float value; } push = {(uint32_t)y->numel, value};
   int err = dam__k_check("fill", t, 1, 0);
-  return err ? err : dam__k_run(ex, &shader_fill, t, &push, y->numel);
+  return err ? err
+             : dam__k_run(ex, &shader_fill, t, &push,
+                          vec4_invocations(y->numel));
 }
 
 static int binary(dam_exec *ex, const char *op, const dam_shader *s,
@@ -38,7 +46,7 @@ static int binary(dam_exec *ex, const char *op, const dam_shader *s,
   const dam_tensor *t[] = {a, b, y};
   int err = dam__k_check(op, t, 3, y ? y->numel : 0);
   uint32_t n = err ? 0 : (uint32_t)y->numel;
-  return err ? err : dam__k_run(ex, s, t, &n, n);
+  return err ? err : dam__k_run(ex, s, t, &n, vec4_invocations(n));
 }
 
 int dam_k_add(dam_exec *ex, const dam_tensor *a, const dam_tensor *b,
@@ -69,14 +77,23 @@ int dam_k_axpby(dam_exec *ex, float alpha, const dam_tensor *x, float beta,
     return err;
   struct { uint32_t n; float alpha, beta; } push = {(uint32_t)y->numel,
                                                     alpha, beta};
-  return dam__k_run(ex, &shader_axpby, t, &push, y->numel);
+  return dam__k_run(ex, &shader_axpby, t, &push, vec4_invocations(y->numel));
+}
+
+static int unary(dam_exec *ex, const char *op, const dam_shader *s,
+                 const dam_tensor *x, dam_tensor *y) {
+  const dam_tensor *t[] = {x, y};
+  int err = dam__k_check(op, t, 2, y ? y->numel : 0);
+  uint32_t n = err ? 0 : (uint32_t)y->numel;
+  return err ? err : dam__k_run(ex, s, t, &n, vec4_invocations(n));
 }
 
 int dam_k_relu(dam_exec *ex, const dam_tensor *x, dam_tensor *y) {
-  const dam_tensor *t[] = {x, y};
-  int err = dam__k_check("relu", t, 2, y ? y->numel : 0);
-  uint32_t n = err ? 0 : (uint32_t)y->numel;
-  return err ? err : dam__k_run(ex, &shader_relu, t, &n, n);
+  return unary(ex, "relu", &shader_relu, x, y);
+}
+
+int dam_k_copy(dam_exec *ex, const dam_tensor *x, dam_tensor *y) {
+  return unary(ex, "copy", &shader_copy, x, y);
 }
 
 /* Strided passes until one value is left in y. */

@@ -29,6 +29,10 @@ int dam_k_mul_acc(dam_exec *ex, const dam_tensor *a, const dam_tensor *b,
 int dam_k_axpby(dam_exec *ex, float alpha, const dam_tensor *x, float beta,
                 dam_tensor *y);
 
+/* y = x, through a shader (the compute path's copy; see also
+ * dam_exec_copy). */
+int dam_k_copy(dam_exec *ex, const dam_tensor *x, dam_tensor *y);
+
 /* y = max(x, 0) */
 int dam_k_relu(dam_exec *ex, const dam_tensor *x, dam_tensor *y);
 

@@ -1,14 +1,21 @@
-// y = alpha * x + beta * y; beta == 0 never reads y (it may hold NaN).
+// y = alpha * x + beta * y; beta == 0 ignores the old y (even NaN)
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "diffautoml/dam_shader.glsl"
 layout(local_size_x = 64) in;
+#include "elementwise.glsl"
 layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 0) readonly buffer X4 { vec4 x4[]; };
 layout(std430, binding = 1) buffer Y { float y[]; };
+layout(std430, binding = 1) buffer Y4 { vec4 y4[]; };
 layout(push_constant) uniform P { uint n; float alpha; float beta; } p;
 void main() {
-  uint i = dam_linear_id();
-  if (i >= p.n) return;
-  float v = p.alpha * x[i];
-  y[i] = p.beta == 0.0 ? v : v + p.beta * y[i];
+  uint k, s = dam_elementwise_slot(p.n, k);
+  if (s == DAM_VEC4) {
+    vec4 v = p.alpha * x4[k];
+    y4[k] = p.beta == 0.0 ? v : v + p.beta * y4[k];
+  } else if (s == DAM_FLOAT) {
+    float v = p.alpha * x[k];
+    y[k] = p.beta == 0.0 ? v : v + p.beta * y[k];
+  }
 }

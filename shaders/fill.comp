@@ -3,9 +3,12 @@
 #extension GL_GOOGLE_include_directive : require
 #include "diffautoml/dam_shader.glsl"
 layout(local_size_x = 64) in;
+#include "elementwise.glsl"
 layout(std430, binding = 0) writeonly buffer Y { float y[]; };
+layout(std430, binding = 0) writeonly buffer Y4 { vec4 y4[]; };
 layout(push_constant) uniform P { uint n; float value; } p;
 void main() {
-  uint i = dam_linear_id();
-  if (i < p.n) y[i] = p.value;
+  uint k, s = dam_elementwise_slot(p.n, k);
+  if (s == DAM_VEC4) y4[k] = vec4(p.value);
+  else if (s == DAM_FLOAT) y[k] = p.value;
 }

@@ -7,7 +7,8 @@
 #include <math.h>
 #include <stdlib.h>
 
-static const uint32_t sizes[] = {1, 63, 64, 65, 4099, 300001};
+/* Every remainder mod 4 (the vec4 shaders' scalar tail). */
+static const uint32_t sizes[] = {1, 6, 63, 64, 65, 4098, 4099, 300001};
 #define N_SIZES (sizeof sizes / sizeof *sizes)
 
 typedef struct inputs {
@@ -39,7 +40,7 @@ static void check(harness *h, inputs *in, const double *want, double tol) {
   assert_int_equal(dam_exec_end_step(h->ex), 0);
 }
 
-enum kind { ADD, MUL, MUL_ACC, AXPBY, AXPBY_ACC, RELU, RELU_BWD, FILL };
+enum kind { ADD, MUL, MUL_ACC, AXPBY, AXPBY_ACC, RELU, RELU_BWD, FILL, COPY };
 
 static void elementwise(harness *h, enum kind k) {
   for (size_t s = 0; s < N_SIZES; s++) {
@@ -55,6 +56,7 @@ static void elementwise(harness *h, enum kind k) {
     case RELU: err = dam_k_relu(h->ex, in.ta, in.ty); break;
     case RELU_BWD: err = dam_k_relu_backward(h->ex, in.ta, in.tb, in.ty); break;
     case FILL: err = dam_k_fill(h->ex, in.ty, 3.5f); break;
+    case COPY: err = dam_k_copy(h->ex, in.ta, in.ty); break;
     }
     assert_int_equal(err, 0);
     for (uint32_t i = 0; i < in.n; i++) {
@@ -68,6 +70,7 @@ static void elementwise(harness *h, enum kind k) {
       case RELU: want[i] = a > 0 ? a : 0; break;
       case RELU_BWD: want[i] = y + (a > 0 ? b : 0); break;
       case FILL: want[i] = 3.5; break;
+      case COPY: want[i] = a; break;
       }
     }
     check(h, &in, want, 1e-6);
@@ -83,6 +86,7 @@ static void axpby_acc(void **state) { elementwise(*state, AXPBY_ACC); }
 static void relu(void **state) { elementwise(*state, RELU); }
 static void relu_backward(void **state) { elementwise(*state, RELU_BWD); }
 static void fill(void **state) { elementwise(*state, FILL); }
+static void copy(void **state) { elementwise(*state, COPY); }
 
 static void reductions(void **state) {
   harness *h = *state;
@@ -154,6 +158,7 @@ int main(void) {
       cmocka_unit_test(mul_acc),   cmocka_unit_test(axpby),
       cmocka_unit_test(axpby_acc), cmocka_unit_test(relu),
       cmocka_unit_test(relu_backward), cmocka_unit_test(fill),
+      cmocka_unit_test(copy),
       cmocka_unit_test(reductions), cmocka_unit_test(two_dimensional_grid),
       cmocka_unit_test(shape_mismatch_refused),
   };
