@@ -2,7 +2,6 @@
  * header). */
 #include "config_fixtures.h"
 
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,40 +13,13 @@
 #include <cmocka.h>
 
 #include "error.h"
-
-static char tmpdir[] = "/tmp/dam_config_XXXXXX";
-
-int cfg_fixtures_setup(void **state) {
-  (void)state;
-  return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag,
-                        struct FTW *ftw) {
-  (void)st, (void)flag, (void)ftw;
-  return remove(path);
-}
-
-int cfg_fixtures_teardown(void **state) {
-  (void)state;
-  return nftw(tmpdir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
-
-const char *cfg_tmpdir(void) { return tmpdir; }
-
-const char *cfg_path(const char *name) {
-  static char bufs[3][512];
-  static int next;
-  char *p = bufs[next++ % 3];
-  snprintf(p, sizeof bufs[0], "%s/%s", tmpdir, name);
-  return p;
-}
+#include "tmpdir.h"
 
 const char *cfg_write(const char *name, const char *text) {
-  const char *path = cfg_path(name);
+  const char *path = tmpdir_path(name);
   char dir[512];
   snprintf(dir, sizeof dir, "%s", path);
-  for (char *p = dir + strlen(tmpdir) + 1; (p = strchr(p, '/')); p++) {
+  for (char *p = dir + strlen(tmpdir_get()) + 1; (p = strchr(p, '/')); p++) {
     *p = '\0';
     mkdir(dir, 0777);
     *p = '/';

@@ -1,6 +1,6 @@
 /*
- * Helpers shared by the config tests: config files written into a
- * temporary directory, and the check every failing load shares (DAM_ECONFIG,
+ * Helpers shared by the config tests: config files written into the
+ * test's temporary directory (tmpdir.h), and the check every failing load shares (DAM_ECONFIG,
  * the exact one-line message, the config left zeroed).
  */
 #ifndef DAM_TEST_CONFIG_FIXTURES_H
@@ -9,20 +9,11 @@
 #include <stdint.h>
 
 #include "config.h"
-
-/* Group setup and teardown: create and remove the temporary directory. */
-int cfg_fixtures_setup(void **state);
-int cfg_fixtures_teardown(void **state);
-
-/* The temporary directory. */
-const char *cfg_tmpdir(void);
+#include "tmpdir.h"
 
 /* Write text to DIR/name (creating subdirectories) and return the path,
  * valid for the next three calls. */
 const char *cfg_write(const char *name, const char *text);
-
-/* DIR/name, valid for the next three calls. */
-const char *cfg_path(const char *name);
 
 /* Load path with the overrides and check it fails with DAM_ECONFIG and
  * exactly the printf-formatted message, leaving the config zeroed. */

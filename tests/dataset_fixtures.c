@@ -1,7 +1,6 @@
 /* Generated IDX and CIFAR files for test_dataset (see the header). */
 #include "dataset_fixtures.h"
 
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,32 +11,7 @@
 #include <cmocka.h>
 
 #include "error.h"
-
-static char tmpdir[] = "/tmp/dam_dataset_XXXXXX";
-
-int fixtures_setup(void **state) {
-  (void)state;
-  return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag,
-                        struct FTW *ftw) {
-  (void)st, (void)flag, (void)ftw;
-  return remove(path);
-}
-
-int fixtures_teardown(void **state) {
-  (void)state;
-  return nftw(tmpdir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
-
-const char *tpath(const char *name) {
-  static char bufs[4][256];
-  static int next;
-  char *p = bufs[next++ % 4];
-  snprintf(p, sizeof bufs[0], "%s/%s", tmpdir, name);
-  return p;
-}
+#include "tmpdir.h"
 
 void write_file(const char *path, const uint8_t *data, size_t len, int gz) {
   if (gz) {

@@ -1,7 +1,7 @@
 /*
  * Generated dataset files for test_dataset: IDX and CIFAR files with known
- * pixels and labels (optionally cut short, padded or patched) in a
- * temporary directory, and the checks every failing load shares.
+ * pixels and labels (optionally cut short, padded or patched) in the
+ * test's temporary directory (tmpdir.h), and the checks every failing load shares.
  */
 #ifndef DAM_TEST_DATASET_FIXTURES_H
 #define DAM_TEST_DATASET_FIXTURES_H
@@ -10,15 +10,9 @@
 #include <stdint.h>
 
 #include "dataset.h"
+#include "tmpdir.h"
 
 #define CIFAR_PIXELS 3072
-
-/* Group setup and teardown: create and remove the temporary directory. */
-int fixtures_setup(void **state);
-int fixtures_teardown(void **state);
-
-/* DIR/name in the temporary directory; valid for the next three calls. */
-const char *tpath(const char *name);
 
 /* Write len bytes to path, gzip-compressed when gz. */
 void write_file(const char *path, const uint8_t *data, size_t len, int gz);

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int harness_setup(void **state) {
   harness *h = calloc(1, sizeof *h);
@@ -73,4 +74,10 @@ double harness_max_rel_err(const float *a, const double *b, size_t n) {
       worst = isnan(e) ? INFINITY : e;
   }
   return worst;
+}
+
+void harness_expect_refused(int got, int code, const char *op) {
+  assert_int_equal(got, code);
+  if (!strstr(dam_last_error(), op))
+    fail_msg("message \"%s\" does not name %s", dam_last_error(), op);
 }

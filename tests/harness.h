@@ -37,6 +37,10 @@ dam_tensor *harness_tensor(harness *h, dam_shape shape, const float *data);
 /* Download t into a malloc'd array. */
 float *harness_read(harness *h, const dam_tensor *t);
 
+/* Assert that a kernel call returned `code` and that dam_last_error()
+ * names `op`. */
+void harness_expect_refused(int got, int code, const char *op);
+
 /* Largest |a-b| / max(1e-6, |b|), or the absolute error where |b| < 1. */
 double harness_max_rel_err(const float *a, const double *b, size_t n);
 

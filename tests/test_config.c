@@ -274,7 +274,7 @@ static void parse_errors(void **state) {
   cfg_expect_error(p, NULL, 0, "%s:3: syntax error", p);
   p = cfg_write("parse.cfg", "seed = 1;\nseed = 2;\n");
   cfg_expect_error(p, NULL, 0, "%s:2: duplicate setting name", p);
-  p = cfg_path("absent.cfg");
+  p = tmpdir_path("absent.cfg");
   cfg_expect_error(p, NULL, 0, "%s: cannot read: No such file or directory", p);
 }
 
@@ -433,7 +433,7 @@ static void resolved_round_trip(void **state) {
   (void)state;
   const char *src = cfg_write("rt/full.cfg", full_cfg);
   char resolved[512], header[1024];
-  snprintf(resolved, sizeof resolved, "%s", cfg_path("rt/resolved.cfg"));
+  snprintf(resolved, sizeof resolved, "%s", tmpdir_path("rt/resolved.cfg"));
   const char *set[] = {"train.batch_size=33"};
   dam_config cfg;
   setenv("SOURCE_DATE_EPOCH", "0", 1);
@@ -501,7 +501,7 @@ static void write_error_names_file(void **state) {
   dam_config cfg;
   char path[512];
   cfg_load_ok(NULL, NULL, 0, &cfg);
-  snprintf(path, sizeof path, "%s/no/such/dir/x.cfg", cfg_tmpdir());
+  snprintf(path, sizeof path, "%s/no/such/dir/x.cfg", tmpdir_get());
   assert_int_equal(dam_config_write(&cfg, path), DAM_EIO);
   assert_non_null(strstr(dam_last_error(), "/no/such/dir/x.cfg"));
   dam_config_free(&cfg);
@@ -555,6 +555,6 @@ int main(void) {
       cmocka_unit_test(write_error_names_file),
       cmocka_unit_test(shipped_configs_load),
   };
-  return cmocka_run_group_tests(tests, cfg_fixtures_setup,
-                                cfg_fixtures_teardown);
+  return cmocka_run_group_tests(tests, tmpdir_setup,
+                                tmpdir_teardown);
 }

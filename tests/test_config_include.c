@@ -29,7 +29,7 @@ static void include_errors(void **state) {
   cfg_expect_error(p, NULL, 0,
                    "%s:2: cannot open @include file 'nope.cfg' "
                    "(%s/inc/nope.cfg): No such file or directory",
-                   p, cfg_tmpdir());
+                   p, tmpdir_get());
   char a[512], b[512];
   snprintf(a, sizeof a, "%s", cfg_write("inc/a.cfg", "@include \"b.cfg\"\n"));
   snprintf(b, sizeof b, "%s",
@@ -96,11 +96,11 @@ static void include_relative_to_including_file(void **state) {
   const char *const *files = dam_config_files(&cfg, &n);
   assert_int_equal(n, 3);
   assert_string_equal(files[0], main_path);
-  snprintf(want, sizeof want, "%s/rel/sub/parts/b.cfg", cfg_tmpdir());
+  snprintf(want, sizeof want, "%s/rel/sub/parts/b.cfg", tmpdir_get());
   assert_string_equal(files[2], want);
   dam_config_free(&cfg);
 
-  snprintf(dir, sizeof dir, "%s/rel", cfg_tmpdir());
+  snprintf(dir, sizeof dir, "%s/rel", tmpdir_get());
   assert_int_equal(chdir(dir), 0);
   cfg_load_ok("sub/main.cfg", NULL, 0, &cfg);
   files = dam_config_files(&cfg, &n);
@@ -117,6 +117,6 @@ int main(void) {
       cmocka_unit_test(include_error_inside),
       cmocka_unit_test(include_relative_to_including_file),
   };
-  return cmocka_run_group_tests(tests, cfg_fixtures_setup,
-                                cfg_fixtures_teardown);
+  return cmocka_run_group_tests(tests, tmpdir_setup,
+                                tmpdir_teardown);
 }

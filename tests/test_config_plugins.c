@@ -44,7 +44,7 @@ typedef struct {
 static dam_registry *reg;
 
 static int setup(void **state) {
-  if (cfg_fixtures_setup(state))
+  if (tmpdir_setup(state))
     return -1;
   reg = dam_registry_new();
   if (!reg || dam_registry_load_file(reg, SKIP_CONNECT_PATH) ||
@@ -58,7 +58,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   dam_registry_free(reg);
-  return cfg_fixtures_teardown(state);
+  return tmpdir_teardown(state);
 }
 
 /* Load text (it must load) and run the plugin check on it. */

@@ -36,8 +36,8 @@ static void idx_loads_raw_and_gz(void **state) {
   (void)state;
   for (int gz = 0; gz < 2; gz++) {
     /* The names lie about the compression: detection is by content. */
-    const char *im = tpath(gz ? "ok-images.raw" : "ok-images.gz");
-    const char *lb = tpath(gz ? "ok-labels.raw" : "ok-labels.gz");
+    const char *im = tmpdir_path(gz ? "ok-images.raw" : "ok-images.gz");
+    const char *lb = tmpdir_path(gz ? "ok-labels.raw" : "ok-labels.gz");
     idx_images(im, gz, 0x803, N, ROWS, COLS, 0);
     idx_labels(lb, gz, 0x801, N, 0, -1, 0);
     dam_dataset d;
@@ -60,7 +60,7 @@ static void idx_loads_raw_and_gz(void **state) {
 
 static void idx_missing_file(void **state) {
   (void)state;
-  const char *im = tpath("m-images"), *lb = tpath("m-labels");
+  const char *im = tmpdir_path("m-images"), *lb = tmpdir_path("m-labels");
   dam_dataset d;
   expect_error(idx_try(im, lb, &d), &d, DAM_EIO, 1,
                "%s: cannot open: No such file or directory", im);
@@ -71,7 +71,7 @@ static void idx_missing_file(void **state) {
 
 static void idx_truncated(void **state) {
   (void)state;
-  const char *im = tpath("t-images"), *lb = tpath("t-labels");
+  const char *im = tmpdir_path("t-images"), *lb = tmpdir_path("t-labels");
   const int pixels_end = 16 + N * ROWS * COLS;
   dam_dataset d;
   for (int gz = 0; gz < 2; gz++) {
@@ -97,7 +97,7 @@ static void idx_truncated(void **state) {
 static void idx_gzip_damage(void **state) {
   (void)state;
   enum { BIG = 300, SIDE = 28 };
-  const char *im = tpath("z-images"), *lb = tpath("z-labels");
+  const char *im = tmpdir_path("z-images"), *lb = tmpdir_path("z-labels");
   uint8_t buf[1 << 16];
   idx_labels(lb, 0, 0x801, BIG, 0, -1, 0);
   idx_images(im, 1, 0x803, BIG, SIDE, SIDE, 0);
@@ -122,7 +122,7 @@ static void idx_gzip_damage(void **state) {
 
 static void idx_bad_header(void **state) {
   (void)state;
-  const char *im = tpath("h-images"), *lb = tpath("h-labels");
+  const char *im = tmpdir_path("h-images"), *lb = tmpdir_path("h-labels");
   dam_dataset d;
   idx_labels(lb, 0, 0x801, N, 0, -1, 0);
   idx_images(im, 0, 0x801, N, ROWS, COLS, 0);
@@ -153,7 +153,7 @@ static void idx_bad_header(void **state) {
 
 static void idx_bad_contents(void **state) {
   (void)state;
-  const char *im = tpath("c-images"), *lb = tpath("c-labels");
+  const char *im = tmpdir_path("c-images"), *lb = tmpdir_path("c-labels");
   dam_dataset d;
   idx_images(im, 0, 0x803, N, ROWS, COLS, 0);
   for (int gz = 0; gz < 2; gz++) {
@@ -206,24 +206,24 @@ static void fashion_mnist_files(void **state) {
   (void)state;
   dam_dataset d;
   memset(&d, 0xab, sizeof d);
-  const char *nodir = tpath("no-such-dir");
+  const char *nodir = tmpdir_path("no-such-dir");
   expect_error(dam_fashion_mnist_load(nodir, 0, &d), &d, DAM_ENOTFOUND, 1,
                "%s: not found (install the Debian package "
                "dataset-fashion-mnist)",
                nodir);
 
-  const char *dir = tpath("fm");
+  const char *dir = tmpdir_path("fm");
   assert_int_equal(mkdir(dir, 0700), 0);
-  idx_images(tpath("fm/t10k-images-idx3-ubyte"), 0, 0x803, N, ROWS, COLS, 0);
-  idx_labels(tpath("fm/t10k-labels-idx1-ubyte.gz"), 1, 0x801, N, 0, -1, 0);
-  assert_int_equal(dam_fashion_mnist_load(tpath("fm"), 1, &d), 0);
+  idx_images(tmpdir_path("fm/t10k-images-idx3-ubyte"), 0, 0x803, N, ROWS, COLS, 0);
+  idx_labels(tmpdir_path("fm/t10k-labels-idx1-ubyte.gz"), 1, 0x801, N, 0, -1, 0);
+  assert_int_equal(dam_fashion_mnist_load(tmpdir_path("fm"), 1, &d), 0);
   assert_int_equal(d.n, N);
   assert_int_equal(d.images[N * ROWS * COLS - 1], pixel(N * ROWS * COLS - 1));
   dam_dataset_free(&d);
   memset(&d, 0xab, sizeof d);
-  expect_error(dam_fashion_mnist_load(tpath("fm"), 0, &d), &d, DAM_EIO, 1,
+  expect_error(dam_fashion_mnist_load(tmpdir_path("fm"), 0, &d), &d, DAM_EIO, 1,
                "%s: cannot open: No such file or directory",
-               tpath("fm/train-images-idx3-ubyte.gz"));
+               tmpdir_path("fm/train-images-idx3-ubyte.gz"));
 }
 
 /* ---- CIFAR ----------------------------------------------------------- */
@@ -237,7 +237,7 @@ static int cifar_try(const char *a, const char *b, int c100, dam_dataset *d) {
 static void cifar_loads(void **state) {
   (void)state;
   for (int c100 = 0; c100 < 2; c100++) {
-    const char *a = tpath("cifar-a"), *b = tpath("cifar-b");
+    const char *a = tmpdir_path("cifar-a"), *b = tmpdir_path("cifar-b");
     cifar_file(a, 1 + c100, 0, 2, 0);
     cifar_file(b, 1 + c100, 2, 3, 0);
     dam_dataset d;
@@ -257,14 +257,14 @@ static void cifar_loads(void **state) {
 
 static void cifar_errors(void **state) {
   (void)state;
-  const char *a = tpath("cifar-e"), *ok = tpath("cifar-ok");
+  const char *a = tmpdir_path("cifar-e"), *ok = tmpdir_path("cifar-ok");
   dam_dataset d;
   memset(&d, 0xab, sizeof d);
   expect_error(dam_cifar_load(NULL, 0, 0, &d), &d, DAM_EINVAL, 1,
                "CIFAR: no files given");
-  expect_error(cifar_try(tpath("cifar-none"), NULL, 0, &d), &d, DAM_EIO, 1,
+  expect_error(cifar_try(tmpdir_path("cifar-none"), NULL, 0, &d), &d, DAM_EIO, 1,
                "%s: cannot open: No such file or directory",
-               tpath("cifar-none"));
+               tmpdir_path("cifar-none"));
   cifar_file(ok, 1, 0, 1, 0);
   cifar_file(a, 1, 0, 0, 0);
   expect_error(cifar_try(ok, a, 0, &d), &d, DAM_EDATA, 1,
@@ -364,5 +364,5 @@ int main(void) {
       cmocka_unit_test(split_partitions),
       cmocka_unit_test(split_edges),
   };
-  return cmocka_run_group_tests(tests, fixtures_setup, fixtures_teardown);
+  return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

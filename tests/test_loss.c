@@ -190,12 +190,6 @@ static void count_correct(void **state) {
   }
 }
 
-static void expect_refused(int got, int code, const char *op) {
-  assert_int_equal(got, code);
-  if (!strstr(dam_last_error(), op))
-    fail_msg("message \"%s\" does not name %s", dam_last_error(), op);
-}
-
 static void bad_shapes_refused(void **state) {
   harness *h = *state;
   dam_exec *ex = h->ex;
@@ -209,30 +203,30 @@ static void bad_shapes_refused(void **state) {
   dam_tensor *two = harness_tensor(h, dam_shape4(2, 0, 0, 0), NULL);
   uint64_t dispatches = ex->stats.dispatches;
   const char *fwd = "softmax_xent", *bwd = "softmax_xent_backward";
-  expect_refused(dam_k_softmax_xent(ex, z1, l, l, z), DAM_ESHAPE, fwd);
-  expect_refused(dam_k_softmax_xent(ex, z4, l, l, z), DAM_ESHAPE, fwd);
-  expect_refused(dam_k_softmax_xent(ex, z, l6, l, z), DAM_ESHAPE, fwd);
-  expect_refused(dam_k_softmax_xent(ex, z, l, l6, z), DAM_ESHAPE, fwd);
-  expect_refused(dam_k_softmax_xent(ex, z, l, l, p9), DAM_ESHAPE, fwd);
-  expect_refused(dam_k_softmax_xent(ex, z, l, l, z1), DAM_ESHAPE, fwd);
-  expect_refused(dam_k_softmax_xent(ex, z, NULL, l, z), DAM_EINVAL, fwd);
-  expect_refused(dam_k_softmax_xent_backward(ex, z, l6, l, z), DAM_ESHAPE,
+  harness_expect_refused(dam_k_softmax_xent(ex, z1, l, l, z), DAM_ESHAPE, fwd);
+  harness_expect_refused(dam_k_softmax_xent(ex, z4, l, l, z), DAM_ESHAPE, fwd);
+  harness_expect_refused(dam_k_softmax_xent(ex, z, l6, l, z), DAM_ESHAPE, fwd);
+  harness_expect_refused(dam_k_softmax_xent(ex, z, l, l6, z), DAM_ESHAPE, fwd);
+  harness_expect_refused(dam_k_softmax_xent(ex, z, l, l, p9), DAM_ESHAPE, fwd);
+  harness_expect_refused(dam_k_softmax_xent(ex, z, l, l, z1), DAM_ESHAPE, fwd);
+  harness_expect_refused(dam_k_softmax_xent(ex, z, NULL, l, z), DAM_EINVAL, fwd);
+  harness_expect_refused(dam_k_softmax_xent_backward(ex, z, l6, l, z), DAM_ESHAPE,
                  bwd);
-  expect_refused(dam_k_softmax_xent_backward(ex, z, l, l6, z), DAM_ESHAPE,
+  harness_expect_refused(dam_k_softmax_xent_backward(ex, z, l, l6, z), DAM_ESHAPE,
                  bwd);
-  expect_refused(dam_k_softmax_xent_backward(ex, z, l, l, p9), DAM_ESHAPE,
+  harness_expect_refused(dam_k_softmax_xent_backward(ex, z, l, l, p9), DAM_ESHAPE,
                  bwd);
-  expect_refused(dam_k_softmax_xent_backward(ex, z1, l, l, z), DAM_ESHAPE,
+  harness_expect_refused(dam_k_softmax_xent_backward(ex, z1, l, l, z), DAM_ESHAPE,
                  bwd);
-  expect_refused(dam_k_softmax_xent_backward(ex, z, l, l, NULL), DAM_EINVAL,
+  harness_expect_refused(dam_k_softmax_xent_backward(ex, z, l, l, NULL), DAM_EINVAL,
                  bwd);
-  expect_refused(dam_k_count_correct(ex, z, l, two), DAM_ESHAPE,
+  harness_expect_refused(dam_k_count_correct(ex, z, l, two), DAM_ESHAPE,
                  "count_correct");
-  expect_refused(dam_k_count_correct(ex, z, l6, one), DAM_ESHAPE,
+  harness_expect_refused(dam_k_count_correct(ex, z, l6, one), DAM_ESHAPE,
                  "count_correct");
-  expect_refused(dam_k_count_correct(ex, z1, l, one), DAM_ESHAPE,
+  harness_expect_refused(dam_k_count_correct(ex, z1, l, one), DAM_ESHAPE,
                  "count_correct");
-  expect_refused(dam_k_count_correct(ex, NULL, l, one), DAM_EINVAL,
+  harness_expect_refused(dam_k_count_correct(ex, NULL, l, one), DAM_EINVAL,
                  "count_correct");
   assert_int_equal(ex->stats.dispatches, dispatches);
   assert_int_equal(dam_exec_end_step(ex), 0);
