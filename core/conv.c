@@ -8,6 +8,9 @@
  *    invocation and no barriers (the gradient to the input tiles pixels by
  *    remainder modulo the stride; few-channel weight gradients tile over
  *    (channel, tap) columns);
+ *    the forward first repacks x and w channels-last in vec4s with the
+ *    padding written out (conv2d_pack_x, conv2d_pack_w), so its inner
+ *    loop loads four channels at a time without bounds checks;
  *  - other devices: the same GEMMs tiled in shared memory.
  * The weight gradient is a long sum (over the batch and every output
  * position) into few outputs, so it is split over parts written to a step
@@ -30,6 +33,10 @@
 #include "conv2d_grad_weight.spv.h"
 #include "conv2d_grad_weight_cols.spv.h"
 #include "conv2d_grad_weight_tiled.spv.h"
+#include "conv2d_fwd_1x1.spv.h"
+#include "conv2d_fwd_packed.spv.h"
+#include "conv2d_pack_w.spv.h"
+#include "conv2d_pack_x.spv.h"
 #include "conv2d_sum_parts.spv.h"
 
 /* Must match the P block of shaders/conv2d.glsl. */
@@ -56,12 +63,20 @@ DAM_SHADER(conv2d_dw_fwd_slide, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_dw_grad_input_slide, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_dw_grad_weight_slide, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_sum_parts, 2, 0x2, sizeof(conv_push));
+DAM_SHADER(conv2d_fwd_1x1, 3, 0x4, sizeof(conv_push));
+DAM_SHADER(conv2d_fwd_packed, 3, 0x4, sizeof(conv_push));
+DAM_SHADER(conv2d_pack_x, 2, 0x2, sizeof(conv_push));
+DAM_SHADER(conv2d_pack_w, 2, 0x2, sizeof(conv_push));
 
-/* Register tiles of the CPU shaders (their TM, TN), the outputs per
+/* Register tiles of the CPU shaders (their TM, TN; PK_TM for the packed
+ * forwards), the outputs per
  * invocation of the depthwise shaders (their TW), and the workgroup tile
  * of the shared-memory shaders (their BM, BN); keep in step with them. */
 #define REG_TM 16
 #define REG_TN 16
+#define PACKED_TM 16
+#define PACKED_TN 16
+#define PACKED_1X1_TN 16
 #define DW_FWD_TW 16
 #define DW_GI_TW 16
 #define DW_SLIDE_MAXK 5
@@ -216,14 +231,29 @@ static bool use_shared(dam_exec *ex) {
          (forced_variant == DAM__CONV2D_AUTO && !dam__k_cpu_device(ex));
 }
 
+/* The packed forward: CPU devices (or forced), when the packed copies of
+ * x and w fit 32-bit indexing. */
+static bool use_packed(dam_exec *ex, const conv_push *d) {
+  if (forced_variant != DAM__CONV2D_PACKED &&
+      (forced_variant != DAM__CONV2D_AUTO || !dam__k_cpu_device(ex)))
+    return false;
+  uint64_t c = 4ull * div_up(d->Cg, 4);
+  uint64_t xp = (uint64_t)d->N * d->groups * (d->H + 2ull * d->ph) *
+                (d->W + 2ull * d->pw) * c;
+  uint64_t wp = (uint64_t)d->groups * div_up(d->Kg, PACKED_TM) * PACKED_TM *
+                d->KH * d->KW * c;
+  return xp <= UINT32_MAX && wp <= UINT32_MAX;
+}
+
 const char *dam__conv2d_path(dam_exec *ex, const dam_shape *x,
                              const dam_shape *w, const dam_conv2d_geom *g) {
   conv_push d;
   if (dims("conv2d", x, w, g, &d))
     return "invalid";
-  return use_depthwise(&d) ? "depthwise"
-         : use_shared(ex)  ? "shared"
-                           : "register";
+  return use_depthwise(&d)       ? "depthwise"
+         : use_shared(ex)        ? "shared"
+         : use_packed(ex, &d)    ? "packed"
+                                 : "register";
 }
 
 /* Dispatch a shared-memory shader: one workgroup per output tile. */
@@ -243,6 +273,50 @@ static int run_counted(dam_exec *ex, const dam_shader *s,
     return dam_fail(DAM_ERANGE, "%s: too many invocations", s->name);
   d->count = (uint32_t)invocations;
   return dam__k_run(ex, s, t, d, d->count);
+}
+
+/* 1x1, stride 1, no padding, planes of 4k pixels: conv2d_fwd_1x1 reads x
+ * in place, so only the weights are packed. */
+static bool use_1x1(const conv_push *d) {
+  return d->KH == 1 && d->KW == 1 && d->sh == 1 && d->sw == 1 && !d->ph &&
+         !d->pw && (d->H * d->W) % 4 == 0;
+}
+
+/* Pack w, and x unless the 1x1 shader takes it in place, into step
+ * tensors (layouts in shaders/conv2d_packed.glsl), then run the forward
+ * over them. */
+static int run_packed(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
+                      conv_push *d, dam_tensor *y) {
+  uint32_t c4 = div_up(d->Cg, 4), khw = d->KH * d->KW;
+  bool in_place = use_1x1(d);
+  d->tiles_m = div_up(d->Kg, PACKED_TM);
+  dam_shape xs = dam_shape4(d->N * d->groups, d->H + 2 * d->ph,
+                            d->W + 2 * d->pw, 4 * c4);
+  dam_shape ws = dam_shape4(d->groups * d->tiles_m, khw, c4, 4 * PACKED_TM);
+  dam_tensor *wp = dam_tensor_new(ex, &ws, false);
+  dam_tensor *xp = wp && !in_place ? dam_tensor_new(ex, &xs, false) : NULL;
+  if (!wp || (!in_place && !xp))
+    return dam_fail(DAM_ENOMEM, "conv2d: packed operands: %s",
+                    dam_last_error());
+  const dam_tensor *pw[] = {w, wp}, *px[] = {x, xp};
+  const dam_tensor *fwd[] = {in_place ? x : xp, wp, y};
+  int err = run_counted(ex, &shader_conv2d_pack_w, pw, d, wp->numel / 4);
+  if (!err && !in_place)
+    err = run_counted(ex, &shader_conv2d_pack_x, px, d,
+                      (uint64_t)xs.dim[0] * xs.dim[1] * c4);
+  if (err)
+    return err;
+  uint64_t tiles;
+  if (in_place) {
+    d->tiles_n = div_up(d->H * d->W, PACKED_1X1_TN);
+    tiles = (uint64_t)d->N * d->tiles_n;
+  } else {
+    d->tiles_n = div_up((uint64_t)d->N * d->OH * d->OW, PACKED_TN);
+    tiles = d->tiles_n;
+  }
+  return run_counted(ex, in_place ? &shader_conv2d_fwd_1x1
+                                  : &shader_conv2d_fwd_packed,
+                     fwd, d, tiles * d->tiles_m * d->groups);
 }
 
 int dam_k_conv2d(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
@@ -266,6 +340,8 @@ int dam_k_conv2d(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
     return run_tiled(ex, &shader_conv2d_fwd_tiled, t, &d,
                      (uint64_t)d.tiles_n * d.tiles_m * d.groups);
   }
+  if (use_packed(ex, &d))
+    return run_packed(ex, x, w, &d, y);
   d.tiles_n = div_up(npix, REG_TN);
   d.tiles_m = div_up(d.Kg, REG_TM);
   return run_counted(ex, &shader_conv2d_fwd, t, &d,

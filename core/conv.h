@@ -56,17 +56,21 @@ uint64_t dam_conv2d_macs(const dam_shape *x, const dam_shape *w,
 /* Internal, for tests and the benchmark: which implementation the kernels
  * above use.  AUTO picks by device and shape; the others force the
  * implicit GEMM (even for depthwise shapes) in its register-tiled or
- * shared-memory variant.  parts > 0 forces the number of parts of the
+ * shared-memory variant, or (PACKED) the register-tiled forward over
+ * operands first repacked channels-last in vec4s, whose gradients are the
+ * register variant's.  parts > 0 forces the number of parts of the
  * weight-gradient sum.  Process-wide; not thread-safe. */
 typedef enum dam__conv2d_variant {
   DAM__CONV2D_AUTO,
   DAM__CONV2D_REGISTER,
   DAM__CONV2D_SHARED,
+  DAM__CONV2D_PACKED,
 } dam__conv2d_variant;
 void dam__conv2d_force(dam__conv2d_variant v, uint32_t parts);
 
 /* Internal: the path the kernels take on ex for these shapes:
- * "depthwise", "register" or "shared" ("invalid" for bad shapes). */
+ * "depthwise", "register", "packed" (the forward packs its operands; the
+ * gradients are "register") or "shared" ("invalid" for bad shapes). */
 const char *dam__conv2d_path(dam_exec *ex, const dam_shape *x,
                              const dam_shape *w, const dam_conv2d_geom *g);
 

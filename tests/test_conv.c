@@ -1,6 +1,6 @@
 /* Convolution kernels (forward, gradient to the input, gradient to the
  * weights) against a plain C reference in double, in every variant, over
- * odd sizes, strides, dilations, groups and batches 1 and 7; the
+ * odd sizes, strides, dilations, groups and batches 1 to 7; the
  * reference's gradients against finite differences; bad shapes. */
 #include "harness.h"
 #include "conv.h"
@@ -39,6 +39,21 @@ static const conv_case cases[] = {
     {2, 6, 9, 13, 6, 3, 3, GEOM(.pad = {2, 2}, .dilation = {2, 2}, .groups = 6)},
     {3, 4, 10, 9, 4, 3, 3, GEOM(.stride = {2, 1}, .pad = {1, 0}, .groups = 4)},
     {1, 3, 12, 17, 3, 7, 7, GEOM(.pad = {3, 3}, .groups = 3)},
+    /* the packed forward's edges: K past a 16-row tile, 1 to 3 channels
+     * per group (one partly filled vec4), 7x7 images (49 pixels, tiles
+     * across images), 4k + 1 and 4k + 2 channels */
+    {3, 64, 7, 7, 40, 1, 1, GEOM(.groups = 1)},
+    {5, 32, 7, 7, 17, 3, 3, GEOM(.pad = {1, 1})},
+    {2, 6, 7, 5, 9, 3, 3, GEOM(.pad = {1, 0}, .groups = 3)},
+    {3, 3, 9, 7, 6, 1, 1, GEOM(.groups = 3)},
+    {2, 9, 5, 9, 33, 2, 3, GEOM(.stride = {1, 2}, .pad = {1, 1})},
+    {1, 10, 11, 6, 3, 3, 3, GEOM(.pad = {2, 1}, .dilation = {2, 1})},
+    /* 1x1 on planes of 4k pixels, read in place: a partial last pixel
+     * tile, 4k + 2 and 3 channels, K past a tile, groups */
+    {3, 6, 4, 5, 19, 1, 1, GEOM(.groups = 1)},
+    {2, 3, 4, 4, 5, 1, 1, GEOM(.groups = 1)},
+    {2, 8, 6, 6, 6, 1, 1, GEOM(.groups = 2)},
+    {2, 32, 8, 8, 32, 1, 1, GEOM(.groups = 1)},
 };
 #define N_CASES (sizeof cases / sizeof *cases)
 
@@ -167,6 +182,7 @@ static void forward_register(void **s) {
   all_cases(s, FWD, DAM__CONV2D_REGISTER);
 }
 static void forward_shared(void **s) { all_cases(s, FWD, DAM__CONV2D_SHARED); }
+static void forward_packed(void **s) { all_cases(s, FWD, DAM__CONV2D_PACKED); }
 static void grad_input_auto(void **s) {
   all_cases(s, GRAD_INPUT, DAM__CONV2D_AUTO);
 }
@@ -357,6 +373,7 @@ int main(void) {
       cmocka_unit_test(forward_auto),
       cmocka_unit_test(forward_register),
       cmocka_unit_test(forward_shared),
+      cmocka_unit_test(forward_packed),
       cmocka_unit_test(grad_input_auto),
       cmocka_unit_test(grad_input_register),
       cmocka_unit_test(grad_input_shared),

@@ -1,0 +1,63 @@
+// 1x1 convolution forward at stride 1 without padding, when an image plane
+// has a multiple of 4 pixels (CPU devices): x and y are read and written in
+// NCHW directly as vec4s of 4 pixels, the weights come packed as in
+// conv2d_packed.glsl.  Each invocation keeps a PK_TM x TN register tile of
+// y: output channels of one group by TN pixels of one image (the last tile
+// of an image repeats its last vec4, whose results are dropped).
+#version 450
+#extension GL_GOOGLE_include_directive : require
+layout(local_size_x = 64) in;
+#include "diffautoml/dam_shader.glsl"
+#include "conv2d.glsl"
+#include "conv2d_packed.glsl"
+layout(std430, binding = 0) readonly buffer X { vec4 x[]; };
+layout(std430, binding = 1) readonly buffer WP { vec4 wp[]; };
+layout(std430, binding = 2) writeonly buffer Y { vec4 y[]; };
+
+#define TM PK_TM
+#define TN 16
+#define TV (TN / 4)
+
+void main() {
+  uint id = dam_linear_id();
+  if (id >= p.count) return;
+  uint pt = id % p.tiles_n, rest = id / p.tiles_n;
+  uint mt = rest % p.tiles_m, ng = rest / p.tiles_m;
+  uint g = ng % p.groups, n = ng / p.groups;
+  uint k0 = mt * TM, hw4 = p.H * p.W / 4u, c4 = pk_c4();
+  uint q0 = pt * TV;
+
+  uint xo[TV];
+  for (uint v = 0u; v < TV; v++)
+    xo[v] = (n * p.C + g * p.Cg) * hw4 + min(q0 + v, hw4 - 1u);
+  uint cmax = p.Cg - 1u;
+  uint wo = (g * p.tiles_m + mt) * c4 * TM;
+
+  vec4 acc[TM][TV];
+  for (uint i = 0u; i < TM; i++)
+    for (uint v = 0u; v < TV; v++) acc[i][v] = vec4(0.0);
+
+  for (uint c = 0u; c < c4; c++) {
+    vec4 b[4][TV];
+    for (uint q = 0u; q < 4u; q++) {
+      uint co = min(4u * c + q, cmax) * hw4;
+      for (uint v = 0u; v < TV; v++) b[q][v] = x[xo[v] + co];
+    }
+    for (uint i = 0u; i < TM; i++) {
+      vec4 a = wp[wo + i];
+      for (uint v = 0u; v < TV; v++) {
+        vec4 s = fma(vec4(a.x), b[0][v], acc[i][v]);
+        s = fma(vec4(a.y), b[1][v], s);
+        s = fma(vec4(a.z), b[2][v], s);
+        acc[i][v] = fma(vec4(a.w), b[3][v], s);
+      }
+    }
+    wo += TM;
+  }
+  uint yo = (n * p.K + g * p.Kg) * hw4;
+  for (uint i = 0u; i < TM; i++) {
+    if (k0 + i >= p.Kg) break;
+    for (uint v = 0u; v < TV; v++)
+      if (q0 + v < hw4) y[yo + (k0 + i) * hw4 + q0 + v] = acc[i][v];
+  }
+}
