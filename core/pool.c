@@ -4,7 +4,9 @@
  * barrier-free: each invocation owns a tile of neighbouring outputs and
  * the backward passes gather instead of scattering.  The 3 x 3, padding 1,
  * stride 1 or 2 windows of the DARTS search space take shaders unrolled at
- * compile time (pool2d_k3*, one pass each); other windows take the general
+ * compile time (pool2d_k3*, one pass each), or at stride 1 over a multiple
+ * of 4 elements, for all but max's backward, the vec4 pool2d_flat*
+ * shaders; other windows take the general
  * ones, where max pooling's backward first records each window's winner
  * (pool2d_route) and then gathers.
  */
@@ -18,6 +20,9 @@
 #include "gap_backward.spv.h"
 #include "pool2d.spv.h"
 #include "pool2d_backward.spv.h"
+#include "pool2d_flat_avg.spv.h"
+#include "pool2d_flat_avg_backward.spv.h"
+#include "pool2d_flat_max.spv.h"
 #include "pool2d_k3_avg_backward_s1.spv.h"
 #include "pool2d_k3_avg_backward_s2.spv.h"
 #include "pool2d_k3_max_backward_s1.spv.h"
@@ -35,6 +40,9 @@ DAM_SHADER(pool2d_k3_max_backward_s1, 3, 0x4, 44);
 DAM_SHADER(pool2d_k3_avg_backward_s1, 2, 0x2, 44);
 DAM_SHADER(pool2d_k3_avg_backward_s2, 2, 0x2, 44);
 DAM_SHADER(pool2d_k3_max_backward_s2, 3, 0x4, 44);
+DAM_SHADER(pool2d_flat_max, 2, 0x2, 20);
+DAM_SHADER(pool2d_flat_avg, 2, 0x2, 20);
+DAM_SHADER(pool2d_flat_avg_backward, 2, 0x2, 20);
 DAM_SHADER(gap, 2, 0x2, 12);
 DAM_SHADER(gap_backward, 2, 0x2, 16);
 
@@ -50,6 +58,8 @@ DAM_SHADER(gap_backward, 2, 0x2, 16);
 /* Accesses (floats, or vec4s where a plane is a multiple of 4 floats) of a
  * plane each gap_backward invocation makes. */
 #define GAP_PER_INVOCATION 8
+/* Vec4s of the output (or gx) each pool2d_flat* invocation walks. */
+#define FLAT_STEPS 8
 
 /* Push constants of the pool2d shaders. */
 typedef struct pool_push {
@@ -136,6 +146,22 @@ static bool darts_window(const pool_push *p) {
   return p->k == 3 && p->pad == 1 && (p->s == 1 || p->s == 2);
 }
 
+/* Stride-1 3 x 3 windows over tensors of a multiple of 4 elements: the
+ * vec4 shaders pool2d_flat*, whose bindings are t[0] (x or gy) and t[1]
+ * (y or gx). */
+static bool flat_window(const pool_push *p) {
+  return darts_window(p) && p->s == 1 && (uint64_t)p->planes * p->h * p->w
+                                                 % 4 == 0;
+}
+
+static int run_flat(dam_exec *ex, const dam_shader *s,
+                    const dam_tensor *const *t, const pool_push *p) {
+  uint32_t n4 = (uint32_t)((uint64_t)p->planes * p->h * p->w / 4);
+  struct { uint32_t n4, steps, h, w, avg; } f = {n4, FLAT_STEPS, p->h, p->w,
+                                                 p->avg};
+  return dam__k_run(ex, s, t, &f, (n4 + FLAT_STEPS - 1) / FLAT_STEPS);
+}
+
 /* Dispatch s over p->planes planes of h x w tiles of th x tw. */
 static int run_tiles(dam_exec *ex, const dam_shader *s,
                      const dam_tensor *const *t, pool_push *p, uint32_t h,
@@ -153,6 +179,9 @@ int dam_k_pool2d(dam_exec *ex, const dam_tensor *x, const dam_pool_args *a,
   int err = pool_prepare("pool2d", t, 2, a, &p);
   if (err)
     return err;
+  if (flat_window(&p))
+    return run_flat(ex, p.avg ? &shader_pool2d_flat_avg
+                               : &shader_pool2d_flat_max, t, &p);
   if (darts_window(&p) && p.s == 1)
     return run_tiles(ex, &shader_pool2d_k3_s1, t, &p, p.oh, p.ow, K3_TILE,
                      K3_TILE);
@@ -176,6 +205,8 @@ int dam_k_pool2d_backward(dam_exec *ex, const dam_tensor *x,
                      t, &p, p.h, p.w, K3_TILE, K3_TILE);
   if (darts_window(&p)) {
     const dam_tensor *g[] = {gy, gx};
+    if (flat_window(&p))
+      return run_flat(ex, &shader_pool2d_flat_avg_backward, g, &p);
     return run_tiles(ex, p.s == 1 ? &shader_pool2d_k3_avg_backward_s1
                                   : &shader_pool2d_k3_avg_backward_s2,
                      g, &p, p.h, p.w, K3_TILE, K3_TILE);

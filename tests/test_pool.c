@@ -17,8 +17,10 @@ typedef struct geom {
 } geom;
 
 /* 3 x 3 windows with padding 1 and stride 1 or 2 take the unrolled
- * shaders (one tile, several, planes smaller than a window); the others
- * the general ones. */
+ * shaders (one tile, several, planes smaller than a window); at stride 1
+ * with a multiple of 4 elements, the vec4 ones (rows of 4k, 4k + 1, 2, 3
+ * floats, planes of an odd count, rows and planes shorter than a vec4);
+ * the others the general ones. */
 static const geom geoms[] = {
     {1, 1, 7, 7, 3, 1, 1},   {7, 3, 9, 9, 3, 2, 1},
     {1, 16, 13, 13, 3, 1, 1}, {7, 3, 13, 13, 3, 2, 1},
@@ -27,7 +29,11 @@ static const geom geoms[] = {
     {7, 3, 6, 11, 4, 1, 3},  {1, 3, 20, 17, 3, 1, 1},
     {7, 3, 9, 9, 3, 1, 0},   {2, 3, 1, 2, 3, 1, 1},
     {1, 2, 2, 1, 3, 2, 1},   {2, 2, 16, 16, 3, 1, 1},
-    {1, 2, 28, 28, 3, 2, 1},
+    {1, 2, 28, 28, 3, 2, 1},  {1, 4, 7, 7, 3, 1, 1},
+    {7, 4, 14, 14, 3, 1, 1},  {1, 2, 28, 28, 3, 1, 1},
+    {7, 4, 5, 3, 3, 1, 1},    {1, 4, 1, 1, 3, 1, 1},
+    {2, 2, 3, 2, 3, 1, 1},    {1, 1, 4, 8, 3, 1, 1},
+    {7, 4, 9, 5, 3, 1, 1},    {1, 4, 2, 1, 3, 1, 1},
 };
 #define N_GEOMS (sizeof geoms / sizeof *geoms)
 
