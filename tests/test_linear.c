@@ -96,11 +96,11 @@ static void against_reference(void **state) {
     dam_tensor *tgx = harness_tensor(h, xs, gx0);
     dam_tensor *tgw = harness_tensor(h, dam_shape4(o, in, 0, 0), gw0);
     dam_tensor *tgb = harness_tensor(h, dam_shape4(o, 0, 0, 0), gb0);
-    assert_int_equal(dam_k_linear(h->ex, tx, tw, lc->bias ? tb : NULL, ty),
-                     0);
+    assert_int_equal(dam_k_linear(h->ex, tx, tw, lc->bias ? tb : NULL, ty), 0);
     assert_int_equal(dam_k_linear_grad_input(h->ex, tgy, tw, tgx), 0);
-    assert_int_equal(dam_k_linear_grad_weight(h->ex, tx, tgy, tgw,
-                                              lc->bias ? tgb : NULL), 0);
+    assert_int_equal(
+        dam_k_linear_grad_weight(h->ex, tx, tgy, tgw, lc->bias ? tgb : NULL),
+        0);
     double *y = malloc((size_t)n * o * sizeof *y);
     double *gx = malloc((size_t)n * in * sizeof *gx);
     double *gw = malloc((size_t)o * in * sizeof *gw);
@@ -144,8 +144,8 @@ static double ref_loss(const float *gy, const float *x, const float *w,
 /* Central difference of L in v[i] (one of x, w, b), dividing by the step
  * actually taken after rounding to float. */
 static double central(float *v, size_t i, const float *gy, const float *x,
-                      const float *w, const float *b, uint32_t n,
-                      uint32_t in, uint32_t o) {
+                      const float *w, const float *b, uint32_t n, uint32_t in,
+                      uint32_t o) {
   const float eps = 1.0f / 1024;
   float keep = v[i], hi = keep + eps, lo = keep - eps;
   v[i] = hi;
@@ -199,19 +199,19 @@ static void bad_shapes_refused(void **state) {
   harness_expect_refused(dam_k_linear(ex, NULL, w, b, y), DAM_EINVAL, "linear");
   harness_expect_refused(dam_k_linear(ex, x, w, b, NULL), DAM_EINVAL, "linear");
   harness_expect_refused(dam_k_linear_grad_input(ex, yt, w, x), DAM_ESHAPE,
-                 "linear_grad_input");
+                         "linear_grad_input");
   harness_expect_refused(dam_k_linear_grad_input(ex, y, w, x4), DAM_ESHAPE,
-                 "linear_grad_input");
+                         "linear_grad_input");
   harness_expect_refused(dam_k_linear_grad_input(ex, y, NULL, x), DAM_EINVAL,
-                 "linear_grad_input");
+                         "linear_grad_input");
   harness_expect_refused(dam_k_linear_grad_weight(ex, x, y, w, b9), DAM_ESHAPE,
-                 "linear_grad_weight");
+                         "linear_grad_weight");
   harness_expect_refused(dam_k_linear_grad_weight(ex, x4, y, w, b), DAM_ESHAPE,
-                 "linear_grad_weight");
+                         "linear_grad_weight");
   harness_expect_refused(dam_k_linear_grad_weight(ex, x, y1, w, b), DAM_ESHAPE,
-                 "linear_grad_weight");
+                         "linear_grad_weight");
   harness_expect_refused(dam_k_linear_grad_weight(ex, x, y, NULL, NULL),
-                 DAM_EINVAL, "linear_grad_weight");
+                         DAM_EINVAL, "linear_grad_weight");
   assert_int_equal(ex->stats.dispatches, dispatches);
   /* the [N, C, H, W] input read as [N, C*H*W] */
   dam_tensor *w36 = harness_tensor(h, dam_shape4(10, 36, 0, 0), NULL);

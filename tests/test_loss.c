@@ -75,8 +75,8 @@ static void xent_against_reference(void **state) {
     for (uint32_t r = 0; r < n; r++) {
       loss[r] = ref_xent(z + r * k, k, (uint32_t)l[r], p + r * k);
       for (uint32_t j = 0; j < k; j++)
-        g[r * k + j] = g0[r * k + j] +
-                       gloss[r] * (p[r * k + j] - (j == (uint32_t)l[r]));
+        g[r * k + j] =
+            g0[r * k + j] + gloss[r] * (p[r * k + j] - (j == (uint32_t)l[r]));
     }
     float *got_loss = harness_read(h, tloss), *got_p = harness_read(h, tp);
     float *got_g = harness_read(h, tg);
@@ -84,8 +84,8 @@ static void xent_against_reference(void **state) {
     double e2 = harness_max_rel_err(got_p, p, nk);
     double e3 = harness_max_rel_err(got_g, g, nk);
     if (e1 > TOL || e2 > TOL || e3 > TOL)
-      fail_msg("[%u,%u]: relative error loss %g, probs %g, gradient %g", n,
-               k, e1, e2, e3);
+      fail_msg("[%u,%u]: relative error loss %g, probs %g, gradient %g", n, k,
+               e1, e2, e3);
     free(got_loss), free(got_p), free(got_g);
     free(loss), free(p), free(g), free(z), free(l), free(gloss), free(g0);
     assert_int_equal(dam_exec_end_step(h->ex), 0);
@@ -103,8 +103,7 @@ static void reference_gradient_matches_finite_differences(void **state) {
   for (uint32_t r = 0; r < N; r++) {
     ref_xent(z + r * K, K, (uint32_t)l[r], p);
     for (uint32_t j = 0; j < K; j++) {
-      float *v = &z[r * K + j], keep = *v, hi = keep + 1e-3f,
-            lo = keep - 1e-3f;
+      float *v = &z[r * K + j], keep = *v, hi = keep + 1e-3f, lo = keep - 1e-3f;
       *v = hi;
       double up = gloss[r] * ref_xent(z + r * K, K, (uint32_t)l[r], NULL);
       *v = lo;
@@ -113,8 +112,8 @@ static void reference_gradient_matches_finite_differences(void **state) {
       double fd = (up - down) / ((double)hi - (double)lo);
       double want = gloss[r] * (p[j] - (j == (uint32_t)l[r]));
       if (fabs(fd - want) > 1e-6)
-        fail_msg("sample %u class %u: finite difference %g, closed form %g",
-                 r, j, fd, want);
+        fail_msg("sample %u class %u: finite difference %g, closed form %g", r,
+                 j, fd, want);
     }
   }
   free(z), free(l), free(gloss);
@@ -161,8 +160,8 @@ static uint32_t argmax(const float *z, uint32_t k) {
 
 static void count_correct(void **state) {
   harness *h = *state;
-  static const uint32_t more[][2] = {{1, 10}, {64, 10}, {65, 3},
-                                     {1000, 10}, {300001, 2}};
+  static const uint32_t more[][2] = {
+      {1, 10}, {64, 10}, {65, 3}, {1000, 10}, {300001, 2}};
   for (size_t s = 0; s < sizeof more / sizeof *more; s++) {
     uint32_t n = more[s][0], k = more[s][1], want = 0;
     float *z = harness_random(h, (size_t)n * k, -1, 1);
@@ -209,25 +208,26 @@ static void bad_shapes_refused(void **state) {
   harness_expect_refused(dam_k_softmax_xent(ex, z, l, l6, z), DAM_ESHAPE, fwd);
   harness_expect_refused(dam_k_softmax_xent(ex, z, l, l, p9), DAM_ESHAPE, fwd);
   harness_expect_refused(dam_k_softmax_xent(ex, z, l, l, z1), DAM_ESHAPE, fwd);
-  harness_expect_refused(dam_k_softmax_xent(ex, z, NULL, l, z), DAM_EINVAL, fwd);
-  harness_expect_refused(dam_k_softmax_xent_backward(ex, z, l6, l, z), DAM_ESHAPE,
-                 bwd);
-  harness_expect_refused(dam_k_softmax_xent_backward(ex, z, l, l6, z), DAM_ESHAPE,
-                 bwd);
-  harness_expect_refused(dam_k_softmax_xent_backward(ex, z, l, l, p9), DAM_ESHAPE,
-                 bwd);
-  harness_expect_refused(dam_k_softmax_xent_backward(ex, z1, l, l, z), DAM_ESHAPE,
-                 bwd);
-  harness_expect_refused(dam_k_softmax_xent_backward(ex, z, l, l, NULL), DAM_EINVAL,
-                 bwd);
+  harness_expect_refused(dam_k_softmax_xent(ex, z, NULL, l, z), DAM_EINVAL,
+                         fwd);
+  harness_expect_refused(dam_k_softmax_xent_backward(ex, z, l6, l, z),
+                         DAM_ESHAPE, bwd);
+  harness_expect_refused(dam_k_softmax_xent_backward(ex, z, l, l6, z),
+                         DAM_ESHAPE, bwd);
+  harness_expect_refused(dam_k_softmax_xent_backward(ex, z, l, l, p9),
+                         DAM_ESHAPE, bwd);
+  harness_expect_refused(dam_k_softmax_xent_backward(ex, z1, l, l, z),
+                         DAM_ESHAPE, bwd);
+  harness_expect_refused(dam_k_softmax_xent_backward(ex, z, l, l, NULL),
+                         DAM_EINVAL, bwd);
   harness_expect_refused(dam_k_count_correct(ex, z, l, two), DAM_ESHAPE,
-                 "count_correct");
+                         "count_correct");
   harness_expect_refused(dam_k_count_correct(ex, z, l6, one), DAM_ESHAPE,
-                 "count_correct");
+                         "count_correct");
   harness_expect_refused(dam_k_count_correct(ex, z1, l, one), DAM_ESHAPE,
-                 "count_correct");
+                         "count_correct");
   harness_expect_refused(dam_k_count_correct(ex, NULL, l, one), DAM_EINVAL,
-                 "count_correct");
+                         "count_correct");
   assert_int_equal(ex->stats.dispatches, dispatches);
   assert_int_equal(dam_exec_end_step(ex), 0);
 }

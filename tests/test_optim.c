@@ -25,8 +25,8 @@ static double scaled_err(const float *a, const double *b, size_t n) {
     big = fabs(b[i]) > big ? fabs(b[i]) : big;
   double floor = big > 0 ? 1e-3 * big : 1e-30;
   for (size_t i = 0; i < n; i++) {
-    double e = fabs((double)a[i] - b[i]) / (fabs(b[i]) > floor ? fabs(b[i])
-                                                                : floor);
+    double e =
+        fabs((double)a[i] - b[i]) / (fabs(b[i]) > floor ? fabs(b[i]) : floor);
     if (!(e <= worst))
       worst = isnan(e) ? INFINITY : e;
   }
@@ -71,8 +71,7 @@ static void sgd_against_reference(void **state) {
       for (int step = 0; step < 3; step++) {
         float *g = harness_random(h, n, -1, 1);
         dam_tensor *tg = harness_tensor(h, sh, g);
-        assert_int_equal(dam_k_sgd(h->ex, tw, tg, tb, lr, wd, mu,
-                                   nesterov), 0);
+        assert_int_equal(dam_k_sgd(h->ex, tw, tg, tb, lr, wd, mu, nesterov), 0);
         for (uint32_t i = 0; i < n; i++) {
           double d = g[i] + (double)wd * w[i];
           buf[i] = mu * buf[i] + d;
@@ -129,8 +128,8 @@ static void adam_against_reference(void **state) {
       double ew = step_err(gw, w0, w, n), em = scaled_err(gm, m, n);
       double ev = scaled_err(gv, v, n);
       if (ew > TOL || em > TOL || ev > TOL)
-        fail_msg("n=%u betas (%g, %g): error of the step %g, m %g, v %g", n,
-                 b1, b2, ew, em, ev);
+        fail_msg("n=%u betas (%g, %g): error of the step %g, m %g, v %g", n, b1,
+                 b2, ew, em, ev);
       free(gw), free(gm), free(gv), free(w0), free(w), free(m), free(v);
       assert_int_equal(dam_exec_end_step(h->ex), 0);
     }
@@ -167,8 +166,7 @@ static void free_set(tensor_set *s) {
 }
 
 /* <a, b> over the sets in double, and the sum of |a_j b_j| (its scale). */
-static double ref_dot(const tensor_set *a, const tensor_set *b,
-                      double *scale) {
+static double ref_dot(const tensor_set *a, const tensor_set *b, double *scale) {
   double d = 0, sc = 0;
   for (uint32_t i = 0; i < a->n; i++)
     for (uint32_t j = 0; j < a->t[i]->numel; j++) {
@@ -195,8 +193,8 @@ static void dot_sets_and_norm(void **state) {
                      0);
     uint64_t barriers = h->ex->stats.barriers - before.barriers;
     uint64_t dispatches = h->ex->stats.dispatches - before.dispatches;
-    assert_int_equal(dam_k_grad_norm(h->ex, (const dam_tensor *const *)a.t, n,
-                                     norm), 0);
+    assert_int_equal(
+        dam_k_grad_norm(h->ex, (const dam_tensor *const *)a.t, n, norm), 0);
     assert_int_equal(h->ex->stats.waits, before.waits);
     float got_dot, got_norm;
     assert_int_equal(dam_tensor_download(h->ex, dot, &got_dot), 0);
@@ -229,10 +227,11 @@ static void clip_by_norm(void **state) {
     dam_tensor *norm = harness_tensor(h, dam_shape4(1, 0, 0, 0), NULL);
     double scale, want_norm = sqrt(ref_dot(&g, &g, &scale));
     float max_norm = (float)(ratios[r] * want_norm);
-    assert_int_equal(dam_k_grad_norm(h->ex, (const dam_tensor *const *)g.t,
-                                     CLIPPED, norm), 0);
-    assert_int_equal(dam_k_clip_by_norm(h->ex, g.t, CLIPPED, norm,
-                                        max_norm), 0);
+    assert_int_equal(
+        dam_k_grad_norm(h->ex, (const dam_tensor *const *)g.t, CLIPPED, norm),
+        0);
+    assert_int_equal(dam_k_clip_by_norm(h->ex, g.t, CLIPPED, norm, max_norm),
+                     0);
     double f = max_norm / (want_norm + 1e-6);
     f = f < 1 ? f : 1;
     for (uint32_t i = 0; i < CLIPPED; i++) {
@@ -278,12 +277,12 @@ static void dha_step_without_host_wait(void **state) {
   assert_int_equal(dam_k_grad_norm(h->ex, cg, N, norm), 0);
   assert_int_equal(dam_k_clip_by_norm(h->ex, g.t, N, norm, max_norm), 0);
   for (uint32_t i = 0; i < N; i++)
-    assert_int_equal(dam_k_sgd(h->ex, w.t[i], g.t[i], buf.t[i], lr, wd, mu,
-                               false), 0);
-  assert_int_equal(dam_k_dot_sets(h->ex, cv, (const dam_tensor *const *)buf.t,
-                                  N, hg_lr), 0);
-  assert_int_equal(dam_k_dot_sets(h->ex, cv, (const dam_tensor *const *)w.t,
-                                  N, hg_wd), 0);
+    assert_int_equal(
+        dam_k_sgd(h->ex, w.t[i], g.t[i], buf.t[i], lr, wd, mu, false), 0);
+  assert_int_equal(
+      dam_k_dot_sets(h->ex, cv, (const dam_tensor *const *)buf.t, N, hg_lr), 0);
+  assert_int_equal(
+      dam_k_dot_sets(h->ex, cv, (const dam_tensor *const *)w.t, N, hg_wd), 0);
   double t_record = now_ms() - t0;
   assert_int_equal(h->ex->stats.waits, before.waits);
   float got[2];
@@ -293,11 +292,11 @@ static void dha_step_without_host_wait(void **state) {
   dam_exec_stats after = h->ex->stats;
   print_message("DHA weight step, %d tensors: %llu dispatches, %llu "
                 "barriers, %llu submit(s); recorded in %.2f ms, done in "
-                "%.2f ms\n", N,
-                (unsigned long long)(after.dispatches - before.dispatches),
+                "%.2f ms\n",
+                N, (unsigned long long)(after.dispatches - before.dispatches),
                 (unsigned long long)(after.barriers - before.barriers),
-                (unsigned long long)(after.submits - before.submits),
-                t_record, t_total);
+                (unsigned long long)(after.submits - before.submits), t_record,
+                t_total);
   double scale, sq = ref_dot(&g, &g, &scale);
   double f = max_norm / (sqrt(sq) + 1e-6), want[2] = {0, 0}, mag[2] = {0, 0};
   f = f < 1 ? f : 1;
@@ -331,28 +330,34 @@ static void bad_arguments_refused(void **state) {
   const dam_tensor *sa[] = {a, b}, *sb[] = {a, a}, *sn[] = {a, NULL};
   dam_tensor *ga[] = {a, NULL};
   uint64_t dispatches = ex->stats.dispatches;
-  harness_expect_refused(dam_k_sgd(ex, a, b, a, 0.1f, 0, 0.9f, false), DAM_ESHAPE,
-                 "sgd");
-  harness_expect_refused(dam_k_sgd(ex, a, a, NULL, 0.1f, 0, 0.9f, false), DAM_EINVAL,
-                 "sgd");
+  harness_expect_refused(dam_k_sgd(ex, a, b, a, 0.1f, 0, 0.9f, false),
+                         DAM_ESHAPE, "sgd");
+  harness_expect_refused(dam_k_sgd(ex, a, a, NULL, 0.1f, 0, 0.9f, false),
+                         DAM_EINVAL, "sgd");
   harness_expect_refused(dam_k_adam(ex, a, a, a, b, &good), DAM_ESHAPE, "adam");
   harness_expect_refused(dam_k_adam(ex, a, a, a, a, NULL), DAM_EINVAL, "adam");
-  harness_expect_refused(dam_k_adam(ex, a, a, a, a, &step0), DAM_EINVAL, "adam");
-  harness_expect_refused(dam_k_adam(ex, a, a, a, a, &beta1), DAM_EINVAL, "adam");
-  harness_expect_refused(dam_k_dot_sets(ex, sa, sb, 2, one), DAM_ESHAPE, "pair 1");
-  harness_expect_refused(dam_k_dot_sets(ex, sa, sn, 2, one), DAM_EINVAL, "dot_sets");
-  harness_expect_refused(dam_k_dot_sets(ex, sb, sb, 2, a), DAM_ESHAPE, "dot_sets");
+  harness_expect_refused(dam_k_adam(ex, a, a, a, a, &step0), DAM_EINVAL,
+                         "adam");
+  harness_expect_refused(dam_k_adam(ex, a, a, a, a, &beta1), DAM_EINVAL,
+                         "adam");
+  harness_expect_refused(dam_k_dot_sets(ex, sa, sb, 2, one), DAM_ESHAPE,
+                         "pair 1");
+  harness_expect_refused(dam_k_dot_sets(ex, sa, sn, 2, one), DAM_EINVAL,
+                         "dot_sets");
+  harness_expect_refused(dam_k_dot_sets(ex, sb, sb, 2, a), DAM_ESHAPE,
+                         "dot_sets");
   harness_expect_refused(dam_k_dot_sets(ex, NULL, sb, 2, one), DAM_EINVAL,
-                 "dot_sets");
-  harness_expect_refused(dam_k_grad_norm(ex, sb, 2, NULL), DAM_EINVAL, "grad_norm");
+                         "dot_sets");
+  harness_expect_refused(dam_k_grad_norm(ex, sb, 2, NULL), DAM_EINVAL,
+                         "grad_norm");
   harness_expect_refused(dam_k_clip_by_norm(ex, ga, 2, one, 5.0f), DAM_EINVAL,
-                 "gradient 1");
+                         "gradient 1");
   harness_expect_refused(dam_k_clip_by_norm(ex, ga, 1, one, 0.0f), DAM_EINVAL,
-                 "clip_by_norm");
+                         "clip_by_norm");
   harness_expect_refused(dam_k_clip_by_norm(ex, ga, 1, one, NAN), DAM_EINVAL,
-                 "clip_by_norm");
+                         "clip_by_norm");
   harness_expect_refused(dam_k_clip_by_norm(ex, ga, 1, a, 5.0f), DAM_ESHAPE,
-                 "clip_by_norm");
+                         "clip_by_norm");
   assert_int_equal(ex->stats.dispatches, dispatches);
   assert_int_equal(dam_exec_end_step(ex), 0);
 }
