@@ -110,6 +110,7 @@ void dam_exec_destroy(dam_exec *ex) {
   if (ex->cmd_pool)
     vkDestroyCommandPool(vd, ex->cmd_pool, NULL);
   dam_pool_release(&ex->params);
+  dam__tensors_release_persistent(ex);
   dam_pool_release(&ex->arena);
   dam_pool_release(&ex->staging);
   free(ex->reads);

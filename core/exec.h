@@ -61,7 +61,8 @@ struct dam_exec {
   struct dam_tape *tape;
   dam_tensor_list *param_sink; /* when set, dam_param_new appends here */
   uint64_t rng;                /* splitmix64 state of weight init */
-  struct dam_tensor *step_tensors; /* arena tensors of this step */
+  struct dam_tensor *step_tensors;       /* arena tensors of this step */
+  struct dam_tensor *persistent_tensors; /* the rest, until freed */
 };
 typedef struct dam_exec dam_exec;
 

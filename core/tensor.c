@@ -58,10 +58,12 @@ dam_tensor *dam_tensor_new(dam_exec *ex, const dam_shape *shape,
     free(t);
     return NULL;
   }
-  if (!persistent) {
-    t->next_step = ex->step_tensors;
-    ex->step_tensors = t;
-  }
+  dam_tensor **head = persistent ? &ex->persistent_tensors
+                                  : &ex->step_tensors;
+  t->next = *head;
+  if (*head)
+    (*head)->prev = t;
+  *head = t;
   return t;
 }
 
@@ -117,6 +119,12 @@ void dam_tensor_free(dam_exec *ex, dam_tensor *t) {
     return;
   dam_tensor_free(ex, t->grad);
   dam_pool_free(&ex->params, &t->mem);
+  if (t->prev)
+    t->prev->next = t->next;
+  else
+    ex->persistent_tensors = t->next;
+  if (t->next)
+    t->next->prev = t->prev;
   free(t);
 }
 
@@ -162,12 +170,16 @@ dam_tensor *dam_tensor_grad(dam_exec *ex, dam_tensor *t) {
   return g;
 }
 
-void dam__tensors_release_step(dam_exec *ex) {
-  dam_tensor *t = ex->step_tensors;
-  while (t) {
-    dam_tensor *next = t->next_step;
+static void free_list(dam_tensor **head) {
+  for (dam_tensor *t = *head, *next; t; t = next) {
+    next = t->next;
     free(t);
-    t = next;
   }
-  ex->step_tensors = NULL;
+  *head = NULL;
+}
+
+void dam__tensors_release_step(dam_exec *ex) { free_list(&ex->step_tensors); }
+
+void dam__tensors_release_persistent(dam_exec *ex) {
+  free_list(&ex->persistent_tensors);
 }

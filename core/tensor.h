@@ -19,7 +19,8 @@ struct dam_tensor {
   bool persistent;
   bool requires_grad;
   struct dam_tensor *grad;
-  struct dam_tensor *next_step; /* list of step tensors */
+  struct dam_tensor *prev, *next; /* ex's list of step or persistent
+                                     tensors */
 };
 typedef struct dam_tensor dam_tensor;
 
@@ -33,7 +34,8 @@ uint64_t dam_shape_numel(const dam_shape *s);
 bool dam_shape_equal(const dam_shape *a, const dam_shape *b);
 
 /* A new uninitialised tensor.  Step tensors are freed by
- * dam_exec_end_step; persistent ones by dam_tensor_free.  NULL on failure
+ * dam_exec_end_step; persistent ones by dam_tensor_free, or else by
+ * dam_exec_destroy.  NULL on failure
  * with dam_last_error() set (e.g. past maxStorageBufferRange). */
 dam_tensor *dam_tensor_new(dam_exec *ex, const dam_shape *shape,
                            bool persistent);
@@ -74,5 +76,9 @@ dam_tensor *dam_tensor_grad(dam_exec *ex, dam_tensor *t);
 
 /* Release every step tensor (called by dam_exec_end_step). */
 void dam__tensors_release_step(dam_exec *ex);
+
+/* Release every persistent tensor still alive (called by
+ * dam_exec_destroy, after the pools). */
+void dam__tensors_release_persistent(dam_exec *ex);
 
 #endif
