@@ -9,8 +9,10 @@
  *    remainder modulo the stride; few-channel weight gradients tile over
  *    (channel, tap) columns);
  *    the forward first repacks x and w channels-last in vec4s with the
- *    padding written out (conv2d_pack_x, conv2d_pack_w), so its inner
- *    loop loads four channels at a time without bounds checks;
+ *    padding written out (conv2d_pack_x*, conv2d_pack_w), so its inner
+ *    loop loads four channels at a time without bounds checks; 1x1
+ *    forwards at stride 1 read x in place as vec4s of pixels
+ *    (conv2d_fwd_1x1, and conv2d_fwd_1x1_odd on planes of 4k + 1 pixels);
  *  - other devices: the same GEMMs tiled in shared memory.
  * The weight gradient is a long sum (over the batch and every output
  * position) into few outputs, so it is split over parts written to a step
@@ -34,9 +36,13 @@
 #include "conv2d_grad_weight_cols.spv.h"
 #include "conv2d_grad_weight_tiled.spv.h"
 #include "conv2d_fwd_1x1.spv.h"
+#include "conv2d_fwd_1x1_odd.spv.h"
 #include "conv2d_fwd_packed.spv.h"
 #include "conv2d_pack_w.spv.h"
 #include "conv2d_pack_x.spv.h"
+#include "conv2d_pack_x4.spv.h"
+#include "conv2d_pack_x_odd.spv.h"
+#include "conv2d_pack_x_planes.spv.h"
 #include "conv2d_sum_parts.spv.h"
 
 /* Must match the P block of shaders/conv2d.glsl. */
@@ -64,8 +70,12 @@ DAM_SHADER(conv2d_dw_grad_input_slide, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_dw_grad_weight_slide, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_sum_parts, 2, 0x2, sizeof(conv_push));
 DAM_SHADER(conv2d_fwd_1x1, 3, 0x4, sizeof(conv_push));
+DAM_SHADER(conv2d_fwd_1x1_odd, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_fwd_packed, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_pack_x, 2, 0x2, sizeof(conv_push));
+DAM_SHADER(conv2d_pack_x4, 2, 0x2, sizeof(conv_push));
+DAM_SHADER(conv2d_pack_x_odd, 2, 0x2, sizeof(conv_push));
+DAM_SHADER(conv2d_pack_x_planes, 2, 0x2, sizeof(conv_push));
 DAM_SHADER(conv2d_pack_w, 2, 0x2, sizeof(conv_push));
 
 /* Register tiles of the CPU shaders (their TM, TN; PK_TM for the packed
@@ -77,6 +87,7 @@ DAM_SHADER(conv2d_pack_w, 2, 0x2, sizeof(conv_push));
 #define PACKED_TM 16
 #define PACKED_TN 16
 #define PACKED_1X1_TN 16
+#define PACKED_1X1_ODD_TV 4
 #define DW_FWD_TW 16
 #define DW_GI_TW 16
 #define DW_SLIDE_MAXK 5
@@ -275,11 +286,40 @@ static int run_counted(dam_exec *ex, const dam_shader *s,
   return dam__k_run(ex, s, t, d, d->count);
 }
 
+/* A 1x1 convolution at stride 1 without padding: a GEMM over pixels. */
+static bool is_1x1(const conv_push *d) {
+  return d->KH == 1 && d->KW == 1 && d->sh == 1 && d->sw == 1 && !d->ph &&
+         !d->pw;
+}
+
 /* 1x1, stride 1, no padding, planes of 4k pixels: conv2d_fwd_1x1 reads x
  * in place, so only the weights are packed. */
 static bool use_1x1(const conv_push *d) {
-  return d->KH == 1 && d->KW == 1 && d->sh == 1 && d->sw == 1 && !d->ph &&
-         !d->pw && (d->H * d->W) % 4 == 0;
+  return is_1x1(d) && (d->H * d->W) % 4 == 0;
+}
+
+/* The same with planes of 4k + 1 pixels and 4k channels per group:
+ * conv2d_fwd_1x1_odd reads x in place at a per-channel shift. */
+static bool use_1x1_odd(const conv_push *d) {
+  return is_1x1(d) && (d->H * d->W) % 4 == 1 && d->Cg % 4 == 0;
+}
+
+/* x into the packed layout.  Where a group has 4k channels and a plane 4m
+ * or 4m + 1 pixels, a plane per invocation from vec4s (shifted for 4m + 1);
+ * else a padded row per invocation, from vec4s where rows have 4k pixels,
+ * else by floats. */
+static int pack_x(dam_exec *ex, const dam_tensor *x, dam_tensor *xp,
+                  conv_push *d, uint32_t c4) {
+  const dam_tensor *t[] = {x, xp};
+  uint64_t planes = (uint64_t)d->N * d->groups * c4;
+  uint32_t hw4 = (d->H * d->W) % 4;
+  if (d->Cg % 4 == 0 && hw4 <= 1)
+    return run_counted(ex, hw4 ? &shader_conv2d_pack_x_odd
+                               : &shader_conv2d_pack_x_planes,
+                       t, d, planes);
+  return run_counted(ex, d->W % 4 ? &shader_conv2d_pack_x
+                                  : &shader_conv2d_pack_x4,
+                     t, d, planes * (d->H + 2ull * d->ph));
 }
 
 /* Pack w, and x unless the 1x1 shader takes it in place, into step
@@ -288,7 +328,7 @@ static bool use_1x1(const conv_push *d) {
 static int run_packed(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
                       conv_push *d, dam_tensor *y) {
   uint32_t c4 = div_up(d->Cg, 4), khw = d->KH * d->KW;
-  bool in_place = use_1x1(d);
+  bool odd = use_1x1_odd(d), in_place = odd || use_1x1(d);
   d->tiles_m = div_up(d->Kg, PACKED_TM);
   dam_shape xs = dam_shape4(d->N * d->groups, d->H + 2 * d->ph,
                             d->W + 2 * d->pw, 4 * c4);
@@ -298,25 +338,29 @@ static int run_packed(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
   if (!wp || (!in_place && !xp))
     return dam_fail(DAM_ENOMEM, "conv2d: packed operands: %s",
                     dam_last_error());
-  const dam_tensor *pw[] = {w, wp}, *px[] = {x, xp};
+  const dam_tensor *pw[] = {w, wp};
   const dam_tensor *fwd[] = {in_place ? x : xp, wp, y};
   int err = run_counted(ex, &shader_conv2d_pack_w, pw, d, wp->numel / 4);
   if (!err && !in_place)
-    err = run_counted(ex, &shader_conv2d_pack_x, px, d,
-                      (uint64_t)xs.dim[0] * xs.dim[1] * c4);
+    err = pack_x(ex, x, xp, d, c4);
   if (err)
     return err;
   uint64_t tiles;
-  if (in_place) {
+  if (odd) {
+    d->tiles_n = div_up((uint64_t)d->N * (d->H * d->W / 4 + 1),
+                        PACKED_1X1_ODD_TV);
+    tiles = d->tiles_n;
+  } else if (in_place) {
     d->tiles_n = div_up(d->H * d->W, PACKED_1X1_TN);
     tiles = (uint64_t)d->N * d->tiles_n;
   } else {
     d->tiles_n = div_up((uint64_t)d->N * d->OH * d->OW, PACKED_TN);
     tiles = d->tiles_n;
   }
-  return run_counted(ex, in_place ? &shader_conv2d_fwd_1x1
-                                  : &shader_conv2d_fwd_packed,
-                     fwd, d, tiles * d->tiles_m * d->groups);
+  const dam_shader *s = odd        ? &shader_conv2d_fwd_1x1_odd
+                        : in_place ? &shader_conv2d_fwd_1x1
+                                   : &shader_conv2d_fwd_packed;
+  return run_counted(ex, s, fwd, d, tiles * d->tiles_m * d->groups);
 }
 
 int dam_k_conv2d(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,

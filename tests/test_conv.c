@@ -54,6 +54,25 @@ static const conv_case cases[] = {
     {2, 3, 4, 4, 5, 1, 1, GEOM(.groups = 1)},
     {2, 8, 6, 6, 6, 1, 1, GEOM(.groups = 2)},
     {2, 32, 8, 8, 32, 1, 1, GEOM(.groups = 1)},
+    /* 1x1 on planes of 4k + 1 pixels and 4k channels, read in place at a
+     * shift: 25, 9, 21 and 1 pixels (tiles across several images), groups,
+     * K past a tile; 4k + 2 channels still packed */
+    {2, 8, 5, 5, 20, 1, 1, GEOM(.groups = 2)},
+    {5, 4, 3, 3, 7, 1, 1, GEOM(.groups = 1)},
+    {1, 8, 3, 7, 16, 1, 1, GEOM(.groups = 1)},
+    {3, 12, 1, 1, 5, 1, 1, GEOM(.groups = 1)},
+    {2, 6, 5, 5, 6, 1, 1, GEOM(.groups = 1)},
+    /* rows of 4k pixels and 4k + 2 channels per group, packed a row at a
+     * time from vec4s; padding per axis */
+    {2, 12, 5, 8, 10, 3, 3, GEOM(.pad = {1, 2}, .groups = 2)},
+    /* planes of 4k + 1 pixels and 4k channels per group, packed from
+     * shifted vec4s: 25, 21 and 1 pixels, padding per axis, stride,
+     * groups */
+    {3, 8, 5, 5, 12, 3, 3, GEOM(.stride = {2, 1}, .pad = {2, 1}, .groups = 2)},
+    {2, 4, 3, 7, 5, 3, 3, GEOM(.pad = {0, 2})},
+    {2, 8, 1, 1, 4, 3, 3, GEOM(.pad = {1, 1}, .groups = 2)},
+    /* and of 4m pixels in rows of 4k + 2 */
+    {2, 8, 6, 6, 10, 3, 3, GEOM(.pad = {2, 1}, .groups = 2)},
 };
 #define N_CASES (sizeof cases / sizeof *cases)
 
