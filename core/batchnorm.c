@@ -11,34 +11,44 @@
 #include "kernel_util.h"
 
 #include "bn_apply.spv.h"
+#include "bn_apply_flat.spv.h"
 #include "bn_backward_apply.spv.h"
+#include "bn_backward_apply_flat.spv.h"
 #include "bn_backward_combine.spv.h"
 #include "bn_backward_partial.spv.h"
+#include "bn_backward_partial_flat.spv.h"
 #include "bn_combine.spv.h"
 #include "bn_eval_coef.spv.h"
 #include "bn_partial.spv.h"
+#include "bn_partial_flat.spv.h"
 
 DAM_SHADER(bn_partial, 2, 0x2, 20);
 DAM_SHADER(bn_backward_partial, 4, 0x8, 20);
+DAM_SHADER(bn_partial_flat, 2, 0x2, 20);
+DAM_SHADER(bn_backward_partial_flat, 4, 0x8, 20);
 DAM_SHADER(bn_combine, 9, 0x1F0, 28);
 DAM_SHADER(bn_eval_coef, 5, 0x10, 12);
 DAM_SHADER(bn_apply, 3, 0x4, 20);
 DAM_SHADER(bn_backward_combine, 7, 0x70, 20);
 DAM_SHADER(bn_backward_apply, 4, 0x8, 20);
+DAM_SHADER(bn_apply_flat, 3, 0x4, 20);
+DAM_SHADER(bn_backward_apply_flat, 4, 0x8, 20);
 
 /* Floats of a plane each partial sum covers (at most). */
 #define PER_PART 64
 /* Accesses (floats, or vec4s where a plane is a multiple of 4 floats) of a
  * plane each elementwise invocation makes. */
 #define PER_INVOCATION 8
+/* Vec4s of each invocation's span in the flat elementwise passes. */
+#define FLAT_SPAN 32
 
 typedef struct bn_geom {
   uint32_t n, c, hw, count; /* count = n * hw, the elements of a channel */
 } bn_geom;
 
 /* Push constants of the passes over planes: `parts` invocations share a
- * plane; wide when planes are read as vec4s (tensors start 64-byte
- * aligned). */
+ * plane; wide 1 when planes are read as vec4s (tensors start 64-byte
+ * aligned), 2 when only the whole tensor is (the bn_*_flat shaders). */
 typedef struct planes_push {
   uint32_t planes, c, hw, parts, wide;
 } planes_push;
@@ -99,8 +109,15 @@ static int partial_sums(dam_exec *ex, const char *op, const dam_tensor *x,
                         const bn_geom *g, dam_tensor **part,
                         uint32_t *parts) {
   planes_push p = planes_split(g, PER_PART / 4);
-  if (!p.wide)
+  if (!p.wide && (uint64_t)p.planes * g->hw % 4 == 0) {
+    /* Each plane's covering vec4s, masked: one more than hw / 4 rounded
+     * up where the plane starts mid-vec4. */
+    uint32_t units = (g->hw + 3) / 4 + 1, per = PER_PART / 4;
+    p.wide = 2;
+    p.parts = (units + per - 1) / per;
+  } else if (!p.wide) {
     p = planes_split(g, PER_PART);
+  }
   *parts = p.parts;
   dam_shape s = dam_shape4(g->n * g->c * p.parts * 2, 0, 0, 0);
   if (!(*part = dam_tensor_new(ex, &s, false)))
@@ -109,16 +126,29 @@ static int partial_sums(dam_exec *ex, const char *op, const dam_tensor *x,
   uint64_t invocations = (uint64_t)p.planes * p.parts;
   if (gy) {
     const dam_tensor *t[] = {x, gy, mean, *part};
-    return dam__k_run(ex, &shader_bn_backward_partial, t, &p, invocations);
+    return dam__k_run(ex, p.wide == 2 ? &shader_bn_backward_partial_flat
+                                      : &shader_bn_backward_partial,
+                      t, &p, invocations);
   }
   const dam_tensor *t[] = {x, *part};
-  return dam__k_run(ex, &shader_bn_partial, t, &p, invocations);
+  return dam__k_run(ex, p.wide == 2 ? &shader_bn_partial_flat
+                                    : &shader_bn_partial,
+                    t, &p, invocations);
 }
 
-/* An elementwise pass over x's planes. */
+/* An elementwise pass over x's planes, s, or where planes of hw >= 4
+ * floats are not a multiple of 4 but the tensor is, `flat` over vec4 spans
+ * of the whole tensor (parts = vec4s per invocation; bn_flat.glsl). */
 static int planes_pass(dam_exec *ex, const dam_shader *s,
-                       const dam_tensor *const *t, const bn_geom *g) {
+                       const dam_shader *flat, const dam_tensor *const *t,
+                       const bn_geom *g) {
   planes_push p = planes_split(g, PER_INVOCATION);
+  uint64_t floats = (uint64_t)p.planes * g->hw;
+  if (!p.wide && g->hw >= 4 && floats % 4 == 0) {
+    p.parts = FLAT_SPAN;
+    return dam__k_run(ex, flat, t, &p,
+                      (floats / 4 + FLAT_SPAN - 1) / FLAT_SPAN);
+  }
   return dam__k_run(ex, s, t, &p, (uint64_t)p.planes * p.parts);
 }
 
@@ -189,7 +219,7 @@ int dam_k_batchnorm_train(dam_exec *ex, const dam_tensor *x,
   if ((err = dam__k_run(ex, &shader_bn_combine, t, &p, g.c)))
     return err;
   const dam_tensor *apply[] = {x, coef, y};
-  return planes_pass(ex, &shader_bn_apply, apply, &g);
+  return planes_pass(ex, &shader_bn_apply, &shader_bn_apply_flat, apply, &g);
 }
 
 int dam_k_batchnorm_eval(dam_exec *ex, const dam_tensor *x,
@@ -226,7 +256,7 @@ int dam_k_batchnorm_eval(dam_exec *ex, const dam_tensor *x,
   if ((err = dam__k_run(ex, &shader_bn_eval_coef, t, &p, g.c)))
     return err;
   const dam_tensor *apply[] = {x, coef, y};
-  return planes_pass(ex, &shader_bn_apply, apply, &g);
+  return planes_pass(ex, &shader_bn_apply, &shader_bn_apply_flat, apply, &g);
 }
 
 int dam_k_batchnorm_backward(dam_exec *ex, const dam_tensor *x,
@@ -273,5 +303,6 @@ int dam_k_batchnorm_backward(dam_exec *ex, const dam_tensor *x,
   if ((err = dam__k_run(ex, &shader_bn_backward_combine, t, &p, g.c)) || !gx)
     return err;
   const dam_tensor *apply[] = {x, gy, coef, gx};
-  return planes_pass(ex, &shader_bn_backward_apply, apply, &g);
+  return planes_pass(ex, &shader_bn_backward_apply,
+                     &shader_bn_backward_apply_flat, apply, &g);
 }

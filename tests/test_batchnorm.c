@@ -22,8 +22,15 @@ static const dims shapes[] = {
     {1, 1, 7, 7},   {7, 3, 9, 9},   {1, 16, 13, 13}, {7, 16, 7, 7},
     {7, 3, 13, 13}, {200, 2, 3, 3}, {300, 3, 1, 1},  {2, 5, 1, 1},
     {7, 3, 6, 4},   {3, 16, 2, 2},  {5, 4, 28, 28},
+    /* Flat vec4 spans: planes of 49, 25, 9, 10 floats in tensors of a
+     * multiple of 4 floats, C = 1 and channels wrapping inside a span. */
+    {1, 64, 7, 7},  {7, 64, 7, 7},  {4, 1, 7, 7},    {2, 2, 7, 7},
+    {4, 3, 5, 5},   {7, 4, 5, 5},   {4, 3, 3, 3},    {2, 3, 5, 2},
+    {4, 5, 1, 1},   {2, 3, 7, 7},   {1, 3, 5, 5},
 };
 #define N_SHAPES (sizeof shapes / sizeof *shapes)
+/* The most channels of a shape above. */
+#define MAX_C 64
 
 static size_t plane(const dims *d) { return (size_t)d->h * d->w; }
 
@@ -61,7 +68,7 @@ static void ref_normalize(const dims *d, const double *x, const double *mean,
 /* y of the training form, straight from x. */
 static void ref_train(const dims *d, const double *x, const double *gamma,
                       const double *beta, double eps, double *y) {
-  double mean[16], var[16], invstd[16];
+  double mean[MAX_C], var[MAX_C], invstd[MAX_C];
   ref_stats(d, x, mean, var);
   for (uint32_t c = 0; c < d->c; c++)
     invstd[c] = 1 / sqrt(var[c] + eps);
@@ -149,7 +156,7 @@ static void train_case(harness *h, const dims *d, int variant) {
                                          tsm, tsi), 0);
 
   double *dx = widen(x, nx), *dg = widen(gamma, d->c), *db = widen(beta, d->c);
-  double mean[16], var[16], invstd[16], want_rm[16], want_rv[16];
+  double mean[MAX_C], var[MAX_C], invstd[MAX_C], want_rm[MAX_C], want_rv[MAX_C];
   double *y = malloc(nx * sizeof *y);
   assert_non_null(y);
   ref_stats(d, dx, mean, var);

@@ -66,6 +66,15 @@ static void copies(void **state) {
       {7, 7, 7, 3, 1, 3, 1, 2, true},    {7, 28, 28, 16, 8, 19, 3, 8, false},
       {7, 1, 1, 16, 3, 5, 1, 4, true},   {1, 3, 5, 3, 2, 1, 0, 1, false},
       {7, 4, 6, 16, 5, 3, 2, 1, true},   {1, 2, 2, 3, 1, 5, 4, 1, false},
+      /* Planes off vec4s but src a multiple of 4 floats: shifted vec4
+       * runs (planes of 49, 25, 9, 1), aligned and at odd offsets, runs of
+       * several spans, runs of exactly 4 floats and, too short or with src
+       * not a multiple of 4 floats, the scalar path. */
+      {1, 7, 7, 64, 0, 128, 64, 64, false}, {7, 7, 7, 4, 1, 9, 3, 3, true},
+      {7, 5, 5, 4, 3, 3, 0, 1, false},   {4, 3, 3, 3, 1, 5, 2, 2, true},
+      {4, 1, 1, 5, 1, 7, 2, 4, false},   {4, 1, 1, 5, 0, 4, 1, 3, true},
+      {7, 7, 7, 64, 3, 70, 5, 61, true}, {1, 7, 7, 1, 0, 3, 1, 1, false},
+      {7, 5, 5, 64, 1, 64, 0, 63, false}, {1, 7, 7, 4, 0, 7, 6, 1, true},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
     run_case(*state, &cases[i]);
