@@ -3,7 +3,10 @@
  * and dispatches over the conv2d_*.comp shaders.  Paths:
  *  - depthwise (one input and one output channel per group): rows of
  *    outputs per invocation; at width stride 1 and kernels up to 5 wide the
- *    _slide shaders keep a kernel row's inputs in registers;
+ *    _slide shaders keep a kernel row's inputs in registers; at stride 1
+ *    with size-keeping 3x3, 5x5 or dilated 3x3 kernels on planes of 4k
+ *    pixels (forward and gradient to the input) the _flat shaders walk
+ *    whole planes as vec4s;
  *  - CPU devices: an implicit GEMM with a 16 x 16 register tile per
  *    invocation and no barriers (the gradient to the input tiles pixels by
  *    remainder modulo the stride; few-channel weight gradients tile over
@@ -23,8 +26,14 @@
 #include "kernel_util.h"
 
 #include "conv2d_dw_fwd.spv.h"
+#include "conv2d_dw_fwd_flat3.spv.h"
+#include "conv2d_dw_fwd_flat3d2.spv.h"
+#include "conv2d_dw_fwd_flat5.spv.h"
 #include "conv2d_dw_fwd_slide.spv.h"
 #include "conv2d_dw_grad_input.spv.h"
+#include "conv2d_dw_grad_input_flat3.spv.h"
+#include "conv2d_dw_grad_input_flat3d2.spv.h"
+#include "conv2d_dw_grad_input_flat5.spv.h"
 #include "conv2d_dw_grad_input_slide.spv.h"
 #include "conv2d_dw_grad_weight.spv.h"
 #include "conv2d_dw_grad_weight_slide.spv.h"
@@ -68,6 +77,12 @@ DAM_SHADER(conv2d_dw_grad_weight, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_dw_fwd_slide, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_dw_grad_input_slide, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_dw_grad_weight_slide, 3, 0x4, sizeof(conv_push));
+DAM_SHADER(conv2d_dw_fwd_flat3, 3, 0x4, sizeof(conv_push));
+DAM_SHADER(conv2d_dw_fwd_flat3d2, 3, 0x4, sizeof(conv_push));
+DAM_SHADER(conv2d_dw_fwd_flat5, 3, 0x4, sizeof(conv_push));
+DAM_SHADER(conv2d_dw_grad_input_flat3, 3, 0x4, sizeof(conv_push));
+DAM_SHADER(conv2d_dw_grad_input_flat3d2, 3, 0x4, sizeof(conv_push));
+DAM_SHADER(conv2d_dw_grad_input_flat5, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_sum_parts, 2, 0x2, sizeof(conv_push));
 DAM_SHADER(conv2d_fwd_1x1, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_fwd_1x1_odd, 3, 0x4, sizeof(conv_push));
@@ -91,6 +106,9 @@ DAM_SHADER(conv2d_pack_w, 2, 0x2, sizeof(conv_push));
 #define DW_FWD_TW 16
 #define DW_GI_TW 16
 #define DW_SLIDE_MAXK 5
+/* Most output vec4s of a plane one _flat invocation walks (64 and 128
+ * measured alike, 32 slower, 8 slowest: each chunk reloads the weights). */
+#define DW_FLAT_STEPS 64
 #define SHARED_BM 32
 #define SHARED_BN 32
 #define LOCAL_SIZE 64
@@ -237,6 +255,31 @@ static bool use_slide(const conv_push *d) {
   return d->sw == 1 && d->KW <= DW_SLIDE_MAXK;
 }
 
+/* The depthwise _flat shaders: stride 1, 3x3 or 5x5 with dilation 1 or
+ * 3x3 with dilation 2 on both axes, size-keeping padding, and planes of a
+ * multiple of 4 pixels.  Returns the shader (forward or, with grad, the
+ * gradient to the input) and sets d's chunking, or NULL. */
+static const dam_shader *use_flat(conv_push *d, bool grad) {
+  if (d->sh != 1 || d->sw != 1 || d->KH != d->KW || d->dh != d->dw ||
+      d->ph != d->pw || 2 * d->ph != d->dh * (d->KH - 1) ||
+      (d->H * d->W) % 4)
+    return NULL;
+  const dam_shader *s = NULL;
+  if (d->KH == 3 && d->dh == 1)
+    s = grad ? &shader_conv2d_dw_grad_input_flat3 : &shader_conv2d_dw_fwd_flat3;
+  else if (d->KH == 3 && d->dh == 2)
+    s = grad ? &shader_conv2d_dw_grad_input_flat3d2
+             : &shader_conv2d_dw_fwd_flat3d2;
+  else if (d->KH == 5 && d->dh == 1)
+    s = grad ? &shader_conv2d_dw_grad_input_flat5 : &shader_conv2d_dw_fwd_flat5;
+  if (s) {
+    uint32_t hw4 = d->H * d->W / 4;
+    d->tiles_n = div_up(hw4, DW_FLAT_STEPS);
+    d->tiles_m = div_up(hw4, d->tiles_n);
+  }
+  return s;
+}
+
 static bool use_shared(dam_exec *ex) {
   return forced_variant == DAM__CONV2D_SHARED ||
          (forced_variant == DAM__CONV2D_AUTO && !dam__k_cpu_device(ex));
@@ -371,6 +414,9 @@ int dam_k_conv2d(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
   if (err)
     return err;
   uint64_t npix = (uint64_t)d.N * d.OH * d.OW;
+  const dam_shader *s;
+  if (use_depthwise(&d) && (s = use_flat(&d, false)))
+    return run_counted(ex, s, t, &d, (uint64_t)d.N * d.C * d.tiles_n);
   if (use_depthwise(&d)) {
     d.tiles_n = use_slide(&d) ? d.dw * div_up(div_up(d.OW, d.dw), DW_FWD_TW)
                               : div_up(d.OW, DW_FWD_TW);
@@ -403,6 +449,9 @@ int dam_k_conv2d_grad_input_acc(dam_exec *ex, const dam_tensor *gy,
   if (err)
     return err;
   uint64_t npix = (uint64_t)d.N * d.H * d.W;
+  const dam_shader *s;
+  if (use_depthwise(&d) && (s = use_flat(&d, true)))
+    return run_counted(ex, s, t, &d, (uint64_t)d.N * d.C * d.tiles_n);
   if (use_depthwise(&d)) {
     uint32_t step = use_slide(&d) ? d.dw : d.sw;
     d.tiles_n = step * div_up(div_up(d.W, step), DW_GI_TW);

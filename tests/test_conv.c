@@ -39,6 +39,20 @@ static const conv_case cases[] = {
     {2, 6, 9, 13, 6, 3, 3, GEOM(.pad = {2, 2}, .dilation = {2, 2}, .groups = 6)},
     {3, 4, 10, 9, 4, 3, 3, GEOM(.stride = {2, 1}, .pad = {1, 0}, .groups = 4)},
     {1, 3, 12, 17, 3, 7, 7, GEOM(.pad = {3, 3}, .groups = 3)},
+    /* depthwise at stride 1 over flat vec4s (the _flat paths): rows of
+     * 4k + 1, 4k + 2, 4k + 3 and 4k pixels, rows narrower than the kernel
+     * and of 1 pixel, several chunks per plane, 1, 3, 64 channels, batch 1
+     * and 7; a 7x7 plane (49 pixels) falls back */
+    {7, 3, 4, 5, 3, 3, 3, GEOM(.pad = {1, 1}, .groups = 3)},
+    {1, 64, 2, 6, 64, 3, 3, GEOM(.pad = {1, 1}, .groups = 64)},
+    {2, 1, 4, 7, 1, 5, 5, GEOM(.pad = {2, 2}, .groups = 1)},
+    {7, 1, 8, 8, 1, 3, 3, GEOM(.pad = {2, 2}, .dilation = {2, 2}, .groups = 1)},
+    {3, 3, 4, 3, 3, 5, 5, GEOM(.pad = {2, 2}, .groups = 3)},
+    {2, 5, 12, 1, 5, 3, 3, GEOM(.pad = {2, 2}, .dilation = {2, 2}, .groups = 5)},
+    {1, 4, 6, 10, 4, 3, 3, GEOM(.pad = {2, 2}, .dilation = {2, 2}, .groups = 4)},
+    {2, 6, 14, 14, 6, 5, 5, GEOM(.pad = {2, 2}, .groups = 6)},
+    {3, 16, 28, 28, 16, 3, 3, GEOM(.pad = {1, 1}, .groups = 16)},
+    {1, 3, 7, 7, 3, 3, 3, GEOM(.pad = {2, 2}, .dilation = {2, 2}, .groups = 3)},
     /* the packed forward's edges: K past a 16-row tile, 1 to 3 channels
      * per group (one partly filled vec4), 7x7 images (49 pixels, tiles
      * across images), 4k + 1 and 4k + 2 channels */

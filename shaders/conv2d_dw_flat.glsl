@@ -1,0 +1,99 @@
+// Body of the conv2d_dw_*_flat*.comp shaders: depthwise convolution at
+// stride 1 with a K x K kernel (K = 3 or 5), dilation D on both axes and
+// the padding P = D (K - 1) / 2 that keeps the size, over planes of a
+// multiple of 4 pixels seen as flat vec4s.  The includer defines K and D,
+// and GRAD for the gradient to the input (the same correlation with the
+// kernel flipped, added into binding 2) instead of the forward (written).
+// Binding 0 is x (or gy), 1 the weights, 2 y (or gx); push constants as
+// conv2d.glsl with tiles_n chunks per plane and tiles_m vec4s per chunk.
+// Invocation id owns one chunk of one plane and walks its output vec4s in
+// order.  The taps of kernel row j lie at flat distances (j D - P) W - P
+// + s D from an output, so each kernel row is one span read through
+// aligned vec4s in a sliding window of three: one vec4 load per kernel
+// row and output vec4, the misalignment fixed by a select per float.
+// Each output's row and column mask the padding and the neighbours across
+// row and plane edges; the weights of the plane's channel stay in
+// registers.
+#extension GL_EXT_control_flow_attributes : require
+layout(std430, binding = 0) readonly buffer S { vec4 s4[]; };
+layout(std430, binding = 1) readonly buffer Wt { float w[]; };
+#ifdef GRAD
+layout(std430, binding = 2) buffer O { vec4 o4[]; };
+#else
+layout(std430, binding = 2) writeonly buffer O { vec4 o4[]; };
+#endif
+
+#define P (D * (K - 1) / 2)
+#define SPAN (4 + 2 * P)
+
+// Out-of-range vec4s only ever feed masked outputs.
+vec4 load(int v, int n4) { return s4[clamp(v, 0, n4 - 1)]; }
+
+void main() {
+  uint id = dam_linear_id();
+  if (id >= p.count) return;
+  uint chunk = id % p.tiles_n, plane = id / p.tiles_n, c = plane % p.C;
+  uint hw4 = p.H * p.W / 4u, first = chunk * p.tiles_m;
+  int n4 = int(p.N * p.C * hw4);
+  int v0 = int(plane * hw4 + first);
+  int v1 = int(plane * hw4 + min(first + p.tiles_m, hw4));
+  int h = int(p.H), wd = int(p.W);
+  float wk[K][K];
+  [[unroll]] for (int j = 0; j < K; j++)
+    [[unroll]] for (int s = 0; s < K; s++)
+#ifdef GRAD
+      wk[j][s] = w[c * uint(K * K) + uint((K - 1 - j) * K + K - 1 - s)];
+#else
+      wk[j][s] = w[c * uint(K * K) + uint(j * K + s)];
+#endif
+  int y = int(4u * first / p.W), x = int(4u * first % p.W);
+  // Kernel row j's taps for the four outputs of vec4 v are floats
+  // r[j] .. r[j] + SPAN - 1 of vec4s v + e[j] .. v + e[j] + 2.
+  int r[K], e[K];
+  vec4 a[K], b[K];
+  [[unroll]] for (int j = 0; j < K; j++) {
+    int dist = (j * D - P) * wd - P;
+    r[j] = dist & 3;
+    e[j] = (dist - r[j]) >> 2;
+    a[j] = load(v0 + e[j], n4);
+    b[j] = load(v0 + e[j] + 1, n4);
+  }
+  for (int v = v0; v < v1; v++) {
+    int col[4], row[4];
+    col[0] = x;
+    row[0] = y;
+    [[unroll]] for (int k = 1; k < 4; k++) {
+      col[k] = col[k - 1] + 1 == wd ? 0 : col[k - 1] + 1;
+      row[k] = col[k] == 0 ? row[k - 1] + 1 : row[k - 1];
+    }
+    x = col[3] + 1 == wd ? 0 : col[3] + 1;
+    y = x == 0 ? row[3] + 1 : row[3];
+    bool col_ok[4][K];
+    [[unroll]] for (int k = 0; k < 4; k++)
+      [[unroll]] for (int s = 0; s < K; s++)
+        col_ok[k][s] = uint(col[k] + s * D - P) < uint(wd);
+    float o[4] = float[4](0.0, 0.0, 0.0, 0.0);
+    [[unroll]] for (int j = 0; j < K; j++) {
+      vec4 cv = load(v + e[j] + 2, n4);
+      float f[12] = float[12](a[j].x, a[j].y, a[j].z, a[j].w, b[j].x, b[j].y,
+                              b[j].z, b[j].w, cv.x, cv.y, cv.z, cv.w);
+      float sv[SPAN];
+      [[unroll]] for (int m = 0; m < SPAN; m++)
+        sv[m] = r[j] == 0 ? f[m] : r[j] == 1 ? f[m + 1]
+              : r[j] == 2 ? f[m + 2] : f[m + 3];
+      [[unroll]] for (int k = 0; k < 4; k++) {
+        float acc = 0.0;
+        [[unroll]] for (int s = 0; s < K; s++)
+          acc = fma(wk[j][s], col_ok[k][s] ? sv[k + s * D] : 0.0, acc);
+        o[k] += uint(row[k] + j * D - P) < uint(h) ? acc : 0.0;
+      }
+      a[j] = b[j];
+      b[j] = cv;
+    }
+#ifdef GRAD
+    o4[v] += vec4(o[0], o[1], o[2], o[3]);
+#else
+    o4[v] = vec4(o[0], o[1], o[2], o[3]);
+#endif
+  }
+}
