@@ -117,20 +117,12 @@ static int print_row(bench *b, const row *r) {
   return DAM_OK;
 }
 
-static dam_tensor *filled(bench *b, dam_shape s, float v) {
-  dam_tensor *t = dam_tensor_new(b->ex, &s, true);
-  if (t && dam_k_fill(b->ex, t, v)) {
-    dam_tensor_free(b->ex, t);
-    return NULL;
-  }
-  return t;
-}
-
 /* Make r's tensors of the n shapes; DAM_ENOMEM naming the row. */
 static int make_tensors(bench *b, row *r, const dam_shape *shapes,
                         uint32_t n) {
   for (uint32_t i = 0; i < n; i++)
-    if (!(r->t[i] = filled(b, shapes[i], 0.25f + 0.125f * (float)i)))
+    if (!(r->t[i] = dam_state_new(b->ex, &shapes[i],
+                                  0.25f + 0.125f * (float)i)))
       return dam_fail(DAM_ENOMEM, "bench: %s: %s", r->kernel,
                       dam_last_error());
   return 0;

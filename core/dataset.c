@@ -1,13 +1,11 @@
 /*
- * Dataset lifetime and the seeded train/validation split.  The shuffle's
- * generator is splitmix64 (Steele, Lea and Flood, "Fast splittable
- * pseudorandom number generators", OOPSLA 2014; constants as in Vigna's
- * public-domain splitmix64.c): 64 bits of state, integer-only, so a seed
- * gives the same split everywhere.
+ * Dataset lifetime, the seeded shuffle and train/validation split (rng.h:
+ * the same split everywhere for a seed), and per-channel statistics.
  */
 #include "dataset.h"
 
 #include "error.h"
+#include "rng.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -21,19 +19,12 @@ void dam_dataset_free(dam_dataset *d) {
   memset(d, 0, sizeof *d);
 }
 
-static uint64_t splitmix64(uint64_t *state) {
-  uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
 /* Uniform in [0, bound), bound > 0: draws below 2^64 mod bound are
  * rejected so that every residue is equally likely. */
 static uint64_t uniform_below(uint64_t *state, uint64_t bound) {
   uint64_t threshold = (0 - bound) % bound;
   for (;;) {
-    uint64_t r = splitmix64(state);
+    uint64_t r = dam_splitmix64(state);
     if (r >= threshold)
       return r % bound;
   }

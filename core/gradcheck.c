@@ -4,6 +4,7 @@
 #include "autograd.h"
 #include "error.h"
 #include "kernels.h"
+#include "rng.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -23,17 +24,6 @@ typedef struct probe {
   float *hx, *hr, *hy;
   uint64_t *rng;
 } probe;
-
-static uint64_t next_u64(uint64_t *s) {
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-static double uniform(uint64_t *s) {
-  return (double)(next_u64(s) >> 11) / (double)(1ULL << 53);
-}
 
 /* L = <op(x), r> in double, in training mode, without a tape. */
 static int loss(probe *p, double *out) {
@@ -114,7 +104,7 @@ static int check_tensor(probe *p, dam_tensor *t, const float *host,
   for (uint32_t c = 0; c < dirs && !err; c++) {
     double a = 0, scale = 1e-12;
     for (uint64_t i = 0; i < t->numel; i++) {
-      v[i] = (float)(2 * uniform(p->rng) - 1);
+      v[i] = (float)(2 * dam_uniform01(p->rng) - 1);
       a += (double)g[i] * v[i];
       scale += fabs((double)g[i] * v[i]);
     }
@@ -149,7 +139,7 @@ static void spread(float *v, uint64_t n, uint64_t *rng) {
   for (uint64_t i = 0; i < n; i++)
     v[i] = (float)(-2.0 + 4.0 * ((double)i + 0.5) / (double)n);
   for (uint64_t i = n; i > 1; i--) {
-    uint64_t j = next_u64(rng) % i;
+    uint64_t j = dam_splitmix64(rng) % i;
     float t = v[i - 1];
     v[i - 1] = v[j];
     v[j] = t;
@@ -200,7 +190,7 @@ static int check_site(dam_exec *ex, const dam_op_desc *desc,
   probe p = {.ex = ex, .rng = rng};
   dam_shape out;
   *accepted = false;
-  dam_exec_seed(ex, next_u64(rng));
+  dam_exec_seed(ex, dam_splitmix64(rng));
   int err = dam_op_create(ex, desc, NULL, site, &p.op);
   if (err)
     return err;
@@ -220,7 +210,7 @@ static int check_site(dam_exec *ex, const dam_op_desc *desc,
   if (!err) {
     spread(p.hx, p.x->numel, rng);
     for (uint64_t i = 0; i < p.r->numel; i++)
-      p.hr[i] = (float)(2 * uniform(rng) - 1);
+      p.hr[i] = (float)(2 * dam_uniform01(rng) - 1);
     err = dam_tensor_upload(ex, p.x, p.hx);
   }
   if (!err)
@@ -242,7 +232,7 @@ int dam_gradcheck_op(dam_exec *ex, const dam_op_desc *desc, uint64_t seed,
   uint64_t rng = seed;
   for (uint32_t stride = 1; stride <= 2; stride++) {
     uint32_t n = 2, c = 4;
-    uint32_t hw = 6 + (uint32_t)(next_u64(&rng) % 5);
+    uint32_t hw = 6 + (uint32_t)(dam_splitmix64(&rng) % 5);
     dam_op_site site = {sizeof site, stride, c, c};
     bool accepted;
     int err = check_site(ex, desc, &site, dam_shape4(n, c, hw, hw), &rng,

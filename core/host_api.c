@@ -43,16 +43,6 @@ static int host_dispatch(dam_exec *ex, const dam_shader *shader,
   return dam_exec_dispatch(ex, shader, r, n_tensors, push, invocations);
 }
 
-static dam_tensor *host_state_new(dam_exec *ex, const dam_shape *shape,
-                                  float value) {
-  dam_tensor *t = dam_tensor_new(ex, shape, true);
-  if (t && dam_k_fill(ex, t, value)) {
-    dam_tensor_free(ex, t);
-    return NULL;
-  }
-  return t;
-}
-
 static dam_tensor *host_nn_batchnorm(dam_exec *ex, dam_tensor *x,
                                      dam_tensor *gamma, dam_tensor *beta,
                                      dam_tensor *running_mean,
@@ -77,7 +67,7 @@ static const dam_host_api table = {
     .relu = dam_k_relu,
     .relu_backward = dam_k_relu_backward,
     .dispatch = host_dispatch,
-    .state_new = host_state_new,
+    .state_new = dam_state_new,
     .init_uniform = dam_tensor_init_uniform,
     .nn_relu = dam_relu,
     .nn_add = dam_add,

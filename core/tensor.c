@@ -2,6 +2,7 @@
 #include "tensor.h"
 #include "error.h"
 #include "kernels.h"
+#include "rng.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -67,12 +68,18 @@ dam_tensor *dam_tensor_new(dam_exec *ex, const dam_shape *shape,
   return t;
 }
 
-dam_tensor *dam_param_new(dam_exec *ex, const dam_shape *shape) {
+dam_tensor *dam_state_new(dam_exec *ex, const dam_shape *shape,
+                          float value) {
   dam_tensor *t = dam_tensor_new(ex, shape, true);
-  if (t && dam_k_fill(ex, t, 0.0f) != DAM_OK) {
+  if (t && dam_k_fill(ex, t, value) != DAM_OK) {
     dam_tensor_free(ex, t);
     return NULL;
   }
+  return t;
+}
+
+dam_tensor *dam_param_new(dam_exec *ex, const dam_shape *shape) {
+  dam_tensor *t = dam_state_new(ex, shape, 0.0f);
   if (t) {
     t->requires_grad = true;
     if (ex->param_sink && dam_tensor_list_push(ex->param_sink, t)) {
@@ -102,13 +109,8 @@ int dam_tensor_init_uniform(dam_exec *ex, dam_tensor *t, float lo, float hi) {
   float *v = malloc(t->numel * sizeof *v);
   if (!v)
     return dam_fail(DAM_ENOMEM, "out of memory");
-  for (uint64_t i = 0; i < t->numel; i++) {
-    uint64_t z = (ex->rng += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
-    v[i] = lo + (hi - lo) * (float)((double)(z >> 40) / (double)(1 << 24));
-  }
+  for (uint64_t i = 0; i < t->numel; i++)
+    v[i] = lo + (hi - lo) * (float)dam_uniform01(&ex->rng);
   int err = dam_tensor_upload(ex, t, v);
   free(v);
   return err;

@@ -40,6 +40,10 @@ bool dam_shape_equal(const dam_shape *a, const dam_shape *b);
 dam_tensor *dam_tensor_new(dam_exec *ex, const dam_shape *shape,
                            bool persistent);
 
+/* A new persistent tensor filled with `value`, not trained (running
+ * statistics, optimizer state).  NULL on failure. */
+dam_tensor *dam_state_new(dam_exec *ex, const dam_shape *shape, float value);
+
 /* A new persistent, requires-grad tensor filled with zeros, appended to
  * ex->param_sink when that is set. */
 dam_tensor *dam_param_new(dam_exec *ex, const dam_shape *shape);

@@ -13,6 +13,7 @@
 #include "nn.h"
 #include "op.h"
 #include "plugin.h"
+#include "rng.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,13 +25,7 @@ static dam_exec *ex;
 static uint64_t rng = 12345;
 static int n_cases;
 
-static float uniform(void) {
-  uint64_t z = (rng += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  z ^= z >> 31;
-  return (float)((double)(z >> 11) / (double)(1ULL << 53) * 2.0 - 1.0);
-}
+static float uniform(void) { return (float)(dam_uniform01(&rng) * 2.0 - 1.0); }
 
 static void die(const char *what) {
   fprintf(stderr, "parity_dump: %s: %s\n", what, dam_last_error());
@@ -179,7 +174,8 @@ int main(int argc, char **argv) {
   snprintf(path, sizeof path, "%s/manifest.json", dir);
   dam_device *dev;
   dam_registry *reg = dam_registry_new();
-  if (!(manifest = fopen(path, "w")) || dam_device_open(dam_device_spec(NULL, NULL), &dev) ||
+  if (!(manifest = fopen(path, "w")) ||
+      dam_device_open(dam_device_spec(NULL, NULL), &dev) ||
       dam_exec_create(dev, &ex) || !reg ||
       dam_registry_load_dir(reg, argv[2]) != 0)
     die("setup");
