@@ -3,6 +3,7 @@
 #include "error.h"
 #include "autograd.h"
 #include "kernels.h"
+#include "optim.h"
 #include "nn.h"
 
 #include <stdarg.h>
@@ -52,6 +53,12 @@ static dam_tensor *host_nn_batchnorm(dam_exec *ex, dam_tensor *x,
                        training != 0);
 }
 
+static int host_dot_sets(dam_exec *ex, dam_tensor *const *a,
+                         dam_tensor *const *b, uint32_t n, dam_tensor *y) {
+  return dam_k_dot_sets(ex, (const dam_tensor *const *)a,
+                        (const dam_tensor *const *)b, n, y);
+}
+
 static const dam_host_api table = {
     .struct_size = sizeof(dam_host_api),
     .abi_minor = DAM_ABI_MINOR,
@@ -75,6 +82,7 @@ static const dam_host_api table = {
     .nn_pool2d = dam_pool2d,
     .nn_batchnorm = host_nn_batchnorm,
     .nn_factorized_reduce = dam_factorized_reduce,
+    .dot_sets = host_dot_sets,
 };
 
 const dam_host_api *dam_host_api_get(void) { return &table; }

@@ -39,11 +39,10 @@ static const struct dam__kind_info {
 } dam__kinds[] = {
     {DAM_KIND_OP, "op", sizeof(dam_op_desc),
      DAM__SIZE_TO(dam_op_desc, backward)},
-    /* No kind-specific descriptor yet: the host reads the header only. */
-    {DAM_KIND_AUGMENT, "augment", sizeof(dam_desc_header),
-     DAM__SIZE_TO(dam_desc_header, params_size)},
-    {DAM_KIND_HPO, "hpo", sizeof(dam_desc_header),
-     DAM__SIZE_TO(dam_desc_header, params_size)},
+    {DAM_KIND_AUGMENT, "augment", sizeof(dam_augment_desc),
+     DAM__SIZE_TO(dam_augment_desc, backward)},
+    {DAM_KIND_HPO, "hpo", sizeof(dam_hpo_desc),
+     DAM__SIZE_TO(dam_hpo_desc, update)},
 };
 
 static const struct dam__kind_info *dam__kind(uint32_t kind) {
@@ -218,6 +217,26 @@ static int dam__check_param(const dam_module *m, const dam_desc_header *h,
   return 0;
 }
 
+/* The first required callback a descriptor lacks, or NULL. */
+static const char *dam__missing_callback(const dam_desc_header *h) {
+  if (h->kind == DAM_KIND_OP) {
+    const dam_op_desc *op = (const dam_op_desc *)h;
+    return !op->infer_shape ? "infer_shape" : !op->forward ? "forward" : NULL;
+  }
+  if (h->kind == DAM_KIND_AUGMENT) {
+    const dam_augment_desc *a = (const dam_augment_desc *)h;
+    if (a->input_grad > DAM_AUG_GRAD_STRAIGHT_THROUGH)
+      return "valid input_grad (EXACT or STRAIGHT_THROUGH)";
+    if (a->magnitude_grad > DAM_AUG_GRAD_NONE) return "valid magnitude_grad";
+    return !a->forward ? "forward" : !a->backward ? "backward" : NULL;
+  }
+  const dam_hpo_desc *p = (const dam_hpo_desc *)h;
+  if (p->target < DAM_HYPER_LEARNING_RATE || p->target > DAM_HYPER_MOMENTUM)
+    return "valid target (enum dam_hyper)";
+  if (p->n_dots > DAM_HPO_MAX_DOTS) return "n_dots <= DAM_HPO_MAX_DOTS";
+  return !p->init ? "init" : !p->record ? "record" : !p->update ? "update" : NULL;
+}
+
 static int dam__check_desc(const dam_module *m, const dam_desc_header *h,
                            uint32_t i, char *why) {
   const struct dam__kind_info *k = dam__kind(h->kind);
@@ -235,13 +254,9 @@ static int dam__check_desc(const dam_module *m, const dam_desc_header *h,
                     h->n_params);
   for (uint32_t p = 0; p < h->n_params; p++)
     if (dam__check_param(m, h, p, why) < 0) return -1;
-  if (h->kind == DAM_KIND_OP) {
-    const dam_op_desc *op = (const dam_op_desc *)h;
-    const char *missing = !op->infer_shape ? "infer_shape"
-                          : !op->forward   ? "forward"
-                                           : NULL;
-    if (missing) return dam__why(why, "op '%s' has no %s", h->name, missing);
-  }
+  const char *missing = dam__missing_callback(h);
+  if (missing)
+    return dam__why(why, "%s '%s' has no %s", k->name, h->name, missing);
   return 0;
 }
 

@@ -13,4 +13,21 @@
   (gl_GlobalInvocationID.x +                                                \
    gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x)
 
+// Twins of the SDK's dam_hash32, dam_draw and dam_draw_unit (plugin.h):
+// per-image random decisions that the host can reproduce.
+uint dam_hash32(uint x) {
+  x ^= x >> 16;
+  x *= 0x7feb352du;
+  x ^= x >> 15;
+  x *= 0x846ca68bu;
+  x ^= x >> 16;
+  return x;
+}
+
+uint dam_draw(uint seed, uint k) { return dam_hash32(seed ^ dam_hash32(k + 0x9e3779b9u)); }
+
+float dam_draw_unit(uint seed, uint k) {
+  return float(dam_draw(seed, k) >> 8) * (1.0 / 16777216.0);
+}
+
 #endif

@@ -23,7 +23,7 @@ extern "C" {
 #endif
 
 #define DAM_ABI_MAJOR 1
-#define DAM_ABI_MINOR 1
+#define DAM_ABI_MINOR 2
 
 #define DAM__CAT2(a, b) a##b
 #define DAM__CAT(a, b) DAM__CAT2(a, b)
@@ -200,6 +200,12 @@ typedef struct dam_host_api {
    * the odd ones, concatenated: [N, K1+K2, ceil(H/2), ceil(W/2)]. */
   dam_tensor *(*nn_factorized_reduce)(dam_exec *ex, dam_tensor *x,
                                       dam_tensor *w1, dam_tensor *w2);
+
+  /* ---- 1.2 ---- */
+  /* y[0] = sum over i < n of <a[i], b[i]>, reduced on the device into the
+   * one-element tensor y (no host copy of a or b).  n == 0 gives 0. */
+  int (*dot_sets)(dam_exec *ex, dam_tensor *const *a, dam_tensor *const *b,
+                  uint32_t n, dam_tensor *y);
 } dam_host_api;
 
 /* Where an op is placed in the network. */
@@ -255,6 +261,139 @@ typedef struct dam_op_desc {
   /* NULL: forward composes the host's nn_* layers (see dam_op_call). */
   int (*backward)(const dam_host_api *host, dam_op_call *call);
 } dam_op_desc;
+
+/*
+ * ---- 1.2: augmentations ----
+ * Images are [N, C, H, W] intensities in [0, 1] (before normalization).
+ * A call transforms images first .. first+count-1 of `in` into the same
+ * images of `out` and leaves every other image of `out` alone, so the host
+ * can apply several transforms to one batch without copies.  Image i has
+ * its own magnitude level magnitude[i] in [0, 8] and its own 32-bit seed
+ * seed[i] (uint bit patterns: declare that binding `uint[]`); random
+ * decisions (a sign, a position) come from dam_draw(seed[i], k), so they
+ * are the same on the host and on the device.
+ */
+typedef struct dam_augment_call {
+  uint32_t struct_size;
+  uint32_t needs_grad; /* backward: bit 0 = grad_in, bit 1 = grad_magnitude */
+  const void *params;  /* the filled params block */
+  dam_exec *ex;
+  uint32_t first, count; /* the images to transform */
+  dam_tensor *in;        /* [N, C, H, W] */
+  dam_tensor *out;       /* [N, C, H, W], allocated by the host */
+  dam_tensor *magnitude; /* [N] levels in [0, 8] */
+  dam_tensor *seed;      /* [N] per-image seeds */
+  float fill;            /* intensity geometric transforms bring in */
+  uint32_t reserved;
+  /* backward only: accumulate (+=) over the call's images; a gradient the
+   * needs_grad mask leaves out is NULL */
+  dam_tensor *grad_out;       /* [N, C, H, W] */
+  dam_tensor *grad_in;        /* [N, C, H, W] */
+  dam_tensor *grad_magnitude; /* [N] */
+} dam_augment_call;
+
+/* How a transform's backward treats a variable. */
+enum dam_augment_grad {
+  /* The true derivative of forward (finite differences check it). */
+  DAM_AUG_GRAD_EXACT = 0,
+  /* Straight-through: as if d out / d var were 1 for every pixel (for the
+   * input: grad_in += grad_out; for the magnitude: grad_magnitude[i] +=
+   * the sum of grad_out over image i).  For transforms that are not
+   * differentiable in the variable; state it in the summary. */
+  DAM_AUG_GRAD_STRAIGHT_THROUGH = 1,
+  /* Magnitude only: forward does not depend on it (no magnitude), or
+   * only piecewise constantly; backward adds nothing. */
+  DAM_AUG_GRAD_NONE = 2
+};
+
+/* A data augmentation transform. */
+typedef struct dam_augment_desc {
+  dam_desc_header hdr;
+  uint32_t input_grad;     /* enum dam_augment_grad: EXACT or STRAIGHT_THROUGH */
+  uint32_t magnitude_grad; /* enum dam_augment_grad */
+  /* Magnitude 0 is the identity (gradcheck and the tests rely on it). */
+  uint32_t identity_at_zero;
+  uint32_t reserved;
+  int (*forward)(const dam_host_api *host, const dam_augment_call *call);
+  int (*backward)(const dam_host_api *host, const dam_augment_call *call);
+} dam_augment_desc;
+
+/*
+ * ---- 1.2: hyper-parameter modules ----
+ * The engine's weight step, for every trained tensor w with gradient g:
+ *   buf = mu * buf_prev + g + lambda * w;   w' = w - eta * buf
+ * then a validation forward/backward at w' gives g_val.  An hpo module owns
+ * one of eta, lambda, mu: from these it records device reductions, and
+ * once they are read back it computes its hypergradient and updates
+ * itself.
+ */
+enum dam_hyper {
+  DAM_HYPER_LEARNING_RATE = 1, /* eta */
+  DAM_HYPER_WEIGHT_DECAY = 2,  /* lambda */
+  DAM_HYPER_MOMENTUM = 3       /* mu */
+};
+
+/* Parallel arrays of n tensors the engine hands over after a step. */
+typedef struct dam_hpo_step {
+  uint32_t struct_size;
+  uint32_t n;
+  dam_tensor *const *weights;  /* w' (after the step) */
+  dam_tensor *const *buf;      /* the momentum buffer the step used */
+  dam_tensor *const *buf_prev; /* before the step; NULL unless the
+                                  module sets DAM_HPO_NEEDS_BUF_PREV */
+  dam_tensor *const *grad_val; /* validation gradient at w' */
+  double learning_rate, weight_decay, momentum; /* what the step used */
+} dam_hpo_step;
+
+/* A module's state; the host owns, reports and checkpoints it. */
+typedef struct dam_hpo_state {
+  double value;     /* the hyper-parameter */
+  double velocity;  /* the hyper-optimizer's momentum buffer */
+  double last_grad; /* the last hypergradient dL_val / d value */
+  uint64_t steps;   /* updates so far */
+} dam_hpo_state;
+
+#define DAM_HPO_NEEDS_BUF_PREV 0x1u
+#define DAM_HPO_MAX_DOTS 4
+
+typedef struct dam_hpo_desc {
+  dam_desc_header hdr;
+  uint32_t target; /* enum dam_hyper */
+  uint32_t flags;  /* DAM_HPO_NEEDS_BUF_PREV */
+  uint32_t n_dots; /* one-element device tensors record() fills, <= 4 */
+  uint32_t reserved;
+  /* The starting state from the params block. */
+  int (*init)(const void *params, dam_hpo_state *st);
+  /* Record the reductions the hypergradient needs into dots[0..n_dots)
+   * (host->dot_sets); nothing is read back here. */
+  int (*record)(const dam_host_api *host, dam_exec *ex, const void *params,
+                const dam_hpo_step *step, dam_tensor *const *dots);
+  /* After the device finished: dots[] holds the values record() asked
+   * for.  Update st (hypergradient, hyper-optimizer step, clamp). */
+  int (*update)(const void *params, const dam_hpo_step *step,
+                const double *dots, dam_hpo_state *st);
+} dam_hpo_desc;
+
+/* A 32-bit integer hash (good avalanche; the GLSL twin is in
+ * dam_shader.glsl). */
+static inline uint32_t dam_hash32(uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x7feb352du;
+  x ^= x >> 15;
+  x *= 0x846ca68bu;
+  x ^= x >> 16;
+  return x;
+}
+
+/* The k-th random 32-bit draw of an image with seed `seed`. */
+static inline uint32_t dam_draw(uint32_t seed, uint32_t k) {
+  return dam_hash32(seed ^ dam_hash32(k + 0x9e3779b9u));
+}
+
+/* The k-th draw as a float in [0, 1) (24 bits). */
+static inline float dam_draw_unit(uint32_t seed, uint32_t k) {
+  return (float)(dam_draw(seed, k) >> 8) * (1.0f / 16777216.0f);
+}
 
 /* What the entry function returns. */
 typedef struct dam_module {
