@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   gcc pkg-config meson ninja-build
   libvulkan-dev mesa-vulkan-drivers vulkan-tools vulkan-validationlayers
-  glslang-tools libconfig-dev libcmocka-dev
+  glslang-tools libconfig-dev libpng-dev libcmocka-dev
   dataset-fashion-mnist zlib1g-dev
   python3 python3-torch
 )
