@@ -3,6 +3,7 @@
 
 #include "channels.h"
 #include "error.h"
+#include "gather.h"
 #include "linear.h"
 #include "loss.h"
 
@@ -263,4 +264,41 @@ dam_tensor *dam_softmax_xent(dam_exec *ex, dam_tensor *logits,
   dam_node n = {"softmax_xent", xent_backward, {logits}, 1, y, false, 0, d,
                 free};
   return dam_tape_finish(ex, err, &n);
+}
+
+/* node->in = {x, the inverse permutation}. */
+static int permute_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
+  (void)needs;
+  dam_tensor *g = grad_of(ex, node, 0);
+  return g ? dam_k_gather_rows(ex, node->out->grad, node->in[1], g, true)
+           : DAM_ENOMEM;
+}
+
+dam_tensor *dam_permute_rows(dam_exec *ex, dam_tensor *x,
+                             const uint32_t *perm) {
+  if (!x || !perm)
+    return dam_fail(DAM_EINVAL, "permute_rows: NULL input"), NULL;
+  uint32_t n = x->shape.dim[0];
+  uint32_t *inv = malloc((size_t)n * sizeof *inv);
+  if (!inv)
+    return dam_fail(DAM_ENOMEM, "out of memory"), NULL;
+  for (uint32_t i = 0; i < n; i++)
+    inv[i] = n;
+  for (uint32_t j = 0; j < n; j++)
+    if (perm[j] < n && inv[perm[j]] == n)
+      inv[perm[j]] = j;
+  for (uint32_t i = 0; i < n; i++)
+    if (inv[i] == n) {
+      free(inv);
+      return dam_fail(DAM_EINVAL, "permute_rows: not a permutation of %u "
+                      "rows", n), NULL;
+    }
+  dam_tensor *idx = dam_uint_tensor(ex, perm, n);
+  dam_tensor *back = idx ? dam_uint_tensor(ex, inv, n) : NULL;
+  free(inv);
+  dam_tensor *y = back ? output(ex, x->shape) : NULL;
+  dam_node node = {"permute_rows", permute_backward, {x, back}, 2, y,
+                   false, 0, 0, 0};
+  return dam_tape_finish(
+      ex, y ? dam_k_gather_rows(ex, x, idx, y, false) : DAM_ENOMEM, &node);
 }

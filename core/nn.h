@@ -58,4 +58,9 @@ dam_tensor *dam_softmax_xent(dam_exec *ex, dam_tensor *logits,
 dam_tensor *dam_factorized_reduce(dam_exec *ex, dam_tensor *x, dam_tensor *w1,
                                   dam_tensor *w2);
 
+/* y[j] = x[perm[j]]: the rows (images) of x reordered by a permutation
+ * of 0 .. N-1 (host array, copied).  DAM_EINVAL for a non-permutation. */
+dam_tensor *dam_permute_rows(dam_exec *ex, dam_tensor *x,
+                             const uint32_t *perm);
+
 #endif
