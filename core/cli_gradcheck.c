@@ -1,7 +1,8 @@
 /*
  * `diffautoml gradcheck [NAME...]`: finite-difference checks of every
- * loaded op plugin (or the named ones) on the selected device, one row
- * each; exit 1 when any fails.  What a researcher runs on a new plugin.
+ * loaded op and augment plugin (or the named ones) on the selected device,
+ * one row each; exit 1 when any fails.  What a researcher runs on a new
+ * plugin.
  */
 #include "cli.h"
 
@@ -22,12 +23,13 @@ static bool wanted(const char *name, int argc, char **argv) {
   return false;
 }
 
-/* 0 when every name on the command line is a loaded op, else 2 with a
- * message. */
+/* 0 when every name on the command line is a loaded op or augment, else
+ * 2 with a message. */
 static int check_names(const dam_registry *reg, int argc, char **argv) {
   for (int i = 1; i < argc; i++)
-    if (!dam_registry_find(reg, DAM_KIND_OP, argv[i], NULL)) {
-      fprintf(stderr, "diffautoml: gradcheck: no op plugin named '%s' "
+    if (!dam_registry_find(reg, DAM_KIND_OP, argv[i], NULL) &&
+        !dam_registry_find(reg, DAM_KIND_AUGMENT, argv[i], NULL)) {
+      fprintf(stderr, "diffautoml: gradcheck: no op or augment named '%s' "
               "(see `diffautoml plugins`)\n", argv[i]);
       return DAM_EXIT_USAGE;
     }
@@ -43,26 +45,36 @@ static uint64_t name_seed(const char *name) {
   return h;
 }
 
+/* Check one descriptor of a checked kind. */
+static int check_one(dam_exec *ex, const dam_desc_header *d,
+                     dam_gradcheck_result *r) {
+  uint64_t seed = name_seed(d->name);
+  return d->kind == DAM_KIND_OP
+             ? dam_gradcheck_op(ex, (const dam_op_desc *)d, seed, r)
+             : dam_gradcheck_augment(ex, (const dam_augment_desc *)d, seed, r);
+}
+
 static int run_all(dam_exec *ex, const dam_registry *reg, int argc,
                    char **argv) {
   int failed = 0;
-  printf("%-16s %-34s %8s %10s %9s  %s\n", "op", "shapes", "fwd err",
-         "grad err", "checked", "result");
+  printf("%-8s %-16s %-34s %8s %10s %9s  %s\n", "kind", "name", "shapes",
+         "fwd err", "grad err", "checked", "result");
   for (uint32_t i = 0; i < reg->n_plugins; i++)
     for (const dam_desc_header *const *d = reg->plugins[i].module->descs; *d;
          d++) {
-      if ((*d)->kind != DAM_KIND_OP || !wanted((*d)->name, argc, argv))
+      if (((*d)->kind != DAM_KIND_OP && (*d)->kind != DAM_KIND_AUGMENT) ||
+          !wanted((*d)->name, argc, argv))
         continue;
       dam_gradcheck_result r;
-      if (dam_gradcheck_op(ex, (const dam_op_desc *)*d, name_seed((*d)->name),
-                           &r)) {
+      if (check_one(ex, *d, &r)) {
         fprintf(stderr, "diffautoml: %s\n", dam_last_error());
         return DAM_EXIT_RUNTIME;
       }
       char checked[32];
       snprintf(checked, sizeof checked, "%u/%u", r.checked,
                r.checked + r.skipped);
-      printf("%-16s %-34s %8s %10.2e %9s  %s%s\n", (*d)->name,
+      printf("%-8s %-16s %-34s %8s %10.2e %9s  %s%s\n",
+             dam_kind_name((*d)->kind), (*d)->name,
              r.n_shapes ? r.shapes : "(no placement accepted)", "-",
              r.max_err, checked, r.pass ? "PASS" : "FAIL",
              r.deterministic ? "" : " (outputs differ between runs)");

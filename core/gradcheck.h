@@ -1,7 +1,7 @@
 /*
- * Finite-difference checks of op plugins: the backward a plugin gives (or
- * the host's tape builds for it) against central differences of its
- * forward, at random shapes and both strides, on the selected device.
+ * Finite-difference checks of op and augment plugins: the backward a
+ * plugin gives (or the host's tape builds for it) against central
+ * differences of its forward, at random shapes, on the selected device.
  */
 #ifndef DAM_GRADCHECK_H
 #define DAM_GRADCHECK_H
@@ -38,5 +38,15 @@ typedef struct dam_gradcheck_result {
  * device or the plugin fails. */
 int dam_gradcheck_op(dam_exec *ex, const dam_op_desc *desc, uint64_t seed,
                      dam_gradcheck_result *out);
+
+/* Check an augment plugin with its default parameters on 3 images of 1
+ * and of 3 channels (random odd sizes, intensities in (0.02, 0.98),
+ * magnitudes in (0.5, 7.5), split into two calls), L = <aug(x), r>: an
+ * EXACT gradient against central differences as for ops; a
+ * straight-through one against its definition (grad_in = r, the
+ * magnitude's = the sum of r over the image); NONE must give zero.  The
+ * results as dam_gradcheck_op (n_shapes counts the two batches). */
+int dam_gradcheck_augment(dam_exec *ex, const dam_augment_desc *desc,
+                          uint64_t seed, dam_gradcheck_result *out);
 
 #endif
