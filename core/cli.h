@@ -29,8 +29,13 @@ int dam_cmd_plugins(const dam_cli_opts *opts, int argc, char **argv);
 int dam_cmd_bench(const dam_cli_opts *opts, int argc, char **argv);
 
 /* `diffautoml gradcheck [NAME...]`: finite-difference checks of every
- * loaded op plugin, or the named ones; 1 when any fails. */
+ * loaded op and augment plugin, or the named ones; 1 when any fails. */
 int dam_cmd_gradcheck(const dam_cli_opts *opts, int argc, char **argv);
+
+/* `diffautoml augment --preview [-o FILE] [NAME...]`: a PNG grid of
+ * every loaded augment plugin (rows) at magnitudes 0..8 (columns) on
+ * Fashion-MNIST training images. */
+int dam_cmd_augment(const dam_cli_opts *opts, int argc, char **argv);
 
 /* `diffautoml search CONFIG [--dry-run] [-s KEY=VALUE]...`: check the
  * config, plugins and data and print the plan (2 on any input error). */

@@ -16,7 +16,10 @@ static void usage(FILE *out) {
           "  plugins              list loaded plugins and refused files\n"
           "  search CONFIG        check a config, plugins and data; --dry-run,\n"
           "                       -s KEY=VALUE (search --help)\n"
-          "  gradcheck [NAME...]  finite-difference check of op plugins\n"
+          "  gradcheck [NAME...]  finite-difference check of op and augment\n"
+          "                       plugins\n"
+          "  augment --preview    PNG grid of the augment plugins on real\n"
+          "                       images (augment --help)\n"
           "  bench kernels        time the core kernels (--help for options)\n"
           "\n"
           "options:\n"
@@ -45,6 +48,7 @@ static const struct {
     {"search", dam_cmd_search},
     {"config-keys", dam_cmd_config_keys}, /* hidden: docs/CONFIG.md table */
     {"gradcheck", dam_cmd_gradcheck},
+    {"augment", dam_cmd_augment},
     {"bench", dam_cmd_bench},
 };
 
