@@ -267,11 +267,12 @@ static void dam__summary(FILE *out, const dam_config *cfg,
   else {
     dam__print_list(out, &cfg->da.ops);
     fprintf(out,
-            " (%u sub-policies); T %g, lr %g, momentum %g, magnitude "
-            "%g searching, %g final\n",
+            " (%u sub-policies); T %g, lr %g, momentum %g, level "
+            "U(0, %g) searching, U(0, %g) final%s\n",
             cfg->da.ops.n * cfg->da.ops.n, cfg->da.temperature, cfg->da.lr,
             cfg->da.momentum, cfg->da.magnitude_search,
-            cfg->da.magnitude_final);
+            cfg->da.magnitude_final,
+            cfg->da.learn_magnitude ? ", levels learned" : "");
     dam__print_params(out, "da params", &cfg->da.op_params);
   }
   fprintf(out, "%-13s ", "hpo");

@@ -128,6 +128,9 @@ typedef struct dam_config {
     dam_strlist ops;
     dam_config_params op_params;
     double temperature, lr, momentum, magnitude_search, magnitude_final;
+    double fill;
+    bool learn_magnitude;
+    double magnitude_lr;
   } da;
   struct {
     bool enabled;

@@ -154,10 +154,18 @@ const dam__cfg_key dam__config_keys[] = {
         "learning rate of the policy logits (SGD, Nesterov)"),
     KEY("da.momentum", DAM__CFG_FLOAT, da.momentum, "0.9", 0, 0.999,
         "Nesterov momentum of the policy logits"),
-    KEY("da.magnitude_search", DAM__CFG_FLOAT, da.magnitude_search, "0.2", 0, 1,
-        "largest magnitude M (of each op's full range) while searching"),
-    KEY("da.magnitude_final", DAM__CFG_FLOAT, da.magnitude_final, "0.5", 0, 1,
-        "largest magnitude M in the final phase"),
+    KEY("da.magnitude_search", DAM__CFG_FLOAT, da.magnitude_search, "2.0", 0, 8,
+        "largest magnitude level M (levels 0..8) while searching: each "
+        "image's level is drawn from U(0, M)"),
+    KEY("da.magnitude_final", DAM__CFG_FLOAT, da.magnitude_final, "4.0", 0, 8,
+        "largest magnitude level M in the final phase"),
+    KEY("da.fill", DAM__CFG_FLOAT, da.fill, "0.0", 0, 1,
+        "intensity that geometric transforms bring in from outside"),
+    KEY("da.learn_magnitude", DAM__CFG_BOOL, da.learn_magnitude, "false", 0, 0,
+        "also learn each transform's top level from its magnitude "
+        "gradient (ascent on the training loss, clamped to [0, 8])"),
+    KEY("da.magnitude_lr", DAM__CFG_FLOAT, da.magnitude_lr, "0.5", 0, 100,
+        "step size of the learned levels"),
 
     KEY("hpo.enabled", DAM__CFG_BOOL, hpo.enabled, "false", 0, 0,
         "tune hyper-parameters by hypergradient (needs hpo.modules)"),

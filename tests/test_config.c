@@ -452,7 +452,7 @@ static void resolved_round_trip(void **state) {
   assert_true(at < strchr(first, '\n'));
   assert_non_null(strstr(first, "\n  batch_size = 33;\n"));
   assert_non_null(strstr(first, "\ndevice = \"llvm\\\"pipe\";\n"));
-  assert_non_null(strstr(first, "\n  magnitude_final = 0.5;\n"));
+  assert_non_null(strstr(first, "\n  magnitude_final = 4.0;\n"));
   assert_non_null(strstr(first, "\n  weight_decay = 0.1;\n"));
   assert_non_null(strstr(first,
                          "{ name = \"weight_decay\"; init = 0.0003; "
