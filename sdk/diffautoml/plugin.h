@@ -271,7 +271,9 @@ typedef struct dam_op_desc {
  * its own magnitude level magnitude[i] in [0, 8] and its own 32-bit seed
  * seed[i] (uint bit patterns: declare that binding `uint[]`); random
  * decisions (a sign, a position) come from dam_draw(seed[i], k), so they
- * are the same on the host and on the device.
+ * are the same on the host and on the device.  `in` and `out` are always
+ * distinct tensors, and backward gets the same in, out, magnitude and
+ * seed as the forward it differentiates.
  */
 typedef struct dam_augment_call {
   uint32_t struct_size;
