@@ -8,6 +8,8 @@
 #include "kernels.h"
 #include "rng.h"
 
+#include <assert.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +43,7 @@ typedef struct probe {
   uint32_t n_vars;
   dam_tensor *r;
   float *hr, *hy;
+  double abs_loss; /* sum of |y_i r_i| at the last loss() */
   uint64_t *rng;
 } probe;
 
@@ -56,10 +59,13 @@ static int loss(probe *p, double *out) {
   dam_tensor *y = p->forward(p);
   int err = y ? dam_tensor_download(p->ex, y, p->hy) : DAM_EINVAL;
   if (!err) {
-    double l = 0;
-    for (uint64_t i = 0; i < p->r->numel; i++)
+    double l = 0, a = 0;
+    for (uint64_t i = 0; i < p->r->numel; i++) {
       l += (double)p->hy[i] * p->hr[i];
+      a += fabs((double)p->hy[i] * p->hr[i]);
+    }
     *out = l;
+    p->abs_loss = a;
   }
   set_requires_grad(p, true);
   int end = dam_exec_end_step(p->ex);
@@ -105,6 +111,13 @@ static int both_sides(probe *p, dam_tensor *t, const float *host,
   return err ? err : restore;
 }
 
+/* What float32 rounding of the outputs can do to a difference quotient
+ * at the smaller step: a few units in the last place of every term of L,
+ * over the step. */
+static double fd_noise(const probe *p) {
+  return 4.0 * FLT_EPSILON * p->abs_loss / (STEP / 2);
+}
+
 /* Compare `dirs` directional derivatives of L along random directions v
  * (entries uniform in [-1, 1]) with <g, v>, g the analytic gradient of t
  * (host copy `host`); l0 is L at the unperturbed point.  A direction
@@ -114,7 +127,8 @@ static int both_sides(probe *p, dam_tensor *t, const float *host,
  * slopes differ in proportion to the step; a kink (relu, max) within the
  * step breaks that, and the direction is skipped.  The error is relative
  * to |<g, v>|, but at least 1% of sum |g_i v_i| (the size of its terms)
- * should the terms cancel. */
+ * should the terms cancel, and at least the rounding noise of the
+ * difference quotient (fd_noise). */
 static int check_tensor(probe *p, dam_tensor *t, const float *host,
                         const float *g, double l0, uint32_t dirs,
                         dam_gradcheck_result *res) {
@@ -143,7 +157,8 @@ static int check_tensor(probe *p, dam_tensor *t, const float *host,
       continue;
     }
     double d = (4 * d2 - d1) / 3;
-    double e = fabs(a - d) / fmax(fmax(fabs(a), fabs(d)), 1e-2 * scale);
+    double floor = fmax(1e-2 * scale, fd_noise(p));
+    double e = fabs(a - d) / fmax(fmax(fabs(a), fabs(d)), floor);
     if (e > res->max_err)
       res->max_err = e;
     res->checked++;
@@ -365,8 +380,34 @@ static enum var_check magnitude_check(const dam_augment_desc *d) {
              : CHECK_ZERO;
 }
 
-/* Images [n, c, hw, hw + 1] with distinct intensities in (0.02, 0.98),
- * magnitudes in (0.5, 7.5) and random seeds. */
+/* Intensities for each [h, w] plane of x: distinct 0-255 levels k in
+ * 5..250 in random order (so a plane's extremes are at least 1/255
+ * apart, more than a step moves them), each moved off its level by less
+ * than 4e-4: a step of 1e-3 then never changes the 0-255 value that
+ * transforms such as solarize and posterize compare or quantize. */
+static void level_planes(float *x, uint64_t n_planes, uint32_t plane,
+                         uint64_t *rng) {
+  enum { LO = 5, LEVELS = 246 };
+  uint8_t k[LEVELS];
+  assert(plane <= LEVELS);
+  for (uint64_t p = 0; p < n_planes; p++) {
+    for (uint32_t i = 0; i < LEVELS; i++)
+      k[i] = (uint8_t)(LO + i);
+    for (uint32_t i = 0; i < plane; i++) { /* partial Fisher-Yates */
+      uint32_t j = i + (uint32_t)(dam_splitmix64(rng) % (LEVELS - i));
+      uint8_t t = k[i];
+      k[i] = k[j];
+      k[j] = t;
+      x[p * plane + i] =
+          (float)(k[i] / 255.0 + 4e-4 * (2 * dam_uniform01(rng) - 1));
+    }
+  }
+}
+
+/* Images [n, c, hw, hw + 1] with intensities from level_planes,
+ * magnitudes in (0.5, 4) and random seeds.  Up to level 4 the
+ * enhancements' factor m/8*1.8+0.1 stays below 1, so their blends never
+ * reach the clamp at 0 or 1 (a kink in every direction). */
 static int check_augment_shape(dam_exec *ex, dam_augment *aug,
                                dam_shape shape, uint64_t *rng,
                                dam_gradcheck_result *res) {
@@ -381,11 +422,10 @@ static int check_augment_shape(dam_exec *ex, dam_augment *aug,
                !(a.seed = dam_tensor_new(ex, &ms, true))))
     err = DAM_ENOMEM;
   if (!err) {
-    spread(p.host[0], p.var[0]->numel, rng);
-    for (uint64_t i = 0; i < p.var[0]->numel; i++)
-      p.host[0][i] = 0.5f + 0.24f * p.host[0][i];
+    uint32_t plane = shape.dim[2] * shape.dim[3];
+    level_planes(p.host[0], p.var[0]->numel / plane, plane, rng);
     for (uint32_t i = 0; i < n; i++) {
-      p.host[1][i] = (float)(0.5 + 7 * dam_uniform01(rng));
+      p.host[1][i] = (float)(0.5 + 3.5 * dam_uniform01(rng));
       seeds[i] = (uint32_t)dam_splitmix64(rng);
     }
     p.ctx = &a;

@@ -40,12 +40,14 @@ int dam_gradcheck_op(dam_exec *ex, const dam_op_desc *desc, uint64_t seed,
                      dam_gradcheck_result *out);
 
 /* Check an augment plugin with its default parameters on 3 images of 1
- * and of 3 channels (random odd sizes, intensities in (0.02, 0.98),
- * magnitudes in (0.5, 7.5), split into two calls), L = <aug(x), r>: an
- * EXACT gradient against central differences as for ops; a
- * straight-through one against its definition (grad_in = r, the
- * magnitude's = the sum of r over the image); NONE must give zero.  The
- * results as dam_gradcheck_op (n_shapes counts the two batches). */
+ * and of 3 channels (random odd sizes; intensities within 4e-4 of
+ * distinct 0-255 levels in each plane, so that no step crosses a
+ * quantization boundary or swaps a plane's extremes; magnitudes in (0.5, 4), below the enhancements' clamping;
+ * the batch split over two calls), L = <aug(x), r>: an EXACT gradient
+ * against central differences as for ops; a straight-through one against
+ * its definition (grad_in = r, the magnitude's = the sum of r over the
+ * image); NONE must give zero.  The results as dam_gradcheck_op (n_shapes
+ * counts the two batches). */
 int dam_gradcheck_augment(dam_exec *ex, const dam_augment_desc *desc,
                           uint64_t seed, dam_gradcheck_result *out);
 
