@@ -279,13 +279,9 @@ static void dam__summary(FILE *out, const dam_config *cfg,
   if (!cfg->hpo.enabled)
     fputs("off\n", out);
   else {
-    fprintf(out, "lr %g, momentum %g;", cfg->hpo.lr, cfg->hpo.momentum);
-    for (uint32_t i = 0; i < cfg->hpo.modules.n; i++) {
-      const dam_config_hpo_module *m = &cfg->hpo.modules.v[i];
-      fprintf(out, "%s %s %g in [%g, %g]%s", i ? "," : "", m->name, m->init,
-              m->min, m->max, m->log_scale ? " (log)" : "");
-    }
+    dam__print_list(out, &cfg->hpo.modules);
     fputc('\n', out);
+    dam__print_params(out, "hpo params", &cfg->hpo.params);
   }
   fprintf(out,
           "%-13s search <= %lld epochs, then %lld final; lr %g, weight "

@@ -118,45 +118,11 @@ static int dam__params(dam__cfg_ctx *ctx, const config_setting_t *s,
   return 0;
 }
 
-static int dam__fill_key(dam__cfg_ctx *ctx, const dam__cfg_key *k,
-                         const char *path, const config_setting_t *s,
-                         dam_config_loc loc, void *base);
-
 /* The setting of a key absent from the tree: its default, read into tmp. */
 static int dam__default(dam__cfg_ctx *ctx, const dam__cfg_key *k, config_t *tmp,
                         config_setting_t **out) {
   const dam_config_loc none = {NULL, 0};
   return dam__config_value(ctx->cfg, none, k, k->path, k->def, tmp, out);
-}
-
-static int dam__modules(dam__cfg_ctx *ctx, const dam__cfg_key *k,
-                        const char *path, const config_setting_t *s,
-                        dam_config_hpo_modules *out) {
-  uint32_t n = (uint32_t)config_setting_length(s);
-  if (n && !(out->v = calloc(n, sizeof *out->v)))
-    return dam_fail(DAM_ENOMEM, "out of memory");
-  for (uint32_t i = 0; i < n; i++) {
-    const config_setting_t *e = config_setting_get_elem(s, i);
-    dam_config_hpo_module *m = &out->v[out->n++];
-    m->loc = dam__cfg_loc(ctx, e);
-    for (size_t j = 0; j < k->n_members; j++) {
-      const dam__cfg_key *mk = &k->members[j];
-      const config_setting_t *ms = config_setting_get_member(e, mk->path);
-      char at[192];
-      snprintf(at, sizeof at, "%s[%u].%s", path, i, mk->path);
-      config_t tmp;
-      config_setting_t *def = NULL;
-      config_init(&tmp);
-      int rc = ms ? 0 : dam__default(ctx, mk, &tmp, &def);
-      if (rc == 0)
-        rc = dam__fill_key(ctx, mk, at, ms ? ms : def,
-                           ms ? dam__cfg_loc(ctx, ms) : m->loc, m);
-      config_destroy(&tmp);
-      if (rc)
-        return rc;
-    }
-  }
-  return 0;
 }
 
 static int dam__range(const dam__cfg_ctx *ctx, const dam__cfg_key *k,
@@ -228,9 +194,6 @@ static int dam__fill_key(dam__cfg_ctx *ctx, const dam__cfg_key *k,
   case DAM__CFG_FLOATLIST:
     rc = dam__floatlist(cfg, k, s, loc, FIELD(base, k, dam_floatlist));
     break;
-  case DAM__CFG_GROUPLIST:
-    rc = dam__modules(ctx, k, path, s, FIELD(base, k, dam_config_hpo_modules));
-    break;
   case DAM__CFG_PARAMS:
     rc = dam__params(ctx, s, FIELD(base, k, dam_config_params));
     break;
@@ -265,29 +228,6 @@ static dam_config_loc dam__where(const dam_config *cfg, const char *key) {
   size_t i = 0;
   dam__config_key(key, &i);
   return cfg->origin->locs[i];
-}
-
-static int dam__check_modules(const dam_config *cfg) {
-  const dam_config_hpo_modules *mods = &cfg->hpo.modules;
-  for (uint32_t i = 0; i < mods->n; i++) {
-    const dam_config_hpo_module *m = &mods->v[i];
-    char at[96];
-    snprintf(at, sizeof at, "hpo.modules[%u] (%s)", i, m->name);
-    for (uint32_t j = 0; j < i; j++)
-      if (strcmp(mods->v[j].name, m->name) == 0)
-        return dam__cfg_fail(cfg, m->loc, "%s: '%s' is listed twice", at,
-                             m->name);
-    if (!(m->min < m->max))
-      return dam__cfg_fail(cfg, m->loc, "%s: min = %g must be below max = %g",
-                           at, m->min, m->max);
-    if (m->init < m->min || m->init > m->max)
-      return dam__cfg_fail(cfg, m->loc, "%s: init = %g is outside [%g, %g]", at,
-                           m->init, m->min, m->max);
-    if (m->log_scale && m->min <= 0)
-      return dam__cfg_fail(
-          cfg, m->loc, "%s: log_scale needs min > 0, got min = %g", at, m->min);
-  }
-  return 0;
 }
 
 static int dam__check_rules(dam_config *cfg) {
@@ -339,7 +279,7 @@ static int dam__check_rules(dam_config *cfg) {
                          "data.val_ratio = 0 leaves no validation images, "
                          "which %s needs",
                          needs_val);
-  return dam__check_modules(cfg);
+  return 0;
 }
 
 /* runs/<file name without extension> for output_dir = "". */
@@ -469,12 +409,6 @@ void dam_config_free(dam_config *cfg) {
       free(FIELD(cfg, k, dam_floatlist)->v);
     if (k->type == DAM__CFG_PARAMS)
       dam__free_params(FIELD(cfg, k, dam_config_params));
-    if (k->type == DAM__CFG_GROUPLIST) {
-      dam_config_hpo_modules *m = FIELD(cfg, k, dam_config_hpo_modules);
-      for (uint32_t j = 0; j < m->n; j++)
-        free(m->v[j].name);
-      free(m->v);
-    }
   }
   dam__config_origin *o = cfg->origin;
   if (o) {

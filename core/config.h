@@ -56,19 +56,6 @@ typedef struct dam_config_params {
   uint32_t n;
 } dam_config_params;
 
-/* One element of hpo.modules. */
-typedef struct dam_config_hpo_module {
-  char *name; /* an hpo plugin */
-  double init, min, max;
-  bool log_scale;
-  dam_config_loc loc;
-} dam_config_hpo_module;
-
-typedef struct dam_config_hpo_modules {
-  dam_config_hpo_module *v;
-  uint32_t n;
-} dam_config_hpo_modules;
-
 /* Enum keys, in the order of their allowed strings in the schema. */
 enum dam_config_dataset {
   DAM_CONFIG_FASHION_MNIST,
@@ -134,8 +121,8 @@ typedef struct dam_config {
   } da;
   struct {
     bool enabled;
-    double lr, momentum;
-    dam_config_hpo_modules modules;
+    dam_strlist modules;      /* hpo plugins, one per hyper-parameter */
+    dam_config_params params; /* their parameters */
   } hpo;
   struct {
     int64_t batch_size, search_epochs, final_epochs;
@@ -160,18 +147,23 @@ int dam_config_load(const char *path, const char *const *overrides,
 /* Check the plugin names the config uses against a loaded registry:
  * plugins.load (module names), search_space.ops and the op_params groups
  * (op descriptors), the `none` op in DARTS mode with include_none,
- * da.ops and da.op_params (augment), hpo.modules[].name (hpo); and every
- * op_params / da.op_params value against its plugin's
+ * da.ops and da.op_params (augment), hpo.modules and hpo.params (hpo); and
+ * every op_params / da.op_params / hpo.params value against its plugin's
  * declared parameters.  An unknown name or parameter gets FILE:LINE and a
- * did-you-mean.  On success the param groups of every plugin used are
- * completed with the plugin's defaults, in declaration order, so the
- * resolved config records them.  Returns 0 or DAM_ECONFIG / DAM_ENOMEM. */
+ * did-you-mean.  Each hpo module listed must own a hyper-parameter no
+ * other listed module owns, and its parameters must start it: min < max,
+ * init -1 or inside [min, max], min > 0 with log_space (for modules that
+ * declare those), then the module's own init.  On success the param
+ * groups of every plugin used are completed with the plugin's defaults,
+ * in declaration order, so the resolved config records them.  Returns 0
+ * or DAM_ECONFIG / DAM_ENOMEM. */
 int dam_config_check_plugins(dam_config *cfg, const dam_registry *reg);
 
 /* Fill desc's zeroed params block (desc->params_size bytes) with its
  * defaults, then with the values the config gives for it (the op_params
- * group for op descriptors, da.op_params for augment ones).  DAM_ECONFIG
- * naming FILE:LINE for an unknown parameter or a value out of range. */
+ * group for op descriptors, da.op_params for augment ones, hpo.params for
+ * hpo ones).  DAM_ECONFIG naming FILE:LINE for an unknown parameter or a
+ * value out of range. */
 int dam_config_fill_params(const dam_config *cfg, const dam_desc_header *desc,
                            void *block);
 

@@ -21,7 +21,6 @@ typedef enum dam__cfg_type {
   DAM__CFG_ENUM,      /* int: index into choices */
   DAM__CFG_STRLIST,   /* dam_strlist */
   DAM__CFG_FLOATLIST, /* dam_floatlist */
-  DAM__CFG_GROUPLIST, /* list of groups with `members` (hpo.modules) */
   DAM__CFG_PARAMS     /* group of plugin groups of numbers (op_params) */
 } dam__cfg_type;
 
@@ -30,7 +29,7 @@ typedef enum dam__cfg_type {
 enum { DAM__NAMES_NONE = 0, DAM__NAMES_MODULE = 100 };
 
 typedef struct dam__cfg_key {
-  const char *path; /* "data.val_ratio"; a member of a group list: "init" */
+  const char *path; /* "data.val_ratio" */
   dam__cfg_type type;
   uint32_t names;  /* DAM__NAMES_NONE, a dam_kind or DAM__NAMES_MODULE */
   size_t offset;   /* of the field in dam_config (or in the element) */
@@ -38,10 +37,6 @@ typedef struct dam__cfg_key {
   double min, max; /* int and float keys */
   const char *const *choices; /* enum keys: NULL-terminated */
   const char *help;
-  /* group lists: the members of one element (a dam_config_hpo_module;
-   * hpo.modules is the only group list, stored as dam_config_hpo_modules) */
-  const struct dam__cfg_key *members;
-  size_t n_members;
 } dam__cfg_key;
 
 extern const dam__cfg_key dam__config_keys[];
@@ -49,10 +44,6 @@ extern const size_t dam__config_n_keys;
 
 /* The key with this exact path (index in *index if non-NULL), or NULL. */
 const dam__cfg_key *dam__config_key(const char *path, size_t *index);
-
-/* A member of a group-list key by name, or NULL. */
-const dam__cfg_key *dam__config_member(const dam__cfg_key *key,
-                                       const char *name);
 
 /* True when path is a section: a proper prefix (ending at a dot) of some
  * key, e.g. "nas" or "nas.ista". */
@@ -138,9 +129,8 @@ int dam__cfg_fail(const dam_config *cfg, dam_config_loc loc, const char *fmt,
  * did-you-mean) and types.  config_validate.c. */
 int dam__config_check_tree(dam__cfg_ctx *ctx);
 
-/* Check one setting against its key: its type, and for group lists and
- * plugin params the shape of what is inside.  `path` names it in
- * messages. */
+/* Check one setting against its key: its type, and for lists and plugin
+ * params the shape of what is inside.  `path` names it in messages. */
 int dam__config_check_setting(dam__cfg_ctx *ctx, const dam__cfg_key *key,
                               const config_setting_t *s, const char *path);
 

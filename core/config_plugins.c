@@ -1,10 +1,12 @@
 /*
  * The config against the loaded plugins: every plugin name it uses must be
  * loaded (of the right kind, from a module plugins.load allows), and every
- * op_params / da.op_params value must be a declared parameter within its
- * declared range (dam_params_set).  Messages name the config's FILE:LINE
- * and offer a did-you-mean among the loaded names.  Also fills a plugin's
- * params block from the config for the engine.
+ * op_params / da.op_params / hpo.params value must be a declared parameter
+ * within its declared range (dam_params_set); hpo modules must own
+ * distinct hyper-parameters and start from their parameters.  Messages
+ * name the config's FILE:LINE and offer a did-you-mean among the loaded
+ * names.  Also fills a plugin's params block from the config for the
+ * engine.
  */
 #include "config_internal.h"
 
@@ -219,6 +221,85 @@ static int dam__check_section(dam_config *cfg, const dam_registry *reg,
   return rc;
 }
 
+/* A float (or bool) parameter `name` of a completed group, if declared
+ * with that type: its value into *v; *loc becomes where it was given, if
+ * it was. */
+static bool dam__hpo_param(const dam_config_plugin_params *pp,
+                           const dam_desc_header *d, const char *name,
+                           uint32_t type, double *v, dam_config_loc *loc) {
+  const dam_param_desc *decl = dam__declared(d, name);
+  if (!pp || !decl || decl->type != type)
+    return false;
+  for (uint32_t i = 0; i < pp->n; i++)
+    if (strcmp(pp->params[i].name, name) == 0) {
+      *v = pp->params[i].value;
+      if (pp->params[i].loc.file)
+        *loc = pp->params[i].loc;
+      return true;
+    }
+  return false;
+}
+
+/* hpo.modules[i]: a hyper-parameter no earlier module owns, and a params
+ * block its init takes (min < max, init -1 or inside, min > 0 in log space
+ * checked here first, with FILE:LINE, for modules declaring those). */
+static int dam__check_hpo(dam_config *cfg, const dam_registry *reg,
+                          uint32_t i) {
+  static const char *const owned[] = {"?", "the learning rate (eta)",
+                                      "the weight decay (lambda)",
+                                      "the momentum (mu)"};
+  const dam_strlist *l = &cfg->hpo.modules;
+  const char *name = l->v[i];
+  dam_config_loc at = dam__key_loc(cfg, "hpo.modules");
+  const dam_hpo_desc *d =
+      (const dam_hpo_desc *)dam_registry_find(reg, DAM_KIND_HPO, name, NULL);
+  for (uint32_t j = 0; j < i; j++) {
+    const dam_hpo_desc *e = (const dam_hpo_desc *)dam_registry_find(
+        reg, DAM_KIND_HPO, l->v[j], NULL);
+    if (e->target == d->target)
+      return dam__cfg_fail(
+          cfg, at, "hpo.modules: '%s' and '%s' both tune %s", l->v[j], name,
+          d->target <= DAM_HYPER_MOMENTUM ? owned[d->target] : owned[0]);
+  }
+  const dam_config_plugin_params *pp = dam__group(&cfg->hpo.params, name);
+  if (pp && pp->loc.file)
+    at = pp->loc;
+  dam_config_loc range_at = at, init_at, log_at;
+  double init = -1, lo = 0, hi = 0, log_space = 0;
+  bool ranged =
+      dam__hpo_param(pp, &d->hdr, "max", DAM_PARAM_FLOAT, &hi, &range_at) &&
+      dam__hpo_param(pp, &d->hdr, "min", DAM_PARAM_FLOAT, &lo, &range_at);
+  init_at = log_at = range_at;
+  bool has_init =
+      dam__hpo_param(pp, &d->hdr, "init", DAM_PARAM_FLOAT, &init, &init_at);
+  dam__hpo_param(pp, &d->hdr, "log_space", DAM_PARAM_BOOL, &log_space, &log_at);
+  if (ranged && !(lo < hi))
+    return dam__cfg_fail(cfg, range_at,
+                         "hpo.params.%s: min = %g must be below max = %g", name,
+                         lo, hi);
+  if (ranged && log_space != 0 && !(lo > 0))
+    return dam__cfg_fail(cfg, log_at,
+                         "hpo.params.%s: log_space needs min > 0, got min = %g",
+                         name, lo);
+  if (ranged && has_init && init != -1 && !(init >= lo && init <= hi))
+    return dam__cfg_fail(cfg, init_at,
+                         "hpo.params.%s: init = %g is outside [min, max] = "
+                         "[%g, %g] (-1 starts in the middle)",
+                         name, init, lo, hi);
+  void *block = calloc(1, d->hdr.params_size ? d->hdr.params_size : 1);
+  dam_hpo_state st;
+  if (!block)
+    return dam_fail(DAM_ENOMEM, "out of memory");
+  int rc = dam_config_fill_params(cfg, &d->hdr, block);
+  if (rc == 0 && d->init(block, &st) != 0)
+    rc = dam__cfg_fail(cfg, at,
+                       "hpo.params.%s: hpo '%s' refuses these parameters (its "
+                       "init failed; its log line says why)",
+                       name, name);
+  free(block);
+  return rc;
+}
+
 int dam_config_check_plugins(dam_config *cfg, const dam_registry *reg) {
   const dam_desc_header *d;
   int rc = 0;
@@ -240,12 +321,9 @@ int dam_config_check_plugins(dam_config *cfg, const dam_registry *reg) {
                          "search_space.ops");
   if (rc == 0)
     rc = dam__check_list(cfg, reg, DAM_KIND_AUGMENT, &cfg->da.ops, "da.ops");
-  for (uint32_t i = 0; i < cfg->hpo.modules.n && rc == 0; i++) {
-    const dam_config_hpo_module *m = &cfg->hpo.modules.v[i];
-    char key[64];
-    snprintf(key, sizeof key, "hpo.modules[%u].name", i);
-    rc = dam__find(cfg, reg, DAM_KIND_HPO, m->name, m->loc, key, &d);
-  }
+  if (rc == 0)
+    rc = dam__check_list(cfg, reg, DAM_KIND_HPO, &cfg->hpo.modules,
+                         "hpo.modules");
   if (rc == 0 && cfg->nas.method == DAM_CONFIG_NAS_DARTS &&
       cfg->nas.darts.include_none)
     rc = dam__find(cfg, reg, DAM_KIND_OP, "none",
@@ -257,6 +335,11 @@ int dam_config_check_plugins(dam_config *cfg, const dam_registry *reg) {
   if (rc == 0)
     rc = dam__check_section(cfg, reg, DAM_KIND_AUGMENT, &cfg->da.op_params,
                             &cfg->da.ops, "da.op_params");
+  if (rc == 0)
+    rc = dam__check_section(cfg, reg, DAM_KIND_HPO, &cfg->hpo.params,
+                            &cfg->hpo.modules, "hpo.params");
+  for (uint32_t i = 0; rc == 0 && i < cfg->hpo.modules.n; i++)
+    rc = dam__check_hpo(cfg, reg, i);
   return rc;
 }
 
@@ -265,9 +348,11 @@ int dam_config_fill_params(const dam_config *cfg, const dam_desc_header *desc,
   const dam_config_params *ps =
       desc->kind == DAM_KIND_OP        ? &cfg->search_space.op_params
       : desc->kind == DAM_KIND_AUGMENT ? &cfg->da.op_params
+      : desc->kind == DAM_KIND_HPO     ? &cfg->hpo.params
                                        : NULL;
-  const char *key =
-      desc->kind == DAM_KIND_OP ? "search_space.op_params" : "da.op_params";
+  const char *key = desc->kind == DAM_KIND_OP        ? "search_space.op_params"
+                    : desc->kind == DAM_KIND_AUGMENT ? "da.op_params"
+                                                     : "hpo.params";
   dam_params_defaults(desc, block);
   for (uint32_t i = 0; ps && i < ps->n; i++)
     if (strcmp(ps->v[i].plugin, desc->name) == 0)

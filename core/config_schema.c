@@ -14,36 +14,17 @@
 
 #define O(field) offsetof(dam_config, field)
 #define KEY(path, type, field, def, lo, hi, help)                              \
-  { path, type, DAM__NAMES_NONE, O(field), def, lo, hi, NULL, help, NULL, 0 }
+  { path, type, DAM__NAMES_NONE, O(field), def, lo, hi, NULL, help }
 #define ENUM(path, field, def, choices, help)                                  \
-  {                                                                            \
-    path, DAM__CFG_ENUM, DAM__NAMES_NONE, O(field), def, 0, 0, choices, help,  \
-        NULL, 0                                                                \
-  }
+  { path, DAM__CFG_ENUM, DAM__NAMES_NONE, O(field), def, 0, 0, choices, help }
 #define NAMES(path, type, names, field, def, help)                             \
-  { path, type, names, O(field), def, 0, 0, NULL, help, NULL, 0 }
+  { path, type, names, O(field), def, 0, 0, NULL, help }
 
 static const char *const datasets[] = {"fashion_mnist", "cifar10", "cifar100",
                                        NULL};
 static const char *const normalizations[] = {"dataset", "none", "fixed", NULL};
 static const char *const partial_batches[] = {"drop", "pad", NULL};
 static const char *const nas_methods[] = {"ista", "darts", NULL};
-
-#define M(field) offsetof(dam_config_hpo_module, field)
-static const dam__cfg_key hpo_module_members[] = {
-    {"name", DAM__CFG_STRING, DAM_KIND_HPO, M(name), NULL, 0, 0, NULL,
-     "hpo plugin owning the hyper-parameter", NULL, 0},
-    {"init", DAM__CFG_FLOAT, 0, M(init), NULL, -INFINITY, INFINITY, NULL,
-     "starting value, in [min, max]", NULL, 0},
-    {"min", DAM__CFG_FLOAT, 0, M(min), NULL, -INFINITY, INFINITY, NULL,
-     "lower bound; the value is clamped to [min, max] after each update", NULL,
-     0},
-    {"max", DAM__CFG_FLOAT, 0, M(max), NULL, -INFINITY, INFINITY, NULL,
-     "upper bound, > min", NULL, 0},
-    {"log_scale", DAM__CFG_BOOL, 0, M(log_scale), "false", 0, 0, NULL,
-     "optimize log(value) (needs min > 0)", NULL, 0},
-};
-#undef M
 
 const dam__cfg_key dam__config_keys[] = {
     KEY("seed", DAM__CFG_INT, seed, "0", 0, 2147483647,
@@ -169,16 +150,13 @@ const dam__cfg_key dam__config_keys[] = {
 
     KEY("hpo.enabled", DAM__CFG_BOOL, hpo.enabled, "false", 0, 0,
         "tune hyper-parameters by hypergradient (needs hpo.modules)"),
-    KEY("hpo.lr", DAM__CFG_FLOAT, hpo.lr, "1e-3", 0, 10,
-        "learning rate of the hyper-parameters (SGD, Nesterov)"),
-    KEY("hpo.momentum", DAM__CFG_FLOAT, hpo.momentum, "0.9", 0, 0.999,
-        "Nesterov momentum of the hyper-parameters"),
-    {"hpo.modules", DAM__CFG_GROUPLIST, DAM_KIND_HPO, O(hpo.modules), "()", 0,
-     0, NULL,
-     "hyper-parameter modules: ( { name = \"...\"; init = ...; min = ...; "
-     "max = ...; log_scale = false; }, ... )",
-     hpo_module_members,
-     sizeof hpo_module_members / sizeof *hpo_module_members},
+    NAMES("hpo.modules", DAM__CFG_STRLIST, DAM_KIND_HPO, hpo.modules, "[]",
+          "hpo plugins, each owning one of the weight step's eta, lambda, "
+          "mu and starting from its own init; the others keep "
+          "train.weight_lr, train.weight_decay, train.momentum"),
+    NAMES("hpo.params", DAM__CFG_PARAMS, DAM_KIND_HPO, hpo.params, "{}",
+          "parameters of hpo plugins (range, init, log_space, the "
+          "hyper-optimizer), as search_space.op_params"),
 
     KEY("train.batch_size", DAM__CFG_INT, train.batch_size, "64", 1, 4096,
         "training and validation batch size"),
@@ -214,14 +192,6 @@ const dam__cfg_key *dam__config_key(const char *path, size_t *index) {
   return NULL;
 }
 
-const dam__cfg_key *dam__config_member(const dam__cfg_key *key,
-                                       const char *name) {
-  for (size_t i = 0; i < key->n_members; i++)
-    if (strcmp(key->members[i].path, name) == 0)
-      return &key->members[i];
-  return NULL;
-}
-
 bool dam__config_is_section(const char *path) {
   size_t n = strlen(path);
   for (size_t i = 0; i < dam__config_n_keys; i++)
@@ -247,8 +217,6 @@ const char *dam__cfg_type_name(dam__cfg_type type) {
     return "a list of strings";
   case DAM__CFG_FLOATLIST:
     return "a list of floats";
-  case DAM__CFG_GROUPLIST:
-    return "a list of groups";
   case DAM__CFG_PARAMS:
     return "a group of plugin groups";
   }
@@ -408,8 +376,6 @@ static const char *dam__doc_type(const dam__cfg_key *k) {
     return "list of strings";
   case DAM__CFG_FLOATLIST:
     return "list of floats";
-  case DAM__CFG_GROUPLIST:
-    return "list of groups";
   case DAM__CFG_PARAMS:
     return "group of groups";
   }
@@ -445,13 +411,6 @@ static void dam__doc_row(FILE *out, const char *path, const dam__cfg_key *k) {
 void dam_config_print_keys(FILE *out) {
   fprintf(out, "| key | type | default | range | meaning |\n"
                "| --- | --- | --- | --- | --- |\n");
-  for (size_t i = 0; i < dam__config_n_keys; i++) {
-    const dam__cfg_key *k = &dam__config_keys[i];
-    dam__doc_row(out, k->path, k);
-    for (size_t j = 0; j < k->n_members; j++) {
-      char path[128];
-      snprintf(path, sizeof path, "%s[].%s", k->path, k->members[j].path);
-      dam__doc_row(out, path, &k->members[j]);
-    }
-  }
+  for (size_t i = 0; i < dam__config_n_keys; i++)
+    dam__doc_row(out, dam__config_keys[i].path, &dam__config_keys[i]);
 }

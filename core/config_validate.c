@@ -1,9 +1,9 @@
 /*
  * Structural validation of a parsed config: every setting must be a key
  * or section of the schema (else "unknown key" with a did-you-mean) and
- * have the key's type; group lists (hpo.modules) and plugin parameter
- * groups (op_params) are checked inside.  Ranges, enums and rules between
- * keys come later, after the overrides (config.c).
+ * have the key's type; lists and plugin parameter groups (op_params) are
+ * checked inside.  Ranges, enums and rules between keys come later, after
+ * the overrides (config.c).
  */
 #include "config_internal.h"
 
@@ -18,8 +18,7 @@ static bool dam__is_number(const config_setting_t *s) {
   return dam__is_int(s) || s->type == CONFIG_TYPE_FLOAT;
 }
 
-/* Arrays and lists both hold sequences; an empty [] is also a valid
- * empty list of groups. */
+/* Arrays and lists both hold sequences. */
 static bool dam__is_seq(const config_setting_t *s) {
   return s->type == CONFIG_TYPE_ARRAY || s->type == CONFIG_TYPE_LIST;
 }
@@ -52,43 +51,6 @@ static bool dam__is_string(const config_setting_t *s) {
 
 static bool dam__is_param_value(const config_setting_t *s) {
   return dam__is_number(s) || s->type == CONFIG_TYPE_BOOL;
-}
-
-static int dam__check_group_list(dam__cfg_ctx *ctx, const dam__cfg_key *key,
-                                 const config_setting_t *s, const char *path) {
-  for (int i = 0; i < config_setting_length(s); i++) {
-    const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
-    char at[160], member_path[224];
-    snprintf(at, sizeof at, "%s[%d]", path, i);
-    if (e->type != CONFIG_TYPE_GROUP)
-      return dam__type_error(ctx, e, at, "a group");
-    for (int j = 0; j < config_setting_length(e); j++) {
-      const config_setting_t *m = config_setting_get_elem(e, (unsigned)j);
-      const dam__cfg_key *mk = dam__config_member(key, m->name);
-      snprintf(member_path, sizeof member_path, "%s.%s", at, m->name);
-      if (!mk) {
-        dam__suggest sg;
-        dam__suggest_init(&sg, m->name);
-        for (size_t k = 0; k < key->n_members; k++)
-          dam__suggest_add(&sg, key->members[k].path);
-        const char *best = dam__suggest_best(&sg);
-        char hint[96] = "";
-        if (best)
-          snprintf(hint, sizeof hint, " (did you mean '%s'?)", best);
-        return dam__cfg_fail(ctx->cfg, dam__cfg_loc(ctx, m),
-                             "unknown key '%s'%s", member_path, hint);
-      }
-      int rc = dam__config_check_setting(ctx, mk, m, member_path);
-      if (rc)
-        return rc;
-    }
-    for (size_t k = 0; k < key->n_members; k++)
-      if (!key->members[k].def &&
-          !config_setting_get_member(e, key->members[k].path))
-        return dam__cfg_fail(ctx->cfg, dam__cfg_loc(ctx, e),
-                             "%s: missing key '%s'", at, key->members[k].path);
-  }
-  return 0;
 }
 
 static int dam__check_params(dam__cfg_ctx *ctx, const config_setting_t *s,
@@ -133,10 +95,6 @@ int dam__config_check_setting(dam__cfg_ctx *ctx, const dam__cfg_key *key,
     if (!dam__is_seq(s))
       return dam__type_error(ctx, s, path, expected);
     return dam__check_elems(ctx, s, path, dam__is_number, "a float");
-  case DAM__CFG_GROUPLIST:
-    if (!dam__is_seq(s))
-      return dam__type_error(ctx, s, path, expected);
-    return dam__check_group_list(ctx, key, s, path);
   case DAM__CFG_PARAMS:
     if (s->type != CONFIG_TYPE_GROUP)
       return dam__type_error(ctx, s, path, expected);

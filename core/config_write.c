@@ -101,26 +101,6 @@ static void dam__put_params(FILE *out, const dam_config_params *p, int indent) {
   fputc('}', out);
 }
 
-static void dam__put_modules(FILE *out, const dam_config_hpo_modules *m,
-                             int indent) {
-  fputc('(', out);
-  for (uint32_t i = 0; i < m->n; i++) {
-    const dam_config_hpo_module *e = &m->v[i];
-    fprintf(out, "%s\n%*s{ name = ", i ? "," : "", indent + 2, "");
-    dam__put_string(out, e->name);
-    fputs("; init = ", out);
-    dam__put_float(out, e->init);
-    fputs("; min = ", out);
-    dam__put_float(out, e->min);
-    fputs("; max = ", out);
-    dam__put_float(out, e->max);
-    fprintf(out, "; log_scale = %s; }", e->log_scale ? "true" : "false");
-  }
-  if (m->n)
-    fprintf(out, "\n%*s", indent, "");
-  fputc(')', out);
-}
-
 static void dam__put_value(FILE *out, const dam_config *cfg,
                            const dam__cfg_key *k, int indent) {
   switch (k->type) {
@@ -153,9 +133,6 @@ static void dam__put_value(FILE *out, const dam_config *cfg,
     fputc(']', out);
     break;
   }
-  case DAM__CFG_GROUPLIST:
-    dam__put_modules(out, FIELD(cfg, k, dam_config_hpo_modules), indent);
-    break;
   case DAM__CFG_PARAMS:
     dam__put_params(out, FIELD(cfg, k, dam_config_params), indent);
     break;

@@ -47,7 +47,8 @@ dry_run)
       '^search space  *5 cells' \
       '^ops  *max_pool_3x3, avg_pool_3x3, skip_connect, sep_conv_3x3, sep_conv_5x5, dil_conv_3x3, dil_conv_5x5$' \
       '^op params  *max_pool_3x3: kernel=3$' '^nas  *ista' \
-      '^da  *off$' '^hpo  *off$' '^output .*dry run: nothing written'; do
+      '^da  *off$' '^hpo  *learning_rate, weight_decay$' \
+      '^output .*dry run: nothing written'; do
     grep -q -- "$want" "$tmp/out" || fail "no line matching '$want'"
   done
   [ ! -s "$tmp/err" ] || fail "stderr not empty"
@@ -72,6 +73,9 @@ broken)
     -s train.batch_sise=3
   expect_broken configs/quickstart.cfg "/nonexistent: not found" \
     -s data.path=/nonexistent
+  expect_broken configs/quickstart.cfg \
+    "-s: hpo.params.learning_rate: min = 0.1 must be below max = 0.05" \
+    -s hpo.params.learning_rate.min=0.1
   run search
   [ "$rc" = 2 ] || fail "no config: exit $rc, want 2"
   ;;

@@ -203,63 +203,51 @@ static void out_of_range_and_enums(void **state) {
                    p);
 }
 
-static const char *hpo_cfg(const char *module) {
+static const char *hpo_cfg(const char *modules, const char *params) {
   static char text[512];
   snprintf(text, sizeof text,
-           "hpo = {\n  enabled = true;\n  modules = (\n    %s\n  );\n};\n",
-           module);
+           "hpo = {\n  enabled = true;\n  modules = %s;\n  params = %s;\n};\n",
+           modules, params);
   return cfg_write("hpo.cfg", text);
 }
 
 static void hpo_modules(void **state) {
   (void)state;
   dam_config cfg;
-  const char *p = hpo_cfg("{ name = \"lr\"; init = 0.02; min = 1e-3; max = "
-                          "0.05; log_scale = true; }, { name = \"wd\"; init "
-                          "= 3e-4; min = 0; max = 1e-3; }");
+  const char *p = hpo_cfg("[\"lr\", \"wd\"]",
+                          "{ lr = { min = 1e-3; log_space = true; }; }");
   cfg_load_ok(p, NULL, 0, &cfg);
   assert_int_equal(cfg.hpo.modules.n, 2);
-  assert_string_equal(cfg.hpo.modules.v[0].name, "lr");
-  assert_true(cfg.hpo.modules.v[0].log_scale &&
-              !cfg.hpo.modules.v[1].log_scale);
-  assert_true(cfg.hpo.modules.v[1].init == 3e-4);
-  assert_int_equal(cfg.hpo.modules.v[1].loc.line, 4);
+  assert_string_equal(cfg.hpo.modules.v[0], "lr");
+  assert_string_equal(cfg.hpo.modules.v[1], "wd");
+  assert_int_equal(cfg.hpo.params.n, 1);
+  assert_string_equal(cfg.hpo.params.v[0].plugin, "lr");
+  assert_int_equal(cfg.hpo.params.v[0].n, 2);
+  assert_true(cfg.hpo.params.v[0].params[0].value == 1e-3);
+  assert_int_equal(cfg.hpo.params.v[0].params[1].type, DAM_PARAM_BOOL);
+  assert_int_equal(cfg.hpo.params.v[0].loc.line, 4);
   dam_config_free(&cfg);
 
-  p = hpo_cfg("{ name = \"lr\"; init = 0.1; min = 0.001; max = 0.05; }");
+  p = hpo_cfg("[\"lr\", \"lr\"]", "{}");
+  cfg_expect_error(p, NULL, 0, "%s:3: hpo.modules: 'lr' is listed twice", p);
+  p = hpo_cfg("3", "{}");
   cfg_expect_error(p, NULL, 0,
-                   "%s:4: hpo.modules[0] (lr): init = 0.1 is "
-                   "outside [0.001, 0.05]",
+                   "%s:3: hpo.modules: expected a list of strings, got an "
+                   "integer",
                    p);
-  p = hpo_cfg("{ name = \"lr\"; init = 0.05; min = 0.05; max = 0.05; }");
+  p = hpo_cfg("[\"lr\"]", "{ lr = 0.1; }");
   cfg_expect_error(p, NULL, 0,
-                   "%s:4: hpo.modules[0] (lr): min = 0.05 must be "
-                   "below max = 0.05",
+                   "%s:4: hpo.params.lr: expected a group of plugin "
+                   "parameters, got a float",
                    p);
-  p = hpo_cfg("{ name = \"wd\"; init = 0.0; min = 0; max = 1; log_scale = "
-              "true; }");
+  p = hpo_cfg("[\"lr\"]", "{ lr = { min = \"small\"; }; }");
   cfg_expect_error(p, NULL, 0,
-                   "%s:4: hpo.modules[0] (wd): log_scale needs "
-                   "min > 0, got min = 0",
+                   "%s:4: hpo.params.lr.min: expected a number or a bool, "
+                   "got a string",
                    p);
-  p = hpo_cfg("{ name = \"lr\"; init = 0.01; min = 0.001; }");
-  cfg_expect_error(p, NULL, 0, "%s:4: hpo.modules[0]: missing key 'max'", p);
-  p = hpo_cfg("{ name = \"lr\"; inti = 0.01; min = 0.001; max = 1.0; }");
+  p = cfg_write("hpo.cfg", "hpo = { lr = 1e-3; };\n");
   cfg_expect_error(p, NULL, 0,
-                   "%s:4: unknown key 'hpo.modules[0].inti' (did "
-                   "you mean 'init'?)",
-                   p);
-  p = hpo_cfg("{ name = \"lr\"; init = 1; min = 0; max = 2; },\n"
-              "    { name = \"lr\"; init = 1; min = 0; max = 2; }");
-  cfg_expect_error(p, NULL, 0,
-                   "%s:5: hpo.modules[1] (lr): 'lr' is listed "
-                   "twice",
-                   p);
-  p = hpo_cfg("3");
-  cfg_expect_error(p, NULL, 0,
-                   "%s:4: hpo.modules[0]: expected a group, got "
-                   "an integer",
-                   p);
+                   "%s:1: unknown key 'hpo.lr' (did you mean 'da.lr'?)", p);
   p = cfg_write("hpo.cfg", "hpo = { enabled = true; };\n");
   cfg_expect_error(p, NULL, 0,
                    "%s:1: hpo.enabled = true needs at least one "
@@ -331,7 +319,8 @@ static void overrides_typed(void **state) {
       "data.std=[0.25, 0.24, 0.26]",
       "nas.ista.dist_limit=1e-4",
       "data.shuffle=false",
-      "hpo.modules=({ name = \"lr\"; init = 0.02; min = 0.001; max = 0.05; })",
+      "hpo.modules=[lr]",
+      "hpo.params.lr.max=0.05",
       "search_space.op_params.good_op.width=5",
       "search_space.op_params.good_op={ rate = 0.5; }",
       "device=\"llvm\"",
@@ -350,6 +339,7 @@ static void overrides_typed(void **state) {
   assert_true(cfg.nas.ista.dist_limit == 1e-4);
   assert_false(cfg.data.shuffle);
   assert_int_equal(cfg.hpo.modules.n, 1);
+  assert_true(cfg.hpo.params.v[0].params[0].value == 0.05);
   assert_string_equal(cfg.device, "llvm");
   assert_int_equal(cfg.seed, 16);
   /* the whole-group override replaced the earlier single parameter */
@@ -395,8 +385,8 @@ static void overrides_errors(void **state) {
      "-s: "
      "search_space.op_params.good_op.width: cannot read 'wide' as a number or "
      "bool");
-  OV("hpo.modules=({ name = \"lr\"; })", "-s: hpo.modules[0]: missing key "
-                                         "'init'");
+  OV("hpo.params.lr.max=big", "-s: hpo.params.lr.max: cannot read 'big' as "
+                              "a number or bool");
 #undef OV
 }
 
@@ -416,10 +406,8 @@ static const char full_cfg[] =
     "}; };\n"
     "nas = { method = \"darts\"; darts = { order = 2; }; arch_lr = 0.1; };\n"
     "da = { temperature = 1.5; };\n"
-    "hpo = { enabled = true; modules = (\n"
-    "  { name = \"learning_rate\"; init = 0.025; min = 0.001; max = 0.05; },\n"
-    "  { name = \"weight_decay\"; init = 3e-4; min = 1e-4; max = 5e-4; "
-    "log_scale = true; } ); };\n"
+    "hpo = { enabled = true; modules = [\"learning_rate\", \"weight_decay\"];\n"
+    "  params = { weight_decay = { init = 3e-4; log_space = true; }; }; };\n"
     "train = { weight_decay = 0.1; };\n";
 
 /* Text after the header comment. */
@@ -454,9 +442,10 @@ static void resolved_round_trip(void **state) {
   assert_non_null(strstr(first, "\ndevice = \"llvm\\\"pipe\";\n"));
   assert_non_null(strstr(first, "\n  magnitude_final = 4.0;\n"));
   assert_non_null(strstr(first, "\n  weight_decay = 0.1;\n"));
-  assert_non_null(strstr(first,
-                         "{ name = \"weight_decay\"; init = 0.0003; "
-                         "min = 0.0001; max = 0.0005; log_scale = true; }"));
+  assert_non_null(strstr(first, "modules = [\"learning_rate\", "
+                                "\"weight_decay\"];"));
+  assert_non_null(strstr(first, "weight_decay = { init = 0.0003; "
+                                "log_space = true; };"));
 
   /* load -> write -> load -> write: the same body, then the same bytes */
   cfg_load_ok(resolved, NULL, 0, &cfg);
@@ -518,8 +507,10 @@ static void shipped_configs_load(void **state) {
                       SOURCE_ROOT "/configs/common.cfg");
   assert_int_equal(cfg.data.train_limit, 4000);
   assert_int_equal(cfg.train.batch_size, 32);
-  assert_false(cfg.da.enabled || cfg.hpo.enabled);
-  assert_int_equal(cfg.da.ops.n + cfg.hpo.modules.n, 0);
+  assert_false(cfg.da.enabled);
+  assert_int_equal(cfg.da.ops.n, 0);
+  assert_true(cfg.hpo.enabled);
+  assert_int_equal(cfg.hpo.modules.n, 2);
   dam_config_free(&cfg);
   cfg_load_ok(SOURCE_ROOT "/configs/fashion_mnist.cfg", NULL, 0, &cfg);
   assert_int_equal(cfg.search_space.ops.n, 7);

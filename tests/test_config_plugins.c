@@ -128,9 +128,8 @@ static void unknown_names(void **state) {
                      "%s:2: da.ops: no augment plugin named 'rotate' (none "
                      "is loaded)");
   expect_check_error("search_space = { ops = [\"dup_op\"]; };\n"
-                     "hpo = { modules = (\n  { name = \"learning_rate\"; init "
-                     "= 0.025; min = 0.001; max = 0.05; }\n); };\n",
-                     "%s:3: hpo.modules[0].name: no hpo plugin named "
+                     "hpo = {\n  modules = [\"learning_rate\"];\n};\n",
+                     "%s:3: hpo.modules: no hpo plugin named "
                      "'learning_rate' (none is loaded)");
   expect_check_error("plugins = { load = [\"skip_conect\"]; };\n",
                      "%s:1: plugins.load: no plugin module named "
