@@ -47,7 +47,7 @@ dry_run)
       '^search space  *5 cells' \
       '^ops  *max_pool_3x3, avg_pool_3x3, skip_connect, sep_conv_3x3, sep_conv_5x5, dil_conv_3x3, dil_conv_5x5$' \
       '^op params  *max_pool_3x3: kernel=3$' '^nas  *ista' \
-      '^da  *off$' '^hpo  *learning_rate, weight_decay$' \
+      '^da  *identity, auto_contrast, equalize, rotate, posterize, solarize, color, contrast, brightness, sharpness, shear_x, shear_y, translate_x, translate_y (196 sub-policies)' '^hpo  *learning_rate, weight_decay$' \
       '^output .*dry run: nothing written'; do
     grep -q -- "$want" "$tmp/out" || fail "no line matching '$want'"
   done

@@ -507,8 +507,8 @@ static void shipped_configs_load(void **state) {
                       SOURCE_ROOT "/configs/common.cfg");
   assert_int_equal(cfg.data.train_limit, 4000);
   assert_int_equal(cfg.train.batch_size, 32);
-  assert_false(cfg.da.enabled);
-  assert_int_equal(cfg.da.ops.n, 0);
+  assert_true(cfg.da.enabled);
+  assert_int_equal(cfg.da.ops.n, 14);
   assert_true(cfg.hpo.enabled);
   assert_int_equal(cfg.hpo.modules.n, 2);
   dam_config_free(&cfg);
