@@ -348,6 +348,26 @@ static double image_err(const fixture *f, const float *a, const double *b,
   return worst;
 }
 
+/* "name(max) CxHxW": the fixture's case, for failure messages. */
+static const char *case_name(const fixture *f) {
+  static char buf[128];
+  snprintf(buf, sizeof buf, "%s(%g) %ux%ux%u", f->t->name, f->r.max, f->r.c,
+           f->r.h, f->r.w);
+  return buf;
+}
+
+/* Fails unless the gradient `an` of image i is within 1e-3 of its central
+ * differences fd, relative to max(1, |fd|); returns the larger of worst and
+ * that error. */
+static double check_fd(const fixture *f, uint32_t i, const char *what,
+                       double an, double fd, double worst) {
+  double r = fabs(an - fd) / fmax(1.0, fabs(fd));
+  if (!(r <= 1e-3))
+    fail_msg("%s image %u: %s %g, differences %g", case_name(f), i, what, an,
+             fd);
+  return r > worst ? r : worst;
+}
+
 /* ---- tests ---------------------------------------------------------- */
 
 static void descriptors(void **state) {
@@ -396,8 +416,7 @@ static void forward_matches_reference(void **state) {
       for (uint32_t i = 0; i < N; i++) {
         double e = image_err(&f, got, want, i, transforms[t].exact);
         if (e < 0 || e > 1e-4)
-          fail_msg("%s(%g) %ux%ux%u image %u: error %g", transforms[t].name,
-                   f.r.max, f.r.c, f.r.h, f.r.w, i, e);
+          fail_msg("%s image %u: error %g", case_name(&f), i, e);
         worst = e > worst ? e : worst;
       }
       if (transforms[t].kind != FLIP_H) /* level 0: the identity */
@@ -481,8 +500,7 @@ static void backward_input(void **state) {
             fail_msg("%s: grad_in[%zu] %.9g, want %.9g", transforms[t].name, k,
                      got[k], want[k]);
       if (!(e <= 1e-4))
-        fail_msg("%s(%g) %ux%ux%u: grad_in error %g", transforms[t].name,
-                 f.r.max, f.r.c, f.r.h, f.r.w, e);
+        fail_msg("%s: grad_in error %g", case_name(&f), e);
       worst_adj = e > worst_adj ? e : worst_adj;
 
       /* <grad_in, d> == d/de <gout, f(x + e d)> per image */
@@ -504,11 +522,7 @@ static void backward_input(void **state) {
         double an = 0;
         for (size_t k = at; k < at + f.per_image; k++)
           an += ((double)got[k] - gin0[k]) * dir[k];
-        double r = fabs(an - fd) / fmax(1.0, fabs(fd));
-        if (!(r <= 1e-3))
-          fail_msg("%s(%g) %ux%ux%u image %u: <grad_in, d> %g, differences %g",
-                   transforms[t].name, f.r.max, f.r.c, f.r.h, f.r.w, i, an, fd);
-        worst_fd = r > worst_fd ? r : worst_fd;
+        worst_fd = check_fd(&f, i, "<grad_in, d>", an, fd, worst_fd);
       }
       free(x);
       free(xp);
@@ -551,13 +565,8 @@ static void backward_magnitude(void **state) {
             (ref_loss(&f.r, x + at, f.mag[i] + step, f.seed[i], dgout + at) -
              ref_loss(&f.r, x + at, f.mag[i] - step, f.seed[i], dgout + at)) /
             (2 * step);
-        double an = (double)got[i] - gm0[i];
-        double r = fabs(an - fd) / fmax(1.0, fabs(fd));
-        if (!(r <= 1e-3))
-          fail_msg(
-              "%s(%g) %ux%ux%u image %u: grad_magnitude %g, differences %g",
-              transforms[t].name, f.r.max, f.r.c, f.r.h, f.r.w, i, an, fd);
-        worst = r > worst ? r : worst;
+        worst = check_fd(&f, i, "grad_magnitude", (double)got[i] - gm0[i], fd,
+                         worst);
       }
       free(x);
       free(dgout);

@@ -35,6 +35,7 @@
 #include "affine_grad_in.spv.h"
 #include "affine_grad_mag.spv.h"
 #include "affine_grad_mag_sum.spv.h"
+#include "augment_util.h"
 
 /* The same numbers as AFF_* in affine_common.glsl. */
 enum affine_kind {
@@ -62,39 +63,16 @@ typedef struct affine_push {
   float scale, fill;
 } affine_push;
 
-#define AFFINE_SHADER(VAR, NAME, N_BINDINGS, WRITE_MASK)                       \
-  static const dam_shader VAR = {                                              \
-      .struct_size = sizeof(dam_shader),                                       \
-      .name = #NAME,                                                           \
-      .spirv = dam_spv_##NAME,                                                 \
-      .spirv_size = sizeof dam_spv_##NAME,                                     \
-      .n_bindings = N_BINDINGS,                                                \
-      .write_mask = WRITE_MASK,                                                \
-      .push_size = sizeof(affine_push),                                        \
-      .local_size_x = 64,                                                      \
-  }
-AFFINE_SHADER(forward_shader, affine, 4, 0x2);
-AFFINE_SHADER(grad_in_shader, affine_grad_in, 4, 0x2);
-AFFINE_SHADER(grad_mag_shader, affine_grad_mag, 5, 0x10);
-AFFINE_SHADER(grad_mag_sum_shader, affine_grad_mag_sum, 2, 0x2);
+AUG_SHADER(forward_shader, affine, "affine", 4, 0x2, affine_push);
+AUG_SHADER(grad_in_shader, affine_grad_in, "affine_grad_in", 4, 0x2,
+           affine_push);
+AUG_SHADER(grad_mag_shader, affine_grad_mag, "affine_grad_mag", 5, 0x10,
+           affine_push);
+AUG_SHADER(grad_mag_sum_shader, affine_grad_mag_sum, "affine_grad_mag_sum", 2,
+           0x2, affine_push);
 
-static uint64_t numel(const dam_host_api *host, const dam_tensor *t) {
-  dam_shape s;
-  host->tensor_shape(t, &s);
-  return (uint64_t)s.dim[0] * s.dim[1] * s.dim[2] * s.dim[3];
-}
-
-static int same_shape(const dam_host_api *host, const dam_tensor *a,
-                      const dam_shape *s) {
-  dam_shape b;
-  if (!a)
-    return 0;
-  host->tensor_shape(a, &b);
-  for (int i = 0; i < 4; i++)
-    if (b.dim[i] != s->dim[i])
-      return 0;
-  return 1;
-}
+static const char *const affine_names[] = {
+    "rotate", "shear_x", "shear_y", "translate_x", "translate_y", "flip_h"};
 
 /* dq/dm before the random sign, in the units T uses (radians, pixels). */
 static float affine_scale(uint32_t kind, const void *params, uint32_t h,
@@ -115,26 +93,15 @@ static float affine_scale(uint32_t kind, const void *params, uint32_t h,
   }
 }
 
-/* Check the call's in, magnitude and seed, and `other` (out or grad_out)
- * against in's shape; fill the push constants. */
+/* Check the call (aug_call_error) and its params; fill the push constants. */
 static int affine_setup(const dam_host_api *host, const dam_augment_call *call,
-                        const dam_tensor *other, uint32_t kind,
-                        affine_push *pc) {
+                        int backward, uint32_t kind, affine_push *pc) {
   dam_shape s;
-  if (!call->in || !call->magnitude || !call->seed ||
-      (kind != FLIP_H && !call->params))
+  if (kind != FLIP_H && !call->params)
     return DAM_PLUGIN_EINVAL;
-  host->tensor_shape(call->in, &s);
-  uint32_t n = s.dim[0];
-  uint64_t total = numel(host, call->in);
-  if (s.ndim != 4 || total == 0 || total > UINT32_MAX ||
-      !same_shape(host, other, &s) || numel(host, call->magnitude) < n ||
-      numel(host, call->seed) < n || call->first > n ||
-      call->count > n - call->first) {
-    host->log(0, "affine augment: bad shapes or images %u+%u", call->first,
-              call->count);
-    return DAM_PLUGIN_EINVAL;
-  }
+  int err = aug_check_call(host, call, affine_names[kind], backward, &s);
+  if (err)
+    return err;
   *pc = (affine_push){kind,
                       call->first,
                       call->count,
@@ -149,7 +116,7 @@ static int affine_setup(const dam_host_api *host, const dam_augment_call *call,
 static int affine_forward(const dam_host_api *host,
                           const dam_augment_call *call, uint32_t kind) {
   affine_push pc;
-  int err = affine_setup(host, call, call->out, kind, &pc);
+  int err = affine_setup(host, call, 0, kind, &pc);
   if (err)
     return err;
   dam_tensor *t[4] = {call->in, call->out, call->magnitude, call->seed};
@@ -169,8 +136,7 @@ static int grad_input(const dam_host_api *host, const dam_augment_call *call,
  * image added into grad_magnitude. */
 static int grad_magnitude(const dam_host_api *host,
                           const dam_augment_call *call, const affine_push *pc) {
-  dam_shape ps = {1, {pc->count * pc->h, 1, 1, 1}};
-  dam_tensor *partial = host->tensor_new(call->ex, &ps);
+  dam_tensor *partial = aug_scratch(host, call->ex, pc->count * pc->h);
   if (!partial)
     return DAM_PLUGIN_ENOMEM;
   dam_tensor *t[5] = {call->in, call->grad_out, call->magnitude, call->seed,
@@ -191,14 +157,9 @@ static int affine_backward(const dam_host_api *host,
   if (!want_in && !want_mag)
     return DAM_PLUGIN_OK;
   affine_push pc;
-  int err = affine_setup(host, call, call->grad_out, kind, &pc);
+  int err = affine_setup(host, call, 1, kind, &pc);
   if (err)
     return err;
-  dam_shape s;
-  host->tensor_shape(call->in, &s);
-  if ((want_in && !same_shape(host, call->grad_in, &s)) ||
-      (want_mag && numel(host, call->grad_magnitude) < s.dim[0]))
-    return DAM_PLUGIN_EINVAL;
   if (pc.count == 0)
     return DAM_PLUGIN_OK;
   if (want_in && (err = grad_input(host, call, &pc)))
@@ -206,21 +167,12 @@ static int affine_backward(const dam_host_api *host,
   return want_mag ? grad_magnitude(host, call, &pc) : DAM_PLUGIN_OK;
 }
 
-#define AFFINE_CALLS(NAME, KIND)                                               \
-  static int NAME##_forward(const dam_host_api *host,                          \
-                            const dam_augment_call *call) {                    \
-    return affine_forward(host, call, KIND);                                   \
-  }                                                                            \
-  static int NAME##_backward(const dam_host_api *host,                         \
-                             const dam_augment_call *call) {                   \
-    return affine_backward(host, call, KIND);                                  \
-  }
-AFFINE_CALLS(rotate, ROTATE)
-AFFINE_CALLS(shear_x, SHEAR_X)
-AFFINE_CALLS(shear_y, SHEAR_Y)
-AFFINE_CALLS(translate_x, TRANSLATE_X)
-AFFINE_CALLS(translate_y, TRANSLATE_Y)
-AFFINE_CALLS(flip_h, FLIP_H)
+AUG_CALLS(rotate, affine_forward, affine_backward, ROTATE)
+AUG_CALLS(shear_x, affine_forward, affine_backward, SHEAR_X)
+AUG_CALLS(shear_y, affine_forward, affine_backward, SHEAR_Y)
+AUG_CALLS(translate_x, affine_forward, affine_backward, TRANSLATE_X)
+AUG_CALLS(translate_y, affine_forward, affine_backward, TRANSLATE_Y)
+AUG_CALLS(flip_h, affine_forward, affine_backward, FLIP_H)
 
 static const dam_param_desc rotate_param[] = {
     DAM_PARAM(rotate_params, max_degrees, DAM_PARAM_FLOAT, 30, 0, 180,

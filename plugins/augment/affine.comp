@@ -3,17 +3,12 @@
 // first .. first+count-1.
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#define AFF_SAMPLES_INPUT
 #include "affine_common.glsl"
 layout(local_size_x = 64) in;
-layout(std430, binding = 0) readonly buffer In { float src[]; };
 layout(std430, binding = 1) writeonly buffer Out { float dst[]; };
 layout(std430, binding = 2) readonly buffer Mag { float magnitude[]; };
 layout(std430, binding = 3) readonly buffer Seed { uint seed[]; };
-
-float fetch(uint plane, ivec2 q) {
-  if (!aff_inside(q)) return p.fill;
-  return src[plane + uint(q.y) * p.W + uint(q.x)];
-}
 
 void main() {
   uint id = dam_linear_id();
@@ -25,8 +20,8 @@ void main() {
   Affine T = aff_transform(magnitude[img], seed[img]);
   Footprint fp = aff_footprint(aff_apply(T, vec2(pix % p.W, pix / p.W)));
   vec4 w = aff_weights(fp.f);
-  dst[plane + pix] = w.x * fetch(plane, fp.c0) +
-                     w.y * fetch(plane, fp.c0 + ivec2(1, 0)) +
-                     w.z * fetch(plane, fp.c0 + ivec2(0, 1)) +
-                     w.w * fetch(plane, fp.c0 + ivec2(1, 1));
+  dst[plane + pix] = w.x * aff_fetch(plane, fp.c0) +
+                     w.y * aff_fetch(plane, fp.c0 + ivec2(1, 0)) +
+                     w.z * aff_fetch(plane, fp.c0 + ivec2(0, 1)) +
+                     w.w * aff_fetch(plane, fp.c0 + ivec2(1, 1));
 }

@@ -1,6 +1,7 @@
 // Shared by the affine shaders (affine.c): the push constants, the
 // per-image map T from output to input coordinates, its derivative in the
-// magnitude, and the bilinear footprint of a sampling point.
+// magnitude, the bilinear footprint of a sampling point, and (opt-in) the
+// input images with a fill outside.
 //
 // T(p) = c + A (p - c) + t with c = ((W-1)/2, (H-1)/2); each kind has one
 // scalar q = sign * scale * m (scale comes from the host, see affine.c).
@@ -119,5 +120,17 @@ vec4 aff_weights(vec2 f) {
 bool aff_inside(ivec2 q) {
   return q.x >= 0 && q.y >= 0 && q.x < int(p.W) && q.y < int(p.H);
 }
+
+#ifdef AFF_SAMPLES_INPUT
+// For shaders that define AFF_SAMPLES_INPUT before including this file:
+// the images at binding 0, and aff_fetch, the value of pixel q of the
+// channel starting at `plane`, p.fill outside the image.
+layout(std430, binding = 0) readonly buffer In { float src[]; };
+
+float aff_fetch(uint plane, ivec2 q) {
+  if (!aff_inside(q)) return p.fill;
+  return src[plane + uint(q.y) * p.W + uint(q.x)];
+}
+#endif
 
 #endif

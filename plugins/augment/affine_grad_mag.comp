@@ -5,18 +5,13 @@
 // weights (fill corners included).
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#define AFF_SAMPLES_INPUT
 #include "affine_common.glsl"
 layout(local_size_x = 64) in;
-layout(std430, binding = 0) readonly buffer In { float src[]; };
 layout(std430, binding = 1) readonly buffer GOut { float gout[]; };
 layout(std430, binding = 2) readonly buffer Mag { float magnitude[]; };
 layout(std430, binding = 3) readonly buffer Seed { uint seed[]; };
 layout(std430, binding = 4) writeonly buffer Partial { float partial[]; };
-
-float fetch(uint plane, ivec2 q) {
-  if (!aff_inside(q)) return p.fill;
-  return src[plane + uint(q.y) * p.W + uint(q.x)];
-}
 
 void main() {
   uint id = dam_linear_id();
@@ -32,9 +27,10 @@ void main() {
     Footprint fp = aff_footprint(aff_apply(T, xy));
     for (uint ch = 0u; ch < p.C; ch++) {
       uint plane = (img * p.C + ch) * hw;
-      float i00 = fetch(plane, fp.c0), i10 = fetch(plane, fp.c0 + ivec2(1, 0));
-      float i01 = fetch(plane, fp.c0 + ivec2(0, 1));
-      float i11 = fetch(plane, fp.c0 + ivec2(1, 1));
+      float i00 = aff_fetch(plane, fp.c0);
+      float i10 = aff_fetch(plane, fp.c0 + ivec2(1, 0));
+      float i01 = aff_fetch(plane, fp.c0 + ivec2(0, 1));
+      float i11 = aff_fetch(plane, fp.c0 + ivec2(1, 1));
       float du = (1.0 - fp.f.y) * (i10 - i00) + fp.f.y * (i11 - i01);
       float dv = (1.0 - fp.f.x) * (i01 - i00) + fp.f.x * (i11 - i10);
       acc += gout[plane + y * p.W + x] * (du * dt.x + dv * dt.y);

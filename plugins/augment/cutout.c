@@ -15,6 +15,7 @@
  */
 #include <diffautoml/plugin.h>
 
+#include "augment_util.h"
 #include "cutout.spv.h"
 #include "cutout_grad_in.spv.h"
 
@@ -28,64 +29,19 @@ typedef struct cutout_push {
   float half_per_level, fill;
 } cutout_push;
 
-static const dam_shader forward_shader = {
-    .struct_size = sizeof(dam_shader),
-    .name = "cutout",
-    .spirv = dam_spv_cutout,
-    .spirv_size = sizeof dam_spv_cutout,
-    .n_bindings = 4,
-    .write_mask = 0x2,
-    .push_size = sizeof(cutout_push),
-    .local_size_x = 64,
-};
+AUG_SHADER(forward_shader, cutout, "cutout", 4, 0x2, cutout_push);
+AUG_SHADER(grad_in_shader, cutout_grad_in, "cutout_grad_in", 4, 0x2,
+           cutout_push);
 
-static const dam_shader grad_in_shader = {
-    .struct_size = sizeof(dam_shader),
-    .name = "cutout_grad_in",
-    .spirv = dam_spv_cutout_grad_in,
-    .spirv_size = sizeof dam_spv_cutout_grad_in,
-    .n_bindings = 4,
-    .write_mask = 0x2,
-    .push_size = sizeof(cutout_push),
-    .local_size_x = 64,
-};
-
-static uint64_t numel(const dam_host_api *host, const dam_tensor *t) {
-  dam_shape s;
-  host->tensor_shape(t, &s);
-  return (uint64_t)s.dim[0] * s.dim[1] * s.dim[2] * s.dim[3];
-}
-
-static int same_shape(const dam_host_api *host, const dam_tensor *a,
-                      const dam_shape *s) {
-  dam_shape b;
-  if (!a)
-    return 0;
-  host->tensor_shape(a, &b);
-  for (int i = 0; i < 4; i++)
-    if (b.dim[i] != s->dim[i])
-      return 0;
-  return 1;
-}
-
-/* Check the call's tensors (`other`, when non-NULL, must have in's shape)
- * and fill the push constants. */
+/* Check the call (aug_call_error) and its params; fill the push constants. */
 static int cutout_setup(const dam_host_api *host, const dam_augment_call *call,
-                        const dam_tensor *other, cutout_push *pc) {
+                        int backward, cutout_push *pc) {
   dam_shape s;
-  if (!call->in || !call->magnitude || !call->seed || !call->params)
+  if (!call->params)
     return DAM_PLUGIN_EINVAL;
-  host->tensor_shape(call->in, &s);
-  uint32_t n = s.dim[0];
-  uint64_t total = numel(host, call->in);
-  if (s.ndim != 4 || total == 0 || total > UINT32_MAX ||
-      !same_shape(host, other, &s) || numel(host, call->magnitude) < n ||
-      numel(host, call->seed) < n || call->first > n ||
-      call->count > n - call->first) {
-    host->log(0, "cutout: bad shapes or images %u+%u", call->first,
-              call->count);
-    return DAM_PLUGIN_EINVAL;
-  }
+  int err = aug_check_call(host, call, "cutout", backward, &s);
+  if (err)
+    return err;
   double max_fraction = ((const cutout_params *)call->params)->max_fraction;
   uint32_t side = s.dim[2] < s.dim[3] ? s.dim[2] : s.dim[3];
   *pc = (cutout_push){call->first, call->count,
@@ -98,7 +54,7 @@ static int cutout_setup(const dam_host_api *host, const dam_augment_call *call,
 static int cutout_forward(const dam_host_api *host,
                           const dam_augment_call *call) {
   cutout_push pc;
-  int err = cutout_setup(host, call, call->out, &pc);
+  int err = cutout_setup(host, call, 0, &pc);
   if (err)
     return err;
   dam_tensor *t[4] = {call->in, call->out, call->magnitude, call->seed};
@@ -111,13 +67,9 @@ static int cutout_backward(const dam_host_api *host,
   if (!(call->needs_grad & 1u) || !call->grad_in)
     return DAM_PLUGIN_OK;
   cutout_push pc;
-  dam_shape s;
-  int err = cutout_setup(host, call, call->grad_in, &pc);
+  int err = cutout_setup(host, call, 1, &pc);
   if (err)
     return err;
-  host->tensor_shape(call->in, &s);
-  if (!same_shape(host, call->grad_out, &s))
-    return DAM_PLUGIN_EINVAL;
   dam_tensor *t[4] = {call->grad_out, call->grad_in, call->magnitude,
                       call->seed};
   return host->dispatch(call->ex, &grad_in_shader, t, 4, &pc,

@@ -14,9 +14,10 @@
  */
 #include <diffautoml/plugin.h>
 
-#include "aug_sum.spv.h"
 #include "auto_contrast.spv.h"
 #include "enhance.spv.h"
+#define AUG_USE_SUM
+#include "augment_util.h"
 
 enum en_mode { EN_BRIGHTNESS, EN_CONTRAST, EN_COLOR, EN_SHARPNESS };
 enum en_pass { EN_MEAN, EN_FORWARD, EN_GRAD, EN_INPUT };
@@ -35,101 +36,21 @@ typedef struct ac_push {
   uint32_t first, count, channels, plane, pass, with_grad;
 } ac_push;
 
-typedef struct sum_push {
-  uint32_t src_image0, dst_image0, count, len;
-  float scale;
-  uint32_t accumulate;
-} sum_push;
-
-static const dam_shader enhance_shader = {
-    .struct_size = sizeof(dam_shader),
-    .name = "aug_enhance",
-    .spirv = dam_spv_enhance,
-    .spirv_size = sizeof dam_spv_enhance,
-    .n_bindings = 5,
-    .write_mask = 0x10,
-    .push_size = sizeof(en_push),
-    .local_size_x = 64,
-};
-
-static const dam_shader auto_contrast_shader = {
-    .struct_size = sizeof(dam_shader),
-    .name = "aug_auto_contrast",
-    .spirv = dam_spv_auto_contrast,
-    .spirv_size = sizeof dam_spv_auto_contrast,
-    .n_bindings = 4,
-    .write_mask = 0x8,
-    .push_size = sizeof(ac_push),
-    .local_size_x = 64,
-};
-
-static const dam_shader sum_shader = {
-    .struct_size = sizeof(dam_shader),
-    .name = "aug_sum",
-    .spirv = dam_spv_aug_sum,
-    .spirv_size = sizeof dam_spv_aug_sum,
-    .n_bindings = 2,
-    .write_mask = 0x2,
-    .push_size = sizeof(sum_push),
-    .local_size_x = 64,
-};
+AUG_SHADER(enhance_shader, enhance, "aug_enhance", 5, 0x10, en_push);
+AUG_SHADER(auto_contrast_shader, auto_contrast, "aug_auto_contrast", 4, 0x8,
+           ac_push);
 
 static const char *const en_names[] = {"brightness", "contrast", "color",
                                        "sharpness"};
 
-static uint32_t numel(const dam_host_api *host, const dam_tensor *t) {
-  dam_shape s;
-  host->tensor_shape(t, &s);
-  return s.dim[0] * s.dim[1] * s.dim[2] * s.dim[3];
-}
-
-static int same_shape(const dam_host_api *host, const dam_tensor *t,
-                      const dam_shape *s) {
-  dam_shape b;
-  if (!t)
-    return 0;
-  host->tensor_shape(t, &b);
-  for (int d = 0; d < 4; d++)
-    if (b.dim[d] != s->dim[d])
-      return 0;
-  return 1;
-}
-
-/* Why a call's tensors don't fit together, or NULL; *s receives the
- * images' shape. */
-static const char *call_error(const dam_host_api *host,
-                              const dam_augment_call *call, int backward,
-                              dam_shape *s) {
-  if (!call->in || !call->magnitude)
-    return "a tensor is missing";
-  host->tensor_shape(call->in, s);
-  if ((uint64_t)call->first + call->count > s->dim[0])
-    return "images first .. first+count-1 are not in the batch";
-  if (numel(host, call->magnitude) != s->dim[0] ||
-      (backward && call->grad_magnitude &&
-       numel(host, call->grad_magnitude) != s->dim[0]))
-    return "magnitude must hold one level per image";
-  if (backward ? !same_shape(host, call->grad_out, s) ||
-                     (call->grad_in && !same_shape(host, call->grad_in, s))
-               : !same_shape(host, call->out, s))
-    return "the images' tensors differ in shape";
-  return NULL;
-}
-
+/* aug_check_call, and for grayscale modes (`gray`) 1 or 3 channels. */
 static int check_call(const dam_host_api *host, const dam_augment_call *call,
                       const char *name, int gray, int backward, dam_shape *s) {
-  const char *why = call_error(host, call, backward, s);
-  if (!why && gray && s->dim[1] != 1 && s->dim[1] != 3)
-    why = "grayscale needs 1 or 3 channels";
-  if (!why)
-    return DAM_PLUGIN_OK;
-  host->log(0, "augment %s: %s", name, why);
+  int err = aug_check_call(host, call, name, backward, s);
+  if (err || !gray || s->dim[1] == 1 || s->dim[1] == 3)
+    return err;
+  host->log(0, "augment %s: grayscale needs 1 or 3 channels", name);
   return DAM_PLUGIN_EINVAL;
-}
-
-static dam_tensor *scratch(const dam_host_api *host, dam_exec *ex, uint32_t n) {
-  dam_shape s = {1, {n, 1, 1, 1}};
-  return host->tensor_new(ex, &s);
 }
 
 /* One enhance.comp dispatch over the call's images (or its images' count
@@ -152,21 +73,11 @@ static dam_tensor *en_stat(const dam_host_api *host,
                            enum en_mode mode) {
   if (mode != EN_CONTRAST)
     return call->magnitude;
-  dam_tensor *mean = scratch(host, call->ex, call->count);
+  dam_tensor *mean = aug_scratch(host, call->ex, call->count);
   if (mean &&
       en_run(host, call, s, mode, EN_MEAN, call->magnitude, call->in, mean))
     return NULL;
   return mean;
-}
-
-/* dst[dst_image0 + i] (+)= scale * sum of src's image src_image0 + i. */
-static int image_sums(const dam_host_api *host, dam_exec *ex, dam_tensor *src,
-                      uint32_t src_image0, dam_tensor *dst, uint32_t dst_image0,
-                      uint32_t count, uint32_t len, float scale,
-                      uint32_t accumulate) {
-  sum_push p = {src_image0, dst_image0, count, len, scale, accumulate};
-  dam_tensor *t[2] = {src, dst};
-  return host->dispatch(ex, &sum_shader, t, 2, &p, count);
 }
 
 static int en_forward(const dam_host_api *host, const dam_augment_call *call,
@@ -190,9 +101,9 @@ static dam_tensor *en_sums(const dam_host_api *host,
                            dam_tensor *gm, uint32_t len) {
   if (mode != EN_CONTRAST)
     return call->magnitude;
-  dam_tensor *sums = scratch(host, call->ex, call->count);
+  dam_tensor *sums = aug_scratch(host, call->ex, call->count);
   if (sums &&
-      image_sums(host, call->ex, gm, 0, sums, 0, call->count, len, 1.0f, 0))
+      aug_image_sums(host, call->ex, gm, 0, sums, 0, call->count, len, 1.0f, 0))
     return NULL;
   return sums;
 }
@@ -209,7 +120,7 @@ static int en_backward(const dam_host_api *host, const dam_augment_call *call,
     return err;
   uint32_t len = s.dim[1] * s.dim[2] * s.dim[3];
   dam_tensor *stat = en_stat(host, call, &s, mode);
-  dam_tensor *gm = scratch(host, call->ex, 2 * call->count * len);
+  dam_tensor *gm = aug_scratch(host, call->ex, 2 * call->count * len);
   if (!stat || !gm)
     return DAM_PLUGIN_ENOMEM;
   err = en_run(host, call, &s, mode, EN_GRAD, stat, call->grad_out, gm);
@@ -219,8 +130,8 @@ static int en_backward(const dam_host_api *host, const dam_augment_call *call,
                : DAM_PLUGIN_ENOMEM;
   }
   if (!err && call->grad_magnitude)
-    err = image_sums(host, call->ex, gm, call->count, call->grad_magnitude,
-                     call->first, call->count, len, DFACTOR_DM, 1);
+    err = aug_image_sums(host, call->ex, gm, call->count, call->grad_magnitude,
+                         call->first, call->count, len, DFACTOR_DM, 1);
   return err;
 }
 
@@ -243,7 +154,7 @@ static dam_tensor *ac_stats(const dam_host_api *host,
                             const dam_augment_call *call, const dam_shape *s,
                             dam_tensor *grad_out) {
   dam_tensor *stats =
-      scratch(host, call->ex, call->count * s->dim[1] * AC_STATS_LEN);
+      aug_scratch(host, call->ex, call->count * s->dim[1] * AC_STATS_LEN);
   if (stats && ac_run(host, call, s, AC_STATS, grad_out ? grad_out : call->in,
                       call->in, stats))
     return NULL;
@@ -274,19 +185,10 @@ static int auto_contrast_backward(const dam_host_api *host,
   return ac_run(host, call, &s, AC_INPUT, call->grad_out, stats, call->grad_in);
 }
 
-#define EN_TRANSFORM(NAME, MODE)                                               \
-  static int NAME##_forward(const dam_host_api *host,                          \
-                            const dam_augment_call *call) {                    \
-    return en_forward(host, call, MODE);                                       \
-  }                                                                            \
-  static int NAME##_backward(const dam_host_api *host,                         \
-                             const dam_augment_call *call) {                   \
-    return en_backward(host, call, MODE);                                      \
-  }
-EN_TRANSFORM(brightness, EN_BRIGHTNESS)
-EN_TRANSFORM(contrast, EN_CONTRAST)
-EN_TRANSFORM(color, EN_COLOR)
-EN_TRANSFORM(sharpness, EN_SHARPNESS)
+AUG_CALLS(brightness, en_forward, en_backward, EN_BRIGHTNESS)
+AUG_CALLS(contrast, en_forward, en_backward, EN_CONTRAST)
+AUG_CALLS(color, en_forward, en_backward, EN_COLOR)
+AUG_CALLS(sharpness, en_forward, en_backward, EN_SHARPNESS)
 
 #define EN_DESC(NAME, SUMMARY, MAGNITUDE_GRAD)                                 \
   static const dam_augment_desc NAME = {                                       \

@@ -13,8 +13,9 @@
  */
 #include <diffautoml/plugin.h>
 
-#include "aug_sum.spv.h"
 #include "pointwise.spv.h"
+#define AUG_USE_SUM
+#include "augment_util.h"
 
 enum pw_mode { PW_IDENTITY, PW_INVERT, PW_POSTERIZE, PW_SOLARIZE, PW_EQUALIZE };
 
@@ -25,84 +26,10 @@ typedef struct pw_push {
   uint32_t first, count, channels, plane, mode, pass;
 } pw_push;
 
-typedef struct sum_push {
-  uint32_t src_image0, dst_image0, count, len;
-  float scale;
-  uint32_t accumulate;
-} sum_push;
-
-static const dam_shader pointwise_shader = {
-    .struct_size = sizeof(dam_shader),
-    .name = "aug_pointwise",
-    .spirv = dam_spv_pointwise,
-    .spirv_size = sizeof dam_spv_pointwise,
-    .n_bindings = 4,
-    .write_mask = 0x8,
-    .push_size = sizeof(pw_push),
-    .local_size_x = 64,
-};
-
-static const dam_shader sum_shader = {
-    .struct_size = sizeof(dam_shader),
-    .name = "aug_sum",
-    .spirv = dam_spv_aug_sum,
-    .spirv_size = sizeof dam_spv_aug_sum,
-    .n_bindings = 2,
-    .write_mask = 0x2,
-    .push_size = sizeof(sum_push),
-    .local_size_x = 64,
-};
+AUG_SHADER(pointwise_shader, pointwise, "aug_pointwise", 4, 0x8, pw_push);
 
 static const char *const pw_names[] = {"identity", "invert", "posterize",
                                        "solarize", "equalize"};
-
-static uint32_t numel(const dam_host_api *host, const dam_tensor *t) {
-  dam_shape s;
-  host->tensor_shape(t, &s);
-  return s.dim[0] * s.dim[1] * s.dim[2] * s.dim[3];
-}
-
-static int same_shape(const dam_host_api *host, const dam_tensor *t,
-                      const dam_shape *s) {
-  dam_shape b;
-  if (!t)
-    return 0;
-  host->tensor_shape(t, &b);
-  for (int d = 0; d < 4; d++)
-    if (b.dim[d] != s->dim[d])
-      return 0;
-  return 1;
-}
-
-/* Why a call's tensors don't fit together, or NULL; *s receives the
- * images' shape. */
-static const char *call_error(const dam_host_api *host,
-                              const dam_augment_call *call, int backward,
-                              dam_shape *s) {
-  if (!call->in || !call->magnitude)
-    return "a tensor is missing";
-  host->tensor_shape(call->in, s);
-  if ((uint64_t)call->first + call->count > s->dim[0])
-    return "images first .. first+count-1 are not in the batch";
-  if (numel(host, call->magnitude) != s->dim[0] ||
-      (backward && call->grad_magnitude &&
-       numel(host, call->grad_magnitude) != s->dim[0]))
-    return "magnitude must hold one level per image";
-  if (backward ? !same_shape(host, call->grad_out, s) ||
-                     (call->grad_in && !same_shape(host, call->grad_in, s))
-               : !same_shape(host, call->out, s))
-    return "the images' tensors differ in shape";
-  return NULL;
-}
-
-static int check_call(const dam_host_api *host, const dam_augment_call *call,
-                      enum pw_mode mode, int backward, dam_shape *s) {
-  const char *why = call_error(host, call, backward, s);
-  if (!why)
-    return DAM_PLUGIN_OK;
-  host->log(0, "augment %s: %s", pw_names[mode], why);
-  return DAM_PLUGIN_EINVAL;
-}
 
 /* One pointwise.comp dispatch over the call's images (their elements, or
  * their channels for PASS_LUT). */
@@ -120,13 +47,12 @@ static int run_pass(const dam_host_api *host, const dam_augment_call *call,
 static int pw_forward(const dam_host_api *host, const dam_augment_call *call,
                       enum pw_mode mode) {
   dam_shape s;
-  int err = check_call(host, call, mode, 0, &s);
+  int err = aug_check_call(host, call, pw_names[mode], 0, &s);
   if (err || call->count == 0)
     return err;
   dam_tensor *aux = call->in;
   if (mode == PW_EQUALIZE) {
-    dam_shape ls = {1, {call->count * s.dim[1] * 256, 1, 1, 1}};
-    if (!(aux = host->tensor_new(call->ex, &ls)))
+    if (!(aux = aug_scratch(host, call->ex, call->count * s.dim[1] * 256)))
       return DAM_PLUGIN_ENOMEM;
     err = run_pass(host, call, &s, mode, PASS_LUT, call->in, aux);
   }
@@ -135,39 +61,29 @@ static int pw_forward(const dam_host_api *host, const dam_augment_call *call,
 }
 
 /* grad_in += dT/dx * grad_out (straight-through: 1), and the
- * straight-through magnitude gradient when `st_magnitude`. */
+ * straight-through magnitude gradient where the descriptor declares one
+ * (every mode but identity and invert). */
 static int pw_backward(const dam_host_api *host, const dam_augment_call *call,
-                       enum pw_mode mode, int st_magnitude) {
+                       enum pw_mode mode) {
   dam_shape s;
-  int err = check_call(host, call, mode, 1, &s);
+  int err = aug_check_call(host, call, pw_names[mode], 1, &s);
   if (err || call->count == 0)
     return err;
   if (call->grad_in)
     err = run_pass(host, call, &s, mode, PASS_BACKWARD, call->grad_out,
                    call->grad_in);
-  if (!err && st_magnitude && call->grad_magnitude) {
-    uint32_t len = s.dim[1] * s.dim[2] * s.dim[3];
-    sum_push sp = {call->first, call->first, call->count, len, 1.0f, 1};
-    dam_tensor *t[2] = {call->grad_out, call->grad_magnitude};
-    err = host->dispatch(call->ex, &sum_shader, t, 2, &sp, call->count);
-  }
+  if (!err && mode != PW_IDENTITY && mode != PW_INVERT && call->grad_magnitude)
+    err = aug_image_sums(host, call->ex, call->grad_out, call->first,
+                         call->grad_magnitude, call->first, call->count,
+                         s.dim[1] * s.dim[2] * s.dim[3], 1.0f, 1);
   return err;
 }
 
-#define PW_TRANSFORM(NAME, MODE, ST_MAGNITUDE)                                 \
-  static int NAME##_forward(const dam_host_api *host,                          \
-                            const dam_augment_call *call) {                    \
-    return pw_forward(host, call, MODE);                                       \
-  }                                                                            \
-  static int NAME##_backward(const dam_host_api *host,                         \
-                             const dam_augment_call *call) {                   \
-    return pw_backward(host, call, MODE, ST_MAGNITUDE);                        \
-  }
-PW_TRANSFORM(identity, PW_IDENTITY, 0)
-PW_TRANSFORM(invert, PW_INVERT, 0)
-PW_TRANSFORM(posterize, PW_POSTERIZE, 1)
-PW_TRANSFORM(solarize, PW_SOLARIZE, 1)
-PW_TRANSFORM(equalize, PW_EQUALIZE, 1)
+AUG_CALLS(identity, pw_forward, pw_backward, PW_IDENTITY)
+AUG_CALLS(invert, pw_forward, pw_backward, PW_INVERT)
+AUG_CALLS(posterize, pw_forward, pw_backward, PW_POSTERIZE)
+AUG_CALLS(solarize, pw_forward, pw_backward, PW_SOLARIZE)
+AUG_CALLS(equalize, pw_forward, pw_backward, PW_EQUALIZE)
 
 #define PW_DESC(NAME, SUMMARY, INPUT_GRAD, MAGNITUDE_GRAD, IDENTITY_AT_ZERO)   \
   static const dam_augment_desc NAME = {                                       \
