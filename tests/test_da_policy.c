@@ -187,10 +187,11 @@ static void reproducible(void **state) {
   assert_memory_equal(x.seed[0], y.seed[0], 64 * sizeof(uint32_t));
   dam_da_sample_free(&x);
   dam_da_sample_free(&y);
-  s.temperature = 0;
-  assert_int_not_equal(dam_da_policy_init(&a, &s), 0);
   dam_da_policy_free(&a);
   dam_da_policy_free(&b);
+  s.temperature = 0;
+  assert_int_not_equal(dam_da_policy_init(&a, &s), 0);
+  assert_null(a.logits);
 }
 
 int main(void) {
