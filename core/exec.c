@@ -457,16 +457,28 @@ int dam_exec_upload(dam_exec *ex, dam_range dst, const void *data) {
   return dam_exec_copy(ex, (dam_range){s.buffer, s.offset, dst.size}, dst);
 }
 
-int dam_exec_download(dam_exec *ex, dam_range src, void *data) {
-  dam_alloc s;
-  int err = dam_pool_alloc(&ex->staging, src.size, &s);
-  if (!err)
-    err = dam_exec_copy(ex, src, (dam_range){s.buffer, s.offset, src.size});
+int dam_exec_download_ranges(dam_exec *ex, const dam_range *src, uint32_t n,
+                             void *const *data) {
+  dam_alloc s[8];
+  if (n > sizeof s / sizeof *s)
+    return dam_fail(DAM_EINVAL, "download: %u ranges (at most %zu)", n,
+                    sizeof s / sizeof *s);
+  int err = 0;
+  for (uint32_t i = 0; i < n && !err; i++) {
+    err = dam_pool_alloc(&ex->staging, src[i].size, &s[i]);
+    if (!err)
+      err = dam_exec_copy(ex, src[i],
+                          (dam_range){s[i].buffer, s[i].offset, src[i].size});
+  }
   if (!err)
     err = dam_exec_wait(ex);
-  if (!err)
-    memcpy(data, s.map, src.size); /* staging stays valid until reused */
+  for (uint32_t i = 0; i < n && !err; i++) /* staging stays valid until reused */
+    memcpy(data[i], s[i].map, src[i].size);
   return err;
+}
+
+int dam_exec_download(dam_exec *ex, dam_range src, void *data) {
+  return dam_exec_download_ranges(ex, &src, 1, &data);
 }
 
 static int by_total_desc(const void *a, const void *b) {

@@ -117,18 +117,24 @@ int dam_hpo_finish(dam_hpo *h, dam_exec *ex, const dam_hpo_step *step) {
     return dam_fail(DAM_EINVAL, "hpo '%s': finish without a recorded step",
                     name);
   h->pending = false;
+  float v[DAM_HPO_MAX_DOTS];
+  dam_range r[DAM_HPO_MAX_DOTS];
+  void *to[DAM_HPO_MAX_DOTS];
   for (uint32_t i = 0; i < h->desc->n_dots; i++) {
-    float v;
-    int rc = dam_tensor_download(ex, h->dots[i], &v);
-    if (rc)
-      return rc;
-    dots[i] = v;
+    r[i] = dam_tensor_range(h->dots[i]);
+    to[i] = &v[i];
+  }
+  int rc = dam_exec_download_ranges(ex, r, h->desc->n_dots, to);
+  if (rc)
+    return rc;
+  for (uint32_t i = 0; i < h->desc->n_dots; i++) {
+    dots[i] = v[i];
     finite = finite && isfinite(dots[i]);
     len += (size_t)snprintf(list + len, sizeof list - len, "%s%g",
                             i ? ", " : "", dots[i]);
   }
   dam_hpo_state next = h->state;
-  int rc = h->desc->update(h->params, step, dots, &next);
+  rc = h->desc->update(h->params, step, dots, &next);
   if (rc)
     return dam_fail(
         DAM_EINVAL, "hpo '%s': update refused the reductions [%s]%s", name,
