@@ -7,13 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Wrap a plugin callback's failure with the transform's name. */
-static int plugin_error(const dam_augment *a, const char *what, int err) {
-  return dam_fail(err < 0 ? err : DAM_EPLUGIN,
-                  "augment %s: %s failed (%d)%s%s", a->desc->hdr.name, what,
-                  err, dam_last_error()[0] ? ": " : "", dam_last_error());
-}
-
 int dam_augment_create(const dam_augment_desc *desc, const void *params,
                        dam_augment **out) {
   dam_augment *a = calloc(1, sizeof *a);
@@ -80,7 +73,7 @@ static int stage_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
     dam_clear_error();
     int err = g->aug->desc->backward(dam_host_api_get(), &call);
     if (err)
-      return plugin_error(g->aug, "backward", err);
+      return dam_plugin_fail(&g->aug->desc->hdr, "backward", err);
   }
   return DAM_OK;
 }
@@ -132,7 +125,7 @@ dam_tensor *dam_augment_stage(dam_exec *ex, const dam_augment_group *groups,
     dam_augment_call call = group_call(ex, &groups[i], in, y, fill);
     dam_clear_error();
     if ((err = groups[i].aug->desc->forward(dam_host_api_get(), &call)))
-      err = plugin_error(groups[i].aug, "forward", err);
+      err = dam_plugin_fail(&groups[i].aug->desc->hdr, "forward", err);
   }
   dam_node node = {.name = "augment",
                    .backward = stage_backward,

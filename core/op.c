@@ -7,13 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Wrap a plugin callback's failure with the op's name. */
-static int plugin_error(const dam_op_desc *desc, const char *what, int err) {
-  return dam_fail(err < 0 ? err : DAM_EPLUGIN, "op %s: %s failed (%d)%s%s",
-                  desc->hdr.name, what, err, dam_last_error()[0] ? ": " : "",
-                  dam_last_error());
-}
-
 int dam_op_create(dam_exec *ex, const dam_op_desc *desc, const void *params,
                   const dam_op_site *site, dam_op **out) {
   dam_op *op = calloc(1, sizeof *op);
@@ -40,7 +33,7 @@ int dam_op_create(dam_exec *ex, const dam_op_desc *desc, const void *params,
       free(op->weights.t);
       free(op->params);
       free(op);
-      return plugin_error(desc, "create", err);
+      return dam_plugin_fail(&desc->hdr, "create", err);
     }
   }
   *out = op;
@@ -83,7 +76,7 @@ static int op_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
   r->call.needs_grad = (needs & 1u) | (node->weights ? 2u : 0u);
   dam_clear_error();
   int err = r->desc->backward(dam_host_api_get(), &r->call);
-  return err ? plugin_error(r->desc, "backward", err) : DAM_OK;
+  return err ? dam_plugin_fail(&r->desc->hdr, "backward", err) : DAM_OK;
 }
 
 /* An op without a backward: its forward builds the output on the tape. */
@@ -92,7 +85,7 @@ static dam_tensor *composed_forward(dam_op *op, dam_op_call *call,
   dam_clear_error();
   int err = op->desc->forward(dam_host_api_get(), call);
   if (err || !call->out) {
-    plugin_error(op->desc, "forward", err ? err : DAM_PLUGIN_EINVAL);
+    dam_plugin_fail(&op->desc->hdr, "forward", err ? err : DAM_PLUGIN_EINVAL);
     return NULL;
   }
   if (!dam_shape_equal(&call->out->shape, shape)) {
@@ -140,7 +133,7 @@ dam_tensor *dam_op_forward(dam_exec *ex, dam_op *op, dam_tensor *x,
   dam_clear_error();
   int err = op->desc->forward(dam_host_api_get(), &r->call);
   if (err) {
-    plugin_error(r->desc, "forward", err);
+    dam_plugin_fail(&r->desc->hdr, "forward", err);
     free(r);
     return NULL;
   }

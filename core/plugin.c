@@ -51,6 +51,12 @@ static const struct dam__kind_info *dam__kind(uint32_t kind) {
   return NULL;
 }
 
+int dam_plugin_fail(const dam_desc_header *desc, const char *what, int err) {
+  return dam_fail(err < 0 ? err : DAM_EPLUGIN, "%s %s: %s failed (%d)%s%s",
+                  dam_kind_name(desc->kind), desc->name, what, err,
+                  dam_last_error()[0] ? ": " : "", dam_last_error());
+}
+
 const char *dam_kind_name(uint32_t kind) {
   const struct dam__kind_info *k = dam__kind(kind);
   return k ? k->name : "?";

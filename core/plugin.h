@@ -56,6 +56,11 @@ const dam_desc_header *dam_registry_find(const dam_registry *reg,
                                          uint32_t kind, const char *name,
                                          const dam_plugin **owner);
 
+/* Fail with a plugin callback's error: "KIND NAME: WHAT failed (ERR)"
+ * followed by the message the callback left, if any.  Returns err when it
+ * is negative, else DAM_EPLUGIN. */
+int dam_plugin_fail(const dam_desc_header *desc, const char *what, int err);
+
 /* Name of a kind: "op", "augment", "hpo", or "?". */
 const char *dam_kind_name(uint32_t kind);
 
