@@ -189,6 +189,10 @@ static int check_opts(const dam_dataset *d, const uint32_t *idx, uint32_t n,
     if (!(o->std[c] > 0))
       return dam_fail(DAM_EINVAL, "batches: std of channel %u is %g", c,
                       o->std[c]);
+  if (o->start_index >= dam_batch_count(n, o->batch_size, o->pad_partial))
+    return dam_fail(DAM_EINVAL, "batches: start batch %u of an epoch of %u",
+                    o->start_index,
+                    dam_batch_count(n, o->batch_size, o->pad_partial));
   for (uint32_t i = 0; i < n; i++)
     if (idx[i] >= d->n)
       return dam_fail(DAM_EINVAL, "batches: sample index %u past the %u "
@@ -251,6 +255,8 @@ int dam_batcher_create(dam_exec *ex, const dam_dataset *d,
   *b = (dam_batcher){.ex = ex, .d = d, .idx = idx, .n = n, .opts = *opts,
                      .perm_epoch = UINT32_MAX};
   b->per_epoch = dam_batch_count(n, opts->batch_size, opts->pad_partial);
+  b->next_epoch = opts->start_epoch;
+  b->next_index = opts->start_index;
   b->sample_size = d->channels * d->height * d->width;
   for (uint32_t c = 0; c < d->channels; c++) {
     b->mean[c] = opts->mean ? opts->mean[c] : 0.0f;
@@ -264,7 +270,7 @@ int dam_batcher_create(dam_exec *ex, const dam_dataset *d,
     err = dam_fail(DAM_ENOMEM, "batches: cannot start the worker thread");
     goto destroy_sync;
   }
-  request(b, 0, 0);
+  request(b, opts->start_epoch, opts->start_index);
   *out = b;
   return 0;
 

@@ -19,6 +19,7 @@ typedef struct dam_batcher_opts {
   bool shuffle;     /* reshuffle every epoch (seeded by seed and epoch) */
   uint64_t seed;
   const float *mean, *std; /* per channel, on [0,1] pixels; NULL: 0 and 1 */
+  uint32_t start_epoch, start_index; /* the first batch (a resumed run) */
 } dam_batcher_opts;
 
 typedef struct dam_batch {
@@ -40,7 +41,8 @@ uint32_t dam_batch_count(uint32_t n, uint32_t batch_size, bool pad_partial);
 /* A batcher over the n samples idx[0..n) of d (both stay the caller's and
  * must outlive the batcher), with two persistent device slots made in ex.
  * DAM_EINVAL for batch size 0 or an epoch of no batch (fewer samples than
- * one batch while dropping), a std of 0, or an index past d->n; DAM_ENOMEM
+ * one batch while dropping), a std of 0, an index past d->n or a
+ * start_index past the epoch's batches; DAM_ENOMEM
  * (host or device). */
 int dam_batcher_create(dam_exec *ex, const dam_dataset *d,
                        const uint32_t *idx, uint32_t n,

@@ -42,6 +42,17 @@ int dam_cmd_augment(const dam_cli_opts *opts, int argc, char **argv);
 int dam_cmd_search(const dam_cli_opts *opts, int argc, char **argv);
 
 /* `diffautoml config-keys` (hidden): the config schema as Markdown. */
+/* `diffautoml eval RUN_DIR [--data DIR]`: the test accuracy of a run's
+ * model. */
+int dam_cmd_eval(const dam_cli_opts *opts, int argc, char **argv);
+
+/* The training (test_set 0) or test set of the config's dataset from
+ * data.path (the package's dir for an empty Fashion-MNIST path). */
+struct dam_config;
+struct dam_dataset;
+int dam_cli_load_dataset(const struct dam_config *cfg, int test_set,
+                         struct dam_dataset *out);
+
 int dam_cmd_config_keys(const dam_cli_opts *opts, int argc, char **argv);
 
 /* 2 with a message on stderr when a command that takes no arguments got

@@ -1,10 +1,12 @@
 /*
- * `diffautoml search CONFIG [--dry-run] [-s key=value]...`: loads and
- * checks the experiment config, discovers plugins and checks the names it
- * uses, loads and splits the data set, and prints what the run would do.
- * Without --dry-run it writes OUTPUT_DIR/config.resolved.cfg and stops:
- * the search engine is a later step.  Also the hidden `config-keys`
- * command, which prints the schema as docs/CONFIG.md's key table.
+ * `diffautoml search CONFIG [--dry-run] [-s key=value]...` and
+ * `diffautoml search --resume RUN_DIR`: loads and checks the experiment
+ * config, discovers plugins and checks the names it uses, loads and splits
+ * the data set, prints what the run will do, writes
+ * OUTPUT_DIR/config.resolved.cfg and runs the search (search.h); --dry-run
+ * stops after the supernet's size and memory estimate.  Ctrl-C saves a
+ * checkpoint.  Also the hidden `config-keys` command, which prints the
+ * schema as docs/CONFIG.md's key table.
  */
 #include "cli.h"
 
@@ -20,6 +22,9 @@
 #include "device.h"
 #include "error.h"
 #include "plugin.h"
+#include "search.h"
+
+#include <signal.h>
 
 static const char *const dataset_names[] = {"fashion_mnist", "cifar10",
                                             "cifar100"};
@@ -34,9 +39,13 @@ typedef struct dam__run_data {
 
 static void dam__search_usage(FILE *out) {
   fprintf(out, "usage: diffautoml search CONFIG [--dry-run] [-s KEY=VALUE]...\n"
-               "  --dry-run          check the config, plugins and data, print "
-               "the plan,\n"
-               "                     write nothing\n"
+               "       diffautoml search --resume RUN_DIR\n"
+               "  --dry-run          check the config, plugins and data, build "
+               "the supernet,\n"
+               "                     print its size and memory estimate, write "
+               "nothing\n"
+               "  --resume RUN_DIR   continue an interrupted run from its "
+               "checkpoint\n"
                "  -s, --set KEY=VAL  override a config key (repeatable), e.g.\n"
                "                     -s train.batch_size=32 -s "
                "search_space.ops=[skip_connect]\n"
@@ -69,31 +78,34 @@ static int dam__discover(const dam_cli_opts *opts, const dam_config *cfg,
   return 0;
 }
 
+int dam_cli_load_dataset(const dam_config *cfg, int test_set,
+                         dam_dataset *out) {
+  const char *path = cfg->data.path;
+  if (cfg->data.dataset == DAM_CONFIG_FASHION_MNIST)
+    return dam_fashion_mnist_load(*path ? path : NULL, test_set, out);
+  bool c100 = cfg->data.dataset == DAM_CONFIG_CIFAR100;
+  char names[5][600];
+  const char *files[5];
+  uint32_t n = test_set ? 1 : c100 ? 1 : 5;
+  for (uint32_t i = 0; i < n; i++) {
+    if (test_set)
+      snprintf(names[i], sizeof names[i], "%s/%s", path,
+               c100 ? "test.bin" : "test_batch.bin");
+    else if (c100)
+      snprintf(names[i], sizeof names[i], "%s/train.bin", path);
+    else
+      snprintf(names[i], sizeof names[i], "%s/data_batch_%u.bin", path, i + 1);
+    files[i] = names[i];
+  }
+  return dam_cifar_load(files, n, c100, out);
+}
+
 static int dam__load_data(const dam_config *cfg, dam__run_data *d) {
   const char *path = cfg->data.path;
-  int rc;
   snprintf(d->dir, sizeof d->dir, "%s", *path ? path : dam_fashion_mnist_dir());
-  if (cfg->data.dataset == DAM_CONFIG_FASHION_MNIST) {
-    rc = dam_fashion_mnist_load(*path ? path : NULL, 0, &d->train);
-    if (rc == 0)
-      rc = dam_fashion_mnist_load(*path ? path : NULL, 1, &d->test);
-  } else {
-    bool c100 = cfg->data.dataset == DAM_CONFIG_CIFAR100;
-    char names[6][600];
-    const char *files[6];
-    for (int i = 0; i < 5; i++) {
-      snprintf(names[i], sizeof names[i], "%s/data_batch_%d.bin", path, i + 1);
-      files[i] = names[i];
-    }
-    snprintf(names[5], sizeof names[5], "%s/%s", path,
-             c100 ? "test.bin" : "test_batch.bin");
-    if (c100)
-      snprintf(names[0], sizeof names[0], "%s/train.bin", path);
-    files[5] = names[5];
-    rc = dam_cifar_load(files, c100 ? 1 : 5, c100, &d->train);
-    if (rc == 0)
-      rc = dam_cifar_load(&files[5], 1, c100, &d->test);
-  }
+  int rc = dam_cli_load_dataset(cfg, 0, &d->train);
+  if (rc == 0)
+    rc = dam_cli_load_dataset(cfg, 1, &d->test);
   if (rc)
     return rc;
   d->n_file_train = d->train.n;
@@ -324,14 +336,47 @@ static int dam__write_resolved(const dam_config *cfg, FILE *out) {
   return rc;
 }
 
+static volatile sig_atomic_t dam__interrupt;
+
+static void dam__on_sigint(int sig) {
+  (void)sig;
+  dam__interrupt = 1;
+}
+
+/* The normalization the config asks for, on [0,1] pixels. */
+static void dam__normalization(const dam_config *cfg, dam__run_data *d,
+                               dam_search_data *sd) {
+  for (uint32_t c = 0; c < d->train.channels && c < 4; c++) {
+    bool fixed = cfg->data.normalize == DAM_CONFIG_NORM_FIXED;
+    bool none = cfg->data.normalize == DAM_CONFIG_NORM_NONE;
+    sd->mean[c] = none ? 0.0f : fixed ? (float)cfg->data.mean.v[c] : d->mean[c];
+    sd->std[c] = none ? 1.0f : fixed ? (float)cfg->data.std.v[c] : d->std[c];
+  }
+}
+
+/* The config of `--resume DIR`: DIR/config.resolved.cfg, writing into
+ * DIR wherever the command runs. */
+static int dam__resume_config(const char *dir, dam_config *cfg) {
+  char path[1100], *set = NULL;
+  snprintf(path, sizeof path, "%s/config.resolved.cfg", dir);
+  if (asprintf(&set, "output_dir=%s", dir) < 0)
+    return dam_fail(DAM_ENOMEM, "out of memory");
+  const char *sets[] = {set};
+  int rc = dam_config_load(path, sets, 1, cfg);
+  free(set);
+  return rc;
+}
+
 int dam_cmd_search(const dam_cli_opts *opts, int argc, char **argv) {
   static const struct option options[] = {
       {"dry-run", no_argument, NULL, 'n'},
+      {"resume", required_argument, NULL, 'r'},
       {"set", required_argument, NULL, 's'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
   const char **sets = calloc((size_t)argc, sizeof *sets);
+  const char *resume = NULL;
   uint32_t n_sets = 0;
   bool dry_run = false;
   int c, exit_code = DAM_EXIT_USAGE;
@@ -341,6 +386,8 @@ int dam_cmd_search(const dam_cli_opts *opts, int argc, char **argv) {
   while ((c = getopt_long(argc, argv, "s:h", options, NULL)) != -1) {
     if (c == 'n')
       dry_run = true;
+    else if (c == 'r')
+      resume = optarg;
     else if (c == 's')
       sets[n_sets++] = optarg;
     else {
@@ -349,9 +396,12 @@ int dam_cmd_search(const dam_cli_opts *opts, int argc, char **argv) {
       return c == 'h' ? DAM_EXIT_OK : DAM_EXIT_USAGE;
     }
   }
-  if (argc - optind != 1) {
+  int want = resume ? 0 : 1;
+  if (argc - optind != want || (resume && (n_sets || dry_run))) {
     fprintf(stderr, "diffautoml search: %s\n",
-            optind < argc ? "one config file, please" : "no config file given");
+            resume ? "--resume DIR takes no config, -s or --dry-run"
+            : optind < argc ? "one config file, please"
+                            : "no config file given");
     dam__search_usage(stderr);
     free(sets);
     return DAM_EXIT_USAGE;
@@ -360,7 +410,8 @@ int dam_cmd_search(const dam_cli_opts *opts, int argc, char **argv) {
   dam_config cfg;
   dam_registry *reg = NULL;
   dam__run_data data = {0};
-  int rc = dam_config_load(argv[optind], sets, n_sets, &cfg);
+  int rc = resume ? dam__resume_config(resume, &cfg)
+                  : dam_config_load(argv[optind], sets, n_sets, &cfg);
   free(sets);
   if (rc)
     return dam__fail_exit(rc);
@@ -372,28 +423,58 @@ int dam_cmd_search(const dam_cli_opts *opts, int argc, char **argv) {
     goto out;
   }
   char device[512];
-  if ((rc = dam__device_line(dam_device_spec(opts->device, cfg.device), device,
-                             sizeof device))) {
+  const char *spec = dam_device_spec(opts->device, cfg.device);
+  if ((rc = dam__device_line(spec, device, sizeof device))) {
     exit_code = dam__fail_exit(rc);
     goto out;
   }
   dam_dataset_channel_stats(&data.train, data.train_idx, data.n_train,
                             data.mean, data.std);
   dam__summary(stdout, &cfg, reg, &data, device);
+  dam_search_data sd = {&data.train, &data.test, data.train_idx,
+                        data.val_idx, data.n_train, data.n_val, {0}, {0}};
+  dam__normalization(&cfg, &data, &sd);
+  dam_search_opts so = {.device = spec, .resume = resume != NULL,
+                        .dry_run = dry_run, .interrupt = &dam__interrupt,
+                        .out = stdout};
   if (dry_run) {
+    dam_device_info *infos = NULL;
+    uint32_t n_dev = 0;
+    bool have = dam_device_list(&infos, &n_dev) == 0 && n_dev > 0;
+    free(infos);
+    if (have && (rc = dam_search_run(&cfg, reg, &sd, &so))) {
+      exit_code = dam__fail_exit(rc);
+      goto out;
+    }
     printf("%-13s %s (dry run: nothing written)\n", "output", cfg.output_dir);
     exit_code = DAM_EXIT_OK;
     goto out;
   }
-  if ((rc = dam__write_resolved(&cfg, stdout))) {
+  if (!resume && (rc = dam__write_resolved(&cfg, stdout))) {
     dam__fail_exit(rc);
     exit_code = DAM_EXIT_RUNTIME;
     goto out;
   }
   fflush(stdout);
-  fprintf(stderr, "diffautoml search: the search engine is not built yet; "
-                  "the config checks out (use --dry-run to only check)\n");
-  exit_code = DAM_EXIT_RUNTIME;
+  struct sigaction sa = {.sa_handler = dam__on_sigint};
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  rc = dam_search_run(&cfg, reg, &sd, &so);
+  signal(SIGINT, SIG_DFL);
+  if (rc < 0) {
+    char where[1100];
+    snprintf(where, sizeof where, "%s/checkpoint.safetensors", cfg.output_dir);
+    struct stat sb;
+    fprintf(stderr, "diffautoml: %s%s%s\n", dam_last_error(),
+            stat(where, &sb) == 0 ? "; the last good checkpoint is kept: " : "",
+            stat(where, &sb) == 0 ? where : "");
+    exit_code = rc == DAM_ECONFIG ? DAM_EXIT_USAGE : DAM_EXIT_RUNTIME;
+  } else {
+    exit_code = rc == 0 ? DAM_EXIT_OK : DAM_EXIT_RUNTIME;
+    if (rc == 0)
+      printf("%-13s %s: genotype.json, model.safetensors, summary.json\n",
+             "done", cfg.output_dir);
+  }
 out:
   free(data.train_idx);
   free(data.val_idx);

@@ -103,7 +103,7 @@ typedef struct dam_config {
     double arch_lr, arch_beta1, arch_beta2, arch_wd;
     struct {
       int64_t proj_dims, sparseness;
-      double dist_limit, lasso_lambda, param_budget_mb;
+      double dist_limit, lasso_lambda, param_budget_mb, code_std;
     } ista;
     struct {
       int64_t order;
@@ -127,7 +127,7 @@ typedef struct dam_config {
   struct {
     int64_t batch_size, search_epochs, final_epochs;
     double weight_lr, weight_decay, momentum, grad_clip, drop_path;
-    int64_t eval_batch_size;
+    int64_t eval_batch_size, log_every;
   } train;
 
   char *source;                      /* the file given to dam_config_load */

@@ -106,6 +106,8 @@ const dam__cfg_key dam__config_keys[] = {
         "weight decay of the architecture parameters"),
     KEY("nas.ista.proj_dims", DAM__CFG_INT, nas.ista.proj_dims, "8", 1, 64,
         "rows of each node's random dictionary A_i (length of the code b_i)"),
+    KEY("nas.ista.code_std", DAM__CFG_FLOAT, nas.ista.code_std, "1.0", 0, 100,
+        "std of the initial codes b_i (the reference: 1e-3; docs/NAS.md)"),
     KEY("nas.ista.sparseness", DAM__CFG_INT, nas.ista.sparseness, "2", 1, 2,
         "input edges kept per node"),
     KEY("nas.ista.dist_limit", DAM__CFG_FLOAT, nas.ista.dist_limit, "1e-3", 0,
@@ -178,6 +180,8 @@ const dam__cfg_key dam__config_keys[] = {
         "drop-path probability reached at the end of the final phase"),
     KEY("train.eval_batch_size", DAM__CFG_INT, train.eval_batch_size, "256", 1,
         65536, "batch size of evaluation on the test set"),
+    KEY("train.log_every", DAM__CFG_INT, train.log_every, "50", 1, 1000000,
+        "steps between progress lines when the output is not a terminal"),
 };
 const size_t dam__config_n_keys =
     sizeof dam__config_keys / sizeof *dam__config_keys;

@@ -25,6 +25,7 @@ typedef struct dam_range {
 
 typedef struct dam_exec_stats {
   uint64_t dispatches, barriers, submits, waits;
+  uint64_t flops; /* of the forward convolutions and linear layers */
 } dam_exec_stats;
 
 typedef struct dam_profile_entry {
@@ -60,6 +61,7 @@ struct dam_exec {
   uint32_t n_prof;
   struct dam_tape *tape;
   dam_tensor_list *param_sink; /* when set, dam_param_new appends here */
+  dam_tensor_list *state_sink; /* when set, dam_state_new appends here */
   uint64_t rng;                /* splitmix64 state of weight init */
   struct dam_tensor *step_tensors;       /* arena tensors of this step */
   struct dam_tensor *persistent_tensors; /* the rest, until freed */

@@ -14,8 +14,11 @@ static void usage(FILE *out) {
           "commands:\n"
           "  devices              list Vulkan devices; * marks the selected one\n"
           "  plugins              list loaded plugins and refused files\n"
-          "  search CONFIG        check a config, plugins and data; --dry-run,\n"
+          "  search CONFIG        run the joint search into the config's\n"
+          "                       output_dir; --dry-run, --resume DIR,\n"
           "                       -s KEY=VALUE (search --help)\n"
+          "  eval RUN_DIR         test accuracy of a run's model.safetensors\n"
+          "                       (--data DIR for another copy of the data)\n"
           "  gradcheck [NAME...]  finite-difference check of op and augment\n"
           "                       plugins\n"
           "  augment --preview    PNG grid of the augment plugins on real\n"
@@ -46,6 +49,7 @@ static const struct {
     {"devices", dam_cmd_devices},
     {"plugins", dam_cmd_plugins},
     {"search", dam_cmd_search},
+    {"eval", dam_cmd_eval},
     {"config-keys", dam_cmd_config_keys}, /* hidden: docs/CONFIG.md table */
     {"gradcheck", dam_cmd_gradcheck},
     {"augment", dam_cmd_augment},

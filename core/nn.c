@@ -61,6 +61,8 @@ dam_tensor *dam_conv2d(dam_exec *ex, dam_tensor *x, dam_tensor *w,
     return NULL;
   d->u.conv = *g;
   dam_tensor *y = output(ex, s);
+  ex->stats.flops += 2ull * dam_shape_numel(&s) * w->shape.dim[1] *
+                     w->shape.dim[2] * w->shape.dim[3];
   dam_node n = {"conv2d", conv_backward, {x, w}, 2, y, false, 0, d, free};
   return dam_tape_finish(ex, y ? dam_k_conv2d(ex, x, w, g, y) : DAM_ENOMEM,
                          &n);
@@ -235,6 +237,7 @@ dam_tensor *dam_linear(dam_exec *ex, dam_tensor *x, dam_tensor *w,
   dam_tensor *y = output(ex, dam_shape4(x->shape.dim[0], w->shape.dim[0],
                                         0, 0));
   dam_node n = {"linear", linear_backward, {x, w, b}, 3, y, false, 0, 0, 0};
+  ex->stats.flops += 2ull * x->numel * w->shape.dim[0];
   return dam_tape_finish(ex, y ? dam_k_linear(ex, x, w, b, y) : DAM_ENOMEM,
                          &n);
 }

@@ -63,4 +63,12 @@ dam_tensor *dam_factorized_reduce(dam_exec *ex, dam_tensor *x, dam_tensor *w1,
 dam_tensor *dam_permute_rows(dam_exec *ex, dam_tensor *x,
                              const uint32_t *perm);
 
+/* y = s[0] * x, with s a one-element tensor that stays on the device (an
+ * architecture weight); gradients to x and s. */
+dam_tensor *dam_scale_by(dam_exec *ex, dam_tensor *x, dam_tensor *s);
+
+/* y = mask[n] * x for every element of image n of x [N, ...]; mask is a
+ * host array of N floats (copied), a constant: drop-path. */
+dam_tensor *dam_scale_rows(dam_exec *ex, dam_tensor *x, const float *mask);
+
 #endif

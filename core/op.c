@@ -23,14 +23,17 @@ int dam_op_create(dam_exec *ex, const dam_op_desc *desc, const void *params,
   op->site = *site;
   op->site.struct_size = sizeof op->site;
   if (desc->create) {
-    dam_tensor_list *sink = ex->param_sink;
+    dam_tensor_list *sink = ex->param_sink, *states = ex->state_sink;
     ex->param_sink = &op->weights;
+    ex->state_sink = &op->buffers;
     dam_clear_error();
     int err = desc->create(dam_host_api_get(), ex, op->params, &op->site,
                            &op->state);
     ex->param_sink = sink;
+    ex->state_sink = states;
     if (err) {
       free(op->weights.t);
+      free(op->buffers.t);
       free(op->params);
       free(op);
       return dam_plugin_fail(&desc->hdr, "create", err);
@@ -46,6 +49,7 @@ void dam_op_destroy(dam_op *op) {
   if (op->desc->destroy)
     op->desc->destroy(op->state);
   free(op->weights.t);
+  free(op->buffers.t);
   free(op->params);
   free(op);
 }

@@ -14,6 +14,7 @@ typedef struct dam_op {
   void *state;  /* what desc->create returned */
   dam_op_site site;
   dam_tensor_list weights; /* trainable tensors create() made */
+  dam_tensor_list buffers; /* its untrained state (running statistics) */
 } dam_op;
 
 /* Place `desc` at `site`.  params: a filled block of

@@ -68,25 +68,27 @@ dam_tensor *dam_tensor_new(dam_exec *ex, const dam_shape *shape,
   return t;
 }
 
-dam_tensor *dam_state_new(dam_exec *ex, const dam_shape *shape,
-                          float value) {
+/* A persistent tensor filled with value, appended to *sink when set. */
+static dam_tensor *filled(dam_exec *ex, const dam_shape *shape, float value,
+                          dam_tensor_list *sink) {
   dam_tensor *t = dam_tensor_new(ex, shape, true);
-  if (t && dam_k_fill(ex, t, value) != DAM_OK) {
+  if (t && (dam_k_fill(ex, t, value) != DAM_OK ||
+            (sink && dam_tensor_list_push(sink, t)))) {
     dam_tensor_free(ex, t);
     return NULL;
   }
   return t;
 }
 
+dam_tensor *dam_state_new(dam_exec *ex, const dam_shape *shape,
+                          float value) {
+  return filled(ex, shape, value, ex->state_sink);
+}
+
 dam_tensor *dam_param_new(dam_exec *ex, const dam_shape *shape) {
-  dam_tensor *t = dam_state_new(ex, shape, 0.0f);
-  if (t) {
+  dam_tensor *t = filled(ex, shape, 0.0f, ex->param_sink);
+  if (t)
     t->requires_grad = true;
-    if (ex->param_sink && dam_tensor_list_push(ex->param_sink, t)) {
-      dam_tensor_free(ex, t);
-      return NULL;
-    }
-  }
   return t;
 }
 

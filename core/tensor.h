@@ -41,7 +41,8 @@ dam_tensor *dam_tensor_new(dam_exec *ex, const dam_shape *shape,
                            bool persistent);
 
 /* A new persistent tensor filled with `value`, not trained (running
- * statistics, optimizer state).  NULL on failure. */
+ * statistics, optimizer state), appended to ex->state_sink when that is
+ * set.  NULL on failure. */
 dam_tensor *dam_state_new(dam_exec *ex, const dam_shape *shape, float value);
 
 /* A new persistent, requires-grad tensor filled with zeros, appended to

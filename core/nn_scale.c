@@ -1,0 +1,89 @@
+/*
+ * Differentiable scalings of whole tensors: by a one-element device tensor
+ * (an op's output times its architecture weight, with the gradient to the
+ * weight) and by a per-image host mask (drop-path).
+ */
+#include "error.h"
+#include "kernel_util.h"
+#include "kernels.h"
+#include "nn.h"
+
+#include "scale_by.spv.h"
+#include "scale_rows.spv.h"
+
+DAM_SHADER(scale_by, 3, 0x4, 8);
+DAM_SHADER(scale_rows, 3, 0x4, 12);
+
+static int scale_by_run(dam_exec *ex, const dam_tensor *s, const dam_tensor *x,
+                        dam_tensor *y, uint32_t acc) {
+  const dam_tensor *t[] = {s, x, y};
+  int err = dam__k_check("scale_by", t + 1, 2, y->numel);
+  if (!err)
+    err = dam__k_check("scale_by", t, 1, 1);
+  struct { uint32_t n, acc; } push = {(uint32_t)y->numel, acc};
+  return err ? err
+             : dam__k_run(ex, &shader_scale_by, t, &push,
+                          y->numel / 4 + y->numel % 4);
+}
+
+/* in = {x, s}: gx += s * gy; gs += <gy, x>. */
+static int scale_by_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
+  dam_tensor *x = node->in[0], *s = node->in[1], *gy = node->out->grad;
+  int err = 0;
+  if (needs & 1u) {
+    dam_tensor *gx = dam_tensor_grad(ex, x);
+    err = gx ? scale_by_run(ex, s, gy, gx, 1) : DAM_ENOMEM;
+  }
+  if (!err && (needs & 2u)) {
+    dam_tensor *gs = dam_tensor_grad(ex, s), *dot = dam_tensor_new(ex, &s->shape, false);
+    err = gs && dot ? dam_k_dot(ex, gy, x, dot) : DAM_ENOMEM;
+    if (!err)
+      err = dam_k_broadcast_acc(ex, dot, 1.0f, NULL, gs);
+  }
+  return err;
+}
+
+dam_tensor *dam_scale_by(dam_exec *ex, dam_tensor *x, dam_tensor *s) {
+  if (!x || !s)
+    return dam_fail(DAM_EINVAL, "scale_by: NULL input"), NULL;
+  dam_tensor *y = dam_tensor_new(ex, &x->shape, false);
+  if (!y)
+    return NULL;
+  dam_node node = {"scale_by", scale_by_backward, {x, s}, 2, y, false, 0,
+                   NULL, NULL};
+  return dam_tape_finish(ex, scale_by_run(ex, s, x, y, 0), &node);
+}
+
+static int scale_rows_run(dam_exec *ex, const dam_tensor *m,
+                          const dam_tensor *x, dam_tensor *y, uint32_t acc) {
+  const dam_tensor *t[] = {m, x, y};
+  struct { uint32_t n, per_row, acc; } push = {
+      (uint32_t)y->numel, (uint32_t)(y->numel / m->numel), acc};
+  int err = dam__k_check("scale_rows", t + 1, 2, y->numel);
+  return err ? err : dam__k_run(ex, &shader_scale_rows, t, &push, y->numel);
+}
+
+/* in = {x, m}: gx += m * gy. */
+static int scale_rows_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
+  dam_tensor *gx = (needs & 1u) ? dam_tensor_grad(ex, node->in[0]) : NULL;
+  if (!(needs & 1u))
+    return 0;
+  return gx ? scale_rows_run(ex, node->in[1], node->out->grad, gx, 1)
+            : DAM_ENOMEM;
+}
+
+dam_tensor *dam_scale_rows(dam_exec *ex, dam_tensor *x, const float *mask) {
+  if (!x || !mask || x->shape.ndim < 1)
+    return dam_fail(DAM_EINVAL, "scale_rows: NULL input"), NULL;
+  dam_shape ms = dam_shape4(x->shape.dim[0], 0, 0, 0);
+  dam_tensor *m = dam_tensor_new(ex, &ms, false);
+  dam_tensor *y = dam_tensor_new(ex, &x->shape, false);
+  if (!m || !y)
+    return NULL;
+  int err = dam_tensor_upload(ex, m, mask);
+  if (!err)
+    err = scale_rows_run(ex, m, x, y, 0);
+  dam_node node = {"scale_rows", scale_rows_backward, {x, m}, 2, y, false, 0,
+                   NULL, NULL};
+  return dam_tape_finish(ex, err, &node);
+}
