@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "dataset.h"
@@ -46,6 +47,8 @@ static void dam__search_usage(FILE *out) {
                "nothing\n"
                "  --resume RUN_DIR   continue an interrupted run from its "
                "checkpoint\n"
+               "  --overwrite        start over in an output_dir that holds "
+               "a run\n"
                "  -s, --set KEY=VAL  override a config key (repeatable), e.g.\n"
                "                     -s train.batch_size=32 -s "
                "search_space.ops=[skip_connect]\n"
@@ -244,11 +247,12 @@ static void dam__summary(FILE *out, const dam_config *cfg,
   int64_t cells = cfg->search_space.cells;
   fprintf(out,
           "%-13s %lld cells (reduction at %lld and %lld), %lld channels "
-          "(stem %lld), %lld nodes%s\n",
+          "(stem %lld, stride %lld), %lld nodes%s\n",
           "search space", (long long)cells, (long long)(cells / 3),
           (long long)(2 * cells / 3), (long long)cfg->search_space.channels,
           (long long)(cfg->search_space.channels *
                       cfg->search_space.stem_multiplier),
+          (long long)cfg->search_space.stem_stride,
           (long long)cfg->search_space.nodes,
           cfg->search_space.auxiliary ? ", auxiliary head" : "");
   fprintf(out, "%-13s ", "ops");
@@ -296,10 +300,14 @@ static void dam__summary(FILE *out, const dam_config *cfg,
     dam__print_params(out, "hpo params", &cfg->hpo.params);
   }
   fprintf(out,
-          "%-13s search <= %lld epochs, then %lld final; lr %g, weight "
-          "decay %g, momentum %g, grad clip %g, drop path %g\n",
+          "%-13s search <= %lld epochs, then %lld final; validation batch "
+          "%lld; lr %g, weight decay %g, momentum %g, grad clip %g, drop "
+          "path %g\n",
           "train", (long long)cfg->train.search_epochs,
-          (long long)cfg->train.final_epochs, cfg->train.weight_lr,
+          (long long)cfg->train.final_epochs,
+          (long long)(cfg->train.val_batch_size ? cfg->train.val_batch_size
+                                                : cfg->train.batch_size),
+          cfg->train.weight_lr,
           cfg->train.weight_decay, cfg->train.momentum, cfg->train.grad_clip,
           cfg->train.drop_path);
 }
@@ -333,6 +341,47 @@ static int dam__write_resolved(const dam_config *cfg, FILE *out) {
   if (rc == 0)
     fprintf(out, "%-13s wrote %s\n", "output", path);
   free(path);
+  return rc;
+}
+
+/* A new run must not write over another run's files. */
+static int dam__check_fresh(const dam_config *cfg) {
+  static const char *const files[] = {"checkpoint.safetensors",
+                                      "metrics.jsonl", "model.safetensors"};
+  for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+    char path[1100];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/%s", cfg->output_dir, files[i]);
+    if (stat(path, &sb) == 0)
+      return dam_fail(DAM_ECONFIG,
+                      "%s holds a run already (%s): continue it with "
+                      "--resume %s, or choose another output_dir "
+                      "(-s output_dir=DIR), or pass --overwrite",
+                      cfg->output_dir, files[i], cfg->output_dir);
+  }
+  return 0;
+}
+
+typedef struct dam__start {
+  const dam_config *cfg;
+  bool resume, started;
+} dam__start;
+
+/* The run is set up and fits.  A new run drops an earlier run's results
+ * (--overwrite) and writes its resolved config. */
+static int dam__on_ready(void *ctx) {
+  static const char *const stale[] = {"checkpoint.safetensors",
+                                      "model.safetensors", "summary.json",
+                                      "genotype.json"};
+  dam__start *s = ctx;
+  for (size_t i = 0; !s->resume && i < sizeof stale / sizeof *stale; i++) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/%s", s->cfg->output_dir, stale[i]);
+    unlink(path);
+  }
+  int rc = s->resume ? 0 : dam__write_resolved(s->cfg, stdout);
+  fflush(stdout);
+  s->started = rc == 0;
   return rc;
 }
 
@@ -371,6 +420,7 @@ int dam_cmd_search(const dam_cli_opts *opts, int argc, char **argv) {
   static const struct option options[] = {
       {"dry-run", no_argument, NULL, 'n'},
       {"resume", required_argument, NULL, 'r'},
+      {"overwrite", no_argument, NULL, 'o'},
       {"set", required_argument, NULL, 's'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
@@ -378,7 +428,7 @@ int dam_cmd_search(const dam_cli_opts *opts, int argc, char **argv) {
   const char **sets = calloc((size_t)argc, sizeof *sets);
   const char *resume = NULL;
   uint32_t n_sets = 0;
-  bool dry_run = false;
+  bool dry_run = false, overwrite = false;
   int c, exit_code = DAM_EXIT_USAGE;
   if (!sets)
     return DAM_EXIT_RUNTIME;
@@ -388,6 +438,8 @@ int dam_cmd_search(const dam_cli_opts *opts, int argc, char **argv) {
       dry_run = true;
     else if (c == 'r')
       resume = optarg;
+    else if (c == 'o')
+      overwrite = true;
     else if (c == 's')
       sets[n_sets++] = optarg;
     else {
@@ -450,12 +502,13 @@ int dam_cmd_search(const dam_cli_opts *opts, int argc, char **argv) {
     exit_code = DAM_EXIT_OK;
     goto out;
   }
-  if (!resume && (rc = dam__write_resolved(&cfg, stdout))) {
-    dam__fail_exit(rc);
-    exit_code = DAM_EXIT_RUNTIME;
+  if (!resume && !overwrite && (rc = dam__check_fresh(&cfg))) {
+    exit_code = dam__fail_exit(rc);
     goto out;
   }
-  fflush(stdout);
+  dam__start start = {&cfg, resume != NULL, false};
+  so.on_ready = dam__on_ready;
+  so.ctx = &start;
   struct sigaction sa = {.sa_handler = dam__on_sigint};
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);
@@ -465,9 +518,10 @@ int dam_cmd_search(const dam_cli_opts *opts, int argc, char **argv) {
     char where[1100];
     snprintf(where, sizeof where, "%s/checkpoint.safetensors", cfg.output_dir);
     struct stat sb;
+    bool kept = start.started && stat(where, &sb) == 0;
     fprintf(stderr, "diffautoml: %s%s%s\n", dam_last_error(),
-            stat(where, &sb) == 0 ? "; the last good checkpoint is kept: " : "",
-            stat(where, &sb) == 0 ? where : "");
+            kept ? "; the last good checkpoint is kept: " : "",
+            kept ? where : "");
     exit_code = rc == DAM_ECONFIG ? DAM_EXIT_USAGE : DAM_EXIT_RUNTIME;
   } else {
     exit_code = rc == 0 ? DAM_EXIT_OK : DAM_EXIT_RUNTIME;

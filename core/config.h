@@ -92,7 +92,7 @@ typedef struct dam_config {
     bool shuffle;
   } data;
   struct {
-    int64_t cells, channels, nodes, stem_multiplier;
+    int64_t cells, channels, nodes, stem_multiplier, stem_stride;
     dam_strlist ops;
     bool auxiliary;
     double auxiliary_weight;
@@ -127,7 +127,7 @@ typedef struct dam_config {
   struct {
     int64_t batch_size, search_epochs, final_epochs;
     double weight_lr, weight_decay, momentum, grad_clip, drop_path;
-    int64_t eval_batch_size, log_every;
+    int64_t eval_batch_size, val_batch_size, log_every;
   } train;
 
   char *source;                      /* the file given to dam_config_load */

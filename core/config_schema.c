@@ -78,6 +78,8 @@ const dam__cfg_key dam__config_keys[] = {
     KEY("search_space.stem_multiplier", DAM__CFG_INT,
         search_space.stem_multiplier, "3", 1, 8,
         "the 3x3 stem conv has stem_multiplier x channels outputs"),
+    KEY("search_space.stem_stride", DAM__CFG_INT, search_space.stem_stride,
+        "1", 1, 2, "stride of the stem conv (2 halves every cell's size)"),
     NAMES("search_space.ops", DAM__CFG_STRLIST, DAM_KIND_OP, search_space.ops,
           "[\"max_pool_3x3\", \"avg_pool_3x3\", \"skip_connect\", "
           "\"sep_conv_3x3\", \"sep_conv_5x5\", \"dil_conv_3x3\", "
@@ -180,6 +182,8 @@ const dam__cfg_key dam__config_keys[] = {
         "drop-path probability reached at the end of the final phase"),
     KEY("train.eval_batch_size", DAM__CFG_INT, train.eval_batch_size, "256", 1,
         65536, "batch size of evaluation on the test set"),
+    KEY("train.val_batch_size", DAM__CFG_INT, train.val_batch_size, "0", 0,
+        65536, "batch size of the validation lookahead (0: train.batch_size)"),
     KEY("train.log_every", DAM__CFG_INT, train.log_every, "50", 1, 1000000,
         "steps between progress lines when the output is not a terminal"),
 };

@@ -4,6 +4,7 @@
 #include "channels.h"
 #include "error.h"
 #include "gather.h"
+#include "kernels.h"
 #include "linear.h"
 #include "loss.h"
 
@@ -16,6 +17,7 @@ typedef struct layer_data {
     dam_conv2d_geom conv;
     dam_pool_args pool;
     uint32_t c0;
+    float eps;
   } u;
   dam_tensor *saved[2]; /* step tensors: BN mean/invstd, softmax probs */
 } layer_data;
@@ -100,6 +102,21 @@ static int bn_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
                                   g[0], g[1], g[2]);
 }
 
+/* Inference form: gx += gy * gamma / sqrt(running_var + eps), the same
+ * per-channel affine map applied to gy with a zero mean and no shift. */
+static int bn_eval_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
+  (void)needs;
+  layer_data *d = node->data;
+  dam_tensor *gy = node->out->grad, *gx = grad_of(ex, node, 0);
+  dam_shape c = dam_shape4(node->in[0]->shape.dim[1], 0, 0, 0);
+  dam_tensor *zero = output(ex, c), *t = output(ex, gy->shape);
+  int err = gx && zero && t ? dam_k_fill(ex, zero, 0.0f) : DAM_ENOMEM;
+  if (!err)
+    err = dam_k_batchnorm_eval(ex, gy, d->saved[0], NULL, zero, d->saved[1],
+                               d->u.eps, t);
+  return err ? err : dam_k_axpby(ex, 1.0f, t, 1.0f, gx);
+}
+
 dam_tensor *dam_batchnorm(dam_exec *ex, dam_tensor *x, dam_tensor *gamma,
                           dam_tensor *beta, dam_tensor *running_mean,
                           dam_tensor *running_var, const dam_bn_args *a,
@@ -110,10 +127,19 @@ dam_tensor *dam_batchnorm(dam_exec *ex, dam_tensor *x, dam_tensor *gamma,
   if (!y)
     return NULL;
   if (!training) {
-    if (dam_k_batchnorm_eval(ex, x, gamma, beta, running_mean, running_var,
-                             a->eps, y))
+    layer_data *d = data_new();
+    if (!d)
       return NULL;
-    return y;
+    d->saved[0] = gamma;
+    d->saved[1] = running_var;
+    d->u.eps = a->eps;
+    dam_node n = {"batchnorm_eval", bn_eval_backward, {x}, 1, y, false, 0,
+                  d, free};
+    return dam_tape_finish(ex,
+                           dam_k_batchnorm_eval(ex, x, gamma, beta,
+                                                running_mean, running_var,
+                                                a->eps, y),
+                           &n);
   }
   layer_data *d = data_new();
   if (!d)

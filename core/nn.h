@@ -22,8 +22,8 @@ dam_tensor *dam_pool2d(dam_exec *ex, dam_tensor *x, const dam_pool_args *a);
 
 /* Batch norm over N, H, W per channel.  training: batch statistics (and
  * the running ones updated when non-NULL); else the running statistics
- * (required), with no gradient to them.  gamma and beta may be NULL
- * (affine off). */
+ * (required), with a gradient to x only (not to them, gamma or beta).
+ * gamma and beta may be NULL (affine off). */
 dam_tensor *dam_batchnorm(dam_exec *ex, dam_tensor *x, dam_tensor *gamma,
                           dam_tensor *beta, dam_tensor *running_mean,
                           dam_tensor *running_var, const dam_bn_args *a,

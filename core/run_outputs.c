@@ -47,6 +47,7 @@ void dam__metrics_step(dam_run *run, const dam_step_result *r, double ips) {
   dam_json_number(&j, "images_per_s", ips);
   dam_json_end(&j);
   end_line(run);
+  fflush(run->metrics);
 }
 
 /* The terms each node evaluates now, with their weights. */

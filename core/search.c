@@ -51,7 +51,8 @@ static int ops_setup(dam_run *run, const dam_registry *reg) {
       d->channels, d->height, d->width, d->classes,
       (uint32_t)cfg->search_space.cells, (uint32_t)cfg->search_space.channels,
       (uint32_t)cfg->search_space.nodes,
-      (uint32_t)cfg->search_space.stem_multiplier, cfg->search_space.auxiliary,
+      (uint32_t)cfg->search_space.stem_multiplier,
+      (uint32_t)cfg->search_space.stem_stride, cfg->search_space.auxiliary,
       n, run->op_descs, (const void *const *)run->op_params};
   return 0;
 }
@@ -178,6 +179,8 @@ static int batchers_setup(dam_run *run) {
                                &t, &run->train);
   if (err || !d->n_val)
     return err;
+  if (cfg->train.val_batch_size)
+    bs = (uint32_t)cfg->train.val_batch_size;
   dam_batcher_opts v = {.batch_size = bs < d->n_val ? bs : d->n_val,
                         .shuffle = true,
                         .seed = (uint64_t)cfg->seed ^ 0x7a11u,
@@ -254,16 +257,17 @@ static int estimate(dam_run *run, double *bytes, double *flops) {
   free(saved);
   if (err)
     return err;
-  double b = (double)run->cfg->train.batch_size;
-  double step = (double)p1 + (double)(p2 - p1) * (b - 1);
-  bool val = run->cfg->hpo.enabled ||
-             run->cfg->nas.method == DAM_CONFIG_NAS_DARTS;
+  const dam_config *cfg = run->cfg;
+  double b = (double)cfg->train.batch_size;
+  double bv = cfg->train.val_batch_size ? (double)cfg->train.val_batch_size : b;
+  bool val = cfg->hpo.enabled || cfg->nas.method == DAM_CONFIG_NAS_DARTS;
   /* the validation pass shares the step's arena; DA keeps ~3 copies of the
    * input batch */
   const dam_dataset *d = run->data->train;
   double input = b * d->channels * d->height * d->width * 4.0;
-  *bytes = (double)run->ex->params.bytes_used + step * (val ? 2 : 1) +
-           4 * input;
+  *bytes = (double)run->ex->params.bytes_used +
+           (double)p1 + (double)(p2 - p1) * (b - 1) +
+           (val ? (double)p1 + (double)(p2 - p1) * (bv - 1) : 0) + 4 * input;
   *flops = (double)f1;
   return dam_exec_wait(run->ex);
 }
@@ -492,6 +496,8 @@ int dam_search_run(const dam_config *cfg, const dam_registry *reg,
     err = report_estimate(&run);
   if (err || o->dry_run)
     goto out;
+  if (o->on_ready && (err = o->on_ready(o->ctx)))
+    goto out;
   if (o->resume && (err = dam__checkpoint_load(&run)))
     goto out;
   if ((err = open_metrics(&run)) || (err = batchers_setup(&run)))
@@ -503,6 +509,8 @@ int dam_search_run(const dam_config *cfg, const dam_registry *reg,
   if (!(err = dam__evaluate(&run, data->test, &acc, &loss)))
     err = dam__write_outputs(&run, acc, loss);
 out:
+  if (run.ex && run.ex->profile)
+    dam_exec_profile_print(run.ex, o->out);
   run_free(&run);
   return err;
 }

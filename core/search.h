@@ -32,6 +32,11 @@ typedef struct dam_search_opts {
   bool dry_run;         /* build, estimate, print, write nothing */
   volatile sig_atomic_t *interrupt; /* set by SIGINT: checkpoint and stop */
   FILE *out;            /* progress and report */
+  /* Called once the run is set up and its memory estimate accepted,
+   * before anything is written; a non-zero return stops the run with it
+   * (may be NULL). */
+  int (*on_ready)(void *ctx);
+  void *ctx;
 } dam_search_opts;
 
 /* Run the search the config describes into cfg->output_dir.  Returns 0,

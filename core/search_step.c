@@ -29,6 +29,7 @@ double dam__now(void) {
 /* The trained tensors this step uses, with gradients and buffers. */
 typedef struct step_params {
   dam_tensor **w, **g, **buf, **prev;
+  dam_tensor **pre; /* w before the step (DARTS second order) */
   uint32_t n;
 } step_params;
 
@@ -37,6 +38,7 @@ static void params_free(step_params *p) {
   free(p->g);
   free(p->buf);
   free(p->prev);
+  free(p->pre);
 }
 
 static bool needs_buf_prev(const dam_run *run) {
@@ -56,7 +58,8 @@ static int params_collect(dam_run *run, const dam_step_terms *st,
   p->g = calloc(n_table, sizeof *p->g);
   p->buf = calloc(n_table, sizeof *p->buf);
   p->prev = calloc(n_table, sizeof *p->prev);
-  if (!p->w || !p->g || !p->buf || !p->prev)
+  p->pre = calloc(n_table, sizeof *p->pre);
+  if (!p->w || !p->g || !p->buf || !p->prev || !p->pre)
     return dam_fail(DAM_ENOMEM, "out of memory");
   for (uint32_t i = 0; i < n_table; i++) {
     dam_net_tensor *t = &table[i];
@@ -207,6 +210,7 @@ typedef struct train_pass {
   dam_batch batch;
   dam_da_sample sample;
   dam_tensor *mag[2], *loss, *loss_i, *logits;
+  dam_tensor *x; /* the augmented, normalized batch */
 } train_pass;
 
 static int train_forward_backward(dam_run *run, const dam_step_terms *st,
@@ -226,7 +230,7 @@ static int train_forward_backward(dam_run *run, const dam_step_terms *st,
                      cfg->da.learn_magnitude ? tp->mag : NULL);
   }
   if (x)
-    x = normalize(run, x);
+    x = tp->x = normalize(run, x);
   dam_supernet_pass p = pass_of(run, st, true, drop_path_now(run));
   dam_tensor *aux = NULL;
   if (x)
@@ -245,6 +249,12 @@ static int train_forward_backward(dam_run *run, const dam_step_terms *st,
   return dam_backward(ex, tp->loss);
 }
 
+static bool second_order(const dam_run *run) {
+  return run->phase == DAM_PHASE_SEARCH &&
+         run->cfg->nas.method == DAM_CONFIG_NAS_DARTS &&
+         run->cfg->nas.darts.order == 2;
+}
+
 /* Clip, then the weight step w' = w - eta * buf with the current
  * hyper-parameters (buf_prev copied first when a module needs it). */
 static int weight_step(dam_run *run, step_params *p, dam_step_result *r) {
@@ -258,8 +268,12 @@ static int weight_step(dam_run *run, step_params *p, dam_step_result *r) {
     err = dam_k_clip_by_norm(ex, p->g, p->n, norm,
                              (float)run->cfg->train.grad_clip);
   dam_hpo_hypers(run->cfg, run->hpo, run->n_hpo, &r->lr, &r->wd, &r->momentum);
-  bool prev = needs_buf_prev(run);
+  bool prev = needs_buf_prev(run), pre = second_order(run);
   for (uint32_t i = 0; !err && i < p->n; i++) {
+    if (pre) {
+      p->pre[i] = dam_tensor_new(ex, &p->w[i]->shape, false);
+      err = p->pre[i] ? dam_k_copy(ex, p->w[i], p->pre[i]) : DAM_ENOMEM;
+    }
     if (prev) {
       p->prev[i] = dam_tensor_new(ex, &p->buf[i]->shape, false);
       err = p->prev[i] ? dam_k_copy(ex, p->buf[i], p->prev[i]) : DAM_ENOMEM;
@@ -298,6 +312,88 @@ static int validation_pass(dam_run *run, dam_step_terms *st, step_params *p,
     return DAM_EINVAL;
   err = dam_k_count_correct(ex, logits, vb->labels, *correct);
   return err ? err : dam_backward(ex, *loss);
+}
+
+/* One training-batch pass at w = pre + sign * eps * g_val: the arch
+ * weights' gradient packed into `into`. */
+static int hessian_pass(dam_run *run, dam_step_terms *st, step_params *p,
+                        dam_tensor *const *gval, const train_pass *tp,
+                        float eps, dam_tensor *into) {
+  dam_exec *ex = run->ex;
+  int err = 0;
+  for (uint32_t i = 0; !err && i < p->n; i++) {
+    err = dam_k_copy(ex, p->pre[i], p->w[i]);
+    if (!err)
+      err = dam_k_axpby(ex, eps, gval[i], 1.0f, p->w[i]);
+  }
+  for (int c = 0; c < 2; c++)
+    for (uint32_t k = 0; !err && k < st->n[c]; k++)
+      if (st->wt[c][k]->grad)
+        err = dam_k_fill(ex, st->wt[c][k]->grad, 0.0f);
+  dam_supernet_pass pass = pass_of(run, st, true, 0.0f);
+  dam_tensor *logits = NULL, *per = NULL, *loss = NULL;
+  if (!err && (logits = dam_supernet_forward(ex, run->net, tp->x, &pass,
+                                             NULL)))
+    loss = batch_loss(ex, logits, &tp->batch, &per);
+  if (!err)
+    err = loss ? dam_backward(ex, loss) : DAM_EINVAL;
+  dam_tensor *packed = st->packed;
+  st->packed = into;
+  if (!err)
+    err = terms_pack_grads(run, st);
+  st->packed = packed;
+  return err;
+}
+
+/* DARTS' second-order term: the architecture gradient of the validation
+ * loss at w' minus xi * (grad_a L_train(w+) - grad_a L_train(w-)) / (2 eps)
+ * with w+- = w +- eps g_val, eps = 0.01 / ||g_val||, xi = the step's
+ * learning rate; written back into st->packed.  w' is restored. */
+static int darts_second_order(dam_run *run, dam_step_terms *st,
+                              step_params *p, const train_pass *tp,
+                              double xi) {
+  dam_exec *ex = run->ex;
+  uint32_t n_terms = st->n[0] + st->n[1];
+  dam_shape one = dam_shape4(1, 0, 0, 0), all = dam_shape4(n_terms, 0, 0, 0);
+  dam_tensor **keep = calloc(2 * (size_t)p->n + 1, sizeof *keep);
+  dam_tensor *norm = dam_tensor_new(ex, &one, false);
+  dam_tensor *plus = dam_tensor_new(ex, &all, false);
+  dam_tensor *minus = dam_tensor_new(ex, &all, false);
+  float *host = malloc(3 * (size_t)n_terms * sizeof *host), nv = 0;
+  int err = keep && norm && plus && minus && host
+                ? dam_k_grad_norm(ex, (const dam_tensor *const *)p->g, p->n,
+                                  norm)
+                : dam_fail(DAM_ENOMEM, "out of memory");
+  dam_tensor **gval = keep, **wnow = keep + p->n;
+  for (uint32_t i = 0; !err && i < p->n; i++) {
+    gval[i] = dam_tensor_new(ex, &p->g[i]->shape, false);
+    wnow[i] = dam_tensor_new(ex, &p->w[i]->shape, false);
+    err = gval[i] && wnow[i] ? dam_k_copy(ex, p->g[i], gval[i]) : DAM_ENOMEM;
+    if (!err)
+      err = dam_k_copy(ex, p->w[i], wnow[i]);
+  }
+  if (!err)
+    err = dam_tensor_download(ex, norm, &nv);
+  float eps = 0.01f / (nv > 0 ? nv : 1.0f);
+  if (!err)
+    err = hessian_pass(run, st, p, gval, tp, eps, plus);
+  if (!err)
+    err = hessian_pass(run, st, p, gval, tp, -eps, minus);
+  for (uint32_t i = 0; !err && i < p->n; i++)
+    err = dam_k_copy(ex, wnow[i], p->w[i]);
+  dam_range src[3] = {dam_tensor_range(st->packed), dam_tensor_range(plus),
+                      dam_tensor_range(minus)};
+  void *dst[3] = {host, host + n_terms, host + 2 * n_terms};
+  if (!err)
+    err = dam_exec_download_ranges(ex, src, 3, dst);
+  for (uint32_t k = 0; !err && k < n_terms; k++)
+    host[k] -= (float)(xi * (host[n_terms + k] - host[2 * n_terms + k]) /
+                       (2.0 * eps));
+  if (!err)
+    err = dam_tensor_upload(ex, st->packed, host);
+  free(keep);
+  free(host);
+  return err;
 }
 
 static int download_all(dam_run *run, const train_pass *tp,
@@ -390,6 +486,8 @@ int dam__search_step(dam_run *run, dam_step_result *r) {
                      p.g,          r->lr, r->wd, r->momentum};
   for (uint32_t i = 0; !err && i < run->n_hpo; i++)
     err = dam_hpo_record(run->hpo[i], ex, &hs);
+  if (!err && second_order(run))
+    err = darts_second_order(run, &st, &p, &tp, r->lr);
   if (!err)
     err = download_all(run, &tp, &st, val_loss, val_correct, &rb);
   if (!err && (!isfinite(rb.loss) || (val_loss && !isfinite(rb.val_loss))))

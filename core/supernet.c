@@ -228,7 +228,8 @@ static int aux_create(dam_supernet *net, uint32_t c_in, uint32_t h) {
 static int build(dam_supernet *net, const dam_genotype *fixed) {
   const dam_supernet_desc *d = &net->d;
   uint32_t c_stem = d->stem_multiplier * d->channels;
-  uint32_t c_pp = c_stem, c_p = c_stem, c = d->channels, h = d->height;
+  uint32_t c_pp = c_stem, c_p = c_stem, c = d->channels;
+  uint32_t h = d->stem_stride == 2 ? (d->height + 1) / 2 : d->height;
   bool reduce_prev = false;
   int err = conv_bn_create(net, &net->stem, d->in_channels, c_stem, 3, "stem");
   net->aux_cell = UINT32_MAX;
@@ -313,8 +314,8 @@ void dam_supernet_free(dam_supernet *net) {
 /* ---- forward ---- */
 
 static dam_tensor *conv_bn(dam_exec *ex, const dam__conv_bn *cb, dam_tensor *x,
-                           uint32_t pad, bool training) {
-  dam_conv2d_geom g = {{1, 1}, {pad, pad}, {1, 1}, 1};
+                           uint32_t stride, uint32_t pad, bool training) {
+  dam_conv2d_geom g = {{stride, stride}, {pad, pad}, {1, 1}, 1};
   dam_tensor *y = dam_conv2d(ex, x, cb->w, &g);
   return y ? dam_batchnorm(ex, y, cb->gamma, cb->beta, cb->mean, cb->var,
                            &bn_args, training)
@@ -381,6 +382,9 @@ static dam_tensor *cell_forward(dam_exec *ex, dam_supernet *net, uint32_t ci,
     for (uint32_t k = 0; k < p->n_terms[ce->reduce]; k++) {
       if (terms[k].node != i)
         continue;
+      if (terms[k].from >= i + 2 || terms[k].op >= net->d.n_ops)
+        return dam_fail(DAM_EINVAL, "supernet: cell %u node %u: no input %u "
+                        "or op %u", ci, i, terms[k].from, terms[k].op), NULL;
       dam_tensor *x = st[terms[k].from];
       dam_op *op = *op_slot(net, ci, edge_of(i, terms[k].from), terms[k].op);
       if (!op)
@@ -412,11 +416,11 @@ static dam_tensor *aux_forward(dam_exec *ex, dam_supernet *net, dam_tensor *x) {
   if (y)
     y = dam_pool2d(ex, y, &pa);
   if (y)
-    y = conv_bn(ex, &net->aux[0], y, 0, true);
+    y = conv_bn(ex, &net->aux[0], y, 1, 0, true);
   if (y)
     y = dam_relu(ex, y);
   if (y)
-    y = conv_bn(ex, &net->aux[1], y, 0, true);
+    y = conv_bn(ex, &net->aux[1], y, 1, 0, true);
   if (y)
     y = dam_relu(ex, y);
   if (y)
@@ -429,7 +433,9 @@ dam_tensor *dam_supernet_forward(dam_exec *ex, dam_supernet *net,
                                  dam_tensor **aux) {
   if (aux)
     *aux = NULL;
-  dam_tensor *s0 = conv_bn(ex, &net->stem, x, 1, p->training), *s1 = s0;
+  uint32_t stride = net->d.stem_stride ? net->d.stem_stride : 1;
+  dam_tensor *s0 = conv_bn(ex, &net->stem, x, stride, 1, p->training);
+  dam_tensor *s1 = s0;
   for (uint32_t i = 0; s1 && i < net->d.cells; i++) {
     dam_tensor *out = cell_forward(ex, net, i, s0, s1, p);
     s0 = s1;
@@ -536,7 +542,8 @@ uint32_t dam_genotype_terms(const dam_supernet *net, const dam_genotype *g,
   for (uint32_t i = 0; i < g->nodes; i++)
     for (uint32_t k = 0; k < gc->n_in[i]; k++) {
       int32_t o = op_index(net, gc->in[i][k].op);
-      terms[n] = (dam_arch_term){i, gc->in[i][k].from, o < 0 ? 0 : (uint32_t)o};
+      terms[n] = (dam_arch_term){i, gc->in[i][k].from,
+                                 o < 0 ? UINT32_MAX : (uint32_t)o};
       w[n++] = gc->in[i][k].weight;
     }
   return n;

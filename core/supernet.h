@@ -17,7 +17,7 @@
 
 typedef struct dam_supernet_desc {
   uint32_t in_channels, height, width, classes;
-  uint32_t cells, channels, nodes, stem_multiplier;
+  uint32_t cells, channels, nodes, stem_multiplier, stem_stride;
   bool auxiliary;
   uint32_t n_ops;
   const dam_op_desc *const *ops; /* candidate op descriptors */
@@ -80,7 +80,8 @@ void dam_supernet_prune(dam_supernet *net, const dam_genotype *g);
 double dam_supernet_params_of(const dam_genotype *g, void *net);
 
 /* The terms and weights (one per kept edge, node by node) of a genotype's
- * cell kind; returns their count (at most nodes * 2). */
+ * cell kind; returns their count (at most nodes * 2).  An op that is not a
+ * candidate gets op UINT32_MAX, which a forward pass refuses. */
 uint32_t dam_genotype_terms(const dam_supernet *net, const dam_genotype *g,
                             int cell, dam_arch_term *terms, float *w);
 

@@ -6,6 +6,8 @@
 #include "batchnorm.h"
 #include "error.h"
 #include "kernels.h"
+#include "autograd.h"
+#include "nn.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -255,6 +257,37 @@ static void eval_mode(void **state) {
   }
 }
 
+/* The inference form differentiates to x: gx = gy * gamma / sqrt(var +
+ * eps), for L = <y, r>. */
+static void eval_mode_gradient(void **state) {
+  harness *h = *state;
+  const dims d = {3, 4, 5, 3};
+  size_t nx = (size_t)d.n * d.c * plane(&d);
+  float *x = harness_random(h, nx, -3, 3), *r = harness_random(h, nx, -1, 1);
+  float *gamma = harness_random(h, d.c, 0.5f, 1.5f);
+  float *rv = harness_random(h, d.c, 0.1f, 2);
+  float *rm = harness_random(h, d.c, -1, 1);
+  dam_shape cs = dam_shape4(d.c, 0, 0, 0);
+  dam_tensor *tx = harness_tensor(h, shape_of(&d), x);
+  tx->requires_grad = true;
+  dam_bn_args a = {1e-3f, 0.1f};
+  dam_tensor *y = dam_batchnorm(h->ex, tx, harness_tensor(h, cs, gamma), NULL,
+                                harness_tensor(h, cs, rm),
+                                harness_tensor(h, cs, rv), &a, false);
+  assert_non_null(y);
+  dam_tensor *l = dam_dot(h->ex, y, harness_tensor(h, shape_of(&d), r));
+  assert_non_null(l);
+  assert_int_equal(dam_backward(h->ex, l), 0);
+  float *gx = harness_read(h, tx->grad);
+  for (size_t i = 0; i < nx; i++) {
+    uint32_t c = (uint32_t)(i / plane(&d) % d.c);
+    double want = r[i] * gamma[c] / sqrt((double)rv[c] + 1e-3f);
+    assert_true(fabs(gx[i] - want) < TOL);
+  }
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
+  free(x), free(r), free(gamma), free(rv), free(rm), free(gx);
+}
+
 /* Each of gx, ggamma, gbeta alone; and none, which records nothing. */
 static void backward_partial_outputs(void **state) {
   harness *h = *state;
@@ -389,6 +422,7 @@ int main(void) {
       cmocka_unit_test(train_affine_running),
       cmocka_unit_test(train_far_from_zero),
       cmocka_unit_test(eval_mode),
+      cmocka_unit_test(eval_mode_gradient),
       cmocka_unit_test(backward_partial_outputs),
       cmocka_unit_test(bad_arguments_refused),
   };
