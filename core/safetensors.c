@@ -6,6 +6,8 @@
 #include "error.h"
 #include "safetensors_internal.h"
 
+#include "atomic_file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -339,61 +341,32 @@ static int dam__write_file(int fd, const dam_safetensors *st,
   for (uint32_t i = 0; i < st->n; i++)
     if (dam__write_data(fd, &st->t[order[i]]))
       return -1;
-  return fsync(fd);
-}
-
-/* fsync the directory holding path, so the rename is durable. */
-static void dam__sync_dir(const char *path) {
-  char *dir = strdup(path);
-  if (!dir)
-    return;
-  char *slash = strrchr(dir, '/');
-  if (slash)
-    slash[slash == dir] = '\0';
-  int fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY);
-  if (fd >= 0) {
-    fsync(fd);
-    close(fd);
-  }
-  free(dir);
+  return 0;
 }
 
 int dam_st_write(const dam_safetensors *st, const char *path) {
   dam__st_buf header = {0};
   uint32_t *order = malloc((st->n ? st->n : 1) * sizeof *order);
-  char *tmp = NULL;
-  int rc = 0;
-  if (!order || asprintf(&tmp, "%s.tmpXXXXXX", path) < 0) {
-    free(order);
+  if (!order)
     return dam_fail(DAM_ENOMEM, "out of memory");
-  }
   for (uint32_t i = 0; i < st->n; i++)
     order[i] = i;
   dam__sort_set = st;
   qsort(order, st->n, sizeof *order, dam__write_order);
-  rc = dam__header(st, order, &header);
-  int fd = rc ? -1 : mkstemp(tmp);
-  if (rc == 0 && fd < 0) {
-    rc = dam_fail(DAM_EIO, "%s: cannot write: %s", path, strerror(errno));
-  } else if (rc == 0) {
-    mode_t mask = umask(0); /* mkstemp's 0600 -> what a plain create gives */
-    umask(mask);
-    int err = fchmod(fd, 0666 & ~mask) ? errno : 0;
-    if (!err && dam__write_file(fd, st, order, &header))
-      err = errno ? errno : EIO;
-    if (close(fd) && !err)
-      err = errno;
-    if (!err && rename(tmp, path))
-      err = errno;
-    if (err) {
-      unlink(tmp);
+  char *tmp = NULL;
+  int rc = dam__header(st, order, &header);
+  FILE *f = rc ? NULL : dam_atomic_open(path, &tmp);
+  if (!rc && !f)
+    rc = DAM_EIO;
+  if (f) {
+    errno = 0;
+    bool ok = dam__write_file(fileno(f), st, order, &header) == 0;
+    int err = errno ? errno : EIO;
+    rc = dam_atomic_close(f, tmp, path, ok);
+    if (!ok)
       rc = dam_fail(DAM_EIO, "%s: cannot write: %s", path, strerror(err));
-    } else {
-      dam__sync_dir(path);
-    }
   }
   free(header.s);
   free(order);
-  free(tmp);
   return rc;
 }

@@ -82,7 +82,9 @@ finish() { # finish: wait for $bg, its exit status in rc
 # images, 3 cells of 2 nodes and 4 channels, seed 0.
 TINY="-s seed=0 -s data.train_limit=1000 -s data.val_ratio=0.5
   -s data.test_limit=300 -s search_space.cells=3 -s search_space.channels=4
-  -s search_space.nodes=2 -s train.search_epochs=1 -s train.final_epochs=1"
+  -s search_space.nodes=2 -s train.search_epochs=1 -s train.final_epochs=1
+  -s train.batch_size=32 -s train.val_batch_size=0
+  -s search_space.stem_stride=1 -s train.log_every=50"
 # An even smaller run for the refusals (about 1 s).
 SMALL="-s seed=0 -s train.batch_size=16 -s data.train_limit=64
   -s data.test_limit=16 -s search_space.cells=3 -s search_space.channels=2
