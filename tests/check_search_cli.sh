@@ -41,7 +41,7 @@ dry_run)
   cat "$tmp/out"
   for want in '^config  *configs/quickstart.cfg (@include: configs/common.cfg)$' \
       '^dataset  *fashion_mnist from ' '^images  *1x28x28, 10 classes$' \
-      '^split  *4000 of 60000 training images: 2000 train, 2000 validation' \
+      '^split  *40000 of 60000 training images: 36000 train, 4000 validation' \
       '^batches  *32 per batch, partial batch dropped: 62 training batches' \
       '^normalize  *mean 0\.[0-9]* std 0\.[0-9]* (of the training split)$' \
       '^search space  *5 cells' \
