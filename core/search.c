@@ -503,7 +503,10 @@ int dam_search_run(const dam_config *cfg, const dam_registry *reg,
   if ((err = open_metrics(&run)) || (err = batchers_setup(&run)))
     goto out;
   run.t_start = dam__now();
-  if ((err = phases(&run)))
+  err = phases(&run);
+  if (err != 1 && isatty(fileno(o->out)))
+    fputc('\n', o->out); /* end the live progress line */
+  if (err)
     goto out;
   double acc, loss;
   if (!(err = dam__evaluate(&run, data->test, &acc, &loss)))

@@ -42,7 +42,9 @@ dry_run)
   for want in '^config  *configs/quickstart.cfg (@include: configs/common.cfg)$' \
       '^dataset  *fashion_mnist from ' '^images  *1x28x28, 10 classes$' \
       '^split  *40000 of 60000 training images: 36000 train, 4000 validation' \
-      '^batches  *32 per batch, partial batch dropped: 62 training batches' \
+      '^batches  *64 per batch, partial batch dropped: 562 training batches' \
+      '^parameters  *[0-9.]* M in the supernet' '^flops  *[0-9.]* MFLOPs per image' \
+      '^memory  *[0-9.]* MiB for batch 64' \
       '^normalize  *mean 0\.[0-9]* std 0\.[0-9]* (of the training split)$' \
       '^search space  *5 cells' \
       '^ops  *max_pool_3x3, avg_pool_3x3, skip_connect, sep_conv_3x3, sep_conv_5x5, dil_conv_3x3, dil_conv_5x5$' \
