@@ -52,7 +52,6 @@ void dam__metrics_step(dam_run *run, const dam_step_result *r, double ips) {
 
 /* The terms each node evaluates now, with their weights. */
 static void arch_weights(dam_run *run, dam_json *j) {
-  dam_step_terms st = {0};
   uint32_t max = dam_arch_max_terms(run->arch);
   dam_arch_term *terms = calloc(max, sizeof *terms);
   float *w = calloc(max, sizeof *w);
@@ -74,7 +73,6 @@ static void arch_weights(dam_run *run, dam_json *j) {
     dam_json_end(j);
   }
   dam_json_end(j);
-  (void)st;
   free(terms);
   free(w);
 }
