@@ -29,16 +29,21 @@ static void end_line(dam_run *run) {
   fputc('\n', run->metrics);
 }
 
+/* Open a metrics line: its type and where the run is. */
+static void line_start(dam_run *run, dam_json *j, const char *type) {
+  dam_json_init(j, run->metrics, false);
+  dam_json_object(j, NULL);
+  dam_json_string(j, "type", type);
+  dam_json_string(j, "phase", phase_names[run->phase]);
+  dam_json_int(j, "epoch", run->phase == DAM_PHASE_SEARCH
+                               ? run->search_epochs_done
+                               : run->epoch);
+  dam_json_int(j, "step", (int64_t)run->step);
+}
+
 void dam__metrics_step(dam_run *run, const dam_step_result *r, double ips) {
   dam_json j;
-  dam_json_init(&j, run->metrics, false);
-  dam_json_object(&j, NULL);
-  dam_json_string(&j, "type", "step");
-  dam_json_string(&j, "phase", phase_names[run->phase]);
-  dam_json_int(&j, "epoch", run->phase == DAM_PHASE_SEARCH
-                                ? run->search_epochs_done
-                                : run->epoch);
-  dam_json_int(&j, "step", (int64_t)run->step);
+  line_start(run, &j, "step");
   dam_json_number(&j, "loss", r->loss);
   dam_json_number(&j, "train_acc", r->acc);
   dam_json_number(&j, "val_loss", r->val_loss);
@@ -99,14 +104,7 @@ static void da_top(dam_run *run, dam_json *j) {
 void dam__metrics_epoch(dam_run *run) {
   dam_json j;
   double n = run->n_steps_epoch ? run->n_steps_epoch : 1;
-  dam_json_init(&j, run->metrics, false);
-  dam_json_object(&j, NULL);
-  dam_json_string(&j, "type", "epoch");
-  dam_json_string(&j, "phase", phase_names[run->phase]);
-  dam_json_int(&j, "epoch", run->phase == DAM_PHASE_SEARCH
-                                ? run->search_epochs_done
-                                : run->epoch);
-  dam_json_int(&j, "step", (int64_t)run->step);
+  line_start(run, &j, "epoch");
   dam_json_number(&j, "train_loss", run->sum_loss / n);
   dam_json_number(&j, "train_acc", run->sum_acc / n);
   if (run->val)
