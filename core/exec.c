@@ -448,6 +448,21 @@ int dam_exec_copy(dam_exec *ex, dam_range src, dam_range dst) {
   return DAM_OK;
 }
 
+int dam_exec_zero(dam_exec *ex, dam_range dst) {
+  if (dst.offset % 4 || dst.size % 4)
+    return dam_fail(DAM_EINVAL, "zero: range %llu+%llu is not 4-byte aligned",
+                    (unsigned long long)dst.offset,
+                    (unsigned long long)dst.size);
+  int err = begin_recording(ex);
+  if (!err)
+    err = before_access(ex, &dst, 1, 1u);
+  if (err)
+    return err;
+  vkCmdFillBuffer(ex->batches[ex->cur].cb, dst.buffer, dst.offset, dst.size,
+                  0);
+  return DAM_OK;
+}
+
 int dam_exec_upload(dam_exec *ex, dam_range dst, const void *data) {
   dam_alloc s;
   int err = dam_pool_alloc(&ex->staging, dst.size, &s);

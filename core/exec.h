@@ -86,6 +86,10 @@ int dam_exec_dispatch(dam_exec *ex, const dam_shader *shader,
 /* Record a copy of src into dst (same size). */
 int dam_exec_copy(dam_exec *ex, dam_range src, dam_range dst);
 
+/* Record a zero fill of dst (offset and size multiples of 4) as a
+ * transfer command: on CPU devices a memset, far faster than a shader. */
+int dam_exec_zero(dam_exec *ex, dam_range dst);
+
 /* Record an upload of dst.size bytes from host memory (copied now). */
 int dam_exec_upload(dam_exec *ex, dam_range dst, const void *data);
 

@@ -2,6 +2,8 @@
 #include "kernels.h"
 #include "kernel_util.h"
 
+#include <math.h>
+
 #include "add.spv.h"
 #include "axpby.spv.h"
 #include "broadcast_acc.spv.h"
@@ -34,11 +36,11 @@ static uint64_t vec4_invocations(uint64_t n) { return n / 4 + n % 4; }
 
 int dam_k_fill(dam_exec *ex, dam_tensor *y, float value) {
   const dam_tensor *t[] = {y};
-  struct { uint32_t n; float value; } push = {(uint32_t)y->numel, value};
   int err = dam__k_check("fill", t, 1, 0);
-  return err ? err
-             : dam__k_run(ex, &shader_fill, t, &push,
-                          vec4_invocations(y->numel));
+  if (err || (value == 0.0f && !signbit(value))) /* zero bits: a memset */
+    return err ? err : dam_exec_zero(ex, dam_tensor_range(y));
+  struct { uint32_t n; float value; } push = {(uint32_t)y->numel, value};
+  return dam__k_run(ex, &shader_fill, t, &push, vec4_invocations(y->numel));
 }
 
 static int binary(dam_exec *ex, const char *op, const dam_shader *s,
