@@ -41,8 +41,8 @@ dry_run)
   cat "$tmp/out"
   for want in '^config  *configs/quickstart.cfg (@include: configs/common.cfg)$' \
       '^dataset  *fashion_mnist from ' '^images  *1x28x28, 10 classes$' \
-      '^split  *40000 of 60000 training images: 36000 train, 4000 validation' \
-      '^batches  *64 per batch, partial batch dropped: 562 training batches' \
+      '^split  *50000 of 60000 training images: 45000 train, 5000 validation' \
+      '^batches  *64 per batch, partial batch dropped: 703 training batches' \
       '^parameters  *[0-9.]* M in the supernet' '^flops  *[0-9.]* MFLOPs per image' \
       '^memory  *[0-9.]* MiB for batch 64' \
       '^normalize  *mean 0\.[0-9]* std 0\.[0-9]* (of the training split)$' \

@@ -505,7 +505,7 @@ static void shipped_configs_load(void **state) {
   cfg_load_ok(SOURCE_ROOT "/configs/quickstart.cfg", NULL, 0, &cfg);
   assert_string_equal(dam_config_files(&cfg, &n)[1],
                       SOURCE_ROOT "/configs/common.cfg");
-  assert_int_equal(cfg.data.train_limit, 40000);
+  assert_int_equal(cfg.data.train_limit, 50000);
   assert_int_equal(cfg.train.batch_size, 64);
   assert_true(cfg.da.enabled);
   assert_int_equal(cfg.da.ops.n, 14);
