@@ -16,9 +16,10 @@
 
 #define DAM__CKPT_FORMAT "diffautoml-checkpoint-1"
 #define DAM__MOMENTUM ".momentum_buffer"
-#define DAM__DOWNLOAD_GROUP 8
+#define DAM__DOWNLOAD_GROUP DAM_DOWNLOAD_RANGES
 
-/* Host copies of n device tensors, read back in groups of 8 per wait. */
+/* Host copies of n device tensors, read back in groups of
+ * DAM_DOWNLOAD_RANGES per wait. */
 static int download_all(dam_exec *ex, dam_tensor *const *t, uint32_t n,
                         float **out) {
   for (uint32_t i = 0; i < n; i += DAM__DOWNLOAD_GROUP) {

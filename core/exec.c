@@ -474,7 +474,7 @@ int dam_exec_upload(dam_exec *ex, dam_range dst, const void *data) {
 
 int dam_exec_download_ranges(dam_exec *ex, const dam_range *src, uint32_t n,
                              void *const *data) {
-  dam_alloc s[8];
+  dam_alloc s[DAM_DOWNLOAD_RANGES];
   if (n > sizeof s / sizeof *s)
     return dam_fail(DAM_EINVAL, "download: %u ranges (at most %zu)", n,
                     sizeof s / sizeof *s);

@@ -96,8 +96,10 @@ int dam_exec_upload(dam_exec *ex, dam_range dst, const void *data);
 /* Finish all recorded work and copy src.size bytes into host memory. */
 int dam_exec_download(dam_exec *ex, dam_range src, void *data);
 
-/* The same for up to 8 ranges with one wait: src[i] into data[i].
- * DAM_EINVAL for more ranges. */
+#define DAM_DOWNLOAD_RANGES 32
+
+/* The same for up to DAM_DOWNLOAD_RANGES ranges with one wait: src[i] into
+ * data[i].  DAM_EINVAL for more ranges. */
 int dam_exec_download_ranges(dam_exec *ex, const dam_range *src, uint32_t n,
                              void *const *data);
 

@@ -107,7 +107,7 @@ int dam_hpo_record(dam_hpo *h, dam_exec *ex, const dam_hpo_step *step) {
   return 0;
 }
 
-int dam_hpo_finish(dam_hpo *h, dam_exec *ex, const dam_hpo_step *step) {
+int dam_hpo_update(dam_hpo *h, const dam_hpo_step *step, const float *v) {
   const char *name = dam_hpo_name(h);
   double dots[DAM_HPO_MAX_DOTS] = {0};
   char list[DAM_HPO_MAX_DOTS * 26] = "";
@@ -117,6 +117,25 @@ int dam_hpo_finish(dam_hpo *h, dam_exec *ex, const dam_hpo_step *step) {
     return dam_fail(DAM_EINVAL, "hpo '%s': finish without a recorded step",
                     name);
   h->pending = false;
+  for (uint32_t i = 0; i < h->desc->n_dots; i++) {
+    dots[i] = v[i];
+    finite = finite && isfinite(dots[i]);
+    len += (size_t)snprintf(list + len, sizeof list - len, "%s%g",
+                            i ? ", " : "", dots[i]);
+  }
+  dam_hpo_state next = h->state;
+  int rc = h->desc->update(h->params, step, dots, &next);
+  if (rc)
+    return dam_fail(
+        DAM_EINVAL, "hpo '%s': update refused the reductions [%s]%s", name,
+        list, finite ? "" : ": not finite, did the training diverge?");
+  h->state = next;
+  return 0;
+}
+
+int dam_hpo_finish(dam_hpo *h, dam_exec *ex, const dam_hpo_step *step) {
+  if (!h->pending)
+    return dam_hpo_update(h, step, NULL);
   float v[DAM_HPO_MAX_DOTS];
   dam_range r[DAM_HPO_MAX_DOTS];
   void *to[DAM_HPO_MAX_DOTS];
@@ -125,22 +144,11 @@ int dam_hpo_finish(dam_hpo *h, dam_exec *ex, const dam_hpo_step *step) {
     to[i] = &v[i];
   }
   int rc = dam_exec_download_ranges(ex, r, h->desc->n_dots, to);
-  if (rc)
+  if (rc) {
+    h->pending = false;
     return rc;
-  for (uint32_t i = 0; i < h->desc->n_dots; i++) {
-    dots[i] = v[i];
-    finite = finite && isfinite(dots[i]);
-    len += (size_t)snprintf(list + len, sizeof list - len, "%s%g",
-                            i ? ", " : "", dots[i]);
   }
-  dam_hpo_state next = h->state;
-  rc = h->desc->update(h->params, step, dots, &next);
-  if (rc)
-    return dam_fail(
-        DAM_EINVAL, "hpo '%s': update refused the reductions [%s]%s", name,
-        list, finite ? "" : ": not finite, did the training diverge?");
-  h->state = next;
-  return 0;
+  return dam_hpo_update(h, step, v);
 }
 
 void dam_hpo_hypers(const dam_config *cfg, dam_hpo *const *mods, uint32_t n,

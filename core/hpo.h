@@ -55,6 +55,12 @@ int dam_hpo_record(dam_hpo *h, dam_exec *ex, const dam_hpo_step *step);
  * hypergradient: the state is left as it was); DAM_EVULKAN. */
 int dam_hpo_finish(dam_hpo *h, dam_exec *ex, const dam_hpo_step *step);
 
+/* What dam_hpo_finish does once the values of the recorded reductions
+ * (h->dots[0 .. n_dots), in order) are on the host: the engine reads them
+ * back with the rest of its step, in the same wait.  Errors as
+ * dam_hpo_finish, without DAM_EVULKAN. */
+int dam_hpo_update(dam_hpo *h, const dam_hpo_step *step, const float *v);
+
 /* The hyper-parameter's current value. */
 double dam_hpo_value(const dam_hpo *h);
 

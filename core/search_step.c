@@ -192,7 +192,7 @@ static uint32_t count_correct(const float *logits, uint32_t k,
 
 /* Host copies of what the step reads back. */
 typedef struct step_readback {
-  float *loss_i, *logits, *arch_grad, *mag_grad[2];
+  float *loss_i, *logits, *arch_grad, *mag_grad[2], *hpo_dots;
   float loss, val_loss, val_correct;
 } step_readback;
 
@@ -202,6 +202,7 @@ static void readback_free(step_readback *r) {
   free(r->arch_grad);
   free(r->mag_grad[0]);
   free(r->mag_grad[1]);
+  free(r->hpo_dots);
 }
 
 /* The forward and backward of the training batch; returns the tensors the
@@ -401,13 +402,15 @@ static int download_all(dam_run *run, const train_pass *tp,
                         dam_tensor *val_correct, step_readback *rb) {
   uint32_t n = tp->loss_i->shape.dim[0];
   uint32_t n_terms = st->n[0] + st->n[1];
-  dam_range src[8];
-  void *dst[8];
+  dam_range src[DAM_DOWNLOAD_RANGES];
+  void *dst[DAM_DOWNLOAD_RANGES];
   uint32_t k = 0;
   rb->loss_i = malloc(n * sizeof *rb->loss_i);
   rb->logits = malloc(tp->logits->numel * sizeof *rb->logits);
   rb->arch_grad = malloc((n_terms ? n_terms : 1) * sizeof *rb->arch_grad);
-  if (!rb->loss_i || !rb->logits || !rb->arch_grad)
+  rb->hpo_dots = calloc((size_t)run->n_hpo * DAM_HPO_MAX_DOTS + 1,
+                        sizeof *rb->hpo_dots);
+  if (!rb->loss_i || !rb->logits || !rb->arch_grad || !rb->hpo_dots)
     return dam_fail(DAM_ENOMEM, "out of memory");
 #define PUT(T, D) (src[k] = dam_tensor_range(T), dst[k++] = (D))
   PUT(tp->loss_i, rb->loss_i);
@@ -423,6 +426,13 @@ static int download_all(dam_run *run, const train_pass *tp,
       return dam_fail(DAM_ENOMEM, "out of memory");
     PUT(dam_tensor_grad(run->ex, tp->mag[s]), rb->mag_grad[s]);
   }
+  for (uint32_t i = 0; i < run->n_hpo; i++)
+    for (uint32_t d = 0; d < run->hpo[i]->desc->n_dots; d++)
+      if (k < DAM_DOWNLOAD_RANGES)
+        PUT(run->hpo[i]->dots[d], rb->hpo_dots + i * DAM_HPO_MAX_DOTS + d);
+      else
+        return dam_fail(DAM_EINVAL, "step: more than %d read-backs",
+                        DAM_DOWNLOAD_RANGES);
 #undef PUT
   return dam_exec_download_ranges(run->ex, src, k, dst);
 }
@@ -447,7 +457,7 @@ static int host_updates(dam_run *run, const train_pass *tp,
     err = dam_arch_step(run->arch);
   }
   for (uint32_t i = 0; !err && i < run->n_hpo; i++)
-    err = dam_hpo_finish(run->hpo[i], run->ex, hs);
+    err = dam_hpo_update(run->hpo[i], hs, rb->hpo_dots + i * DAM_HPO_MAX_DOTS);
   return err;
 }
 
