@@ -55,6 +55,11 @@ int dam_cli_load_dataset(const struct dam_config *cfg, int test_set,
 
 int dam_cmd_config_keys(const dam_cli_opts *opts, int argc, char **argv);
 
+/* Print dam_last_error() as one "diffautoml: ..." line and return the
+ * exit code of error rc: 1 for out of memory and Vulkan failures (the
+ * run's fault), 2 for everything else (the input's). */
+int dam_cli_fail(int rc);
+
 /* 2 with a message on stderr when a command that takes no arguments got
  * some, else 0. */
 int dam_cli_no_args(int argc, char **argv);

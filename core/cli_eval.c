@@ -56,10 +56,8 @@ int dam_cmd_eval(const dam_cli_opts *opts, int argc, char **argv) {
   double acc = 0, loss = 0;
   int rc = dam_config_load(cfg_path, (const char *const *)sets, n_sets, &cfg);
   free(sets[0]);
-  if (rc) {
-    fprintf(stderr, "diffautoml: %s\n", dam_last_error());
-    return DAM_EXIT_USAGE;
-  }
+  if (rc)
+    return dam_cli_fail(rc);
   char *path = NULL;
   reg = dam_registry_new();
   if (!reg || asprintf(&path, "%s:%s", opts->plugin_path ? opts->plugin_path
@@ -79,9 +77,7 @@ int dam_cmd_eval(const dam_cli_opts *opts, int argc, char **argv) {
                          &loss);
   int exit_code = DAM_EXIT_OK;
   if (rc) {
-    fprintf(stderr, "diffautoml: %s\n", dam_last_error());
-    exit_code = rc == DAM_ENOMEM || rc == DAM_EVULKAN ? DAM_EXIT_RUNTIME
-                                                      : DAM_EXIT_USAGE;
+    exit_code = dam_cli_fail(rc);
   } else {
     printf("test_accuracy %.6f\ntest_loss %.6f\ntest_images %u\n", acc, loss,
            test.n);

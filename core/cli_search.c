@@ -55,12 +55,6 @@ static void dam__search_usage(FILE *out) {
                "keys: docs/CONFIG.md\n");
 }
 
-static int dam__fail_exit(int rc) {
-  fprintf(stderr, "diffautoml: %s\n", dam_last_error());
-  return rc == DAM_ENOMEM || rc == DAM_EVULKAN ? DAM_EXIT_RUNTIME
-                                               : DAM_EXIT_USAGE;
-}
-
 /* --plugin-path first, then plugins.path (both colon-separated). */
 static int dam__discover(const dam_cli_opts *opts, const dam_config *cfg,
                          dam_registry **out) {
@@ -466,18 +460,18 @@ int dam_cmd_search(const dam_cli_opts *opts, int argc, char **argv) {
                   : dam_config_load(argv[optind], sets, n_sets, &cfg);
   free(sets);
   if (rc)
-    return dam__fail_exit(rc);
+    return dam_cli_fail(rc);
   if ((rc = dam__discover(opts, &cfg, &reg)) ||
       (rc = dam_config_check_plugins(&cfg, reg)) ||
       (rc = dam__load_data(&cfg, &data)) ||
       (rc = dam__check_split(&cfg, &data))) {
-    exit_code = dam__fail_exit(rc);
+    exit_code = dam_cli_fail(rc);
     goto out;
   }
   char device[512];
   const char *spec = dam_device_spec(opts->device, cfg.device);
   if ((rc = dam__device_line(spec, device, sizeof device))) {
-    exit_code = dam__fail_exit(rc);
+    exit_code = dam_cli_fail(rc);
     goto out;
   }
   dam_dataset_channel_stats(&data.train, data.train_idx, data.n_train,
@@ -495,7 +489,7 @@ int dam_cmd_search(const dam_cli_opts *opts, int argc, char **argv) {
     bool have = dam_device_list(&infos, &n_dev) == 0 && n_dev > 0;
     free(infos);
     if (have && (rc = dam_search_run(&cfg, reg, &sd, &so))) {
-      exit_code = dam__fail_exit(rc);
+      exit_code = dam_cli_fail(rc);
       goto out;
     }
     printf("%-13s %s (dry run: nothing written)\n", "output", cfg.output_dir);
@@ -503,7 +497,7 @@ int dam_cmd_search(const dam_cli_opts *opts, int argc, char **argv) {
     goto out;
   }
   if (!resume && !overwrite && (rc = dam__check_fresh(&cfg))) {
-    exit_code = dam__fail_exit(rc);
+    exit_code = dam_cli_fail(rc);
     goto out;
   }
   dam__start start = {&cfg, resume != NULL, false};

@@ -1,5 +1,6 @@
 /* The `diffautoml` command: global options and subcommand dispatch. */
 #include "cli.h"
+#include "error.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -85,6 +86,12 @@ int main(int argc, char **argv) {
       return commands[i].fn(&opts, argc - optind, argv + optind);
   fprintf(stderr, "diffautoml: unknown command '%s' (try --help)\n", cmd);
   return DAM_EXIT_USAGE;
+}
+
+int dam_cli_fail(int rc) {
+  fprintf(stderr, "diffautoml: %s\n", dam_last_error());
+  return rc == DAM_ENOMEM || rc == DAM_EVULKAN ? DAM_EXIT_RUNTIME
+                                               : DAM_EXIT_USAGE;
 }
 
 int dam_cli_no_args(int argc, char **argv) {
