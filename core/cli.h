@@ -28,6 +28,12 @@ int dam_cmd_plugins(const dam_cli_opts *opts, int argc, char **argv);
  * each core kernel on DARTS-sized shapes and print a table. */
 int dam_cmd_bench(const dam_cli_opts *opts, int argc, char **argv);
 
+/* `diffautoml bench step --config CONFIG [--steps N] [--warmup N]
+ * [--kind K,...] [--json] [--profile] [-s KEY=VALUE]...`: time the search
+ * engine's weight, architecture and full DHA steps on the config (argv[0]
+ * is "step"). */
+int dam_cmd_bench_step(const dam_cli_opts *opts, int argc, char **argv);
+
 /* `diffautoml gradcheck [NAME...]`: finite-difference checks of every
  * loaded op and augment plugin, or the named ones; 1 when any fails. */
 int dam_cmd_gradcheck(const dam_cli_opts *opts, int argc, char **argv);

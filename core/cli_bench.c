@@ -402,6 +402,8 @@ static int bench_head(bench *b) {
 static void bench_usage(FILE *out) {
   fprintf(out,
           "usage: diffautoml [-d DEVICE] bench kernels [OPTIONS] [FILTER]\n"
+          "       diffautoml [-d DEVICE] bench step --config CONFIG [OPTIONS]\n"
+          "         (bench step --help)\n"
           "  time each core kernel on DARTS-sized shapes; FILTER keeps rows\n"
           "  whose kernel and shape contain it\n"
           "  --batch N         images per batch (default 64)\n"
@@ -422,7 +424,7 @@ static int parse(int argc, char **argv, bench *b,
       bench_usage(stdout);
       return -1;
     }
-    fprintf(stderr, "diffautoml bench: expected 'kernels'%s%s\n",
+    fprintf(stderr, "diffautoml bench: expected 'kernels' or 'step'%s%s\n",
             argc >= 2 ? ", got " : "", argc >= 2 ? argv[1] : "");
     bench_usage(stderr);
     return DAM_EXIT_USAGE;
@@ -474,6 +476,8 @@ static int run(bench *b) {
 }
 
 int dam_cmd_bench(const dam_cli_opts *opts, int argc, char **argv) {
+  if (argc >= 2 && strcmp(argv[1], "step") == 0)
+    return dam_cmd_bench_step(opts, argc - 1, argv + 1);
   bench b = {.batch = 64};
   dam__conv2d_variant variant = DAM__CONV2D_AUTO;
   int rc = parse(argc, argv, &b, &variant);

@@ -8,7 +8,7 @@
  * checkpoint.  Also the hidden `config-keys` command, which prints the
  * schema as docs/CONFIG.md's key table.
  */
-#include "cli.h"
+#include "cli_experiment.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -30,13 +30,6 @@
 static const char *const dataset_names[] = {"fashion_mnist", "cifar10",
                                             "cifar100"};
 
-typedef struct dam__run_data {
-  dam_dataset train, test;
-  uint32_t n_file_train, n_file_test; /* before the limits */
-  uint32_t *train_idx, *val_idx, n_train, n_val;
-  float mean[4], std[4];
-  char dir[512];
-} dam__run_data;
 
 static void dam__search_usage(FILE *out) {
   fprintf(out, "usage: diffautoml search CONFIG [--dry-run] [-s KEY=VALUE]...\n"
@@ -97,7 +90,7 @@ int dam_cli_load_dataset(const dam_config *cfg, int test_set,
   return dam_cifar_load(files, n, c100, out);
 }
 
-static int dam__load_data(const dam_config *cfg, dam__run_data *d) {
+static int dam__load_data(const dam_config *cfg, dam_cli_experiment *d) {
   const char *path = cfg->data.path;
   snprintf(d->dir, sizeof d->dir, "%s", *path ? path : dam_fashion_mnist_dir());
   int rc = dam_cli_load_dataset(cfg, 0, &d->train);
@@ -123,7 +116,7 @@ static const char *dam__where(const dam_config *cfg, const char *key, char *buf,
 }
 
 /* The split must leave what the run needs. */
-static int dam__check_split(const dam_config *cfg, const dam__run_data *d) {
+static int dam__check_split(const dam_config *cfg, const dam_cli_experiment *d) {
   char where[256];
   if (d->n_train == 0)
     return dam_fail(DAM_ECONFIG,
@@ -147,6 +140,46 @@ static int dam__check_split(const dam_config *cfg, const dam__run_data *d) {
                     dam__where(cfg, "data.val_ratio", where, sizeof where),
                     d->train.n, cfg->data.val_ratio);
   return 0;
+}
+
+/* The normalization the config asks for, on [0,1] pixels. */
+static void dam__normalization(const dam_config *cfg, dam_cli_experiment *d,
+                               dam_search_data *sd) {
+  for (uint32_t c = 0; c < d->train.channels && c < 4; c++) {
+    bool fixed = cfg->data.normalize == DAM_CONFIG_NORM_FIXED;
+    bool none = cfg->data.normalize == DAM_CONFIG_NORM_NONE;
+    sd->mean[c] = none ? 0.0f : fixed ? (float)cfg->data.mean.v[c] : d->mean[c];
+    sd->std[c] = none ? 1.0f : fixed ? (float)cfg->data.std.v[c] : d->std[c];
+  }
+}
+
+int dam_cli_experiment_prepare(const dam_cli_opts *opts,
+                               dam_cli_experiment *e) {
+  int rc = dam__discover(opts, &e->cfg, &e->reg);
+  if (!rc)
+    rc = dam_config_check_plugins(&e->cfg, e->reg);
+  if (!rc)
+    rc = dam__load_data(&e->cfg, e);
+  if (!rc)
+    rc = dam__check_split(&e->cfg, e);
+  if (rc)
+    return rc;
+  dam_dataset_channel_stats(&e->train, e->train_idx, e->n_train, e->mean,
+                            e->std);
+  e->sd = (dam_search_data){&e->train,    &e->test,   e->train_idx,
+                            e->val_idx,   e->n_train, e->n_val,
+                            {0},          {0}};
+  dam__normalization(&e->cfg, e, &e->sd);
+  return 0;
+}
+
+void dam_cli_experiment_free(dam_cli_experiment *e) {
+  free(e->train_idx);
+  free(e->val_idx);
+  dam_dataset_free(&e->train);
+  dam_dataset_free(&e->test);
+  dam_config_free(&e->cfg);
+  dam_registry_free(e->reg);
 }
 
 static void dam__print_list(FILE *out, const dam_strlist *l) {
@@ -189,7 +222,7 @@ static int dam__device_line(const char *spec, char *line, size_t n) {
 }
 
 static void dam__summary(FILE *out, const dam_config *cfg,
-                         const dam_registry *reg, const dam__run_data *d,
+                         const dam_registry *reg, const dam_cli_experiment *d,
                          const char *device) {
   uint32_t n_files;
   const char *const *files = dam_config_files(cfg, &n_files);
@@ -386,17 +419,6 @@ static void dam__on_sigint(int sig) {
   dam__interrupt = 1;
 }
 
-/* The normalization the config asks for, on [0,1] pixels. */
-static void dam__normalization(const dam_config *cfg, dam__run_data *d,
-                               dam_search_data *sd) {
-  for (uint32_t c = 0; c < d->train.channels && c < 4; c++) {
-    bool fixed = cfg->data.normalize == DAM_CONFIG_NORM_FIXED;
-    bool none = cfg->data.normalize == DAM_CONFIG_NORM_NONE;
-    sd->mean[c] = none ? 0.0f : fixed ? (float)cfg->data.mean.v[c] : d->mean[c];
-    sd->std[c] = none ? 1.0f : fixed ? (float)cfg->data.std.v[c] : d->std[c];
-  }
-}
-
 /* The config of `--resume DIR`: DIR/config.resolved.cfg, writing into
  * DIR wherever the command runs. */
 static int dam__resume_config(const char *dir, dam_config *cfg) {
@@ -453,33 +475,24 @@ int dam_cmd_search(const dam_cli_opts *opts, int argc, char **argv) {
     return DAM_EXIT_USAGE;
   }
 
-  dam_config cfg;
-  dam_registry *reg = NULL;
-  dam__run_data data = {0};
-  int rc = resume ? dam__resume_config(resume, &cfg)
-                  : dam_config_load(argv[optind], sets, n_sets, &cfg);
+  dam_cli_experiment e = {0};
+  dam_config *cfg = &e.cfg;
+  int rc = resume ? dam__resume_config(resume, cfg)
+                  : dam_config_load(argv[optind], sets, n_sets, cfg);
   free(sets);
   if (rc)
     return dam_cli_fail(rc);
-  if ((rc = dam__discover(opts, &cfg, &reg)) ||
-      (rc = dam_config_check_plugins(&cfg, reg)) ||
-      (rc = dam__load_data(&cfg, &data)) ||
-      (rc = dam__check_split(&cfg, &data))) {
+  if ((rc = dam_cli_experiment_prepare(opts, &e))) {
     exit_code = dam_cli_fail(rc);
     goto out;
   }
   char device[512];
-  const char *spec = dam_device_spec(opts->device, cfg.device);
+  const char *spec = dam_device_spec(opts->device, cfg->device);
   if ((rc = dam__device_line(spec, device, sizeof device))) {
     exit_code = dam_cli_fail(rc);
     goto out;
   }
-  dam_dataset_channel_stats(&data.train, data.train_idx, data.n_train,
-                            data.mean, data.std);
-  dam__summary(stdout, &cfg, reg, &data, device);
-  dam_search_data sd = {&data.train, &data.test, data.train_idx,
-                        data.val_idx, data.n_train, data.n_val, {0}, {0}};
-  dam__normalization(&cfg, &data, &sd);
+  dam__summary(stdout, cfg, e.reg, &e, device);
   dam_search_opts so = {.device = spec, .resume = resume != NULL,
                         .dry_run = dry_run, .interrupt = &dam__interrupt,
                         .out = stdout};
@@ -488,29 +501,29 @@ int dam_cmd_search(const dam_cli_opts *opts, int argc, char **argv) {
     uint32_t n_dev = 0;
     bool have = dam_device_list(&infos, &n_dev) == 0 && n_dev > 0;
     free(infos);
-    if (have && (rc = dam_search_run(&cfg, reg, &sd, &so))) {
+    if (have && (rc = dam_search_run(cfg, e.reg, &e.sd, &so))) {
       exit_code = dam_cli_fail(rc);
       goto out;
     }
-    printf("%-13s %s (dry run: nothing written)\n", "output", cfg.output_dir);
+    printf("%-13s %s (dry run: nothing written)\n", "output", cfg->output_dir);
     exit_code = DAM_EXIT_OK;
     goto out;
   }
-  if (!resume && !overwrite && (rc = dam__check_fresh(&cfg))) {
+  if (!resume && !overwrite && (rc = dam__check_fresh(cfg))) {
     exit_code = dam_cli_fail(rc);
     goto out;
   }
-  dam__start start = {&cfg, resume != NULL, false};
+  dam__start start = {cfg, resume != NULL, false};
   so.on_ready = dam__on_ready;
   so.ctx = &start;
   struct sigaction sa = {.sa_handler = dam__on_sigint};
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);
-  rc = dam_search_run(&cfg, reg, &sd, &so);
+  rc = dam_search_run(cfg, e.reg, &e.sd, &so);
   signal(SIGINT, SIG_DFL);
   if (rc < 0) {
     char where[1100];
-    snprintf(where, sizeof where, "%s/checkpoint.safetensors", cfg.output_dir);
+    snprintf(where, sizeof where, "%s/checkpoint.safetensors", cfg->output_dir);
     struct stat sb;
     bool kept = start.started && stat(where, &sb) == 0;
     fprintf(stderr, "diffautoml: %s%s%s\n", dam_last_error(),
@@ -521,15 +534,10 @@ int dam_cmd_search(const dam_cli_opts *opts, int argc, char **argv) {
     exit_code = rc == 0 ? DAM_EXIT_OK : DAM_EXIT_RUNTIME;
     if (rc == 0)
       printf("%-13s %s: genotype.json, model.safetensors, summary.json\n",
-             "done", cfg.output_dir);
+             "done", cfg->output_dir);
   }
 out:
-  free(data.train_idx);
-  free(data.val_idx);
-  dam_dataset_free(&data.train);
-  dam_dataset_free(&data.test);
-  dam_config_free(&cfg);
-  dam_registry_free(reg);
+  dam_cli_experiment_free(&e);
   return exit_code;
 }
 

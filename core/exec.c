@@ -115,9 +115,7 @@ void dam_exec_destroy(dam_exec *ex) {
   dam_pool_release(&ex->staging);
   free(ex->reads);
   free(ex->writes);
-  for (uint32_t i = 0; i < ex->n_prof; i++)
-    free(ex->prof[i].name);
-  free(ex->prof);
+  dam_exec_profile_reset(ex);
   free(ex);
 }
 
@@ -502,7 +500,15 @@ static int by_total_desc(const void *a, const void *b) {
   return (x < y) - (x > y);
 }
 
-void dam_exec_profile_print(const dam_exec *ex, FILE *out) {
+void dam_exec_profile_reset(dam_exec *ex) {
+  for (uint32_t i = 0; i < ex->n_prof; i++)
+    free(ex->prof[i].name);
+  free(ex->prof);
+  ex->prof = NULL;
+  ex->n_prof = 0;
+}
+
+void dam_exec_profile_print(const dam_exec *ex, FILE *out, uint64_t steps) {
   if (!ex->n_prof) {
     fprintf(out, "no GPU timestamps recorded (set DIFFAUTOML_PROFILE=1)\n");
     return;
@@ -512,11 +518,16 @@ void dam_exec_profile_print(const dam_exec *ex, FILE *out) {
     return;
   memcpy(p, ex->prof, ex->n_prof * sizeof *p);
   qsort(p, ex->n_prof, sizeof *p, by_total_desc);
-  fprintf(out, "%-24s %10s %12s %12s\n", "kernel", "count", "total ms",
-          "mean us");
+  double all = 0, per = steps ? (double)steps : 1.0;
   for (uint32_t i = 0; i < ex->n_prof; i++)
-    fprintf(out, "%-24s %10llu %12.3f %12.2f\n", p[i].name,
-            (unsigned long long)p[i].count, p[i].total_ms,
+    all += p[i].total_ms;
+  fprintf(out, "%-24s %10s %12s %7s %12s\n", "kernel",
+          steps > 1 ? "per step" : "count", steps > 1 ? "ms/step" : "total ms",
+          "share", "mean us");
+  for (uint32_t i = 0; i < ex->n_prof; i++)
+    fprintf(out, "%-24s %10.1f %12.3f %6.1f%% %12.2f\n", p[i].name,
+            (double)p[i].count / per, p[i].total_ms / per,
+            100.0 * p[i].total_ms / all,
             1e3 * p[i].total_ms / (double)p[i].count);
   free(p);
 }

@@ -114,8 +114,12 @@ int dam_exec_wait(dam_exec *ex);
  * memory.  Persistent tensors and gradients stay. */
 int dam_exec_end_step(dam_exec *ex);
 
-/* Print the per-kernel profile (count, total and mean ms), longest
- * first. */
-void dam_exec_profile_print(const dam_exec *ex, FILE *out);
+/* Print the per-kernel profile, longest first: calls, ms and share of
+ * the recorded time, divided by `steps` (1: totals), and the mean us per
+ * call. */
+void dam_exec_profile_print(const dam_exec *ex, FILE *out, uint64_t steps);
+
+/* Forget the timestamps gathered so far (e.g. of a warm-up). */
+void dam_exec_profile_reset(dam_exec *ex);
 
 #endif

@@ -25,6 +25,8 @@ static void usage(FILE *out) {
           "  augment --preview    PNG grid of the augment plugins on real\n"
           "                       images (augment --help)\n"
           "  bench kernels        time the core kernels (--help for options)\n"
+          "  bench step           time the search steps on a config\n"
+          "                       (bench step --help)\n"
           "\n"
           "options:\n"
           "  -d, --device SPEC    device index or name substring\n"

@@ -163,7 +163,7 @@ static int norm_setup(dam_run *run) {
   return err ? err : dam_tensor_upload(run->ex, run->norm_var, var);
 }
 
-static int batchers_setup(dam_run *run) {
+int dam__run_batchers(dam_run *run) {
   const dam_config *cfg = run->cfg;
   const dam_search_data *d = run->data;
   uint32_t bs = (uint32_t)cfg->train.batch_size;
@@ -438,7 +438,7 @@ static int phases(dam_run *run) {
   return err;
 }
 
-static void run_free(dam_run *run) {
+void dam__run_close(dam_run *run) {
   dam_batcher_free(run->train);
   dam_batcher_free(run->val);
   if (run->metrics)
@@ -460,6 +460,32 @@ static void run_free(dam_run *run) {
   dam_device_close(run->dev);
 }
 
+int dam__run_open(dam_run *run, const dam_config *cfg,
+                  const dam_registry *reg, const dam_search_data *data,
+                  const dam_search_opts *o) {
+  *run = (dam_run){.cfg = cfg, .data = data, .opts = o, .reg = reg,
+                   .dir = cfg->output_dir,
+                   .drop_rng = (uint64_t)cfg->seed ^ 0xd7u};
+  int err = dam_device_open(o->device, &run->dev);
+  if (!err)
+    err = dam_exec_create(run->dev, &run->ex);
+  if (!err) {
+    dam_exec_seed(run->ex, (uint64_t)cfg->seed);
+    err = ops_setup(run, reg);
+  }
+  if (!err)
+    err = dam_supernet_create(run->ex, &run->net_desc, NULL, &run->net);
+  if (!err)
+    err = arch_setup(run);
+  if (!err)
+    err = da_setup(run, reg);
+  if (!err)
+    err = hpo_setup(run, reg);
+  if (!err)
+    err = norm_setup(run);
+  return err;
+}
+
 static int open_metrics(dam_run *run) {
   char path[1100];
   snprintf(path, sizeof path, "%s/metrics.jsonl", run->dir);
@@ -473,25 +499,8 @@ static int open_metrics(dam_run *run) {
 
 int dam_search_run(const dam_config *cfg, const dam_registry *reg,
                    const dam_search_data *data, const dam_search_opts *o) {
-  dam_run run = {.cfg = cfg, .data = data, .opts = o, .reg = reg,
-                 .dir = cfg->output_dir, .drop_rng = (uint64_t)cfg->seed ^ 0xd7u};
-  int err = dam_device_open(o->device, &run.dev);
-  if (!err)
-    err = dam_exec_create(run.dev, &run.ex);
-  if (!err) {
-    dam_exec_seed(run.ex, (uint64_t)cfg->seed);
-    err = ops_setup(&run, reg);
-  }
-  if (!err)
-    err = dam_supernet_create(run.ex, &run.net_desc, NULL, &run.net);
-  if (!err)
-    err = arch_setup(&run);
-  if (!err)
-    err = da_setup(&run, reg);
-  if (!err)
-    err = hpo_setup(&run, reg);
-  if (!err)
-    err = norm_setup(&run);
+  dam_run run;
+  int err = dam__run_open(&run, cfg, reg, data, o);
   if (!err)
     err = report_estimate(&run);
   if (err || o->dry_run)
@@ -500,7 +509,7 @@ int dam_search_run(const dam_config *cfg, const dam_registry *reg,
     goto out;
   if (o->resume && (err = dam__checkpoint_load(&run)))
     goto out;
-  if ((err = open_metrics(&run)) || (err = batchers_setup(&run)))
+  if ((err = open_metrics(&run)) || (err = dam__run_batchers(&run)))
     goto out;
   run.t_start = dam__now();
   err = phases(&run);
@@ -513,8 +522,8 @@ int dam_search_run(const dam_config *cfg, const dam_registry *reg,
     err = dam__write_outputs(&run, acc, loss);
 out:
   if (run.ex && run.ex->profile)
-    dam_exec_profile_print(run.ex, o->out);
-  run_free(&run);
+    dam_exec_profile_print(run.ex, o->out, 1);
+  dam__run_close(&run);
   return err;
 }
 
@@ -563,6 +572,6 @@ int dam_search_eval(const dam_config *cfg, const dam_registry *reg,
   if (!err)
     err = dam__evaluate(&run, test, acc, loss);
   dam_st_free(st);
-  run_free(&run);
+  dam__run_close(&run);
   return err;
 }

@@ -55,4 +55,33 @@ int dam_search_eval(const dam_config *cfg, const dam_registry *reg,
                     const dam_dataset *test, const char *model_path,
                     const char *device, double *acc, double *loss);
 
+/* What `diffautoml bench step` times (docs/BENCHMARKS.md). */
+typedef enum dam_bench_kind {
+  DAM_BENCH_WEIGHT, /* forward + backward + weight update */
+  DAM_BENCH_ARCH,   /* a DARTS-mode architecture step */
+  DAM_BENCH_FULL,   /* the whole DHA step (dam_search_run's) */
+} dam_bench_kind;
+
+typedef struct dam_bench_opts {
+  const char *device;
+  uint32_t warmup, steps;
+  bool profile; /* print the per-kernel time of the timed steps to out */
+  FILE *out;
+} dam_bench_opts;
+
+typedef struct dam_bench_result {
+  double seconds;        /* the timed steps, wall clock */
+  double images_per_s;   /* images of the step's kind: the training batch,
+                            the validation batch for ARCH */
+  uint64_t peak_bytes;   /* device memory: persistent tensors + the peak
+                            of step tensors + the staging peak */
+  double dispatches, barriers, submits, waits; /* per step */
+} dam_bench_result;
+
+/* Set up the run cfg describes (ARCH forces nas.method = darts), take
+ * o->warmup steps of `kind`, then time o->steps of them. */
+int dam_search_bench(const dam_config *cfg, const dam_registry *reg,
+                     const dam_search_data *data, dam_bench_kind kind,
+                     const dam_bench_opts *o, dam_bench_result *res);
+
 #endif

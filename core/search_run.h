@@ -66,6 +66,20 @@ typedef struct dam_run {
   double t_start;
 } dam_run;
 
+/* Set up a run of cfg: device, recorder, ops, supernet, architecture,
+ * DA policy and transforms, HPO modules, input normalization (no
+ * batchers yet).  Close it with dam__run_close, also after a failure. */
+int dam__run_open(dam_run *run, const dam_config *cfg,
+                  const dam_registry *reg, const dam_search_data *data,
+                  const dam_search_opts *o);
+
+/* The training and validation batchers (from the run's position). */
+int dam__run_batchers(dam_run *run);
+
+/* Free everything the run holds (metrics file, net, plugins' state,
+ * recorder, device). */
+void dam__run_close(dam_run *run);
+
 /* Seconds on a monotonic clock. */
 double dam__now(void);
 
@@ -73,6 +87,16 @@ double dam__now(void);
  * architecture step, weight step, validation lookahead and HPO update.
  * Fills *r.  DAM_EDATA for a non-finite loss. */
 int dam__search_step(dam_run *run, dam_step_result *r);
+
+/* Only the weight step of the training batch: forward, backward, clip and
+ * SGD update, without augmentation, validation or any other update (the
+ * first row of `bench step`). */
+int dam__weight_step(dam_run *run, dam_step_result *r);
+
+/* Only a DARTS architecture step (first order): forward and backward of a
+ * validation batch through the all-op net, then the Adam step on the
+ * architecture weights.  The run's arch must be DARTS. */
+int dam__arch_step(dam_run *run, dam_step_result *r);
 
 /* Test accuracy of the net in evaluation mode over the whole test set
  * (batches of train.eval_batch_size); also its mean loss. */

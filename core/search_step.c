@@ -215,7 +215,7 @@ typedef struct train_pass {
 } train_pass;
 
 static int train_forward_backward(dam_run *run, const dam_step_terms *st,
-                                  train_pass *tp) {
+                                  train_pass *tp, bool augment) {
   const dam_config *cfg = run->cfg;
   dam_exec *ex = run->ex;
   int err = dam_batcher_next(run->train, &tp->batch);
@@ -223,7 +223,7 @@ static int train_forward_backward(dam_run *run, const dam_step_terms *st,
     return err;
   dam_tensor *x = tp->batch.images;
   uint32_t n = x->shape.dim[0];
-  if (cfg->da.enabled) {
+  if (augment && cfg->da.enabled) {
     if ((err = dam_da_policy_sample(&run->policy, n, &tp->sample)))
       return err;
     x = dam_da_apply(ex, run->augs, run->n_augs, &tp->sample, x,
@@ -480,7 +480,7 @@ int dam__search_step(dam_run *run, dam_step_result *r) {
   if (!err)
     err = grads_zero(ex, &p);
   if (!err)
-    err = train_forward_backward(run, &st, &tp);
+    err = train_forward_backward(run, &st, &tp, true);
   if (!err)
     err = weight_step(run, &p, r);
   if (!err && search && ista)
@@ -526,6 +526,72 @@ int dam__search_step(dam_run *run, dam_step_result *r) {
   int end = dam_exec_end_step(ex);
   dam_da_sample_free(&tp.sample);
   readback_free(&rb);
+  params_free(&p);
+  dam__terms_free(&st);
+  return err ? err : end;
+}
+
+/* A loss read back from the device, refused when not finite. */
+static int finite_loss(dam_run *run, dam_tensor *loss, const char *what,
+                       double *out) {
+  float v = NAN;
+  int err = dam_tensor_download(run->ex, loss, &v);
+  *out = v;
+  if (!err && !isfinite(v))
+    err = dam_fail(DAM_EDATA, "step %llu: the %s loss is %g",
+                   (unsigned long long)run->step + 1, what, (double)v);
+  return err;
+}
+
+int dam__weight_step(dam_run *run, dam_step_result *r) {
+  dam_step_terms st;
+  step_params p = {0};
+  train_pass tp = {0};
+  memset(r, 0, sizeof *r);
+  int err = dam__terms_build(run, &st, false);
+  if (!err)
+    err = params_collect(run, &st, &p);
+  if (!err)
+    err = grads_zero(run->ex, &p);
+  if (!err)
+    err = train_forward_backward(run, &st, &tp, false);
+  if (!err)
+    err = weight_step(run, &p, r);
+  if (!err)
+    err = finite_loss(run, tp.loss, "training", &r->loss);
+  int end = dam_exec_end_step(run->ex);
+  params_free(&p);
+  dam__terms_free(&st);
+  return err ? err : end;
+}
+
+int dam__arch_step(dam_run *run, dam_step_result *r) {
+  dam_step_terms st;
+  step_params p = {0};
+  dam_batch vb = {0};
+  dam_tensor *loss = NULL, *correct = NULL;
+  memset(r, 0, sizeof *r);
+  int err = dam__terms_build(run, &st, true);
+  if (!err)
+    err = params_collect(run, &st, &p);
+  if (!err)
+    err = validation_pass(run, &st, &p, &loss, &correct, &vb);
+  if (!err)
+    err = terms_pack_grads(run, &st);
+  float *grad = malloc((st.n[0] + st.n[1] + 1) * sizeof *grad);
+  dam_range src = dam_tensor_range(st.packed);
+  if (!err)
+    err = grad ? dam_exec_download(run->ex, src, grad)
+               : dam_fail(DAM_ENOMEM, "out of memory");
+  if (!err)
+    err = finite_loss(run, loss, "validation", &r->val_loss);
+  if (!err) {
+    dam_arch_add_grad(run->arch, 0, grad, 1.0);
+    dam_arch_add_grad(run->arch, 1, grad + st.n[0], 1.0);
+    err = dam_arch_step(run->arch);
+  }
+  int end = dam_exec_end_step(run->ex);
+  free(grad);
   params_free(&p);
   dam__terms_free(&st);
   return err ? err : end;

@@ -177,7 +177,7 @@ static void profiled_dispatches(void **state) {
 
   FILE *f = tmpfile();
   assert_non_null(f);
-  dam_exec_profile_print(ex2, f);
+  dam_exec_profile_print(ex2, f, 1);
   rewind(f);
   char line[256];
   bool found = false;
