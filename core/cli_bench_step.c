@@ -18,7 +18,7 @@
 static const char *const kind_names[] = {"weight", "arch", "full"};
 
 typedef struct bench_args {
-  const char *config;
+  const char *config, *resolved;
   const char **sets;
   uint32_t n_sets, steps, warmup;
   bool kinds[3], json, profile;
@@ -40,7 +40,10 @@ static void usage(FILE *out) {
           "  -s, --set KEY=VAL  override a config key (repeatable)\n"
           "  --json             one JSON line per kind\n"
           "  --profile          also the per-kernel time of one step (GPU "
-          "timestamps)\n");
+          "timestamps)\n"
+          "  --resolved FILE    only write the resolved config to FILE (what "
+          "the\n"
+          "                     PyTorch side, bench/torch_step.py, reads)\n");
 }
 
 static int parse_count(const char *flag, const char *v, uint32_t *out) {
@@ -86,6 +89,7 @@ static int parse(int argc, char **argv, bench_args *a) {
       {"set", required_argument, NULL, 's'},
       {"json", no_argument, NULL, 'j'},
       {"profile", no_argument, NULL, 'p'},
+      {"resolved", required_argument, NULL, 'r'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -100,6 +104,7 @@ static int parse(int argc, char **argv, bench_args *a) {
     case 's': a->sets[a->n_sets++] = optarg; break;
     case 'j': a->json = true; break;
     case 'p': a->profile = true; break;
+    case 'r': a->resolved = optarg; break;
     case 'h': usage(stdout); return -1;
     default: usage(stderr); return DAM_EXIT_USAGE;
     }
@@ -159,6 +164,11 @@ int dam_cmd_bench_step(const dam_cli_opts *opts, int argc, char **argv) {
   free(a.sets);
   if (rc)
     return dam_cli_fail(rc);
+  if (a.resolved) {
+    rc = dam_config_write(&e.cfg, a.resolved);
+    dam_config_free(&e.cfg);
+    return rc ? dam_cli_fail(rc) : DAM_EXIT_OK;
+  }
   if ((rc = dam_cli_experiment_prepare(opts, &e))) {
     dam_cli_experiment_free(&e);
     return dam_cli_fail(rc);

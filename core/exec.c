@@ -245,11 +245,14 @@ int dam_exec_submit(dam_exec *ex) {
 
 int dam_exec_wait(dam_exec *ex) {
   int err = dam_exec_submit(ex);
-  for (uint32_t i = 0; !err && i < DAM_BATCHES; i++)
+  bool pending = false;
+  for (uint32_t i = 0; !err && i < DAM_BATCHES; i++) {
+    pending = pending || ex->batches[i].pending;
     err = batch_retire(ex, &ex->batches[i]);
+  }
   if (err)
     return err;
-  ex->stats.waits++;
+  ex->stats.waits += pending;
   dam_pool_reset(&ex->staging);
   return DAM_OK;
 }
@@ -381,7 +384,7 @@ int dam_exec_dispatch(dam_exec *ex, const dam_shader *shader,
   uint32_t gx = 0, gy = 0;
   err = grid(ex->dev, (invocations + (uint64_t)shader->local_size_x - 1) /
                           shader->local_size_x, &gx, &gy);
-  if (!err && ex->recording &&
+  if (!err && ex->recording && ex->batches[ex->cur].queries &&
       ex->batches[ex->cur].n_queries == DAM_SUBMIT_DISPATCHES)
     err = dam_exec_submit(ex);
   if (!err)

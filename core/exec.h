@@ -3,9 +3,9 @@
  * command buffer; the recorder tracks the buffer ranges touched since the
  * last barrier and inserts a barrier only on a real hazard (read after
  * write, write after write, write after read).  Work is submitted once, at
- * dam_exec_wait (the end of a step), unless a command buffer passes
- * DAM_SUBMIT_DISPATCHES, when it is submitted early to keep each submit
- * short.  The host reads back only through dam_exec_download.
+ * dam_exec_wait (the end of a step); only when profiling is a command
+ * buffer submitted early, once its DAM_SUBMIT_DISPATCHES timestamp pairs
+ * are used.  The host reads back only through dam_exec_download.
  */
 #ifndef DAM_EXEC_H
 #define DAM_EXEC_H

@@ -73,7 +73,7 @@ static void independent_work_has_no_barrier(void **state) {
   assert_int_equal(dam_exec_end_step(h->ex), 0);
 }
 
-static void long_recording_splits_submits(void **state) {
+static void long_recording_is_one_submit(void **state) {
   harness *h = *state;
   assert_int_equal(dam_exec_end_step(h->ex), 0);
   uint64_t submits = h->ex->stats.submits;
@@ -84,7 +84,8 @@ static void long_recording_splits_submits(void **state) {
   float *v = harness_read(h, a);
   assert_true(v[0] == (float)n && v[ELEMS - 1] == (float)n);
   free(v);
-  assert_int_equal(h->ex->stats.submits - submits, 2);
+  /* split only when the timestamp pool is full (profiling) */
+  assert_int_equal(h->ex->stats.submits - submits, h->ex->profile ? 2 : 1);
   assert_int_equal(dam_exec_end_step(h->ex), 0);
 }
 
@@ -92,7 +93,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(dependent_chain_is_exact),
       cmocka_unit_test(independent_work_has_no_barrier),
-      cmocka_unit_test(long_recording_splits_submits),
+      cmocka_unit_test(long_recording_is_one_submit),
   };
   return cmocka_run_group_tests(tests, harness_setup, harness_teardown);
 }

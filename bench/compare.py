@@ -1,0 +1,135 @@
+#!/usr/bin/python3
+"""Ours against PyTorch on the same config and the same machine.
+
+For each config, method and kind of step, runs `diffautoml bench step`
+and bench/torch_step.py in turn (the order swaps every round, so neither
+always runs on a cooler machine), several rounds, then prints a Markdown
+table: the median images/s of each, their ratio (ours / PyTorch), the
+peak memory of each and its ratio, and our dispatches, submits and waits
+per step.  docs/BENCHMARKS.md explains the columns and holds the results.
+
+    bench/compare.py [--rounds 3] [--steps 10] [--warmup 2] [--threads N]
+                     [--only quickstart,darts] [--methods ista,darts]
+                     [-s CONFIG:KEY=VALUE]... [--out FILE]
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIGS = {  # name: (config file, what it is)
+    "quickstart": ("configs/quickstart.cfg", "5 cells, C=8, stem stride 2"),
+    "darts": ("configs/fashion_mnist.cfg", "8 cells, C=16 (DARTS default)"),
+}
+KINDS = {"ista": ["weight", "full"], "darts": ["weight", "arch", "full"]}
+
+
+def run_json(cmd, env):
+    """Run cmd; its JSON lines (one per kind), or exit with its error."""
+    p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit("compare.py: %s failed (%d): %s" %
+                 (" ".join(cmd[:3]), p.returncode, p.stderr.strip()[-400:]))
+    return [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+
+
+def ours(a, cfg, sets, kinds, env):
+    cmd = [a.diffautoml, "bench", "step", "--config", cfg, "--json",
+           "--steps", str(a.steps), "--warmup", str(a.warmup),
+           "--kind", ",".join(kinds)]
+    for s in sets:
+        cmd += ["-s", s]
+    return {r["kind"]: r for r in run_json(cmd, env)}
+
+
+def theirs(a, resolved, kinds, env):
+    out = {}
+    for k in kinds:
+        cmd = [sys.executable, "bench/torch_step.py", "--config", resolved,
+               "--kind", k, "--steps", str(a.steps), "--warmup",
+               str(a.warmup), "--threads", str(a.threads)]
+        out[k] = run_json(cmd, env)[0]
+    return out
+
+
+def measure(a, name, method, env):
+    cfg = CONFIGS[name][0]
+    sets = ["nas.method=" + method] + [s.split(":", 1)[1] for s in a.set
+                                      if s.split(":", 1)[0] == name]
+    kinds = KINDS[method]
+    with tempfile.TemporaryDirectory() as tmp:
+        resolved = os.path.join(tmp, "resolved.cfg")
+        cmd = [a.diffautoml, "bench", "step", "--config", cfg,
+               "--resolved", resolved]
+        for s in sets:
+            cmd += ["-s", s]
+        subprocess.run(cmd, cwd=ROOT, env=env, check=True)
+        rounds = []
+        for r in range(a.rounds):
+            first, second = (ours, theirs) if r % 2 == 0 else (theirs, ours)
+            res = {}
+            for f in (first, second):
+                res[f.__name__] = (f(a, cfg, sets, kinds, env) if f is ours
+                                   else f(a, resolved, kinds, env))
+            rounds.append(res)
+            print("  %s %s round %d: %s" % (name, method, r + 1, " ".join(
+                "%s %.1f/%.1f" % (k, res["ours"][k]["images_per_s"],
+                                  res["theirs"][k]["images_per_s"])
+                for k in kinds)), file=sys.stderr, flush=True)
+    rows = []
+    for k in kinds:
+        o = [r["ours"][k] for r in rounds]
+        t = [r["theirs"][k] for r in rounds]
+        oi = statistics.median(x["images_per_s"] for x in o)
+        ti = statistics.median(x["images_per_s"] for x in t)
+        om = max(x["peak_bytes"] for x in o)
+        tm = max(x["peak_bytes"] for x in t)
+        rows.append((name, method, k, o[0]["batch"], oi, ti, oi / ti,
+                     om / 2**20, tm / 2**20, om / tm, o[0]["dispatches"],
+                     o[0]["submits"], o[0]["waits"]))
+    return rows
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--only", default="quickstart,darts")
+    p.add_argument("--methods", default="ista,darts")
+    p.add_argument("-s", "--set", action="append", default=[],
+                   help="CONFIG:KEY=VALUE, e.g. darts:train.batch_size=16")
+    p.add_argument("--diffautoml", default="build/core/diffautoml")
+    p.add_argument("--out", help="also write the table to this file")
+    a = p.parse_args()
+    env = dict(os.environ)
+    env.setdefault("DIFFAUTOML_PLUGIN_PATH", ":".join(
+        os.path.join(ROOT, "build/plugins", d)
+        for d in ("ops", "augment", "hpo")))
+    rows = []
+    for name in a.only.split(","):
+        if name not in CONFIGS:
+            sys.exit("compare.py: --only takes %s, got %r" %
+                     (",".join(CONFIGS), name))
+        for method in a.methods.split(","):
+            rows += measure(a, name, method, env)
+    head = ("| config | method | step | batch | ours img/s | PyTorch img/s "
+            "| ratio | ours MiB | PyTorch MiB | memory ratio | dispatches "
+            "| submits | waits |\n|" + "---|" * 13)
+    lines = [head] + [
+        "| %s | %s | %s | %d | %.1f | %.1f | %.2f | %.0f | %.0f | %.2f "
+        "| %.0f | %.2f | %.2f |" % r for r in rows]
+    text = "\n".join(lines) + "\n"
+    print(text, end="")
+    if a.out:
+        with open(a.out, "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()
