@@ -24,13 +24,16 @@
 #include "optim_dot_sets.spv.h"
 #include "optim_reduce.spv.h"
 #include "sgd.spv.h"
+#include "sgd_sets.spv.h"
 
 /* Tensors per dispatch of optim_dot_sets.comp (pairs) and clip.comp
  * (SETS there). */
 #define DOT_SETS 7
 #define CLIP_SETS 15
+#define SGD_SETS 5
 
 DAM_SHADER(sgd, 3, 0x5, 20);
+DAM_SHADER(sgd_sets, 3 * SGD_SETS + 1, 0xb6da, 4 * (SGD_SETS + 7));
 DAM_SHADER(adam, 4, 0xd, 28);
 DAM_SHADER(clip, CLIP_SETS + 1, 0xfffe, 4 * (CLIP_SETS + 3));
 DAM_SHADER(optim_dot_sets, 2 * DOT_SETS + 1, 1u << (2 * DOT_SETS),
@@ -263,6 +266,54 @@ int dam_k_clip_by_norm(dam_exec *ex, dam_tensor *const *g, uint32_t n,
     }
     if ((err = dam_exec_dispatch(ex, &shader_clip, r, CLIP_SETS + 1, &push,
                                  invocations)))
+      return err;
+  }
+  return DAM_OK;
+}
+
+typedef struct sgd_sets_push {
+  uint32_t n[SGD_SETS];
+  float lr, wd, momentum;
+  uint32_t nesterov;
+  float max_norm;
+  uint32_t per, max_parts;
+} sgd_sets_push;
+
+int dam_k_sgd_sets(dam_exec *ex, dam_tensor *const *w, dam_tensor *const *g,
+                   dam_tensor *const *buf, uint32_t n, const dam_tensor *norm,
+                   float max_norm, const dam_sgd_args *a) {
+  int err = norm ? dam__k_check("sgd_sets", &norm, 1, 1) : 0;
+  if (err)
+    return err;
+  if (!a || (n && (!w || !g || !buf)))
+    return dam_fail(DAM_EINVAL, "sgd_sets: NULL arguments");
+  if (norm && !(max_norm > 0))
+    return dam_fail(DAM_EINVAL, "sgd_sets: max_norm %g is not > 0",
+                    max_norm);
+  for (uint32_t i = 0; i < n; i++) {
+    const dam_tensor *t[] = {w[i], g[i], buf[i]};
+    if ((err = dam__k_check("sgd_sets", t, 3, w[i] ? w[i]->numel : 0)))
+      return dam_fail(err, "%s (tensor %u)", dam_last_error(), i);
+  }
+  for (uint32_t i = 0; i < n; i += SGD_SETS) {
+    sgd_sets_push push = {.lr = a->lr, .wd = a->wd, .momentum = a->momentum,
+                          .nesterov = a->nesterov,
+                          .max_norm = norm ? max_norm : 0.0f,
+                          .per = PARTIAL_PER_INVOCATION,
+                          .max_parts = MAX_PARTS};
+    dam_range r[3 * SGD_SETS + 1];
+    r[0] = dam_tensor_range(norm ? norm : w[i]);
+    uint32_t invocations = 0;
+    for (uint32_t k = 0; k < SGD_SETS; k++) {
+      uint32_t j = i + k < n ? i + k : i;
+      r[1 + 3 * k] = dam_tensor_range(w[j]);
+      r[2 + 3 * k] = dam_tensor_range(g[j]);
+      r[3 + 3 * k] = dam_tensor_range(buf[j]);
+      push.n[k] = i + k < n ? (uint32_t)w[j]->numel : 0;
+      invocations += push.n[k] ? partial_parts(push.n[k]) : 0;
+    }
+    if ((err = dam_exec_dispatch(ex, &shader_sgd_sets, r, 3 * SGD_SETS + 1,
+                                 &push, invocations)))
       return err;
   }
   return DAM_OK;

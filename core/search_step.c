@@ -256,18 +256,17 @@ static bool second_order(const dam_run *run) {
          run->cfg->nas.darts.order == 2;
 }
 
-/* Clip, then the weight step w' = w - eta * buf with the current
- * hyper-parameters (buf_prev copied first when a module needs it). */
+/* The weight step w' = w - eta * buf with the current hyper-parameters,
+ * the gradients clipped on the way in when train.grad_clip > 0 (buf_prev copied first when a module
+ * needs it), in one dispatch per five tensors. */
 static int weight_step(dam_run *run, step_params *p, dam_step_result *r) {
   dam_exec *ex = run->ex;
+  float max_norm = (float)run->cfg->train.grad_clip;
   dam_shape one = dam_shape4(1, 0, 0, 0);
-  dam_tensor *norm = dam_tensor_new(ex, &one, false);
-  int err = norm ? dam_k_grad_norm(ex, (const dam_tensor *const *)p->g, p->n,
-                                   norm)
-                 : DAM_ENOMEM;
-  if (!err)
-    err = dam_k_clip_by_norm(ex, p->g, p->n, norm,
-                             (float)run->cfg->train.grad_clip);
+  dam_tensor *norm = max_norm > 0 ? dam_tensor_new(ex, &one, false) : NULL;
+  int err = max_norm > 0 && !norm ? DAM_ENOMEM : 0;
+  if (norm)
+    err = dam_k_grad_norm(ex, (const dam_tensor *const *)p->g, p->n, norm);
   dam_hpo_hypers(run->cfg, run->hpo, run->n_hpo, &r->lr, &r->wd, &r->momentum);
   bool prev = needs_buf_prev(run), pre = second_order(run);
   for (uint32_t i = 0; !err && i < p->n; i++) {
@@ -279,11 +278,11 @@ static int weight_step(dam_run *run, step_params *p, dam_step_result *r) {
       p->prev[i] = dam_tensor_new(ex, &p->buf[i]->shape, false);
       err = p->prev[i] ? dam_k_copy(ex, p->buf[i], p->prev[i]) : DAM_ENOMEM;
     }
-    if (!err)
-      err = dam_k_sgd(ex, p->w[i], p->g[i], p->buf[i], (float)r->lr,
-                      (float)r->wd, (float)r->momentum, false);
   }
-  return err;
+  dam_sgd_args a = {(float)r->lr, (float)r->wd, (float)r->momentum, false};
+  return err ? err
+             : dam_k_sgd_sets(ex, p->w, p->g, p->buf, p->n, norm, max_norm,
+                              &a);
 }
 
 /* The validation lookahead at w': loss, correct count and g_val in the

@@ -250,6 +250,59 @@ static void clip_by_norm(void **state) {
   }
 }
 
+/* The fused weight step equals clip + one dam_k_sgd per tensor bit for
+ * bit, over sizes that leave dispatches partly filled and one tensor long
+ * enough to be strided (over 4096 * 128 elements); and without a norm it
+ * equals plain dam_k_sgd (Nesterov). */
+static void sgd_sets_equals_clip_then_sgd(void **state) {
+  harness *h = *state;
+  enum { N = 11 };
+  static const uint32_t lens[N] = {1,   5,    300, 600000, 129, 128,
+                                    77,  4000, 1,   64,     5000};
+  const dam_sgd_args args[2] = {{0.025f, 3e-4f, 0.9f, false},
+                                {0.1f, 1e-3f, 0.5f, true}};
+  for (int clip = 1; clip >= 0; clip--) {
+    dam_tensor *w[2][N], *b[2][N], *g[2][N];
+    float *data[3][N];
+    for (uint32_t i = 0; i < N; i++) {
+      data[0][i] = harness_random(h, lens[i], -1, 1);
+      data[1][i] = harness_random(h, lens[i], -0.5f, 0.5f);
+      data[2][i] = harness_random(h, lens[i], -0.1f, 0.1f);
+      for (int k = 0; k < 2; k++) {
+        dam_shape s = dam_shape4(lens[i], 0, 0, 0);
+        w[k][i] = harness_tensor(h, s, data[0][i]);
+        g[k][i] = harness_tensor(h, s, data[1][i]);
+        b[k][i] = harness_tensor(h, s, data[2][i]);
+      }
+    }
+    const dam_sgd_args *a = &args[clip ? 0 : 1];
+    dam_tensor *norm = harness_tensor(h, dam_shape4(1, 0, 0, 0), NULL);
+    assert_int_equal(dam_k_grad_norm(h->ex, (const dam_tensor *const *)g[0],
+                                     N, norm), 0);
+    if (clip)
+      assert_int_equal(dam_k_clip_by_norm(h->ex, g[0], N, norm, 1.0f), 0);
+    for (uint32_t i = 0; i < N; i++)
+      assert_int_equal(dam_k_sgd(h->ex, w[0][i], g[0][i], b[0][i], a->lr,
+                                 a->wd, a->momentum, a->nesterov), 0);
+    assert_int_equal(dam_k_sgd_sets(h->ex, w[1], g[1], b[1], N,
+                                    clip ? norm : NULL, 1.0f, a), 0);
+    for (uint32_t i = 0; i < N; i++) {
+      float *w0 = harness_read(h, w[0][i]), *w1 = harness_read(h, w[1][i]);
+      float *b0 = harness_read(h, b[0][i]), *b1 = harness_read(h, b[1][i]);
+      float *g1 = harness_read(h, g[1][i]);
+      size_t bytes = lens[i] * sizeof(float);
+      if (memcmp(w0, w1, bytes) || memcmp(b0, b1, bytes))
+        fail_msg("clip %d, tensor %u: fused step differs", clip, i);
+      if (memcmp(g1, data[1][i], bytes))
+        fail_msg("clip %d, tensor %u: the gradient was changed", clip, i);
+      free(w0), free(w1), free(b0), free(b1), free(g1);
+      for (int k = 0; k < 3; k++)
+        free(data[k][i]);
+    }
+    assert_int_equal(dam_exec_end_step(h->ex), 0);
+  }
+}
+
 static double now_ms(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
@@ -352,6 +405,11 @@ static void bad_arguments_refused(void **state) {
                          "grad_norm");
   harness_expect_refused(dam_k_clip_by_norm(ex, ga, 2, one, 5.0f), DAM_EINVAL,
                          "gradient 1");
+  dam_sgd_args sgd = {0.1f, 0, 0.9f, false};
+  harness_expect_refused(dam_k_sgd_sets(ex, ga, ga, ga, 1, one, 0.0f, &sgd),
+                         DAM_EINVAL, "max_norm");
+  harness_expect_refused(dam_k_sgd_sets(ex, ga, ga, ga, 1, NULL, 1.0f, NULL),
+                         DAM_EINVAL, "NULL");
   harness_expect_refused(dam_k_clip_by_norm(ex, ga, 1, one, 0.0f), DAM_EINVAL,
                          "clip_by_norm");
   harness_expect_refused(dam_k_clip_by_norm(ex, ga, 1, one, NAN), DAM_EINVAL,
@@ -368,6 +426,7 @@ int main(void) {
       cmocka_unit_test(adam_against_reference),
       cmocka_unit_test(dot_sets_and_norm),
       cmocka_unit_test(clip_by_norm),
+      cmocka_unit_test(sgd_sets_equals_clip_then_sgd),
       cmocka_unit_test(dha_step_without_host_wait),
       cmocka_unit_test(bad_arguments_refused),
   };
