@@ -34,7 +34,7 @@ static int subsample_grad(dam_exec *ex, dam_node *node, uint32_t needs) {
   const dam_tensor *t[] = {node->out->grad, gx};
   int err = dam__k_check("subsample backward", t, 2, 0);
   subsample_push p = push_for(&gx->shape, &node->out->shape,
-                              (uint32_t)gx->numel);
+                              (uint32_t)node->out->numel);
   return err ? err : dam__k_run(ex, &shader_subsample_backward, t, &p, p.n);
 }
 

@@ -1,5 +1,7 @@
-// gx[n,c,iy,ix] += gy[n,c,i,j] where iy = s*i + o and ix = s*j + o: a
-// gather over the input, so no two invocations write one element.
+// gx[n,c, s*i + o, s*j + o] += gy[n,c,i,j] (the positions inside x): one
+// invocation per element of gy.  The map from (i, j) to x is one-to-one,
+// so no two invocations write one element, and the other elements of gx
+// are not touched at all (a quarter of them at stride 2).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "diffautoml/dam_shader.glsl"
@@ -10,10 +12,7 @@ layout(push_constant) uniform P { uint n, h, w, oh, ow, s, o; } p;
 void main() {
   uint i = dam_linear_id();
   if (i >= p.n) return;
-  uint ix = i % p.w, r = i / p.w, iy = r % p.h, plane = r / p.h;
-  if (iy < p.o || ix < p.o) return;
-  uint dy = iy - p.o, dx = ix - p.o;
-  if (dy % p.s != 0u || dx % p.s != 0u) return;
-  uint k = dy / p.s, j = dx / p.s;
-  if (k < p.oh && j < p.ow) gx[i] += gy[(plane * p.oh + k) * p.ow + j];
+  uint j = i % p.ow, r = i / p.ow, k = r % p.oh, plane = r / p.oh;
+  uint iy = k * p.s + p.o, ix = j * p.s + p.o;
+  if (iy < p.h && ix < p.w) gx[(plane * p.h + iy) * p.w + ix] += gy[i];
 }
