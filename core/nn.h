@@ -67,6 +67,11 @@ dam_tensor *dam_permute_rows(dam_exec *ex, dam_tensor *x,
  * architecture weight); gradients to x and s. */
 dam_tensor *dam_scale_by(dam_exec *ex, dam_tensor *x, dam_tensor *s);
 
+/* a + s * x in one dispatch (a NULL: s * x), differentiable in a, x and
+ * s: a node's running sum of weighted op outputs. */
+dam_tensor *dam_scale_add(dam_exec *ex, dam_tensor *a, dam_tensor *x,
+                          dam_tensor *s);
+
 /* y = mask[n] * x for every element of image n of x [N, ...]; mask is a
  * host array of N floats (copied), a constant: drop-path. */
 dam_tensor *dam_scale_rows(dam_exec *ex, dam_tensor *x, const float *mask);

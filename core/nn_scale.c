@@ -11,28 +11,29 @@
 #include "scale_by.spv.h"
 #include "scale_rows.spv.h"
 
-DAM_SHADER(scale_by, 3, 0x4, 8);
+DAM_SHADER(scale_by, 4, 0x8, 8);
 DAM_SHADER(scale_rows, 3, 0x4, 12);
 
-static int scale_by_run(dam_exec *ex, const dam_tensor *s, const dam_tensor *x,
-                        dam_tensor *y, uint32_t acc) {
-  const dam_tensor *t[] = {s, x, y};
-  int err = dam__k_check("scale_by", t + 1, 2, y->numel);
+/* y = s * x + a (a NULL: s * x); a may be y. */
+static int scale_add_run(dam_exec *ex, const dam_tensor *s, const dam_tensor *x,
+                         const dam_tensor *a, dam_tensor *y) {
+  const dam_tensor *t[] = {s, x, a ? a : x, y};
+  int err = dam__k_check("scale_add", t + 1, 3, y->numel);
   if (!err)
-    err = dam__k_check("scale_by", t, 1, 1);
-  struct { uint32_t n, acc; } push = {(uint32_t)y->numel, acc};
+    err = dam__k_check("scale_add", t, 1, 1);
+  struct { uint32_t n, has_a; } push = {(uint32_t)y->numel, a != NULL};
   return err ? err
              : dam__k_run(ex, &shader_scale_by, t, &push,
                           y->numel / 4 + y->numel % 4);
 }
 
-/* in = {x, s}: gx += s * gy; gs += <gy, x>. */
-static int scale_by_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
+/* in = {x, s, a}: gx += s * gy; gs += <gy, x>; ga += gy. */
+static int scale_add_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
   dam_tensor *x = node->in[0], *s = node->in[1], *gy = node->out->grad;
   int err = 0;
   if (needs & 1u) {
     dam_tensor *gx = dam_tensor_grad(ex, x);
-    err = gx ? scale_by_run(ex, s, gy, gx, 1) : DAM_ENOMEM;
+    err = gx ? scale_add_run(ex, s, gy, gx, gx) : DAM_ENOMEM;
   }
   if (!err && (needs & 2u)) {
     dam_tensor *gs = dam_tensor_grad(ex, s), *dot = dam_tensor_new(ex, &s->shape, false);
@@ -40,18 +41,30 @@ static int scale_by_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
     if (!err)
       err = dam_k_broadcast_acc(ex, dot, 1.0f, NULL, gs);
   }
+  if (!err && (needs & 4u)) {
+    dam_tensor *ga = dam_tensor_grad(ex, node->in[2]);
+    err = ga ? dam_k_axpby(ex, 1.0f, gy, 1.0f, ga) : DAM_ENOMEM;
+  }
   return err;
 }
 
-dam_tensor *dam_scale_by(dam_exec *ex, dam_tensor *x, dam_tensor *s) {
+dam_tensor *dam_scale_add(dam_exec *ex, dam_tensor *a, dam_tensor *x,
+                          dam_tensor *s) {
   if (!x || !s)
-    return dam_fail(DAM_EINVAL, "scale_by: NULL input"), NULL;
+    return dam_fail(DAM_EINVAL, "scale_add: NULL input"), NULL;
+  if (a && !dam_shape_equal(&a->shape, &x->shape))
+    return dam_fail(DAM_ESHAPE, "scale_add: the sum and the term differ in "
+                    "shape"), NULL;
   dam_tensor *y = dam_tensor_new(ex, &x->shape, false);
   if (!y)
     return NULL;
-  dam_node node = {"scale_by", scale_by_backward, {x, s}, 2, y, false, 0,
-                   NULL, NULL};
-  return dam_tape_finish(ex, scale_by_run(ex, s, x, y, 0), &node);
+  dam_node node = {"scale_add", scale_add_backward, {x, s, a}, a ? 3 : 2, y,
+                   false, 0, NULL, NULL};
+  return dam_tape_finish(ex, scale_add_run(ex, s, x, a, y), &node);
+}
+
+dam_tensor *dam_scale_by(dam_exec *ex, dam_tensor *x, dam_tensor *s) {
+  return dam_scale_add(ex, NULL, x, s);
 }
 
 static int scale_rows_run(dam_exec *ex, const dam_tensor *m,

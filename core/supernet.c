@@ -395,9 +395,7 @@ static dam_tensor *cell_forward(dam_exec *ex, dam_supernet *net, uint32_t ci,
       if (h && h != x && p->training && p->drop_path > 0)
         h = drop_path(ex, h, p);
       if (h)
-        h = dam_scale_by(ex, h, p->weights[ce->reduce][k]);
-      if (h && acc)
-        h = dam_add(ex, acc, h);
+        h = dam_scale_add(ex, acc, h, p->weights[ce->reduce][k]);
       if (!(acc = h))
         return NULL;
     }

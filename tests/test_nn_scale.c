@@ -2,7 +2,8 @@
  * and dam_scale_rows against mask[n] * x, their gradients of L = <y, r>
  * against central differences of the host reference in double, on shapes
  * whose element count is and is not a multiple of 4 (the vec4 path);
- * gradients adding up when a tensor is used twice; bad inputs. */
+ * dam_scale_add against a + s * x; gradients adding up when a tensor is
+ * used twice; bad inputs. */
 #include "autograd.h"
 #include "error.h"
 #include "harness.h"
@@ -97,6 +98,44 @@ static void scale_by_matches_reference(void **state) {
     free(gs);
     free(x);
     free(r);
+  }
+}
+
+/* dam_scale_add: y = a + s * x, and with L = <y, r> the gradients
+ * ga = r, gx = s r and gs = <x, r>, on every shape. */
+static void scale_add_matches_reference(void **state) {
+  harness *h = *state;
+  dam_shape one = dam_shape4(1, 0, 0, 0);
+  for (size_t k = 0; k < N_SHAPES; k++) {
+    dam_shape shape = scale_shapes[k];
+    size_t n = dam_shape_numel(&shape);
+    float *x = harness_random(h, n, -2, 2), *a = harness_random(h, n, -2, 2);
+    float *r = harness_random(h, n, -1, 1);
+    float s = harness_uniform(h, 0.25f, 1.5f);
+    dam_tensor *tx = harness_tensor(h, shape, x), *ta = harness_tensor(h, shape, a);
+    dam_tensor *ts = harness_tensor(h, one, &s);
+    tx->requires_grad = ta->requires_grad = ts->requires_grad = true;
+    dam_tensor *y = dam_scale_add(h->ex, ta, tx, ts);
+    assert_non_null(y);
+    dam_tensor *loss = dam_dot(h->ex, y, harness_tensor(h, shape, r));
+    assert_int_equal(dam_backward(h->ex, loss), 0);
+    float *yv = harness_read(h, y), *gx = harness_read(h, tx->grad);
+    float *ga = harness_read(h, ta->grad), *gs = harness_read(h, ts->grad);
+    assert_int_equal(dam_exec_end_step(h->ex), 0);
+    double xr = 0, scale = 0;
+    for (size_t i = 0; i < n; i++) {
+      double want = (double)s * x[i] + a[i];
+      if (fabs(yv[i] - want) > 1e-6 * (fabs(want) + 1))
+        fail_msg("shape %zu: y[%zu] = %g, expected %g", k, i, yv[i], want);
+      if (ga[i] != r[i] || fabs(gx[i] - (double)s * r[i]) > 1e-6)
+        fail_msg("shape %zu: gradient %zu: a %g (want %g), x %g (want %g)",
+                 k, i, ga[i], r[i], gx[i], (double)s * r[i]);
+      xr += (double)x[i] * r[i];
+      scale += fabs((double)x[i] * r[i]);
+    }
+    if (fabs(gs[0] - xr) > 1e-5 * (scale + 1))
+      fail_msg("shape %zu: gs %g, expected %g", k, gs[0], xr);
+    free(yv), free(gx), free(ga), free(gs), free(x), free(a), free(r);
   }
 }
 
@@ -266,9 +305,10 @@ static void bad_inputs_refused(void **state) {
   dam_shape shape = dam_shape4(2, 2, 0, 0), two = dam_shape4(2, 0, 0, 0);
   float x[4] = {1, 2, 3, 4}, m[2] = {1, 1};
   dam_tensor *tx = harness_tensor(h, shape, x), *t2 = harness_tensor(h, two, m);
-  expect_null(dam_scale_by(h->ex, NULL, t2), "scale_by");
-  expect_null(dam_scale_by(h->ex, tx, NULL), "scale_by");
-  expect_null(dam_scale_by(h->ex, tx, t2), "scale_by"); /* s of 2 elements */
+  expect_null(dam_scale_by(h->ex, NULL, t2), "scale_add");
+  expect_null(dam_scale_by(h->ex, tx, NULL), "scale_add");
+  expect_null(dam_scale_by(h->ex, tx, t2), "scale_add"); /* s of 2 elements */
+  expect_null(dam_scale_add(h->ex, t2, tx, t2), "scale_add"); /* shapes */
   expect_null(dam_scale_rows(h->ex, NULL, m), "scale_rows");
   expect_null(dam_scale_rows(h->ex, tx, NULL), "scale_rows");
   assert_int_equal(dam_exec_end_step(h->ex), 0);
@@ -277,6 +317,7 @@ static void bad_inputs_refused(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(scale_by_matches_reference),
+      cmocka_unit_test(scale_add_matches_reference),
       cmocka_unit_test(scale_rows_matches_reference),
       cmocka_unit_test(needs_grad_mask),
       cmocka_unit_test(used_twice_gradients_add),
