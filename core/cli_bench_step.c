@@ -164,14 +164,11 @@ int dam_cmd_bench_step(const dam_cli_opts *opts, int argc, char **argv) {
   free(a.sets);
   if (rc)
     return dam_cli_fail(rc);
-  if (a.resolved) {
-    rc = dam_config_write(&e.cfg, a.resolved);
-    dam_config_free(&e.cfg);
-    return rc ? dam_cli_fail(rc) : DAM_EXIT_OK;
-  }
-  if ((rc = dam_cli_experiment_prepare(opts, &e))) {
+  if ((rc = dam_cli_experiment_prepare(opts, &e)) ||
+      (a.resolved && (rc = dam_config_write(&e.cfg, a.resolved))) ||
+      a.resolved) {
     dam_cli_experiment_free(&e);
-    return dam_cli_fail(rc);
+    return rc ? dam_cli_fail(rc) : DAM_EXIT_OK;
   }
   if (a.profile)
     setenv("DIFFAUTOML_PROFILE", "1", 1); /* read when the recorder starts */
