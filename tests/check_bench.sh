@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# bench/compare.py end to end on a tiny quick start (3 cells of 4
+# channels, batch 8, one timed step, one round): both sides run every kind of step in both modes and
+# the table has a row for each with positive speeds and memory; then the
+# refusals of `bench step`.  Exits 77 (skipped) without PyTorch.
+# usage: check_bench.sh DIFFAUTOML SOURCE_ROOT
+set -euo pipefail
+exe=$1 root=$2
+/usr/bin/python3 -c 'import torch' 2>/dev/null || exit 77
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+/usr/bin/python3 "$root/bench/compare.py" --diffautoml "$exe" --rounds 1 \
+  --steps 1 --warmup 1 --only quickstart \
+  -s quickstart:search_space.cells=3 -s quickstart:search_space.channels=4 \
+  -s quickstart:train.batch_size=8 -s quickstart:train.val_batch_size=4 \
+  -s quickstart:data.train_limit=400 >"$out"
+cat "$out"
+/usr/bin/python3 - "$out" <<'PY'
+import sys
+rows = [l.split("|")[1:-1] for l in open(sys.argv[1]) if l.startswith("| quickstart")]
+kinds = sorted((r[1].strip(), r[2].strip()) for r in rows)
+want = sorted([("ista", "weight"), ("ista", "full"), ("darts", "weight"),
+               ("darts", "arch"), ("darts", "full")])
+assert kinds == want, kinds
+for r in rows:
+    ours, theirs, ratio, om, tm = (float(r[i]) for i in (4, 5, 6, 7, 8))
+    assert min(ours, theirs, ratio, om, tm) > 0, r
+    assert float(r[11]) == 1.0, "submits per step: %s" % r[11]
+print("bench table: %d rows" % len(rows))
+PY
+cfg="$root/configs/quickstart.cfg"
+expect_usage() { # the command must fail with exit 2 and name $1
+  local msg rc=0
+  msg=$("$exe" bench step "${@:2}" 2>&1) || rc=$?
+  [ "$rc" = 2 ] && grep -q -- "$1" <<<"$msg" ||
+    { echo "expected exit 2 naming '$1', got $rc: $msg"; exit 1; }
+}
+expect_usage "--kind takes" --config "$cfg" --kind fast
+expect_usage "--config CONFIG is required" --steps 3
+expect_usage "--steps must be at least 1" --config "$cfg" --steps 0
+expect_usage "nosuch.cfg" --config "$root/configs/nosuch.cfg"
+expect_usage "train.batch_size" --config "$cfg" -s train.batch_size=0
+echo "bench step refusals: ok"
