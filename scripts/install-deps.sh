@@ -2,15 +2,16 @@
 # Install what diffautoml needs to build and test on Debian 12 (as root):
 # the compiler and meson, Vulkan headers and loader, Mesa's lavapipe (the
 # CPU Vulkan device), glslang, the Khronos validation layer, libconfig,
-# CMocka, zlib, the Fashion-MNIST data set, and PyTorch for the parity
-# test (tests/parity.py; skipped where torch is missing).
+# CMocka, zlib, the Fashion-MNIST data set, and PyTorch with OpenBLAS for
+# the parity test and the benchmarks against PyTorch (tests/parity.py,
+# bench/; skipped where torch is missing).
 set -euo pipefail
 packages=(
   gcc pkg-config meson ninja-build
   libvulkan-dev mesa-vulkan-drivers vulkan-tools vulkan-validationlayers
   glslang-tools libconfig-dev libpng-dev libcmocka-dev
   dataset-fashion-mnist zlib1g-dev
-  python3 python3-torch
+  python3 python3-torch libopenblas0-pthread
 )
 missing=()
 for p in "${packages[@]}"; do
