@@ -51,6 +51,17 @@ dam_tensor *dam_tape_finish(dam_exec *ex, int err, const dam_node *node) {
   return dam_tape_record(ex, node) ? NULL : node->out;
 }
 
+/* node->out is fresh (no other node produces it), so every node that reads
+ * it was recorded later and its backward has run: out's gradient is dead
+ * once node's backward is recorded. */
+static void release_out_grad(dam_exec *ex, dam_node *node) {
+  dam_tensor *out = node->out;
+  if (out->persistent || !out->grad)
+    return;
+  dam_tensor_release(ex, out->grad);
+  out->grad = NULL;
+}
+
 int dam_backward(dam_exec *ex, dam_tensor *loss) {
   if (!loss || loss->numel != 1)
     return dam_fail(DAM_EINVAL, "backward: the loss must have one element");
@@ -73,6 +84,8 @@ int dam_backward(dam_exec *ex, dam_tensor *loss) {
     if (err)
       err = dam_fail(err, "backward of %s: %s", node->name,
                      dam_last_error());
+    else
+      release_out_grad(ex, node);
   }
   dam_tape_clear(tape);
   return err;
