@@ -39,6 +39,7 @@ static int scale_by_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
     err = gs && dot ? dam_k_dot(ex, gy, x, dot) : DAM_ENOMEM;
     if (!err)
       err = dam_k_broadcast_acc(ex, dot, 1.0f, NULL, gs);
+    dam_tensor_release(ex, dot);
   }
   return err;
 }
