@@ -56,7 +56,7 @@ dam_tensor *dam_tape_finish(dam_exec *ex, int err, const dam_node *node) {
  * once node's backward is recorded. */
 static void release_out_grad(dam_exec *ex, dam_node *node) {
   dam_tensor *out = node->out;
-  if (out->persistent || !out->grad)
+  if (out->persistent || !out->grad || ex->keep_grads)
     return;
   dam_tensor_release(ex, out->grad);
   out->grad = NULL;

@@ -1,10 +1,12 @@
 /* The tape: a small composite graph's gradients against the analytic ones
  * and against central finite differences of the device forward; the
- * needs-grad mask; accumulation across backward calls. */
+ * needs-grad mask; accumulation across backward calls; released output
+ * gradients change no bit of the result and lower the peak. */
 #include "harness.h"
 #include "autograd.h"
 #include "error.h"
 #include "kernels.h"
+#include "nn.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -139,11 +141,83 @@ static void persistent_gradients_accumulate(void **state) {
   assert_int_equal(dam_exec_end_step(h->ex), 0);
 }
 
+#define NET_LEAVES 8
+
+/* A small CNN's loss; leaves: x, conv weights, BN gamma/beta, linear. */
+static dam_tensor *net(dam_exec *ex, dam_tensor *const *t,
+                       dam_tensor *labels, dam_tensor **mid) {
+  static const dam_conv2d_geom g = {{1, 1}, {1, 1}, {1, 1}, 1};
+  static const dam_pool_args max = {DAM_POOL_MAX, 3, 2, 1};
+  static const dam_bn_args bn = {1e-5f, 0.1f};
+  dam_tensor *a = dam_relu(ex, dam_conv2d(ex, t[0], t[1], &g));
+  dam_tensor *b = dam_batchnorm(ex, dam_conv2d(ex, a, t[2], &g), t[3], t[4],
+                                NULL, NULL, &bn, true);
+  dam_tensor *p = dam_pool2d(ex, dam_add(ex, a, b), &max);
+  *mid = p;
+  dam_tensor *y = dam_linear(ex, dam_global_avg_pool(ex, p), t[5], t[6]);
+  dam_tensor *l = dam_softmax_xent(ex, dam_scale(ex, y, 2.0f), labels);
+  return dam_dot(ex, l, t[7]);
+}
+
+/* The leaves' gradients after one backward; *peak: the arena's. */
+static void net_grads(harness *h, const float *const *v,
+                      const dam_shape *s, float **g, VkDeviceSize *peak) {
+  dam_tensor *t[NET_LEAVES], *mid;
+  for (int k = 0; k < NET_LEAVES; k++) {
+    t[k] = harness_tensor(h, s[k], v[k]);
+    t[k]->requires_grad = k != NET_LEAVES - 1;
+  }
+  float lab[4] = {0, 3, 1, 2};
+  dam_tensor *labels = harness_tensor(h, dam_shape4(4, 0, 0, 0), lab);
+  h->ex->arena.bytes_peak = h->ex->arena.bytes_used;
+  dam_tensor *loss = net(h->ex, t, labels, &mid);
+  assert_non_null(loss);
+  assert_int_equal(dam_backward(h->ex, loss), 0);
+  if (!h->ex->keep_grads) {
+    assert_null(mid->grad);
+    assert_null(loss->grad);
+  }
+  for (int k = 0; k < NET_LEAVES - 1; k++)
+    g[k] = harness_read(h, t[k]->grad);
+  *peak = h->ex->arena.bytes_peak;
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
+}
+
+static void released_grads_bit_identical(void **state) {
+  harness *h = *state;
+  const dam_shape s[NET_LEAVES] = {
+      dam_shape4(4, 3, 12, 12), dam_shape4(8, 3, 3, 3),
+      dam_shape4(8, 8, 3, 3),   dam_shape4(8, 0, 0, 0),
+      dam_shape4(8, 0, 0, 0),   dam_shape4(4, 8, 0, 0),
+      dam_shape4(4, 0, 0, 0),   dam_shape4(4, 0, 0, 0)};
+  float *v[NET_LEAVES], *kept[NET_LEAVES], *released[NET_LEAVES];
+  for (int k = 0; k < NET_LEAVES; k++)
+    v[k] = harness_random(h, dam_shape_numel(&s[k]), -1, 1);
+  VkDeviceSize peak_kept, peak_released;
+  h->ex->keep_grads = true;
+  net_grads(h, (const float *const *)v, s, kept, &peak_kept);
+  h->ex->keep_grads = false;
+  net_grads(h, (const float *const *)v, s, released, &peak_released);
+  for (int k = 0; k < NET_LEAVES - 1; k++) {
+    assert_memory_equal(kept[k], released[k],
+                        dam_shape_numel(&s[k]) * sizeof(float));
+    free(kept[k]);
+    free(released[k]);
+  }
+  for (int k = 0; k < NET_LEAVES; k++)
+    free(v[k]);
+  if (peak_released >= peak_kept)
+    fail_msg("peak %llu bytes with released gradients, %llu kept",
+             (unsigned long long)peak_released,
+             (unsigned long long)peak_kept);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(composite_graph_gradients),
       cmocka_unit_test(needs_grad_mask),
       cmocka_unit_test(persistent_gradients_accumulate),
+      cmocka_unit_test(released_grads_bit_identical),
   };
   return cmocka_run_group_tests(tests, harness_setup, harness_teardown);
 }
