@@ -60,7 +60,7 @@ struct dam_exec {
   dam_profile_entry *prof;
   uint32_t n_prof;
   struct dam_tape *tape;
-  bool keep_grads;             /* dam_backward keeps every gradient (tests,
+  bool no_release;             /* backward releases nothing (tests,
                                   debugging) */
   dam_tensor_list *param_sink; /* when set, dam_param_new appends here */
   dam_tensor_list *state_sink; /* when set, dam_state_new appends here */

@@ -58,6 +58,15 @@ dam_tensor *dam_tape_finish(dam_exec *ex, int err, const dam_node *node);
  * backward is recorded.  Records work; does not wait. */
 int dam_backward(dam_exec *ex, dam_tensor *loss);
 
+/* dam_backward that also releases each node's step output once that
+ * node's backward is recorded (nothing on the tape reads it later), except
+ * the n_keep tensors of keep: those the caller reads back or feeds to a
+ * later pass.  Tensors nodes keep in their data (statistics, plugins'
+ * saved tensors) stay until the end of the step.  The no_release knob
+ * (exec.h) turns every release off. */
+int dam_backward_release(dam_exec *ex, dam_tensor *loss,
+                         dam_tensor *const *keep, uint32_t n_keep);
+
 /* Drop every node (freeing node data). */
 void dam_tape_clear(dam_tape *tape);
 
