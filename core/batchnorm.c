@@ -218,8 +218,11 @@ int dam_k_batchnorm_train(dam_exec *ex, const dam_tensor *x,
       coef};
   if ((err = dam__k_run(ex, &shader_bn_combine, t, &p, g.c)))
     return err;
+  dam_tensor_release(ex, part);
   const dam_tensor *apply[] = {x, coef, y};
-  return planes_pass(ex, &shader_bn_apply, &shader_bn_apply_flat, apply, &g);
+  err = planes_pass(ex, &shader_bn_apply, &shader_bn_apply_flat, apply, &g);
+  dam_tensor_release(ex, coef);
+  return err;
 }
 
 int dam_k_batchnorm_eval(dam_exec *ex, const dam_tensor *x,
@@ -256,7 +259,9 @@ int dam_k_batchnorm_eval(dam_exec *ex, const dam_tensor *x,
   if ((err = dam__k_run(ex, &shader_bn_eval_coef, t, &p, g.c)))
     return err;
   const dam_tensor *apply[] = {x, coef, y};
-  return planes_pass(ex, &shader_bn_apply, &shader_bn_apply_flat, apply, &g);
+  err = planes_pass(ex, &shader_bn_apply, &shader_bn_apply_flat, apply, &g);
+  dam_tensor_release(ex, coef);
+  return err;
 }
 
 int dam_k_batchnorm_backward(dam_exec *ex, const dam_tensor *x,
@@ -300,9 +305,13 @@ int dam_k_batchnorm_backward(dam_exec *ex, const dam_tensor *x,
                            ggamma ? ggamma : coef,
                            gbeta ? gbeta : coef,
                            coef};
-  if ((err = dam__k_run(ex, &shader_bn_backward_combine, t, &p, g.c)) || !gx)
-    return err;
-  const dam_tensor *apply[] = {x, gy, coef, gx};
-  return planes_pass(ex, &shader_bn_backward_apply,
-                     &shader_bn_backward_apply_flat, apply, &g);
+  err = dam__k_run(ex, &shader_bn_backward_combine, t, &p, g.c);
+  dam_tensor_release(ex, part);
+  if (!err && gx) {
+    const dam_tensor *apply[] = {x, gy, coef, gx};
+    err = planes_pass(ex, &shader_bn_backward_apply,
+                      &shader_bn_backward_apply_flat, apply, &g);
+  }
+  dam_tensor_release(ex, coef);
+  return err;
 }

@@ -403,7 +403,10 @@ static int run_packed(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
   const dam_shader *s = odd        ? &shader_conv2d_fwd_1x1_odd
                         : in_place ? &shader_conv2d_fwd_1x1
                                    : &shader_conv2d_fwd_packed;
-  return run_counted(ex, s, fwd, d, tiles * d->tiles_m * d->groups);
+  err = run_counted(ex, s, fwd, d, tiles * d->tiles_m * d->groups);
+  dam_tensor_release(ex, wp);
+  dam_tensor_release(ex, xp);
+  return err;
 }
 
 int dam_k_conv2d(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
@@ -537,9 +540,10 @@ int dam_k_conv2d_grad_weight_acc(dam_exec *ex, const dam_tensor *x,
   }
   choose_parts(ex, &d, per_part, gw->numel, tiled);
   const dam_tensor *out = gw;
+  dam_tensor *partial = NULL;
   if (d.parts > 1) {
     dam_shape ps = dam_shape4(d.parts, (uint32_t)gw->numel, 0, 0);
-    dam_tensor *partial = dam_tensor_new(ex, &ps, false);
+    partial = dam_tensor_new(ex, &ps, false);
     if (!partial)
       return dam_fail(DAM_ENOMEM, "conv2d_grad_weight: %u partial sums: %s",
                       d.parts, dam_last_error());
@@ -552,5 +556,7 @@ int dam_k_conv2d_grad_weight_acc(dam_exec *ex, const dam_tensor *x,
   if (err || d.parts == 1)
     return err;
   const dam_tensor *sum[] = {out, gw};
-  return run_counted(ex, &shader_conv2d_sum_parts, sum, &d, gw->numel);
+  err = run_counted(ex, &shader_conv2d_sum_parts, sum, &d, gw->numel);
+  dam_tensor_release(ex, partial);
+  return err;
 }

@@ -295,6 +295,10 @@ static int track(dam_range **list, uint32_t *n, uint32_t *cap, dam_range r) {
  * those since the last barrier, then record them. */
 static int before_access(dam_exec *ex, const dam_range *ranges, uint32_t n,
                          uint32_t write_mask) {
+  for (uint32_t i = 0; i < n; i++)
+    if (ranges[i].buffer == VK_NULL_HANDLE)
+      return dam_fail(DAM_EINVAL, "access to a released tensor (binding %u)",
+                      i);
   bool hazard = ex->n_reads + ex->n_writes + n > MAX_TRACKED;
   for (uint32_t i = 0; i < n && !hazard; i++) {
     bool w = write_mask & (1u << i);

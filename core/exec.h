@@ -60,6 +60,8 @@ struct dam_exec {
   dam_profile_entry *prof;
   uint32_t n_prof;
   struct dam_tape *tape;
+  bool no_release;             /* backward releases nothing (tests,
+                                  debugging) */
   dam_tensor_list *param_sink; /* when set, dam_param_new appends here */
   dam_tensor_list *state_sink; /* when set, dam_state_new appends here */
   uint64_t rng;                /* splitmix64 state of weight init */

@@ -1,5 +1,4 @@
-/* Block allocation, first-fit free lists for persistent pools and bump
- * allocation for arenas. */
+/* Block allocation and first-fit, coalescing free lists per block. */
 #include "memory.h"
 #include "error.h"
 
@@ -15,9 +14,8 @@ struct dam_block {
   VkDeviceMemory memory;
   VkBuffer buffer;
   VkDeviceSize size;
-  VkDeviceSize top;      /* arena: bump pointer */
   uint8_t *map;          /* NULL unless host-visible */
-  dam_free_range *free;  /* persistent: sorted by offset, coalesced */
+  dam_free_range *free;  /* sorted by offset, coalesced */
   uint32_t n_free, cap_free;
 };
 
@@ -83,16 +81,14 @@ static int block_create(dam_pool *pool, VkDeviceSize size, dam_block **out) {
     return dam_vk_check(r, "device memory block");
   }
   b->size = size;
-  if (pool->kind == DAM_POOL_PERSISTENT) {
-    b->free = malloc(16 * sizeof *b->free);
-    if (!b->free) {
-      block_destroy(vd, b);
-      return dam_fail(DAM_ENOMEM, "out of host memory");
-    }
-    b->cap_free = 16;
-    b->n_free = 1;
-    b->free[0] = (dam_free_range){0, size};
+  b->free = malloc(16 * sizeof *b->free);
+  if (!b->free) {
+    block_destroy(vd, b);
+    return dam_fail(DAM_ENOMEM, "out of host memory");
   }
+  b->cap_free = 16;
+  b->n_free = 1;
+  b->free[0] = (dam_free_range){0, size};
   b->next = pool->blocks;
   pool->blocks = b;
   pool->bytes_reserved += size;
@@ -109,17 +105,9 @@ void dam_pool_release(dam_pool *pool) {
   pool->bytes_reserved = pool->bytes_used = 0;
 }
 
-/* Take `size` bytes from a block; false when it has no room. */
-static bool block_take(dam_pool *pool, dam_block *b, VkDeviceSize size,
-                       VkDeviceSize *offset) {
-  if (pool->kind == DAM_POOL_ARENA) {
-    VkDeviceSize off = align_up(b->top, pool->alignment);
-    if (off + size > b->size)
-      return false;
-    b->top = off + size;
-    *offset = off;
-    return true;
-  }
+/* Take `size` bytes (aligned) from a block, first fit; false when it has
+ * no room. */
+static bool block_take(dam_block *b, VkDeviceSize size, VkDeviceSize *offset) {
   for (uint32_t i = 0; i < b->n_free; i++) {
     dam_free_range *f = &b->free[i];
     if (f->size < size)
@@ -147,14 +135,14 @@ int dam_pool_alloc(dam_pool *pool, VkDeviceSize size, dam_alloc *out) {
   size = align_up(size, pool->alignment);
   VkDeviceSize offset = 0;
   dam_block *b = pool->blocks;
-  while (b && !block_take(pool, b, size, &offset))
+  while (b && !block_take(b, size, &offset))
     b = b->next;
   if (!b) {
     int err = block_create(pool, size > DAM_BLOCK_SIZE ? size : DAM_BLOCK_SIZE,
                            &b);
     if (err)
       return err;
-    block_take(pool, b, size, &offset);
+    block_take(b, size, &offset);
   }
   pool->bytes_used += size;
   if (pool->bytes_used > pool->bytes_peak)
@@ -170,7 +158,7 @@ int dam_pool_alloc(dam_pool *pool, VkDeviceSize size, dam_alloc *out) {
 }
 
 void dam_pool_free(dam_pool *pool, const dam_alloc *a) {
-  if (pool->kind != DAM_POOL_PERSISTENT || !a->block)
+  if (!a->block)
     return;
   dam_block *b = a->block;
   uint32_t i = 0;
@@ -207,7 +195,9 @@ void dam_pool_free(dam_pool *pool, const dam_alloc *a) {
 void dam_pool_reset(dam_pool *pool) {
   if (pool->kind != DAM_POOL_ARENA)
     return;
-  for (dam_block *b = pool->blocks; b; b = b->next)
-    b->top = 0;
+  for (dam_block *b = pool->blocks; b; b = b->next) {
+    b->n_free = 1;
+    b->free[0] = (dam_free_range){0, b->size};
+  }
   pool->bytes_used = 0;
 }

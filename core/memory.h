@@ -1,8 +1,8 @@
 /*
  * Device memory: tensors are sub-allocated from large VkDeviceMemory
- * blocks, each bound to one storage buffer.  A persistent pool (weights,
- * optimizer state) frees ranges individually; an arena (activations of a
- * step, staging) only bumps and is reset as a whole.
+ * blocks, each bound to one storage buffer.  Both kinds of pool take
+ * ranges first-fit from coalescing free lists and take ranges back one by
+ * one; an arena (activations of a step, staging) is also reset as a whole.
  */
 #ifndef DAM_MEMORY_H
 #define DAM_MEMORY_H
@@ -33,7 +33,7 @@ typedef struct dam_pool {
   dam_block *blocks; /* singly linked, newest first */
   VkDeviceSize bytes_reserved; /* sum of block sizes */
   VkDeviceSize bytes_used;     /* live allocations */
-  VkDeviceSize bytes_peak;
+  VkDeviceSize bytes_peak;     /* high-water mark of bytes_used */
 } dam_pool;
 
 /* Set up a pool over memory type `mem_type` (no memory is taken yet). */
@@ -49,10 +49,13 @@ void dam_pool_release(dam_pool *pool);
  * failure. */
 int dam_pool_alloc(dam_pool *pool, VkDeviceSize size, dam_alloc *out);
 
-/* Return a range to a persistent pool (no-op for an arena). */
+/* Return a range (from dam_pool_alloc on this pool, not yet freed or
+ * reset) to the pool; its neighbours coalesce.  The caller orders device
+ * access: dam_exec tracks ranges, not allocations (docs/RUNTIME.md). */
 void dam_pool_free(dam_pool *pool, const dam_alloc *a);
 
-/* Make every arena allocation invalid and its memory reusable. */
+/* Make every arena allocation invalid and its memory reusable (no-op for a
+ * persistent pool). */
 void dam_pool_reset(dam_pool *pool);
 
 #endif

@@ -114,7 +114,11 @@ static int bn_eval_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
   if (!err)
     err = dam_k_batchnorm_eval(ex, gy, d->saved[0], NULL, zero, d->saved[1],
                                d->u.eps, t);
-  return err ? err : dam_k_axpby(ex, 1.0f, t, 1.0f, gx);
+  if (!err)
+    err = dam_k_axpby(ex, 1.0f, t, 1.0f, gx);
+  dam_tensor_release(ex, zero);
+  dam_tensor_release(ex, t);
+  return err;
 }
 
 dam_tensor *dam_batchnorm(dam_exec *ex, dam_tensor *x, dam_tensor *gamma,

@@ -40,6 +40,7 @@ static int scale_add_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
     err = gs && dot ? dam_k_dot(ex, gy, x, dot) : DAM_ENOMEM;
     if (!err)
       err = dam_k_broadcast_acc(ex, dot, 1.0f, NULL, gs);
+    dam_tensor_release(ex, dot);
   }
   if (!err && (needs & 4u)) {
     dam_tensor *ga = dam_tensor_grad(ex, node->in[2]);

@@ -212,11 +212,12 @@ int dam_k_pool2d_backward(dam_exec *ex, const dam_tensor *x,
                      g, &p, p.h, p.w, K3_TILE, K3_TILE);
   }
   const dam_tensor *routes = gy;
+  dam_tensor *winners = NULL;
   if (!p.avg) {
     if (gy->numel > UINT32_MAX / 2)
       return dam_fail(DAM_ERANGE, "pool2d_backward: more than 2^31 windows");
     dam_shape s = dam_shape4((uint32_t)gy->numel * 2, 0, 0, 0);
-    if (!(routes = dam_tensor_new(ex, &s, false)))
+    if (!(routes = winners = dam_tensor_new(ex, &s, false)))
       return dam_fail(DAM_ENOMEM, "pool2d_backward: no room for the window "
                       "winners: %s", dam_last_error());
     const dam_tensor *fw[] = {x, gy, routes};
@@ -225,8 +226,10 @@ int dam_k_pool2d_backward(dam_exec *ex, const dam_tensor *x,
       return err;
   }
   const dam_tensor *bw[] = {routes, gy, gx};
-  return run_tiles(ex, &shader_pool2d_backward, bw, &p, p.h, p.w, TILE_H,
-                   TILE_W);
+  err = run_tiles(ex, &shader_pool2d_backward, bw, &p, p.h, p.w, TILE_H,
+                  TILE_W);
+  dam_tensor_release(ex, winners);
+  return err;
 }
 
 /* Checks of both global-pooling kernels: x (or gx) 4-D, g (y or gy) of

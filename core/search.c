@@ -221,7 +221,7 @@ static int probe_pass(dam_run *run, uint32_t n, bool training,
   if (!err && !l)
     err = DAM_EINVAL;
   if (!err && training)
-    err = dam_backward(ex, dam_sum(ex, l));
+    err = dam_backward_release(ex, dam_sum(ex, l), NULL, 0);
   if (!err)
     err = dam_exec_wait(ex);
   *peak = ex->arena.bytes_peak;
@@ -261,13 +261,14 @@ static int estimate(dam_run *run, double *bytes, double *flops) {
   double b = (double)cfg->train.batch_size;
   double bv = cfg->train.val_batch_size ? (double)cfg->train.val_batch_size : b;
   bool val = cfg->hpo.enabled || cfg->nas.method == DAM_CONFIG_NAS_DARTS;
-  /* the validation pass shares the step's arena; DA keeps ~3 copies of the
-   * input batch */
+  /* each pass's backward releases its activations, so the validation (and
+   * DARTS' second-order) passes reuse the training pass's memory; DA keeps
+   * ~3 copies of the input batch */
   const dam_dataset *d = run->data->train;
   double input = b * d->channels * d->height * d->width * 4.0;
+  double pass = (val && bv > b ? bv : b) - 1;
   *bytes = (double)run->ex->params.bytes_used +
-           (double)p1 + (double)(p2 - p1) * (b - 1) +
-           (val ? (double)p1 + (double)(p2 - p1) * (bv - 1) : 0) + 4 * input;
+           (double)p1 + (double)(p2 - p1) * pass + 4 * input;
   *flops = (double)f1;
   return dam_exec_wait(run->ex);
 }

@@ -247,7 +247,8 @@ static int train_forward_backward(dam_run *run, const dam_step_terms *st,
   }
   if (!tp->loss)
     return DAM_EINVAL;
-  return dam_backward(ex, tp->loss);
+  dam_tensor *keep[] = {tp->x, tp->logits, tp->loss_i, tp->loss};
+  return dam_backward_release(ex, tp->loss, keep, 4);
 }
 
 static bool second_order(const dam_run *run) {
@@ -311,7 +312,7 @@ static int validation_pass(dam_run *run, dam_step_terms *st, step_params *p,
   if (!*loss || !(*correct = dam_tensor_new(ex, &one, false)))
     return DAM_EINVAL;
   err = dam_k_count_correct(ex, logits, vb->labels, *correct);
-  return err ? err : dam_backward(ex, *loss);
+  return err ? err : dam_backward_release(ex, *loss, loss, 1);
 }
 
 /* One training-batch pass at w = pre + sign * eps * g_val: the arch
@@ -336,7 +337,7 @@ static int hessian_pass(dam_run *run, dam_step_terms *st, step_params *p,
                                              NULL)))
     loss = batch_loss(ex, logits, &tp->batch, &per);
   if (!err)
-    err = loss ? dam_backward(ex, loss) : DAM_EINVAL;
+    err = loss ? dam_backward_release(ex, loss, NULL, 0) : DAM_EINVAL;
   dam_tensor *packed = st->packed;
   st->packed = into;
   if (!err)

@@ -51,7 +51,52 @@ dam_tensor *dam_tape_finish(dam_exec *ex, int err, const dam_node *node) {
   return dam_tape_record(ex, node) ? NULL : node->out;
 }
 
-int dam_backward(dam_exec *ex, dam_tensor *loss) {
+/* The step tensors backward releases besides output gradients: every
+ * node output but keep[0..n) when `outputs` is set. */
+typedef struct release_rule {
+  bool outputs;
+  dam_tensor *const *keep;
+  uint32_t n;
+} release_rule;
+
+static bool kept(const release_rule *r, const dam_tensor *t) {
+  for (uint32_t i = 0; i < r->n; i++)
+    if (r->keep[i] == t)
+      return true;
+  return false;
+}
+
+/* node->out is fresh (no other node produces it), so every node that reads
+ * it or keeps it in its data was recorded later, and its backward has run:
+ * once node's backward is recorded, out's gradient is dead, and so is out
+ * unless the caller still needs it. */
+static void release_after(dam_exec *ex, dam_node *node,
+                          const release_rule *r) {
+  dam_tensor *out = node->out;
+  if (out->persistent || ex->no_release)
+    return;
+  dam_tensor_release(ex, out->grad);
+  out->grad = NULL;
+  if (r->outputs && !kept(r, out))
+    dam_tensor_release(ex, out);
+}
+
+/* Record node's backward when its output has a gradient and an input or
+ * its own weights need one. */
+static int node_backward(dam_exec *ex, dam_node *node) {
+  if (!node->out->grad) /* not on a path to the loss */
+    return DAM_OK;
+  uint32_t needs = 0;
+  for (uint32_t i = 0; i < node->n_in; i++)
+    if (node->in[i] && node->in[i]->requires_grad)
+      needs |= 1u << i;
+  int err = needs || node->weights ? node->backward(ex, node, needs) : 0;
+  return err ? dam_fail(err, "backward of %s: %s", node->name,
+                        dam_last_error())
+             : DAM_OK;
+}
+
+static int backward(dam_exec *ex, dam_tensor *loss, const release_rule *r) {
   if (!loss || loss->numel != 1)
     return dam_fail(DAM_EINVAL, "backward: the loss must have one element");
   if (!loss->requires_grad)
@@ -61,21 +106,21 @@ int dam_backward(dam_exec *ex, dam_tensor *loss) {
   int err = seed ? dam_k_fill(ex, seed, 1.0f) : DAM_ENOMEM;
   dam_tape *tape = ex->tape;
   for (uint32_t k = tape ? tape->n : 0; !err && k-- > 0;) {
-    dam_node *node = &tape->nodes[k];
-    if (!node->out->grad) /* not on a path to the loss */
-      continue;
-    uint32_t needs = 0;
-    for (uint32_t i = 0; i < node->n_in; i++)
-      if (node->in[i] && node->in[i]->requires_grad)
-        needs |= 1u << i;
-    if (needs || node->weights)
-      err = node->backward(ex, node, needs);
-    if (err)
-      err = dam_fail(err, "backward of %s: %s", node->name,
-                     dam_last_error());
+    err = node_backward(ex, &tape->nodes[k]);
+    if (!err)
+      release_after(ex, &tape->nodes[k], r);
   }
   dam_tape_clear(tape);
   return err;
+}
+
+int dam_backward(dam_exec *ex, dam_tensor *loss) {
+  return backward(ex, loss, &(release_rule){false, NULL, 0});
+}
+
+int dam_backward_release(dam_exec *ex, dam_tensor *loss,
+                         dam_tensor *const *keep, uint32_t n_keep) {
+  return backward(ex, loss, &(release_rule){true, keep, n_keep});
 }
 
 void dam_tape_clear(dam_tape *tape) {

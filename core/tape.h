@@ -41,7 +41,8 @@ typedef struct dam_tape dam_tape;
 bool dam_any_requires_grad(dam_tensor *const *t, uint32_t n);
 
 /* Append a copy of *node to ex's tape (created on first use) and mark
- * node->out as requiring a gradient.  On failure node->data is freed. */
+ * node->out as requiring a gradient.  node->out must be a tensor no other
+ * node produces (a fresh step tensor).  On failure node->data is freed. */
 int dam_tape_record(dam_exec *ex, const dam_node *node);
 
 /* What a differentiable forward returns: node->out when err is 0 (the
@@ -52,8 +53,19 @@ dam_tensor *dam_tape_finish(dam_exec *ex, int err, const dam_node *node);
 /* Back-propagate from `loss` (one element): seeds its gradient with 1,
  * runs every reachable node's backward, then clears the tape.  Gradients
  * of persistent tensors accumulate across calls (zero them with
- * dam_k_fill).  Records work; does not wait. */
+ * dam_k_fill); gradients of leaves (tensors no node produced) stay; the
+ * gradient of each node's step output is released as soon as that node's
+ * backward is recorded.  Records work; does not wait. */
 int dam_backward(dam_exec *ex, dam_tensor *loss);
+
+/* dam_backward that also releases each node's step output once that
+ * node's backward is recorded (nothing on the tape reads it later), except
+ * the n_keep tensors of keep: those the caller reads back or feeds to a
+ * later pass.  Tensors nodes keep in their data (statistics, plugins'
+ * saved tensors) stay until the end of the step.  The no_release knob
+ * (exec.h) turns every release off. */
+int dam_backward_release(dam_exec *ex, dam_tensor *loss,
+                         dam_tensor *const *keep, uint32_t n_keep);
 
 /* Drop every node (freeing node data). */
 void dam_tape_clear(dam_tape *tape);

@@ -132,6 +132,13 @@ void dam_tensor_free(dam_exec *ex, dam_tensor *t) {
   free(t);
 }
 
+void dam_tensor_release(dam_exec *ex, dam_tensor *t) {
+  if (!t || t->persistent || !t->mem.block)
+    return;
+  dam_pool_free(&ex->arena, &t->mem);
+  t->mem = (dam_alloc){0};
+}
+
 dam_range dam_tensor_range(const dam_tensor *t) {
   return (dam_range){t->mem.buffer, t->mem.offset,
                      t->numel * sizeof(float)};

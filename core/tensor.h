@@ -2,7 +2,8 @@
  * Tensors: fp32, up to 4-D (N, C, H, W) over a range of a device buffer,
  * with an optional gradient and a requires-grad flag.  Persistent tensors
  * (weights, optimizer state) live until freed; step tensors (activations)
- * live until dam_exec_end_step.
+ * live until dam_exec_end_step, or until dam_tensor_release gives their
+ * memory back earlier.
  */
 #ifndef DAM_TENSOR_H
 #define DAM_TENSOR_H
@@ -63,6 +64,14 @@ int dam_tensor_init_uniform(dam_exec *ex, dam_tensor *t, float lo, float hi);
  * ignored: the step owns those). */
 void dam_tensor_free(dam_exec *ex, dam_tensor *t);
 
+/* Give a step tensor's memory back to the arena now (NULL, persistent and
+ * already released tensors are ignored).  The caller guarantees that
+ * nothing recorded later needs its contents; work recorded earlier is
+ * ordered before any reuse by the recorder's hazard tracking.  The struct
+ * stays valid until dam_exec_end_step, without memory: recording any
+ * access to it fails with DAM_EINVAL. */
+void dam_tensor_release(dam_exec *ex, dam_tensor *t);
+
 /* The buffer range of t's elements. */
 dam_range dam_tensor_range(const dam_tensor *t);
 
@@ -76,7 +85,9 @@ int dam_tensor_upload(dam_exec *ex, dam_tensor *t, const float *data);
 /* Finish the recorded work and read t's numel floats. */
 int dam_tensor_download(dam_exec *ex, const dam_tensor *t, float *data);
 
-/* t's gradient, created on first use (zero-filled, same lifetime as t). */
+/* t's gradient, created on first use (zero-filled, same lifetime as t).
+ * dam_backward releases the gradients of the step tensors its nodes
+ * produced; asking again afterwards gives a new, zero gradient. */
 dam_tensor *dam_tensor_grad(dam_exec *ex, dam_tensor *t);
 
 /* Release every step tensor (called by dam_exec_end_step). */

@@ -1,10 +1,12 @@
 /* The tape: a small composite graph's gradients against the analytic ones
  * and against central finite differences of the device forward; the
- * needs-grad mask; accumulation across backward calls. */
+ * needs-grad mask; accumulation across backward calls; released output
+ * gradients and outputs change no bit of the result and lower the peak. */
 #include "harness.h"
 #include "autograd.h"
 #include "error.h"
 #include "kernels.h"
+#include "nn.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -139,11 +141,130 @@ static void persistent_gradients_accumulate(void **state) {
   assert_int_equal(dam_exec_end_step(h->ex), 0);
 }
 
+#define NET_LEAVES 8
+
+/* A small CNN's loss; leaves: x, conv weights, BN gamma/beta, linear. */
+static dam_tensor *net(dam_exec *ex, dam_tensor *const *t,
+                       dam_tensor *labels, dam_tensor **mid) {
+  static const dam_conv2d_geom g = {{1, 1}, {1, 1}, {1, 1}, 1};
+  static const dam_pool_args max = {DAM_POOL_MAX, 3, 2, 1};
+  static const dam_bn_args bn = {1e-5f, 0.1f};
+  dam_tensor *a = dam_relu(ex, dam_conv2d(ex, t[0], t[1], &g));
+  dam_tensor *b = dam_batchnorm(ex, dam_conv2d(ex, a, t[2], &g), t[3], t[4],
+                                NULL, NULL, &bn, true);
+  dam_tensor *p = dam_pool2d(ex, dam_add(ex, a, b), &max);
+  *mid = p;
+  dam_tensor *y = dam_linear(ex, dam_global_avg_pool(ex, p), t[5], t[6]);
+  dam_tensor *l = dam_softmax_xent(ex, dam_scale(ex, y, 2.0f), labels);
+  return dam_dot(ex, l, t[7]);
+}
+
+typedef enum release_mode { KEEP_ALL, RELEASE_GRADS, RELEASE_OUTPUTS } release_mode;
+
+/* The leaves' gradients after one backward; *peak: the arena's. */
+static void net_grads(harness *h, release_mode mode, const float *const *v,
+                      const dam_shape *s, float **g, VkDeviceSize *peak) {
+  dam_tensor *t[NET_LEAVES], *mid;
+  for (int k = 0; k < NET_LEAVES; k++) {
+    t[k] = harness_tensor(h, s[k], v[k]);
+    t[k]->requires_grad = k != NET_LEAVES - 1;
+  }
+  float lab[4] = {0, 3, 1, 2};
+  dam_tensor *labels = harness_tensor(h, dam_shape4(4, 0, 0, 0), lab);
+  h->ex->arena.bytes_peak = h->ex->arena.bytes_used;
+  dam_tensor *loss = net(h->ex, t, labels, &mid);
+  assert_non_null(loss);
+  float *mid_value = harness_read(h, mid);
+  h->ex->no_release = mode == KEEP_ALL;
+  assert_int_equal(mode == RELEASE_OUTPUTS
+                       ? dam_backward_release(h->ex, loss, &mid, 1)
+                       : dam_backward(h->ex, loss),
+                   0);
+  h->ex->no_release = false;
+  if (mode != KEEP_ALL) {
+    assert_null(mid->grad);
+    assert_null(loss->grad);
+  }
+  if (mode == RELEASE_OUTPUTS) { /* mid kept, loss released */
+    float *again = harness_read(h, mid);
+    assert_memory_equal(again, mid_value, mid->numel * sizeof(float));
+    free(again);
+    assert_null(loss->mem.block);
+  }
+  free(mid_value);
+  for (int k = 0; k < NET_LEAVES - 1; k++)
+    g[k] = harness_read(h, t[k]->grad);
+  *peak = h->ex->arena.bytes_peak;
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
+}
+
+static void released_grads_bit_identical(void **state) {
+  harness *h = *state;
+  const dam_shape s[NET_LEAVES] = {
+      dam_shape4(4, 3, 12, 12), dam_shape4(8, 3, 3, 3),
+      dam_shape4(8, 8, 3, 3),   dam_shape4(8, 0, 0, 0),
+      dam_shape4(8, 0, 0, 0),   dam_shape4(4, 8, 0, 0),
+      dam_shape4(4, 0, 0, 0),   dam_shape4(4, 0, 0, 0)};
+  float *v[NET_LEAVES], *g[3][NET_LEAVES];
+  for (int k = 0; k < NET_LEAVES; k++)
+    v[k] = harness_random(h, dam_shape_numel(&s[k]), -1, 1);
+  VkDeviceSize peak[3];
+  for (int m = KEEP_ALL; m <= RELEASE_OUTPUTS; m++)
+    net_grads(h, (release_mode)m, (const float *const *)v, s, g[m],
+              &peak[m]);
+  for (int k = 0; k < NET_LEAVES - 1; k++)
+    for (int m = KEEP_ALL; m <= RELEASE_OUTPUTS; m++) {
+      assert_memory_equal(g[KEEP_ALL][k], g[m][k],
+                          dam_shape_numel(&s[k]) * sizeof(float));
+      if (m > KEEP_ALL)
+        free(g[m][k]);
+    }
+  for (int k = 0; k < NET_LEAVES; k++) {
+    free(v[k]);
+    if (k < NET_LEAVES - 1)
+      free(g[KEEP_ALL][k]);
+  }
+  if (peak[RELEASE_GRADS] >= peak[KEEP_ALL] ||
+      peak[RELEASE_OUTPUTS] > peak[RELEASE_GRADS])
+    fail_msg("arena peaks %llu, %llu, %llu bytes keeping all, releasing "
+             "gradients, releasing outputs too",
+             (unsigned long long)peak[KEEP_ALL],
+             (unsigned long long)peak[RELEASE_GRADS],
+             (unsigned long long)peak[RELEASE_OUTPUTS]);
+}
+
+/* A second pass over tensors of the first, as the search step's
+ * second-order term does: kept tensors still work as inputs, released
+ * ones are refused, and released gradients come back as new zeros. */
+static void second_pass_after_release(void **state) {
+  harness *h = *state;
+  dam_shape s = dam_shape4(N, 0, 0, 0);
+  float x[N], w[N], c[N];
+  draw(h, x, w, c);
+  dam_tensor *tx = harness_tensor(h, s, x), *tw = harness_tensor(h, s, w);
+  tx->requires_grad = true;
+  dam_tensor *u = dam_mul(h->ex, tx, tw), *r = dam_relu(h->ex, u);
+  dam_tensor *loss = dam_sum(h->ex, r);
+  assert_int_equal(dam_backward_release(h->ex, loss, &r, 1), 0);
+  assert_null(u->mem.block);
+  assert_null(dam_relu(h->ex, u));
+  dam_tensor *again = dam_dot(h->ex, r, tw); /* r: a leaf now */
+  assert_non_null(again);
+  assert_int_equal(dam_backward_release(h->ex, again, NULL, 0), 0);
+  float *gr = harness_read(h, r->grad);
+  for (int i = 0; i < N; i++)
+    assert_true(gr[i] == w[i]);
+  free(gr);
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(composite_graph_gradients),
       cmocka_unit_test(needs_grad_mask),
       cmocka_unit_test(persistent_gradients_accumulate),
+      cmocka_unit_test(released_grads_bit_identical),
+      cmocka_unit_test(second_pass_after_release),
   };
   return cmocka_run_group_tests(tests, harness_setup, harness_teardown);
 }
