@@ -72,6 +72,13 @@ dam_tensor *dam_scale_by(dam_exec *ex, dam_tensor *x, dam_tensor *s);
 dam_tensor *dam_scale_add(dam_exec *ex, dam_tensor *a, dam_tensor *x,
                           dam_tensor *s);
 
+/* acc += s * x in place; returns acc.  acc's value before must be needed
+ * by nothing else (no backward reads the sums a node builds this way):
+ * a node's sum of weighted op outputs without a tensor per partial sum.
+ * acc must be a step tensor of x's shape (DAM_EINVAL). */
+dam_tensor *dam_scale_acc(dam_exec *ex, dam_tensor *acc, dam_tensor *x,
+                          dam_tensor *s);
+
 /* y = mask[n] * x for every element of image n of x [N, ...]; mask is a
  * host array of N floats (copied), a constant: drop-path. */
 dam_tensor *dam_scale_rows(dam_exec *ex, dam_tensor *x, const float *mask);

@@ -64,6 +64,18 @@ dam_tensor *dam_scale_add(dam_exec *ex, dam_tensor *a, dam_tensor *x,
   return dam_tape_finish(ex, scale_add_run(ex, s, x, a, y), &node);
 }
 
+dam_tensor *dam_scale_acc(dam_exec *ex, dam_tensor *acc, dam_tensor *x,
+                          dam_tensor *s) {
+  if (!acc || !x || !s)
+    return dam_fail(DAM_EINVAL, "scale_acc: NULL input"), NULL;
+  if (acc->persistent || !dam_shape_equal(&acc->shape, &x->shape))
+    return dam_fail(DAM_EINVAL, "scale_acc: the sum is persistent or "
+                    "differs from the term in shape"), NULL;
+  dam_node node = {"scale_acc", scale_add_backward, {x, s}, 2, acc, false, 0,
+                   NULL, NULL, true};
+  return dam_tape_finish(ex, scale_add_run(ex, s, x, acc, acc), &node);
+}
+
 dam_tensor *dam_scale_by(dam_exec *ex, dam_tensor *x, dam_tensor *s) {
   return dam_scale_add(ex, NULL, x, s);
 }

@@ -395,7 +395,8 @@ static dam_tensor *cell_forward(dam_exec *ex, dam_supernet *net, uint32_t ci,
       if (h && h != x && p->training && p->drop_path > 0)
         h = drop_path(ex, h, p);
       if (h)
-        h = dam_scale_add(ex, acc, h, p->weights[ce->reduce][k]);
+        h = acc ? dam_scale_acc(ex, acc, h, p->weights[ce->reduce][k])
+                : dam_scale_add(ex, NULL, h, p->weights[ce->reduce][k]);
       if (!(acc = h))
         return NULL;
     }

@@ -66,14 +66,15 @@ static bool kept(const release_rule *r, const dam_tensor *t) {
   return false;
 }
 
-/* node->out is fresh (no other node produces it), so every node that reads
- * it or keeps it in its data was recorded later, and its backward has run:
- * once node's backward is recorded, out's gradient is dead, and so is out
- * unless the caller still needs it. */
+/* node->out is fresh (no other node produces it, but later accumulating
+ * nodes may update it), so every node that reads it or keeps it in its
+ * data was recorded later, and its backward has run: once node's backward
+ * is recorded, out's gradient is dead, and so is out unless the caller
+ * still needs it. */
 static void release_after(dam_exec *ex, dam_node *node,
                           const release_rule *r) {
   dam_tensor *out = node->out;
-  if (out->persistent || ex->no_release)
+  if (out->persistent || ex->no_release || node->accumulates)
     return;
   dam_tensor_release(ex, out->grad);
   out->grad = NULL;

@@ -29,6 +29,10 @@ struct dam_node {
   float scalar;                /* a constant of the op, e.g. a scale */
   void *data;                  /* owned by the node when free_data is set */
   void (*free_data)(void *data);
+  bool accumulates;            /* out is an earlier node's output,
+                                  updated in place: its gradient passes
+                                  through, and it is released with that
+                                  node's */
 };
 
 struct dam_tape {

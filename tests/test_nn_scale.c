@@ -2,7 +2,8 @@
  * and dam_scale_rows against mask[n] * x, their gradients of L = <y, r>
  * against central differences of the host reference in double, on shapes
  * whose element count is and is not a multiple of 4 (the vec4 path);
- * dam_scale_add against a + s * x; gradients adding up when a tensor is
+ * dam_scale_add against a + s * x and dam_scale_acc summing in place;
+ * gradients adding up when a tensor is
  * used twice; bad inputs. */
 #include "autograd.h"
 #include "error.h"
@@ -136,6 +137,63 @@ static void scale_add_matches_reference(void **state) {
     if (fabs(gs[0] - xr) > 1e-5 * (scale + 1))
       fail_msg("shape %zu: gs %g, expected %g", k, gs[0], xr);
     free(yv), free(gx), free(ga), free(gs), free(x), free(a), free(r);
+  }
+}
+
+/* A node's sum built in place: y = s0 x0 (scale_add), then y += s1 x1 and
+ * y += s2 x2 (scale_acc, returning y itself); with L = <y, r> each gx_k is
+ * s_k r and each gs_k is <x_k, r>, also when backward releases what it
+ * can (dam_backward_release). */
+static void scale_acc_sums_in_place(void **state) {
+  harness *h = *state;
+  enum { K = 3 };
+  dam_shape shape = scale_shapes[3], one = dam_shape4(1, 0, 0, 0);
+  size_t n = dam_shape_numel(&shape);
+  for (int release = 0; release < 2; release++) {
+    float *x[K], s[K], *r = harness_random(h, n, -1, 1);
+    dam_tensor *tx[K], *ts[K], *y = NULL;
+    for (int k = 0; k < K; k++) {
+      x[k] = harness_random(h, n, -2, 2);
+      s[k] = harness_uniform(h, 0.25f, 1.5f);
+      tx[k] = harness_tensor(h, shape, x[k]);
+      ts[k] = harness_tensor(h, one, &s[k]);
+      tx[k]->requires_grad = ts[k]->requires_grad = true;
+      dam_tensor *sum = k ? dam_scale_acc(h->ex, y, tx[k], ts[k])
+                          : dam_scale_add(h->ex, NULL, tx[k], ts[k]);
+      assert_non_null(sum);
+      assert_true(!k || sum == y);
+      y = sum;
+    }
+    float *yv = harness_read(h, y);
+    dam_tensor *loss = dam_dot(h->ex, y, harness_tensor(h, shape, r));
+    assert_int_equal(release ? dam_backward_release(h->ex, loss, NULL, 0)
+                             : dam_backward(h->ex, loss), 0);
+    for (int k = 0; k < K; k++) {
+      float *gx = harness_read(h, tx[k]->grad), *gs = harness_read(h, ts[k]->grad);
+      double xr = 0, scale = 0;
+      for (size_t i = 0; i < n; i++) {
+        if (fabs(gx[i] - (double)s[k] * r[i]) > 1e-6)
+          fail_msg("release %d, term %d: gx[%zu] = %g, expected %g", release,
+                   k, i, gx[i], (double)s[k] * r[i]);
+        xr += (double)x[k][i] * r[i];
+        scale += fabs((double)x[k][i] * r[i]);
+      }
+      if (fabs(gs[0] - xr) > 1e-5 * (scale + 1))
+        fail_msg("release %d, term %d: gs %g, expected %g", release, k, gs[0],
+                 xr);
+      free(gx), free(gs);
+    }
+    for (size_t i = 0; i < n; i++) {
+      double want = 0;
+      for (int k = 0; k < K; k++)
+        want += (double)s[k] * x[k][i];
+      if (fabs(yv[i] - want) > 1e-5 * (fabs(want) + 1))
+        fail_msg("y[%zu] = %g, expected %g", i, yv[i], want);
+    }
+    assert_int_equal(dam_exec_end_step(h->ex), 0);
+    for (int k = 0; k < K; k++)
+      free(x[k]);
+    free(yv), free(r);
   }
 }
 
@@ -308,6 +366,7 @@ static void bad_inputs_refused(void **state) {
   expect_null(dam_scale_by(h->ex, NULL, t2), "scale_add");
   expect_null(dam_scale_by(h->ex, tx, NULL), "scale_add");
   expect_null(dam_scale_by(h->ex, tx, t2), "scale_add"); /* s of 2 elements */
+  expect_null(dam_scale_acc(h->ex, t2, tx, t2), "scale_acc"); /* shapes */
   expect_null(dam_scale_add(h->ex, t2, tx, t2), "scale_add"); /* shapes */
   expect_null(dam_scale_rows(h->ex, NULL, m), "scale_rows");
   expect_null(dam_scale_rows(h->ex, tx, NULL), "scale_rows");
@@ -318,6 +377,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(scale_by_matches_reference),
       cmocka_unit_test(scale_add_matches_reference),
+      cmocka_unit_test(scale_acc_sums_in_place),
       cmocka_unit_test(scale_rows_matches_reference),
       cmocka_unit_test(needs_grad_mask),
       cmocka_unit_test(used_twice_gradients_add),
