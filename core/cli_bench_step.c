@@ -128,23 +128,20 @@ static const char *method_name(const dam_config *cfg, int kind) {
 
 static void print_row(const bench_args *a, const dam_config *cfg, int kind,
                       const dam_bench_result *r, const char *device) {
-  uint32_t batch = (uint32_t)(kind == DAM_BENCH_ARCH &&
-                                      cfg->train.val_batch_size
-                                  ? cfg->train.val_batch_size
-                                  : cfg->train.batch_size);
   if (a->json) {
     printf("{\"impl\":\"diffautoml\",\"kind\":\"%s\",\"method\":\"%s\","
            "\"batch\":%u,\"steps\":%u,\"seconds\":%.6f,"
            "\"images_per_s\":%.3f,\"peak_bytes\":%llu,\"dispatches\":%.1f,"
            "\"barriers\":%.1f,\"submits\":%.2f,\"waits\":%.2f,"
            "\"device\":\"%s\"}\n",
-           kind_names[kind], method_name(cfg, kind), batch, a->steps,
+           kind_names[kind], method_name(cfg, kind), r->batch, a->steps,
            r->seconds, r->images_per_s, (unsigned long long)r->peak_bytes,
            r->dispatches, r->barriers, r->submits, r->waits, device);
   } else {
     printf("%-7s %-6s %6u %10.1f %10.1f %11.0f %9.0f %8.2f %6.2f\n",
-           kind_names[kind], method_name(cfg, kind), batch, r->images_per_s,
-           (double)r->peak_bytes / (1024.0 * 1024.0), r->dispatches,
+           kind_names[kind], method_name(cfg, kind), r->batch,
+           r->images_per_s, (double)r->peak_bytes / (1024.0 * 1024.0),
+           r->dispatches,
            r->barriers, r->submits, r->waits);
   }
   fflush(stdout);

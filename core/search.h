@@ -70,6 +70,7 @@ typedef struct dam_bench_opts {
 } dam_bench_opts;
 
 typedef struct dam_bench_result {
+  uint32_t batch;        /* images per step */
   double seconds;        /* the timed steps, wall clock */
   double images_per_s;   /* images of the step's kind: the training batch,
                             the validation batch for ARCH */

@@ -36,6 +36,7 @@ static void measure(dam_run *run, const dam_exec_stats *s0, double seconds,
                     uint32_t steps, uint32_t images, dam_bench_result *res) {
   const dam_exec *ex = run->ex;
   double n = steps;
+  res->batch = images;
   res->seconds = seconds;
   res->images_per_s = seconds > 0 ? images * n / seconds : 0;
   res->peak_bytes = ex->params.bytes_used + ex->arena.bytes_peak +

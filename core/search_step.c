@@ -258,8 +258,9 @@ static bool second_order(const dam_run *run) {
 }
 
 /* The weight step w' = w - eta * buf with the current hyper-parameters,
- * the gradients clipped on the way in when train.grad_clip > 0 (buf_prev copied first when a module
- * needs it), in one dispatch per five tensors. */
+ * the gradients clipped on the way in when train.grad_clip > 0 (buf_prev
+ * copied first when a module needs it), in one dispatch per five
+ * tensors. */
 static int weight_step(dam_run *run, step_params *p, dam_step_result *r) {
   dam_exec *ex = run->ex;
   float max_norm = (float)run->cfg->train.grad_clip;
@@ -461,6 +462,14 @@ static int host_updates(dam_run *run, const train_pass *tp,
   return err;
 }
 
+/* DAM_EDATA naming the step when a loss read back is not finite. */
+static int finite_loss(const dam_run *run, const char *what, float v) {
+  return isfinite(v) ? 0
+                     : dam_fail(DAM_EDATA, "step %llu: the %s loss is %g",
+                                (unsigned long long)run->step + 1, what,
+                                (double)v);
+}
+
 int dam__search_step(dam_run *run, dam_step_result *r) {
   const dam_config *cfg = run->cfg;
   dam_exec *ex = run->ex;
@@ -500,11 +509,10 @@ int dam__search_step(dam_run *run, dam_step_result *r) {
     err = darts_second_order(run, &st, &p, &tp, r->lr);
   if (!err)
     err = download_all(run, &tp, &st, val_loss, val_correct, &rb);
-  if (!err && (!isfinite(rb.loss) || (val_loss && !isfinite(rb.val_loss))))
-    err = dam_fail(DAM_EDATA, "step %llu: the %s loss is %g",
-                   (unsigned long long)run->step + 1,
-                   isfinite(rb.loss) ? "validation" : "training",
-                   isfinite(rb.loss) ? rb.val_loss : rb.loss);
+  if (!err)
+    err = finite_loss(run, "training", rb.loss);
+  if (!err && val_loss)
+    err = finite_loss(run, "validation", rb.val_loss);
   if (!err) {
     const dam_dataset *d = run->data->train;
     r->loss = rb.loss;
@@ -531,18 +539,6 @@ int dam__search_step(dam_run *run, dam_step_result *r) {
   return err ? err : end;
 }
 
-/* A loss read back from the device, refused when not finite. */
-static int finite_loss(dam_run *run, dam_tensor *loss, const char *what,
-                       double *out) {
-  float v = NAN;
-  int err = dam_tensor_download(run->ex, loss, &v);
-  *out = v;
-  if (!err && !isfinite(v))
-    err = dam_fail(DAM_EDATA, "step %llu: the %s loss is %g",
-                   (unsigned long long)run->step + 1, what, (double)v);
-  return err;
-}
-
 int dam__weight_step(dam_run *run, dam_step_result *r) {
   dam_step_terms st;
   step_params p = {0};
@@ -557,8 +553,12 @@ int dam__weight_step(dam_run *run, dam_step_result *r) {
     err = train_forward_backward(run, &st, &tp, false);
   if (!err)
     err = weight_step(run, &p, r);
+  float loss = NAN;
   if (!err)
-    err = finite_loss(run, tp.loss, "training", &r->loss);
+    err = dam_tensor_download(run->ex, tp.loss, &loss);
+  if (!err)
+    err = finite_loss(run, "training", loss);
+  r->loss = loss;
   int end = dam_exec_end_step(run->ex);
   params_free(&p);
   dam__terms_free(&st);
@@ -578,13 +578,17 @@ int dam__arch_step(dam_run *run, dam_step_result *r) {
     err = validation_pass(run, &st, &p, &loss, &correct, &vb);
   if (!err)
     err = terms_pack_grads(run, &st);
-  float *grad = malloc((st.n[0] + st.n[1] + 1) * sizeof *grad);
-  dam_range src = dam_tensor_range(st.packed);
+  float *grad = malloc((st.n[0] + st.n[1] + 1) * sizeof *grad), v = NAN;
+  if (!err && !grad)
+    err = dam_fail(DAM_ENOMEM, "out of memory");
+  if (!err) {
+    dam_range src[2] = {dam_tensor_range(st.packed), dam_tensor_range(loss)};
+    void *dst[2] = {grad, &v};
+    err = dam_exec_download_ranges(run->ex, src, 2, dst);
+  }
   if (!err)
-    err = grad ? dam_exec_download(run->ex, src, grad)
-               : dam_fail(DAM_ENOMEM, "out of memory");
-  if (!err)
-    err = finite_loss(run, loss, "validation", &r->val_loss);
+    err = finite_loss(run, "validation", v);
+  r->val_loss = v;
   if (!err) {
     dam_arch_add_grad(run->arch, 0, grad, 1.0);
     dam_arch_add_grad(run->arch, 1, grad + st.n[0], 1.0);
