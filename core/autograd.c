@@ -99,8 +99,26 @@ dam_tensor *dam_scale(dam_exec *ex, dam_tensor *x, float alpha) {
                 (dam_node){"scale", scale_backward, {x}, 1, y, false, alpha, 0, 0});
 }
 
+/* The output of a relu of x already on the tape, unless an accumulating
+ * node has updated x in place since: the candidate ops on one edge, and
+ * the edges leaving one node, all start from the same relu. */
+static dam_tensor *recorded_relu(const dam_exec *ex, const dam_tensor *x) {
+  const dam_tape *tape = ex->tape;
+  for (uint32_t i = tape ? tape->n : 0; i-- > 0;) {
+    const dam_node *n = &tape->nodes[i];
+    if (n->out == x && n->accumulates)
+      return NULL;
+    if (n->backward == relu_backward && n->in[0] == x)
+      return n->out;
+  }
+  return NULL;
+}
+
 dam_tensor *dam_relu(dam_exec *ex, dam_tensor *x) {
-  dam_tensor *y = like(ex, x);
+  dam_tensor *y = x ? recorded_relu(ex, x) : NULL;
+  if (y)
+    return y;
+  y = like(ex, x);
   if (!y)
     return NULL;
   return finish(ex, dam_k_relu(ex, x, y),

@@ -1,7 +1,8 @@
 /* The tape: a small composite graph's gradients against the analytic ones
  * and against central finite differences of the device forward; the
- * needs-grad mask; accumulation across backward calls; released output
- * gradients and outputs change no bit of the result and lower the peak. */
+ * needs-grad mask; accumulation across backward calls; a repeated relu
+ * shares its node; released output gradients and outputs change no bit of
+ * the result and lower the peak. */
 #include "harness.h"
 #include "autograd.h"
 #include "error.h"
@@ -141,6 +142,41 @@ static void persistent_gradients_accumulate(void **state) {
   assert_int_equal(dam_exec_end_step(h->ex), 0);
 }
 
+/* A second relu of one tensor is the first one's node, and its gradient
+ * gathers both uses; once an accumulating node updates the tensor in
+ * place, a relu of it is computed afresh. */
+static void repeated_relu_shared(void **state) {
+  harness *h = *state;
+  dam_shape s = dam_shape4(N, 0, 0, 0), one = dam_shape4(1, 0, 0, 0);
+  float x[N], c[N], d[N], two = 2.0f;
+  draw(h, x, c, d);
+  dam_tensor *tx = harness_tensor(h, s, x);
+  tx->requires_grad = true;
+  dam_tensor *r = dam_relu(h->ex, tx);
+  assert_ptr_equal(dam_relu(h->ex, tx), r);
+  dam_tensor *loss = dam_add(h->ex, dam_dot(h->ex, r, harness_tensor(h, s, c)),
+                             dam_dot(h->ex, dam_relu(h->ex, tx),
+                                     harness_tensor(h, s, d)));
+  assert_int_equal(dam_backward(h->ex, loss), 0);
+  float *g = harness_read(h, tx->grad);
+  for (int i = 0; i < N; i++)
+    assert_true(g[i] == (x[i] > 0 ? c[i] + d[i] : 0.0f));
+  free(g);
+
+  dam_tensor *k = harness_tensor(h, one, &two);
+  dam_tensor *sum = dam_scale_add(h->ex, NULL, tx, k);
+  dam_tensor *before = dam_relu(h->ex, sum);
+  assert_ptr_equal(dam_scale_acc(h->ex, sum, tx, k), sum);
+  dam_tensor *after = dam_relu(h->ex, sum);
+  assert_non_null(after);
+  assert_ptr_not_equal(after, before);
+  float *y = harness_read(h, after);
+  for (int i = 0; i < N; i++)
+    assert_true(y[i] == (x[i] > 0 ? 4.0f * x[i] : 0.0f));
+  free(y);
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
+}
+
 #define NET_LEAVES 8
 
 /* A small CNN's loss; leaves: x, conv weights, BN gamma/beta, linear. */
@@ -263,6 +299,7 @@ int main(void) {
       cmocka_unit_test(composite_graph_gradients),
       cmocka_unit_test(needs_grad_mask),
       cmocka_unit_test(persistent_gradients_accumulate),
+      cmocka_unit_test(repeated_relu_shared),
       cmocka_unit_test(released_grads_bit_identical),
       cmocka_unit_test(second_pass_after_release),
   };
