@@ -15,7 +15,9 @@
  *    padding written out (conv2d_pack_x*, conv2d_pack_w), so its inner
  *    loop loads four channels at a time without bounds checks; 1x1
  *    forwards at stride 1 read x in place as vec4s of pixels
- *    (conv2d_fwd_1x1, and conv2d_fwd_1x1_odd on planes of 4k + 1 pixels);
+ *    (conv2d_fwd_1x1, and conv2d_fwd_1x1_odd on planes of 4k + 1 pixels),
+ *    and so do 1x1 gradients to the input, as the forward of the
+ *    transposed convolution;
  *  - other devices: the same GEMMs tiled in shared memory.
  * The weight gradient is a long sum (over the batch and every output
  * position) into few outputs, so it is split over parts written to a step
@@ -62,6 +64,7 @@ typedef struct conv_push {
   uint32_t pw, dh, dw, Cg;
   uint32_t Kg, groups, count, tiles_n;
   uint32_t tiles_m, parts, rows_per_part, accumulate;
+  uint32_t transpose;
 } conv_push;
 
 DAM_SHADER(conv2d_fwd, 3, 0x4, sizeof(conv_push));
@@ -441,6 +444,20 @@ int dam_k_conv2d(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
                      (uint64_t)d.tiles_n * d.tiles_m * d.groups);
 }
 
+/* The gradient to the input of a 1x1 convolution is the 1x1 forward of
+ * the transposed one (gy in, w^T packed, added into gx): sets *t to that
+ * pass where the in-place 1x1 forwards take it. */
+static bool grad_input_as_1x1(dam_exec *ex, const conv_push *d,
+                              conv_push *t) {
+  if (!is_1x1(d) || !use_packed(ex, d))
+    return false;
+  *t = *d;
+  t->C = d->K, t->K = d->C;
+  t->Cg = d->Kg, t->Kg = d->Cg;
+  t->accumulate = t->transpose = 1;
+  return use_1x1(t) || use_1x1_odd(t);
+}
+
 /* gx's shape fixes H and W; dims() then checks gy against the output
  * shape it implies. */
 int dam_k_conv2d_grad_input_acc(dam_exec *ex, const dam_tensor *gy,
@@ -469,6 +486,9 @@ int dam_k_conv2d_grad_input_acc(dam_exec *ex, const dam_tensor *gy,
     return run_tiled(ex, &shader_conv2d_grad_input_tiled, t, &d,
                      (uint64_t)d.tiles_n * d.tiles_m * d.groups);
   }
+  conv_push tr;
+  if (grad_input_as_1x1(ex, &d, &tr))
+    return run_packed(ex, gy, w, &tr, gx);
   /* pixel tiles within each of the sh * sw remainder classes */
   d.tiles_n = div_up((uint64_t)d.N * div_up(d.H, d.sh) * div_up(d.W, d.sw),
                      REG_TN);

@@ -3,7 +3,10 @@
 // are the input and output channels of one group.  count is the number of
 // invocations that do work; tiles_n and tiles_m are tile counts along the
 // two fastest-varying dimensions of the invocation index; parts and
-// rows_per_part split a weight-gradient sum over the N * OH output rows.
+// rows_per_part split a weight-gradient sum over the N * OH output rows;
+// accumulate adds into the output instead of overwriting it; transpose
+// has conv2d_pack_w pack w^T (the gradient to the input of a 1x1
+// convolution runs as the forward of the transposed one).
 #ifndef DAM_CONV2D_GLSL
 #define DAM_CONV2D_GLSL
 
@@ -14,6 +17,7 @@ layout(push_constant) uniform P {
   uint pw, dh, dw, Cg;
   uint Kg, groups, count, tiles_n;
   uint tiles_m, parts, rows_per_part, accumulate;
+  uint transpose;
 } p;
 
 #endif

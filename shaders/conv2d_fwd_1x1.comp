@@ -3,7 +3,8 @@
 // NCHW directly as vec4s of 4 pixels, the weights come packed as in
 // conv2d_packed.glsl.  Each invocation keeps a PK_TM x TN register tile of
 // y: output channels of one group by TN pixels of one image (the last tile
-// of an image repeats its last vec4, whose results are dropped).
+// of an image repeats its last vec4, whose results are dropped).  With
+// accumulate set, y += the result.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 64) in;
@@ -12,7 +13,7 @@ layout(local_size_x = 64) in;
 #include "conv2d_packed.glsl"
 layout(std430, binding = 0) readonly buffer X { vec4 x[]; };
 layout(std430, binding = 1) readonly buffer WP { vec4 wp[]; };
-layout(std430, binding = 2) writeonly buffer Y { vec4 y[]; };
+layout(std430, binding = 2) buffer Y { vec4 y[]; };
 
 #define TM PK_TM
 #define TN 16
@@ -58,6 +59,9 @@ void main() {
   for (uint i = 0u; i < TM; i++) {
     if (k0 + i >= p.Kg) break;
     for (uint v = 0u; v < TV; v++)
-      if (q0 + v < hw4) y[yo + (k0 + i) * hw4 + q0 + v] = acc[i][v];
+      if (q0 + v < hw4) {
+        uint o = yo + (k0 + i) * hw4 + q0 + v;
+        y[o] = p.accumulate != 0u ? y[o] + acc[i][v] : acc[i][v];
+      }
   }
 }

@@ -10,7 +10,7 @@
 // images.  Group v's second vec4 is group v + 1's first; where v + 1 is in
 // the next image, v is a plane's last group and that vec4 only feeds its
 // dropped pixels.  Weights are packed as in conv2d_packed.glsl; y is
-// written per float.
+// written per float (added to with accumulate set).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 64) in;
@@ -19,7 +19,7 @@ layout(local_size_x = 64) in;
 #include "conv2d_packed.glsl"
 layout(std430, binding = 0) readonly buffer X { vec4 x[]; };
 layout(std430, binding = 1) readonly buffer WP { vec4 wp[]; };
-layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+layout(std430, binding = 2) buffer Y { float y[]; };
 
 #define TM PK_TM
 #define TV 4
@@ -80,6 +80,9 @@ void main() {
     if (k0 + i >= p.Kg) break;
     for (uint v = 0u; v < TV; v++)
       for (uint e = 0u; e < 4u; e++)
-        if (e < nv[v]) y[yb[v] + i * hw + e] = acc[i][v][e];
+        if (e < nv[v]) {
+          uint o = yb[v] + i * hw + e;
+          y[o] = p.accumulate != 0u ? y[o] + acc[i][v][e] : acc[i][v][e];
+        }
   }
 }

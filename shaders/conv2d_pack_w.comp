@@ -1,5 +1,7 @@
 // The weights in the packed layout of conv2d_packed.glsl: one vec4 (four
-// input channels of one output channel and tap) per invocation.
+// input channels of one output channel and tap) per invocation.  With
+// transpose set (1x1 kernels), w is [C, Kg, 1, 1]: the weights of the
+// transposed convolution, whose inputs are w's output channels.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 64) in;
@@ -21,9 +23,12 @@ void main() {
   uint k = (t % p.tiles_m) * PK_TM + i, g = t / p.tiles_m;
   vec4 v = vec4(0.0);
   if (k < p.Kg) {
-    uint b = ((g * p.Kg + k) * p.Cg + c) * khw + tap;
+    bool tr = p.transpose != 0u;
+    uint b = (tr ? (g * p.Cg + c) * p.Kg + k
+                 : (g * p.Kg + k) * p.Cg + c) * khw + tap;
+    uint step = (tr ? p.Kg : 1u) * khw;
     for (uint q = 0u; q < 4u; q++)
-      if (c + q < p.Cg) v[q] = w[b + q * khw];
+      if (c + q < p.Cg) v[q] = w[b + q * step];
   }
   wp[id] = v;
 }

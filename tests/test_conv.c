@@ -225,6 +225,9 @@ static void grad_input_register(void **s) {
 static void grad_input_shared(void **s) {
   all_cases(s, GRAD_INPUT, DAM__CONV2D_SHARED);
 }
+static void grad_input_packed(void **s) {
+  all_cases(s, GRAD_INPUT, DAM__CONV2D_PACKED);
+}
 static void grad_weight_auto(void **s) {
   all_cases(s, GRAD_WEIGHT, DAM__CONV2D_AUTO);
 }
@@ -410,6 +413,7 @@ int main(void) {
       cmocka_unit_test(grad_input_auto),
       cmocka_unit_test(grad_input_register),
       cmocka_unit_test(grad_input_shared),
+      cmocka_unit_test(grad_input_packed),
       cmocka_unit_test(grad_weight_auto),
       cmocka_unit_test(grad_weight_register),
       cmocka_unit_test(grad_weight_shared),
