@@ -45,6 +45,7 @@
 #include "conv2d_grad_input_tiled.spv.h"
 #include "conv2d_grad_weight.spv.h"
 #include "conv2d_grad_weight_cols.spv.h"
+#include "conv2d_grad_weight_1x1.spv.h"
 #include "conv2d_grad_weight_tiled.spv.h"
 #include "conv2d_fwd_1x1.spv.h"
 #include "conv2d_fwd_1x1_odd.spv.h"
@@ -71,6 +72,7 @@ DAM_SHADER(conv2d_fwd, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_grad_input, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_grad_weight, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_grad_weight_cols, 3, 0x4, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_grad_weight_1x1, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER(conv2d_fwd_tiled, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_grad_input_tiled, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_grad_weight_tiled, 3, 0x4, sizeof(conv_push));
@@ -87,8 +89,8 @@ DAM_SHADER(conv2d_dw_grad_input_flat3, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_dw_grad_input_flat3d2, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_dw_grad_input_flat5, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_sum_parts, 2, 0x2, sizeof(conv_push));
-DAM_SHADER(conv2d_fwd_1x1, 3, 0x4, sizeof(conv_push));
-DAM_SHADER(conv2d_fwd_1x1_odd, 3, 0x4, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1, 3, 0x4, 0x3, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER(conv2d_fwd_packed, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_pack_x, 2, 0x2, sizeof(conv_push));
 DAM_SHADER(conv2d_pack_x4, 2, 0x2, sizeof(conv_push));
@@ -106,6 +108,8 @@ DAM_SHADER(conv2d_pack_w, 2, 0x2, sizeof(conv_push));
 #define PACKED_TN 16
 #define PACKED_1X1_TN 16
 #define PACKED_1X1_ODD_TV 4
+#define GW_1X1_TM 8
+#define GW_1X1_TN 8
 #define DW_FWD_TW 16
 #define DW_GI_TW 16
 #define DW_SLIDE_MAXK 5
@@ -498,11 +502,13 @@ int dam_k_conv2d_grad_input_acc(dam_exec *ex, const dam_tensor *gy,
                          d.groups);
 }
 
-/* How many parts to split the N * OH output rows into, given how many
- * invocations (or workgroups, for tiled shaders) one part takes. */
-static void choose_parts(dam_exec *ex, conv_push *d, uint64_t per_part,
+/* How many parts to split `rows` (the N * OH output rows, or the N images
+ * for conv2d_grad_weight_1x1) into, at least min_rows each, given how
+ * many invocations (or workgroups, for tiled shaders) one part takes. */
+static void choose_parts(dam_exec *ex, conv_push *d, uint64_t rows,
+                         uint64_t min_rows, uint64_t per_part,
                          uint64_t gw_numel, bool tiled) {
-  uint64_t rows = (uint64_t)d->N * d->OH, parts;
+  uint64_t parts;
   if (forced_parts) {
     parts = forced_parts;
   } else {
@@ -511,8 +517,8 @@ static void choose_parts(dam_exec *ex, conv_push *d, uint64_t per_part,
     if (tiled)
       target /= LOCAL_SIZE;
     parts = (target + per_part - 1) / per_part;
-    if (parts > rows / MIN_ROWS)
-      parts = rows / MIN_ROWS;
+    if (parts > rows / min_rows)
+      parts = rows / min_rows;
     if (parts * gw_numel > MAX_PARTIAL)
       parts = MAX_PARTIAL / gw_numel;
   }
@@ -536,6 +542,7 @@ int dam_k_conv2d_grad_weight_acc(dam_exec *ex, const dam_tensor *x,
   uint64_t per_part;
   bool tiled = false;
   uint32_t khw = d.KH * d.KW;
+  uint64_t rows = (uint64_t)d.N * d.OH, min_rows = MIN_ROWS;
   if (use_depthwise(&d)) {
     s = use_slide(&d) ? &shader_conv2d_dw_grad_weight_slide
                       : &shader_conv2d_dw_grad_weight;
@@ -546,6 +553,13 @@ int dam_k_conv2d_grad_weight_acc(dam_exec *ex, const dam_tensor *x,
     d.tiles_m = div_up(d.Kg, SHARED_BM);
     per_part = (uint64_t)d.tiles_n * d.tiles_m * d.groups;
     tiled = true;
+  } else if (use_packed(ex, &d) && use_1x1(&d)) {
+    s = &shader_conv2d_grad_weight_1x1;
+    d.tiles_n = div_up(d.Cg, GW_1X1_TN);
+    d.tiles_m = div_up(d.Kg, GW_1X1_TM);
+    per_part = (uint64_t)d.tiles_n * d.tiles_m * d.groups;
+    rows = d.N;
+    min_rows = 1;
   } else if (d.Cg < REG_TN) {
     /* columns over (channel, tap) pairs: few channels fill no tile */
     s = &shader_conv2d_grad_weight_cols;
@@ -558,7 +572,7 @@ int dam_k_conv2d_grad_weight_acc(dam_exec *ex, const dam_tensor *x,
     d.tiles_m = div_up(d.Kg, REG_TM);
     per_part = (uint64_t)d.tiles_n * d.tiles_m * khw * d.groups;
   }
-  choose_parts(ex, &d, per_part, gw->numel, tiled);
+  choose_parts(ex, &d, rows, min_rows, per_part, gw->numel, tiled);
   const dam_tensor *out = gw;
   dam_tensor *partial = NULL;
   if (d.parts > 1) {

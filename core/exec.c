@@ -16,6 +16,8 @@ struct dam_batch {
   bool pending; /* submitted, fence not yet waited on */
   VkDescriptorPool *pools;
   uint32_t n_pools, cur_pool, sets_in_pool;
+  VkBufferView *views; /* of texel bindings, live until the batch retires */
+  uint32_t n_views, cap_views;
   VkQueryPool queries;
   const char **query_names; /* one per pair of timestamps */
   uint32_t n_queries;
@@ -53,7 +55,15 @@ static int batch_init(dam_exec *ex, struct dam_batch *b) {
   return err;
 }
 
+static void destroy_views(VkDevice vd, struct dam_batch *b) {
+  for (uint32_t i = 0; i < b->n_views; i++)
+    vkDestroyBufferView(vd, b->views[i], NULL);
+  b->n_views = 0;
+}
+
 static void batch_destroy(VkDevice vd, struct dam_batch *b) {
+  destroy_views(vd, b);
+  free(b->views);
   for (uint32_t i = 0; i < b->n_pools; i++)
     vkDestroyDescriptorPool(vd, b->pools[i], NULL);
   free(b->pools);
@@ -165,6 +175,7 @@ static int batch_retire(dam_exec *ex, struct dam_batch *b) {
     free(ts);
   }
   b->n_queries = 0;
+  destroy_views(vd, b);
   for (uint32_t i = 0; i < b->n_pools; i++)
     vkResetDescriptorPool(vd, b->pools[i], 0);
   b->cur_pool = 0;
@@ -328,13 +339,15 @@ static int alloc_set(dam_exec *ex, VkDescriptorSetLayout layout,
     b->sets_in_pool = 0;
   }
   if (b->cur_pool == b->n_pools) {
-    VkDescriptorPoolSize size = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                                 SETS_PER_POOL * DAM_MAX_BINDINGS};
+    VkDescriptorPoolSize sizes[] = {
+        {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, SETS_PER_POOL * DAM_MAX_BINDINGS},
+        {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+         SETS_PER_POOL * DAM_MAX_BINDINGS}};
     VkDescriptorPoolCreateInfo pi = {
         .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
         .maxSets = SETS_PER_POOL,
-        .poolSizeCount = 1,
-        .pPoolSizes = &size,
+        .poolSizeCount = 2,
+        .pPoolSizes = sizes,
     };
     VkDescriptorPool *pools =
         realloc(b->pools, (b->n_pools + 1) * sizeof *pools);
@@ -358,6 +371,40 @@ static int alloc_set(dam_exec *ex, VkDescriptorSetLayout layout,
   b->sets_in_pool++;
   return dam_vk_check(vkAllocateDescriptorSets(vd, &ai, set),
                       "vkAllocateDescriptorSets");
+}
+
+/* A vec4 view of r for a texel binding, kept by the current batch until
+ * it retires.  `name` is the shader's, for messages. */
+static int texel_view(dam_exec *ex, const char *name, uint32_t binding,
+                      const dam_range *r, VkBufferView *view) {
+  const VkPhysicalDeviceLimits *lim = &ex->dev->props.limits;
+  if (r->offset % lim->minTexelBufferOffsetAlignment || r->size % 16 ||
+      !r->size || r->size / 16 > lim->maxTexelBufferElements)
+    return dam_fail(DAM_EINVAL, "shader %s: binding %u (%llu bytes at %llu) "
+                    "cannot be read as vec4 texels", name, binding,
+                    (unsigned long long)r->size,
+                    (unsigned long long)r->offset);
+  struct dam_batch *b = &ex->batches[ex->cur];
+  if (b->n_views == b->cap_views) {
+    uint32_t cap = b->cap_views ? 2 * b->cap_views : 64;
+    VkBufferView *v = realloc(b->views, cap * sizeof *v);
+    if (!v)
+      return dam_fail(DAM_ENOMEM, "out of memory");
+    b->views = v;
+    b->cap_views = cap;
+  }
+  VkBufferViewCreateInfo vi = {
+      .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
+      .buffer = r->buffer,
+      .format = VK_FORMAT_R32G32B32A32_SFLOAT,
+      .offset = r->offset,
+      .range = r->size,
+  };
+  int err = dam_vk_check(vkCreateBufferView(ex->dev->dev, &vi, NULL, view),
+                         "vkCreateBufferView");
+  if (!err)
+    b->views[b->n_views++] = *view;
+  return err;
 }
 
 /* Split `groups` workgroups over x and y within the device limits. */
@@ -401,17 +448,23 @@ int dam_exec_dispatch(dam_exec *ex, const dam_shader *shader,
   if (err)
     return err;
   VkDescriptorBufferInfo bufs[DAM_MAX_BINDINGS];
+  VkBufferView views[DAM_MAX_BINDINGS];
   VkWriteDescriptorSet writes[DAM_MAX_BINDINGS];
   for (uint32_t i = 0; i < n_ranges; i++) {
+    VkDescriptorType type = dam_shader_binding_type(shader, i);
     bufs[i] = (VkDescriptorBufferInfo){ranges[i].buffer, ranges[i].offset,
                                        ranges[i].size};
+    if (type == VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER &&
+        (err = texel_view(ex, shader->name, i, &ranges[i], &views[i])))
+      return err;
     writes[i] = (VkWriteDescriptorSet){
         .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
         .dstSet = set,
         .dstBinding = i,
         .descriptorCount = 1,
-        .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+        .descriptorType = type,
         .pBufferInfo = &bufs[i],
+        .pTexelBufferView = &views[i],
     };
   }
   vkUpdateDescriptorSets(ex->dev->dev, n_ranges, writes, 0, NULL);

@@ -159,9 +159,22 @@ const char *dam_pipeline_cache_path(const dam_device *dev) {
   return dev->pipelines ? dev->pipelines->path : "";
 }
 
+uint32_t dam_shader_texel_mask(const dam_shader *s) {
+  return s->struct_size >= offsetof(dam_shader, texel_mask) +
+                               sizeof s->texel_mask
+             ? s->texel_mask
+             : 0;
+}
+
+VkDescriptorType dam_shader_binding_type(const dam_shader *s, uint32_t i) {
+  return dam_shader_texel_mask(s) & (1u << i)
+             ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
+             : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+}
+
 static int check_shader(const dam_device *dev, const dam_shader *s) {
   const char *name = s->name ? s->name : "(unnamed)";
-  if (s->struct_size < sizeof(dam_shader))
+  if (s->struct_size < offsetof(dam_shader, texel_mask))
     return dam_fail(DAM_EINVAL, "shader %s: struct_size %u, expected %zu",
                     name, s->struct_size, sizeof(dam_shader));
   if (!s->spirv ||
@@ -170,6 +183,10 @@ static int check_shader(const dam_device *dev, const dam_shader *s) {
   if (s->n_bindings == 0 || s->n_bindings > DAM_MAX_BINDINGS)
     return dam_fail(DAM_EINVAL, "shader %s: %u bindings (1..%d)", name,
                     s->n_bindings, DAM_MAX_BINDINGS);
+  uint32_t texel = dam_shader_texel_mask(s);
+  if (texel >> s->n_bindings || texel & s->write_mask)
+    return dam_fail(DAM_EINVAL, "shader %s: texel_mask 0x%x names a binding "
+                    "it does not have or one it writes", name, texel);
   if (s->push_size > DAM_MAX_PUSH || s->push_size % 4 ||
       s->push_size > dev->props.limits.maxPushConstantsSize)
     return dam_fail(DAM_EINVAL, "shader %s: push constants of %u bytes",
@@ -193,7 +210,7 @@ static int build(dam_device *dev, const dam_shader *s, dam_pipeline *p) {
   for (uint32_t i = 0; i < s->n_bindings; i++)
     b[i] = (VkDescriptorSetLayoutBinding){
         .binding = i,
-        .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+        .descriptorType = dam_shader_binding_type(s, i),
         .descriptorCount = 1,
         .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
     };
@@ -234,6 +251,7 @@ static int build(dam_device *dev, const dam_shader *s, dam_pipeline *p) {
   p->spirv_size = s->spirv_size;
   p->n_bindings = s->n_bindings;
   p->push_size = s->push_size;
+  p->texel_mask = dam_shader_texel_mask(s);
   return DAM_OK;
 }
 
@@ -244,7 +262,8 @@ int dam_pipeline_get(dam_device *dev, const dam_shader *shader,
     const dam_pipeline *p = t->items[i];
     if (p->spirv == shader->spirv && p->spirv_size == shader->spirv_size &&
         p->n_bindings == shader->n_bindings &&
-        p->push_size == shader->push_size) {
+        p->push_size == shader->push_size &&
+        p->texel_mask == dam_shader_texel_mask(shader)) {
       *out = t->items[i];
       return DAM_OK;
     }

@@ -16,7 +16,7 @@
 typedef struct dam_pipeline {
   const uint32_t *spirv; /* the key, with the layout below */
   size_t spirv_size;
-  uint32_t n_bindings, push_size;
+  uint32_t n_bindings, push_size, texel_mask;
   VkShaderModule module;
   VkDescriptorSetLayout set_layout;
   VkPipelineLayout layout;
@@ -37,6 +37,13 @@ void dam_pipelines_close(dam_device *dev);
  * malformed dam_shader, DAM_EVULKAN naming the shader otherwise. */
 int dam_pipeline_get(dam_device *dev, const dam_shader *shader,
                      const dam_pipeline **out);
+
+/* s->texel_mask, or 0 for a shader built against SDK 1.2 or older. */
+uint32_t dam_shader_texel_mask(const dam_shader *s);
+
+/* How binding i of s is bound: a uniform texel buffer or a storage
+ * buffer. */
+VkDescriptorType dam_shader_binding_type(const dam_shader *s, uint32_t i);
 
 /* Path of the pipeline cache file for this device (for messages/tests). */
 const char *dam_pipeline_cache_path(const dam_device *dev);

@@ -1,7 +1,7 @@
 // 1x1 convolution forward at stride 1 without padding, when an image plane
 // has a multiple of 4 pixels (CPU devices): x and y are read and written in
-// NCHW directly as vec4s of 4 pixels, the weights come packed as in
-// conv2d_packed.glsl.  Each invocation keeps a PK_TM x TN register tile of
+// NCHW directly as vec4s of 4 pixels (x as texels, like the weights, which
+// come packed as in conv2d_packed.glsl).  Each invocation keeps a PK_TM x TN register tile of
 // y: output channels of one group by TN pixels of one image (the last tile
 // of an image repeats its last vec4, whose results are dropped).  With
 // accumulate set, y += the result.
@@ -11,8 +11,8 @@ layout(local_size_x = 64) in;
 #include "diffautoml/dam_shader.glsl"
 #include "conv2d.glsl"
 #include "conv2d_packed.glsl"
-layout(std430, binding = 0) readonly buffer X { vec4 x[]; };
-layout(std430, binding = 1) readonly buffer WP { vec4 wp[]; };
+layout(binding = 0) uniform samplerBuffer x;
+layout(binding = 1) uniform samplerBuffer wp;
 layout(std430, binding = 2) buffer Y { vec4 y[]; };
 
 #define TM PK_TM
@@ -42,10 +42,10 @@ void main() {
     vec4 b[4][TV];
     for (uint q = 0u; q < 4u; q++) {
       uint co = min(4u * c + q, cmax) * hw4;
-      for (uint v = 0u; v < TV; v++) b[q][v] = x[xo[v] + co];
+      for (uint v = 0u; v < TV; v++) b[q][v] = texelFetch(x, int(xo[v] + co));
     }
     for (uint i = 0u; i < TM; i++) {
-      vec4 a = wp[wo + i];
+      vec4 a = texelFetch(wp, int(wo + i));
       for (uint v = 0u; v < TV; v++) {
         vec4 s = fma(vec4(a.x), b[0][v], acc[i][v]);
         s = fma(vec4(a.y), b[1][v], s);

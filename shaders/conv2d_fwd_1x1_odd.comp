@@ -17,8 +17,8 @@ layout(local_size_x = 64) in;
 #include "diffautoml/dam_shader.glsl"
 #include "conv2d.glsl"
 #include "conv2d_packed.glsl"
-layout(std430, binding = 0) readonly buffer X { vec4 x[]; };
-layout(std430, binding = 1) readonly buffer WP { vec4 wp[]; };
+layout(binding = 0) uniform samplerBuffer x;  // vec4 texels
+layout(binding = 1) uniform samplerBuffer wp;
 layout(std430, binding = 2) buffer Y { float y[]; };
 
 #define TM PK_TM
@@ -54,19 +54,19 @@ void main() {
   for (uint c = 0u; c < c4; c++) {
     uint co = c * hw;
     vec4 b[4][TV];
-    for (uint v = 0u; v < TV; v++) b[0][v] = x[xo[v] + co];
+    for (uint v = 0u; v < TV; v++) b[0][v] = texelFetch(x, int(xo[v] + co));
     for (uint q = 1u; q < 4u; q++) {
       uint cq = co + q * m;
       vec4 a[TV + 1];
-      for (uint v = 0u; v < TV; v++) a[v] = x[xo[v] + cq];
-      a[TV] = x[min(xo[TV - 1u] + cq + 1u, xlast)];
+      for (uint v = 0u; v < TV; v++) a[v] = texelFetch(x, int(xo[v] + cq));
+      a[TV] = texelFetch(x, int(min(xo[TV - 1u] + cq + 1u, xlast)));
       for (uint v = 0u; v < TV; v++)
         b[q][v] = q == 1u   ? vec4(a[v].yzw, a[v + 1u].x)
                   : q == 2u ? vec4(a[v].zw, a[v + 1u].xy)
                             : vec4(a[v].w, a[v + 1u].xyz);
     }
     for (uint i = 0u; i < TM; i++) {
-      vec4 w = wp[wo + i];
+      vec4 w = texelFetch(wp, int(wo + i));
       for (uint v = 0u; v < TV; v++) {
         vec4 s = fma(vec4(w.x), b[0][v], acc[i][v]);
         s = fma(vec4(w.y), b[1][v], s);

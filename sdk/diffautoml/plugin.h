@@ -23,7 +23,7 @@ extern "C" {
 #endif
 
 #define DAM_ABI_MAJOR 1
-#define DAM_ABI_MINOR 2
+#define DAM_ABI_MINOR 3
 
 #define DAM__CAT2(a, b) a##b
 #define DAM__CAT(a, b) DAM__CAT2(a, b)
@@ -115,7 +115,11 @@ typedef struct dam_bn_args {
 /* A compute shader shipped by a plugin.  Bindings are storage buffers
  * 0..n_bindings-1 in set 0; write_mask has bit i set when binding i is
  * written.  Push constants are at most 128 bytes.  The host keys its
- * pipelines by the SPIR-V array, which stays loaded with the plugin. */
+ * pipelines by the SPIR-V array, which stays loaded with the plugin.
+ * Since 1.3, texel_mask has bit i set when binding i is read as a
+ * `uniform samplerBuffer` of vec4s (RGBA32F) instead: lavapipe fetches a
+ * texel in about the time of one float from a storage buffer.  Such a
+ * tensor must start 16-byte aligned and hold a multiple of 4 floats. */
 typedef struct dam_shader {
   uint32_t struct_size;
   const char *name;
@@ -125,6 +129,8 @@ typedef struct dam_shader {
   uint32_t write_mask;
   uint32_t push_size;
   uint32_t local_size_x; /* must match the shader's local_size_x */
+  /* ---- 1.3 ---- */
+  uint32_t texel_mask;
 } dam_shader;
 
 /*
