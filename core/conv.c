@@ -46,6 +46,7 @@
 #include "conv2d_grad_weight.spv.h"
 #include "conv2d_grad_weight_cols.spv.h"
 #include "conv2d_grad_weight_1x1.spv.h"
+#include "conv2d_grad_weight_1x1_shifted.spv.h"
 #include "conv2d_grad_weight_tiled.spv.h"
 #include "conv2d_fwd_1x1.spv.h"
 #include "conv2d_fwd_1x1_odd.spv.h"
@@ -73,6 +74,8 @@ DAM_SHADER(conv2d_grad_input, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_grad_weight, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_grad_weight_cols, 3, 0x4, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_grad_weight_1x1, 3, 0x4, 0x3, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_grad_weight_1x1_shifted, 3, 0x4, 0x3,
+                 sizeof(conv_push));
 DAM_SHADER(conv2d_fwd_tiled, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_grad_input_tiled, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_grad_weight_tiled, 3, 0x4, sizeof(conv_push));
@@ -553,8 +556,10 @@ int dam_k_conv2d_grad_weight_acc(dam_exec *ex, const dam_tensor *x,
     d.tiles_m = div_up(d.Kg, SHARED_BM);
     per_part = (uint64_t)d.tiles_n * d.tiles_m * d.groups;
     tiled = true;
-  } else if (use_packed(ex, &d) && use_1x1(&d)) {
-    s = &shader_conv2d_grad_weight_1x1;
+  } else if (use_packed(ex, &d) && is_1x1(&d) && x->numel % 4 == 0 &&
+             gy->numel % 4 == 0) {
+    s = (d.H * d.W) % 4 ? &shader_conv2d_grad_weight_1x1_shifted
+                        : &shader_conv2d_grad_weight_1x1;
     d.tiles_n = div_up(d.Cg, GW_1X1_TN);
     d.tiles_m = div_up(d.Kg, GW_1X1_TM);
     per_part = (uint64_t)d.tiles_n * d.tiles_m * d.groups;

@@ -245,14 +245,17 @@ static void grad_weight_parts(void **state) {
   static const dam__conv2d_variant variants[] = {
       DAM__CONV2D_AUTO, DAM__CONV2D_REGISTER, DAM__CONV2D_SHARED};
   const conv_case *dense = &cases[2], *dw = &cases[4];
-  /* 1x1 on planes of 4k pixels (parts over images), K past a tile */
+  /* 1x1 (parts over images) on planes of 4k pixels with K past a tile,
+   * and on 7x7 planes, read at a shift */
   const conv_case pointwise = {7, 12, 4, 5, 19, 1, 1, GEOM(.groups = 1)};
+  const conv_case shifted = {5, 8, 7, 7, 12, 1, 1, GEOM(.groups = 2)};
   for (size_t v = 0; v < 3; v++)
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
       dam__conv2d_force(variants[v], parts[i]);
       check_case(*state, dense, GRAD_WEIGHT);
       check_case(*state, dw, GRAD_WEIGHT);
       check_case(*state, &pointwise, GRAD_WEIGHT);
+      check_case(*state, &shifted, GRAD_WEIGHT);
     }
   dam__conv2d_force(DAM__CONV2D_AUTO, 0);
 }
