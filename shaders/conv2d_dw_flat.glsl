@@ -4,7 +4,7 @@
 // multiple of 4 pixels seen as flat vec4s.  The includer defines K and D,
 // and GRAD for the gradient to the input (the same correlation with the
 // kernel flipped, added into binding 2) instead of the forward (written).
-// Binding 0 is x (or gy), 1 the weights, 2 y (or gx); push constants as
+// Binding 0 is x (or gy, read as vec4 texels), 1 the weights, 2 y (or gx); push constants as
 // conv2d.glsl with tiles_n chunks per plane and tiles_m vec4s per chunk.
 // Invocation id owns one chunk of one plane and walks its output vec4s in
 // order.  The taps of kernel row j lie at flat distances (j D - P) W - P
@@ -15,7 +15,7 @@
 // row and plane edges; the weights of the plane's channel stay in
 // registers.
 #extension GL_EXT_control_flow_attributes : require
-layout(std430, binding = 0) readonly buffer S { vec4 s4[]; };
+layout(binding = 0) uniform samplerBuffer s4;  // vec4 texels
 layout(std430, binding = 1) readonly buffer Wt { float w[]; };
 #ifdef GRAD
 layout(std430, binding = 2) buffer O { vec4 o4[]; };
@@ -27,7 +27,7 @@ layout(std430, binding = 2) writeonly buffer O { vec4 o4[]; };
 #define SPAN (4 + 2 * P)
 
 // Out-of-range vec4s only ever feed masked outputs.
-vec4 load(int v, int n4) { return s4[clamp(v, 0, n4 - 1)]; }
+vec4 load(int v, int n4) { return texelFetch(s4, clamp(v, 0, n4 - 1)); }
 
 void main() {
   uint id = dam_linear_id();
