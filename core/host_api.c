@@ -40,7 +40,7 @@ static int host_dispatch(dam_exec *ex, const dam_shader *shader,
     return dam_fail(DAM_EINVAL, "shader %s: %u tensors (at most %d)",
                     shader->name, n_tensors, DAM_MAX_BINDINGS);
   for (uint32_t i = 0; i < n_tensors; i++)
-    r[i] = dam_tensor_range(tensors[i]);
+    r[i] = dam_tensor_binding(tensors[i], shader, i);
   return dam_exec_dispatch(ex, shader, r, n_tensors, push, invocations);
 }
 

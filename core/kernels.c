@@ -21,8 +21,8 @@ DAM_SHADER(add, 3, 0x4, 4);
 DAM_SHADER(mul, 3, 0x4, 4);
 DAM_SHADER(mul_acc, 3, 0x4, 4);
 DAM_SHADER(axpby, 2, 0x2, 12);
-DAM_SHADER(relu, 2, 0x2, 4);
-DAM_SHADER(relu_backward, 3, 0x4, 4);
+DAM_SHADER_TEXEL(relu, 2, 0x2, 0x1, 4);
+DAM_SHADER_TEXEL(relu_backward, 3, 0x4, 0x3, 4);
 DAM_SHADER(reduce_sum, 3, 0x4, 12);
 DAM_SHADER(broadcast_acc, 3, 0x4, 12);
 

@@ -11,7 +11,7 @@
 #include "scale_by.spv.h"
 #include "scale_rows.spv.h"
 
-DAM_SHADER(scale_by, 4, 0x8, 8);
+DAM_SHADER_TEXEL(scale_by, 4, 0x8, 0x2, 8);
 DAM_SHADER(scale_rows, 3, 0x4, 12);
 
 /* y = s * x + a (a NULL: s * x); a may be y. */

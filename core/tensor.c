@@ -144,6 +144,15 @@ dam_range dam_tensor_range(const dam_tensor *t) {
                      t->numel * sizeof(float)};
 }
 
+dam_range dam_tensor_binding(const dam_tensor *t, const dam_shader *s,
+                             uint32_t i) {
+  dam_range r = dam_tensor_range(t);
+  VkDeviceSize texels = (r.size + 15) / 16 * 16;
+  if (dam_shader_texel_mask(s) & (1u << i) && texels <= t->mem.size)
+    r.size = texels;
+  return r;
+}
+
 bool dam_tensor_contiguous(const dam_tensor *t) {
   uint32_t stride = 1;
   for (int i = 3; i >= 0; i--) {

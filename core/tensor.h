@@ -75,6 +75,13 @@ void dam_tensor_release(dam_exec *ex, dam_tensor *t);
 /* The buffer range of t's elements. */
 dam_range dam_tensor_range(const dam_tensor *t);
 
+/* The range to bind t at binding i of s: its elements, or for a texel
+ * binding (dam_shader.texel_mask) the whole 16-byte texels holding them
+ * (allocations are padded to at least 16 bytes, so the floats past the
+ * last element exist; their values are unspecified). */
+dam_range dam_tensor_binding(const dam_tensor *t, const dam_shader *s,
+                             uint32_t i);
+
 /* True when the elements are densely packed in NCHW order (kernels
  * refuse other layouts with DAM_EINVAL). */
 bool dam_tensor_contiguous(const dam_tensor *t);

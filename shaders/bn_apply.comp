@@ -8,8 +8,7 @@
 #extension GL_GOOGLE_include_directive : require
 #include "diffautoml/dam_shader.glsl"
 layout(local_size_x = 64) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 0) readonly buffer X4 { vec4 x4[]; };
+layout(binding = 0) uniform samplerBuffer x;  // vec4 texels
 layout(std430, binding = 1) readonly buffer C { vec4 coef[]; };
 layout(std430, binding = 2) writeonly buffer Y { float y[]; };
 layout(std430, binding = 2) writeonly buffer Y4 { vec4 y4[]; };
@@ -22,10 +21,10 @@ void main() {
   if (p.wide != 0u) {
     uint n = p.hw / 4u, base = plane * n;
     for (; e < n; e += p.parts)
-      y4[base + e] = ((x4[base + e] - k.x) - k.y) * k.z + k.w;
+      y4[base + e] = ((texelFetch(x, int(base + e)) - k.x) - k.y) * k.z + k.w;
   } else {
     uint base = plane * p.hw;
     for (; e < p.hw; e += p.parts)
-      y[base + e] = ((x[base + e] - k.x) - k.y) * k.z + k.w;
+      y[base + e] = ((dam_texel_float(x, base + e) - k.x) - k.y) * k.z + k.w;
   }
 }

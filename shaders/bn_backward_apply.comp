@@ -5,10 +5,8 @@
 #extension GL_GOOGLE_include_directive : require
 #include "diffautoml/dam_shader.glsl"
 layout(local_size_x = 64) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) readonly buffer GY { float gy[]; };
-layout(std430, binding = 0) readonly buffer X4 { vec4 x4[]; };
-layout(std430, binding = 1) readonly buffer GY4 { vec4 gy4[]; };
+layout(binding = 0) uniform samplerBuffer x;  // vec4 texels
+layout(binding = 1) uniform samplerBuffer gy;
 layout(std430, binding = 2) readonly buffer C { vec4 coef[]; };
 layout(std430, binding = 3) buffer GX { float gx[]; };
 layout(std430, binding = 3) buffer GX4 { vec4 gx4[]; };
@@ -22,13 +20,15 @@ void main() {
     uint n = p.hw / 4u, base = plane * n;
     for (; e < n; e += p.parts) {
       uint at = base + e;
-      gx4[at] += k.x * gy4[at] - k.y * (x4[at] - k.w) - k.z;
+      gx4[at] += k.x * texelFetch(gy, int(at)) -
+                 k.y * (texelFetch(x, int(at)) - k.w) - k.z;
     }
   } else {
     uint base = plane * p.hw;
     for (; e < p.hw; e += p.parts) {
       uint at = base + e;
-      gx[at] += k.x * gy[at] - k.y * (x[at] - k.w) - k.z;
+      gx[at] += k.x * dam_texel_float(gy, at) -
+                k.y * (dam_texel_float(x, at) - k.w) - k.z;
     }
   }
 }

@@ -4,13 +4,12 @@
 #include "diffautoml/dam_shader.glsl"
 layout(local_size_x = 64) in;
 #include "elementwise.glsl"
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 0) readonly buffer X4 { vec4 x4[]; };
+layout(binding = 0) uniform samplerBuffer x;  // vec4 texels
 layout(std430, binding = 1) writeonly buffer Y { float y[]; };
 layout(std430, binding = 1) writeonly buffer Y4 { vec4 y4[]; };
 layout(push_constant) uniform P { uint n; } p;
 void main() {
   uint k, s = dam_elementwise_slot(p.n, k);
-  if (s == DAM_VEC4) y4[k] = max(x4[k], vec4(0.0));
-  else if (s == DAM_FLOAT) y[k] = max(x[k], 0.0);
+  if (s == DAM_VEC4) y4[k] = max(texelFetch(x, int(k)), vec4(0.0));
+  else if (s == DAM_FLOAT) y[k] = max(dam_texel_float(x, k), 0.0);
 }

@@ -7,8 +7,7 @@
 layout(local_size_x = 64) in;
 #include "elementwise.glsl"
 layout(std430, binding = 0) readonly buffer S { float s[]; };
-layout(std430, binding = 1) readonly buffer X { float x[]; };
-layout(std430, binding = 1) readonly buffer X4 { vec4 x4[]; };
+layout(binding = 1) uniform samplerBuffer x;  // vec4 texels
 layout(std430, binding = 2) readonly buffer A { float a[]; };
 layout(std430, binding = 2) readonly buffer A4 { vec4 a4[]; };
 layout(std430, binding = 3) buffer Y { float y[]; };
@@ -17,6 +16,8 @@ layout(push_constant) uniform P { uint n; uint has_a; } p;
 void main() {
   uint k, slot = dam_elementwise_slot(p.n, k);
   float w = s[0];
-  if (slot == DAM_VEC4) y4[k] = w * x4[k] + (p.has_a != 0u ? a4[k] : vec4(0.0));
-  else if (slot == DAM_FLOAT) y[k] = w * x[k] + (p.has_a != 0u ? a[k] : 0.0);
+  if (slot == DAM_VEC4)
+    y4[k] = w * texelFetch(x, int(k)) + (p.has_a != 0u ? a4[k] : vec4(0.0));
+  else if (slot == DAM_FLOAT)
+    y[k] = w * dam_texel_float(x, k) + (p.has_a != 0u ? a[k] : 0.0);
 }

@@ -168,7 +168,7 @@ static refusal_case cases[] = {
     {NULL, PLUGIN("malformed_no_infer"),
      {"op 'malformed_no_infer_op' has no infer_shape"}},
     {NULL, PLUGIN("malformed_newer_minor"),
-     {"built against plugin SDK 1.3, this host speaks 1.2"}},
+     {"built against plugin SDK 1.4, this host speaks 1.3"}},
     {NULL, PLUGIN("malformed_no_forward"),
      {"op 'malformed_no_forward_op' has no forward"}},
     {NULL, PLUGIN("malformed_param_offset"),

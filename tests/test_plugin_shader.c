@@ -9,6 +9,7 @@
 #include "op.h"
 #include "plugin.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,7 +109,8 @@ static void forward_and_backward(void **state) {
 }
 
 /* Refused by the host before any Vulkan call: not SPIR-V (bad magic, too
- * short), no bindings, a struct_size older than the host's dam_shader. */
+ * short), no bindings, a struct_size older than SDK 1.0's dam_shader, a
+ * texel binding that is written or past the bindings. */
 static void malformed_shader_refused(void **state) {
   harness *h = *state;
   static const uint32_t garbage[] = {0xdeadbeefu, 0x12345678u, 0x0u};
@@ -119,12 +121,16 @@ static void malformed_shader_refused(void **state) {
   {.struct_size = SIZE, .name = NAME, .spirv = WORDS,                         \
    .spirv_size = sizeof WORDS, .n_bindings = BINDINGS,                        \
    .write_mask = BINDINGS ? 1u : 0u, .push_size = 4, .local_size_x = 64}
-  const dam_shader bad[] = {
+  dam_shader bad[] = {
       BAD("bad_garbage", garbage, 1, sizeof(dam_shader)),
       BAD("bad_short", too_short, 1, sizeof(dam_shader)),
       BAD("bad_bindings", header, 0, sizeof(dam_shader)),
-      BAD("bad_struct_size", header, 1, sizeof(dam_shader) - 8),
+      BAD("bad_struct_size", header, 1, offsetof(dam_shader, texel_mask) - 8),
+      BAD("bad_texel_written", header, 1, sizeof(dam_shader)),
+      BAD("bad_texel_binding", header, 1, sizeof(dam_shader)),
   };
+  bad[4].texel_mask = 1u; /* binding 0 is written */
+  bad[5].texel_mask = 2u; /* there is no binding 1 */
 #undef BAD
   const dam_host_api *host = dam_host_api_get();
   dam_tensor *t = harness_tensor(h, dam_shape4(NUMEL, 0, 0, 0), NULL);

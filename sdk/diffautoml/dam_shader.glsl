@@ -13,6 +13,9 @@
   (gl_GlobalInvocationID.x +                                                \
    gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x)
 
+// Float i of a binding read as vec4 texels (dam_shader.texel_mask).
+#define dam_texel_float(buf, i) (texelFetch(buf, int((i) >> 2))[(i) & 3u])
+
 // Twins of the SDK's dam_hash32, dam_draw and dam_draw_unit (plugin.h):
 // per-image random decisions that the host can reproduce.
 uint dam_hash32(uint x) {

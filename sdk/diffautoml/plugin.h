@@ -118,8 +118,9 @@ typedef struct dam_bn_args {
  * pipelines by the SPIR-V array, which stays loaded with the plugin.
  * Since 1.3, texel_mask has bit i set when binding i is read as a
  * `uniform samplerBuffer` of vec4s (RGBA32F) instead: lavapipe fetches a
- * texel in about the time of one float from a storage buffer.  Such a
- * tensor must start 16-byte aligned and hold a multiple of 4 floats. */
+ * texel in about the time of one float from a storage buffer.  The host
+ * binds the whole texels holding the tensor; the floats of the last one
+ * past its elements are unspecified (dam_texel_float reads one float). */
 typedef struct dam_shader {
   uint32_t struct_size;
   const char *name;
