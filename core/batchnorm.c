@@ -22,17 +22,17 @@
 #include "bn_partial.spv.h"
 #include "bn_partial_flat.spv.h"
 
-DAM_SHADER(bn_partial, 2, 0x2, 20);
-DAM_SHADER(bn_backward_partial, 4, 0x8, 20);
-DAM_SHADER(bn_partial_flat, 2, 0x2, 20);
-DAM_SHADER(bn_backward_partial_flat, 4, 0x8, 20);
+DAM_SHADER_TEXEL(bn_partial, 2, 0x2, 0x1, 20);
+DAM_SHADER_TEXEL(bn_backward_partial, 4, 0x8, 0x3, 20);
+DAM_SHADER_TEXEL(bn_partial_flat, 2, 0x2, 0x1, 20);
+DAM_SHADER_TEXEL(bn_backward_partial_flat, 4, 0x8, 0x3, 20);
 DAM_SHADER(bn_combine, 9, 0x1F0, 28);
 DAM_SHADER(bn_eval_coef, 5, 0x10, 12);
 DAM_SHADER_TEXEL(bn_apply, 3, 0x4, 0x1, 20);
 DAM_SHADER(bn_backward_combine, 7, 0x70, 20);
 DAM_SHADER_TEXEL(bn_backward_apply, 4, 0x8, 0x3, 20);
-DAM_SHADER(bn_apply_flat, 3, 0x4, 20);
-DAM_SHADER(bn_backward_apply_flat, 4, 0x8, 20);
+DAM_SHADER_TEXEL(bn_apply_flat, 3, 0x4, 0x1, 20);
+DAM_SHADER_TEXEL(bn_backward_apply_flat, 4, 0x8, 0x3, 20);
 
 /* Floats of a plane each partial sum covers (at most). */
 #define PER_PART 64

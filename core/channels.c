@@ -7,7 +7,7 @@
 #include "channel_copy.spv.h"
 #include "channel_copy_shift.spv.h"
 
-DAM_SHADER(channel_copy, 2, 0x2, 32);
+DAM_SHADER_TEXEL(channel_copy, 2, 0x2, 0x1, 32);
 DAM_SHADER(channel_copy_shift, 2, 0x2, 40);
 
 /* Elements (floats or vec4s) of a row each invocation moves, and the

@@ -4,8 +4,8 @@
 #extension GL_GOOGLE_include_directive : require
 #include "diffautoml/dam_shader.glsl"
 layout(local_size_x = 64) in;
-layout(std430, binding = 0) readonly buffer X4 { vec4 x4[]; };
-layout(std430, binding = 1) readonly buffer GY4 { vec4 gy4[]; };
+layout(binding = 0) uniform samplerBuffer x;  // vec4 texels
+layout(binding = 1) uniform samplerBuffer gy;
 layout(std430, binding = 2) readonly buffer C { vec4 coef[]; };
 layout(std430, binding = 3) buffer GX4 { vec4 gx4[]; };
 layout(push_constant) uniform P { uint planes, c, hw, parts, wide; } p;
@@ -15,7 +15,8 @@ void main() {
   if (!bn_flat_begin(dam_linear_id(), s)) return;
   for (; s.v < s.end; ++s.v) {
     bn_flat_coef k = bn_flat_select(s);
-    gx4[s.v] += k.x * gy4[s.v] - k.y * (x4[s.v] - k.w) - k.z;
+    gx4[s.v] += k.x * texelFetch(gy, int(s.v)) -
+               k.y * (texelFetch(x, int(s.v)) - k.w) - k.z;
     bn_flat_step(s);
   }
 }

@@ -5,10 +5,8 @@
 #extension GL_GOOGLE_include_directive : require
 #include "diffautoml/dam_shader.glsl"
 layout(local_size_x = 64) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) readonly buffer GY { float gy[]; };
-layout(std430, binding = 0) readonly buffer X4 { vec4 x4[]; };
-layout(std430, binding = 1) readonly buffer GY4 { vec4 gy4[]; };
+layout(binding = 0) uniform samplerBuffer x;  // vec4 texels
+layout(binding = 1) uniform samplerBuffer gy;
 layout(std430, binding = 2) readonly buffer M { float mean[]; };
 layout(std430, binding = 3) writeonly buffer O { vec2 part[]; };
 layout(push_constant) uniform P { uint planes, c, hw, parts, wide; } p;
@@ -21,16 +19,16 @@ void main() {
   if (p.wide != 0u) {
     uint n = p.hw / 4u, base = plane * n;
     for (; e < n; e += p.parts) {
-      vec4 g = gy4[base + e];
+      vec4 g = texelFetch(gy, int(base + e));
       s1 += (g.x + g.y) + (g.z + g.w);
-      s2 += dot(g, x4[base + e] - mu);
+      s2 += dot(g, texelFetch(x, int(base + e)) - mu);
     }
   } else {
     uint base = plane * p.hw;
     for (; e < p.hw; e += p.parts) {
-      float g = gy[base + e];
+      float g = dam_texel_float(gy, base + e);
       s1 += g;
-      s2 += g * (x[base + e] - mu);
+      s2 += g * (dam_texel_float(x, base + e) - mu);
     }
   }
   part[i] = vec2(s1, s2);

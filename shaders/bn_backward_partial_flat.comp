@@ -5,8 +5,8 @@
 #extension GL_GOOGLE_include_directive : require
 #include "diffautoml/dam_shader.glsl"
 layout(local_size_x = 64) in;
-layout(std430, binding = 0) readonly buffer X4 { vec4 x4[]; };
-layout(std430, binding = 1) readonly buffer GY4 { vec4 gy4[]; };
+layout(binding = 0) uniform samplerBuffer x;  // vec4 texels
+layout(binding = 1) uniform samplerBuffer gy;
 layout(std430, binding = 2) readonly buffer M { float mean[]; };
 layout(std430, binding = 3) writeonly buffer O { vec2 part[]; };
 layout(push_constant) uniform P { uint planes, c, hw, parts, wide; } p;
@@ -21,9 +21,9 @@ void main() {
     uvec4 at = uvec4(4u * v) + uvec4(0u, 1u, 2u, 3u);
     bvec4 in_plane = bvec4(uvec4(greaterThanEqual(at, uvec4(first))) &
                            uvec4(lessThan(at, uvec4(last))));
-    vec4 g = gy4[v];
+    vec4 g = texelFetch(gy, int(v));
     s1 += dot(mix(vec4(0.0), g, in_plane), vec4(1.0));
-    s2 += dot(mix(vec4(0.0), g * (x4[v] - mu), in_plane), vec4(1.0));
+    s2 += dot(mix(vec4(0.0), g * (texelFetch(x, int(v)) - mu), in_plane), vec4(1.0));
   }
   part[i] = vec2(s1, s2);
 }

@@ -8,27 +8,26 @@
 #extension GL_GOOGLE_include_directive : require
 #include "diffautoml/dam_shader.glsl"
 layout(local_size_x = 64) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 0) readonly buffer X4 { vec4 x4[]; };
+layout(binding = 0) uniform samplerBuffer x;  // vec4 texels
 layout(std430, binding = 1) writeonly buffer O { vec2 part[]; };
 layout(push_constant) uniform P { uint planes, c, hw, parts, wide; } p;
 void main() {
   uint i = dam_linear_id();
   if (i >= p.planes * p.parts) return;
   uint plane = i / p.parts, e = i - plane * p.parts;
-  float shift = x[(plane % p.c) * p.hw];
+  float shift = dam_texel_float(x, (plane % p.c) * p.hw);
   float s1 = 0.0, s2 = 0.0;
   if (p.wide != 0u) {
     uint n = p.hw / 4u, base = plane * n;
     for (; e < n; e += p.parts) {
-      vec4 d = x4[base + e] - shift;
+      vec4 d = texelFetch(x, int(base + e)) - shift;
       s1 += (d.x + d.y) + (d.z + d.w);
       s2 += dot(d, d);
     }
   } else {
     uint base = plane * p.hw;
     for (; e < p.hw; e += p.parts) {
-      float d = x[base + e] - shift;
+      float d = dam_texel_float(x, base + e) - shift;
       s1 += d;
       s2 += d * d;
     }

@@ -5,22 +5,21 @@
 #extension GL_GOOGLE_include_directive : require
 #include "diffautoml/dam_shader.glsl"
 layout(local_size_x = 64) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 0) readonly buffer X4 { vec4 x4[]; };
+layout(binding = 0) uniform samplerBuffer x;  // vec4 texels
 layout(std430, binding = 1) writeonly buffer O { vec2 part[]; };
 layout(push_constant) uniform P { uint planes, c, hw, parts, wide; } p;
 void main() {
   uint i = dam_linear_id();
   if (i >= p.planes * p.parts) return;
   uint plane = i / p.parts, e = i - plane * p.parts;
-  float shift = x[(plane % p.c) * p.hw];
+  float shift = dam_texel_float(x, (plane % p.c) * p.hw);
   float s1 = 0.0, s2 = 0.0;
   uint first = plane * p.hw, last = first + p.hw;
   for (uint v = first / 4u + e; v < (last + 3u) / 4u; v += p.parts) {
     uvec4 at = uvec4(4u * v) + uvec4(0u, 1u, 2u, 3u);
     bvec4 in_plane = bvec4(uvec4(greaterThanEqual(at, uvec4(first))) &
                            uvec4(lessThan(at, uvec4(last))));
-    vec4 d = mix(vec4(0.0), x4[v] - shift, in_plane);
+    vec4 d = mix(vec4(0.0), texelFetch(x, int(v)) - shift, in_plane);
     s1 += (d.x + d.y) + (d.z + d.w);
     s2 += dot(d, d);
   }

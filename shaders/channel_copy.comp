@@ -9,9 +9,8 @@
 #extension GL_GOOGLE_include_directive : require
 #include "diffautoml/dam_shader.glsl"
 layout(local_size_x = 64) in;
-layout(std430, binding = 0) readonly buffer S { float src[]; };
 layout(std430, binding = 1) buffer D { float dst[]; };
-layout(std430, binding = 0) readonly buffer S4 { vec4 src4[]; };
+layout(binding = 0) uniform samplerBuffer src;  // vec4 texels
 layout(std430, binding = 1) buffer D4 { vec4 dst4[]; };
 layout(push_constant) uniform P {
   uint rows, len, parts, src_row, dst_row, src_off, dst_off;
@@ -25,13 +24,13 @@ void main() {
   bool acc = (p.flags & 1u) != 0u;
   if ((p.flags & 2u) != 0u) {
     if (acc)
-      for (; e < p.len; e += p.parts) dst4[d + e] += src4[s + e];
+      for (; e < p.len; e += p.parts) dst4[d + e] += texelFetch(src, int(s + e));
     else
-      for (; e < p.len; e += p.parts) dst4[d + e] = src4[s + e];
+      for (; e < p.len; e += p.parts) dst4[d + e] = texelFetch(src, int(s + e));
   } else {
     if (acc)
-      for (; e < p.len; e += p.parts) dst[d + e] += src[s + e];
+      for (; e < p.len; e += p.parts) dst[d + e] += dam_texel_float(src, s + e);
     else
-      for (; e < p.len; e += p.parts) dst[d + e] = src[s + e];
+      for (; e < p.len; e += p.parts) dst[d + e] = dam_texel_float(src, s + e);
   }
 }
