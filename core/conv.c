@@ -66,7 +66,7 @@ typedef struct conv_push {
   uint32_t pw, dh, dw, Cg;
   uint32_t Kg, groups, count, tiles_n;
   uint32_t tiles_m, parts, rows_per_part, accumulate;
-  uint32_t transpose;
+  uint32_t transpose, raw_w;
 } conv_push;
 
 DAM_SHADER(conv2d_fwd, 3, 0x4, sizeof(conv_push));
@@ -377,7 +377,8 @@ static int pack_x(dam_exec *ex, const dam_tensor *x, dam_tensor *xp,
 
 /* Pack w, and x unless the 1x1 shader takes it in place, into step
  * tensors (layouts in shaders/conv2d_packed.glsl), then run the forward
- * over them. */
+ * over them.  The 1x1 shaders read w as it is when groups have 4k
+ * channels (raw_w). */
 static int run_packed(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
                       conv_push *d, dam_tensor *y) {
   uint32_t c4 = div_up(d->Cg, 4), khw = d->KH * d->KW;
@@ -386,14 +387,19 @@ static int run_packed(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
   dam_shape xs = dam_shape4(d->N * d->groups, d->H + 2 * d->ph,
                             d->W + 2 * d->pw, 4 * c4);
   dam_shape ws = dam_shape4(d->groups * d->tiles_m, khw, c4, 4 * PACKED_TM);
-  dam_tensor *wp = dam_tensor_new(ex, &ws, false);
-  dam_tensor *xp = wp && !in_place ? dam_tensor_new(ex, &xs, false) : NULL;
-  if (!wp || (!in_place && !xp))
+  d->raw_w = in_place && !d->transpose && d->Cg % 4 == 0;
+  dam_tensor *wp = d->raw_w ? NULL : dam_tensor_new(ex, &ws, false);
+  dam_tensor *xp = in_place ? NULL : dam_tensor_new(ex, &xs, false);
+  if ((!d->raw_w && !wp) || (!in_place && !xp)) {
+    dam_tensor_release(ex, wp);
     return dam_fail(DAM_ENOMEM, "conv2d: packed operands: %s",
                     dam_last_error());
+  }
   const dam_tensor *pw[] = {w, wp};
-  const dam_tensor *fwd[] = {in_place ? x : xp, wp, y};
-  int err = run_counted(ex, &shader_conv2d_pack_w, pw, d, wp->numel / 4);
+  const dam_tensor *fwd[] = {in_place ? x : xp, d->raw_w ? w : wp, y};
+  int err = d->raw_w ? DAM_OK
+                     : run_counted(ex, &shader_conv2d_pack_w, pw, d,
+                                   wp->numel / 4);
   if (!err && !in_place)
     err = pack_x(ex, x, xp, d, c4);
   if (err)

@@ -6,7 +6,8 @@
 // rows_per_part split a weight-gradient sum over the N * OH output rows;
 // accumulate adds into the output instead of overwriting it; transpose
 // has conv2d_pack_w pack w^T (the gradient to the input of a 1x1
-// convolution runs as the forward of the transposed one).
+// convolution runs as the forward of the transposed one); raw_w has the
+// 1x1 forwards read w unpacked (conv2d_packed.glsl).
 #ifndef DAM_CONV2D_GLSL
 #define DAM_CONV2D_GLSL
 
@@ -17,7 +18,7 @@ layout(push_constant) uniform P {
   uint pw, dh, dw, Cg;
   uint Kg, groups, count, tiles_n;
   uint tiles_m, parts, rows_per_part, accumulate;
-  uint transpose;
+  uint transpose, raw_w;
 } p;
 
 #endif

@@ -32,7 +32,8 @@ void main() {
   for (uint v = 0u; v < TV; v++)
     xo[v] = (n * p.C + g * p.Cg) * hw4 + min(q0 + v, hw4 - 1u);
   uint cmax = p.Cg - 1u;
-  uint wo = (g * p.tiles_m + mt) * c4 * TM;
+  uint wb[TM], ws = pk_w_step();
+  for (uint i = 0u; i < TM; i++) wb[i] = pk_w_first(g, mt, i);
 
   vec4 acc[TM][TV];
   for (uint i = 0u; i < TM; i++)
@@ -45,7 +46,7 @@ void main() {
       for (uint v = 0u; v < TV; v++) b[q][v] = texelFetch(x, int(xo[v] + co));
     }
     for (uint i = 0u; i < TM; i++) {
-      vec4 a = texelFetch(wp, int(wo + i));
+      vec4 a = texelFetch(wp, int(wb[i] + c * ws));
       for (uint v = 0u; v < TV; v++) {
         vec4 s = fma(vec4(a.x), b[0][v], acc[i][v]);
         s = fma(vec4(a.y), b[1][v], s);
@@ -53,7 +54,6 @@ void main() {
         acc[i][v] = fma(vec4(a.w), b[3][v], s);
       }
     }
-    wo += TM;
   }
   uint yo = (n * p.K + g * p.Kg) * hw4;
   for (uint i = 0u; i < TM; i++) {

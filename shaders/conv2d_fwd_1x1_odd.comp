@@ -45,7 +45,8 @@ void main() {
       n++;
     }
   }
-  uint wo = (g * p.tiles_m + mt) * c4 * TM;
+  uint wb[TM], ws = pk_w_step();
+  for (uint i = 0u; i < TM; i++) wb[i] = pk_w_first(g, mt, i);
 
   vec4 acc[TM][TV];
   for (uint i = 0u; i < TM; i++)
@@ -66,7 +67,7 @@ void main() {
                             : vec4(a[v].w, a[v + 1u].xyz);
     }
     for (uint i = 0u; i < TM; i++) {
-      vec4 w = texelFetch(wp, int(wo + i));
+      vec4 w = texelFetch(wp, int(wb[i] + c * ws));
       for (uint v = 0u; v < TV; v++) {
         vec4 s = fma(vec4(w.x), b[0][v], acc[i][v]);
         s = fma(vec4(w.y), b[1][v], s);
@@ -74,7 +75,6 @@ void main() {
         acc[i][v] = fma(vec4(w.w), b[3][v], s);
       }
     }
-    wo += TM;
   }
   for (uint i = 0u; i < TM; i++) {
     if (k0 + i >= p.Kg) break;
