@@ -38,6 +38,9 @@
 #include "conv2d_dw_grad_input_flat5.spv.h"
 #include "conv2d_dw_grad_input_slide.spv.h"
 #include "conv2d_dw_grad_weight.spv.h"
+#include "conv2d_dw_grad_weight_flat3.spv.h"
+#include "conv2d_dw_grad_weight_flat3d2.spv.h"
+#include "conv2d_dw_grad_weight_flat5.spv.h"
 #include "conv2d_dw_grad_weight_slide.spv.h"
 #include "conv2d_fwd.spv.h"
 #include "conv2d_fwd_tiled.spv.h"
@@ -91,6 +94,10 @@ DAM_SHADER_TEXEL(conv2d_dw_fwd_flat5, 3, 0x4, 0x1, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat3, 3, 0x4, 0x1, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat3d2, 3, 0x4, 0x1, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat5, 3, 0x4, 0x1, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat3, 3, 0x4, 0x3, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat3d2, 3, 0x4, 0x3,
+                 sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat5, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER(conv2d_sum_parts, 2, 0x2, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_fwd_1x1, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd, 3, 0x4, 0x3, sizeof(conv_push));
@@ -265,23 +272,31 @@ static bool use_slide(const conv_push *d) {
   return d->sw == 1 && d->KW <= DW_SLIDE_MAXK;
 }
 
+enum conv_pass { PASS_FORWARD, PASS_GRAD_INPUT, PASS_GRAD_WEIGHT };
+
 /* The depthwise _flat shaders: stride 1, 3x3 or 5x5 with dilation 1 or
  * 3x3 with dilation 2 on both axes, size-keeping padding, and planes of a
- * multiple of 4 pixels.  Returns the shader (forward or, with grad, the
- * gradient to the input) and sets d's chunking, or NULL. */
-static const dam_shader *use_flat(conv_push *d, bool grad) {
+ * multiple of 4 pixels.  Returns the shader of the pass and sets d's
+ * chunking, or NULL. */
+static const dam_shader *use_flat(conv_push *d, enum conv_pass pass) {
   if (d->sh != 1 || d->sw != 1 || d->KH != d->KW || d->dh != d->dw ||
       d->ph != d->pw || 2 * d->ph != d->dh * (d->KH - 1) ||
       (d->H * d->W) % 4)
     return NULL;
+  static const dam_shader *const shaders[3][3] = {
+      {&shader_conv2d_dw_fwd_flat3, &shader_conv2d_dw_grad_input_flat3,
+       &shader_conv2d_dw_grad_weight_flat3},
+      {&shader_conv2d_dw_fwd_flat3d2, &shader_conv2d_dw_grad_input_flat3d2,
+       &shader_conv2d_dw_grad_weight_flat3d2},
+      {&shader_conv2d_dw_fwd_flat5, &shader_conv2d_dw_grad_input_flat5,
+       &shader_conv2d_dw_grad_weight_flat5}};
   const dam_shader *s = NULL;
   if (d->KH == 3 && d->dh == 1)
-    s = grad ? &shader_conv2d_dw_grad_input_flat3 : &shader_conv2d_dw_fwd_flat3;
+    s = shaders[0][pass];
   else if (d->KH == 3 && d->dh == 2)
-    s = grad ? &shader_conv2d_dw_grad_input_flat3d2
-             : &shader_conv2d_dw_fwd_flat3d2;
+    s = shaders[1][pass];
   else if (d->KH == 5 && d->dh == 1)
-    s = grad ? &shader_conv2d_dw_grad_input_flat5 : &shader_conv2d_dw_fwd_flat5;
+    s = shaders[2][pass];
   if (s) {
     uint32_t hw4 = d->H * d->W / 4;
     d->tiles_n = div_up(hw4, DW_FLAT_STEPS);
@@ -434,7 +449,7 @@ int dam_k_conv2d(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
     return err;
   uint64_t npix = (uint64_t)d.N * d.OH * d.OW;
   const dam_shader *s;
-  if (use_depthwise(&d) && (s = use_flat(&d, false)))
+  if (use_depthwise(&d) && (s = use_flat(&d, PASS_FORWARD)))
     return run_counted(ex, s, t, &d, (uint64_t)d.N * d.C * d.tiles_n);
   if (use_depthwise(&d)) {
     d.tiles_n = use_slide(&d) ? d.dw * div_up(div_up(d.OW, d.dw), DW_FWD_TW)
@@ -483,7 +498,7 @@ int dam_k_conv2d_grad_input_acc(dam_exec *ex, const dam_tensor *gy,
     return err;
   uint64_t npix = (uint64_t)d.N * d.H * d.W;
   const dam_shader *s;
-  if (use_depthwise(&d) && (s = use_flat(&d, true)))
+  if (use_depthwise(&d) && (s = use_flat(&d, PASS_GRAD_INPUT)))
     return run_counted(ex, s, t, &d, (uint64_t)d.N * d.C * d.tiles_n);
   if (use_depthwise(&d)) {
     uint32_t step = use_slide(&d) ? d.dw : d.sw;
@@ -552,7 +567,12 @@ int dam_k_conv2d_grad_weight_acc(dam_exec *ex, const dam_tensor *x,
   bool tiled = false;
   uint32_t khw = d.KH * d.KW;
   uint64_t rows = (uint64_t)d.N * d.OH, min_rows = MIN_ROWS;
-  if (use_depthwise(&d)) {
+  /* the _flat shaders write a part per (image, chunk) of a plane */
+  bool flat = use_depthwise(&d) && (s = use_flat(&d, PASS_GRAD_WEIGHT)) &&
+              (uint64_t)d.N * d.tiles_n * gw->numel <= MAX_PARTIAL;
+  if (flat) {
+    per_part = d.C;
+  } else if (use_depthwise(&d)) {
     s = use_slide(&d) ? &shader_conv2d_dw_grad_weight_slide
                       : &shader_conv2d_dw_grad_weight;
     per_part = (uint64_t)d.C * d.KH;
@@ -583,10 +603,13 @@ int dam_k_conv2d_grad_weight_acc(dam_exec *ex, const dam_tensor *x,
     d.tiles_m = div_up(d.Kg, REG_TM);
     per_part = (uint64_t)d.tiles_n * d.tiles_m * khw * d.groups;
   }
-  choose_parts(ex, &d, rows, min_rows, per_part, gw->numel, tiled);
+  if (flat)
+    d.parts = d.N * d.tiles_n;
+  else
+    choose_parts(ex, &d, rows, min_rows, per_part, gw->numel, tiled);
   const dam_tensor *out = gw;
   dam_tensor *partial = NULL;
-  if (d.parts > 1) {
+  if (d.parts > 1 || flat) {
     dam_shape ps = dam_shape4(d.parts, (uint32_t)gw->numel, 0, 0);
     partial = dam_tensor_new(ex, &ps, false);
     if (!partial)
@@ -594,11 +617,11 @@ int dam_k_conv2d_grad_weight_acc(dam_exec *ex, const dam_tensor *x,
                       d.parts, dam_last_error());
     out = partial;
   }
-  d.accumulate = d.parts == 1;
+  d.accumulate = out == gw;
   const dam_tensor *pass[] = {x, gy, out};
   err = tiled ? run_tiled(ex, s, pass, &d, per_part * d.parts)
               : run_counted(ex, s, pass, &d, per_part * d.parts);
-  if (err || d.parts == 1)
+  if (err || out == gw)
     return err;
   const dam_tensor *sum[] = {out, gw};
   err = run_counted(ex, &shader_conv2d_sum_parts, sum, &d, gw->numel);

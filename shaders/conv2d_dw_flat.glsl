@@ -3,7 +3,11 @@
 // the padding P = D (K - 1) / 2 that keeps the size, over planes of a
 // multiple of 4 pixels seen as flat vec4s.  The includer defines K and D,
 // and GRAD for the gradient to the input (the same correlation with the
-// kernel flipped, added into binding 2) instead of the forward (written).
+// kernel flipped, added into binding 2) instead of the forward (written),
+// or GRAD_WEIGHT for the gradient to the weights: binding 1 is then gy
+// (vec4 texels), each tap's sum of gy times the input it reads, and
+// binding 2 partial sums, one copy of the weights' shape per (image,
+// chunk), summed by conv2d_sum_parts.
 // Binding 0 is x (or gy, read as vec4 texels), 1 the weights, 2 y (or gx); push constants as
 // conv2d.glsl with tiles_n chunks per plane and tiles_m vec4s per chunk.
 // Invocation id owns one chunk of one plane and walks its output vec4s in
@@ -16,10 +20,14 @@
 // registers.
 #extension GL_EXT_control_flow_attributes : require
 layout(binding = 0) uniform samplerBuffer s4;  // vec4 texels
+#if defined(GRAD_WEIGHT)
+layout(binding = 1) uniform samplerBuffer g4;
+layout(std430, binding = 2) writeonly buffer O { float part[]; };
+#elif defined(GRAD)
 layout(std430, binding = 1) readonly buffer Wt { float w[]; };
-#ifdef GRAD
 layout(std430, binding = 2) buffer O { vec4 o4[]; };
 #else
+layout(std430, binding = 1) readonly buffer Wt { float w[]; };
 layout(std430, binding = 2) writeonly buffer O { vec4 o4[]; };
 #endif
 
@@ -41,7 +49,9 @@ void main() {
   float wk[K][K];
   [[unroll]] for (int j = 0; j < K; j++)
     [[unroll]] for (int s = 0; s < K; s++)
-#ifdef GRAD
+#ifdef GRAD_WEIGHT
+      wk[j][s] = 0.0;  // the tap's gradient
+#elif defined(GRAD)
       wk[j][s] = w[c * uint(K * K) + uint((K - 1 - j) * K + K - 1 - s)];
 #else
       wk[j][s] = w[c * uint(K * K) + uint(j * K + s)];
@@ -73,6 +83,9 @@ void main() {
       [[unroll]] for (int s = 0; s < K; s++)
         col_ok[k][s] = uint(col[k] + s * D - P) < uint(wd);
     float o[4] = float[4](0.0, 0.0, 0.0, 0.0);
+#ifdef GRAD_WEIGHT
+    vec4 g = texelFetch(g4, v);
+#endif
     [[unroll]] for (int j = 0; j < K; j++) {
       vec4 cv = load(v + e[j] + 2, n4);
       float f[12] = float[12](a[j].x, a[j].y, a[j].z, a[j].w, b[j].x, b[j].y,
@@ -82,18 +95,34 @@ void main() {
         sv[m] = r[j] == 0 ? f[m] : r[j] == 1 ? f[m + 1]
               : r[j] == 2 ? f[m + 2] : f[m + 3];
       [[unroll]] for (int k = 0; k < 4; k++) {
+#ifdef GRAD_WEIGHT
+        float gk = uint(row[k] + j * D - P) < uint(h) ? g[k] : 0.0;
+        [[unroll]] for (int s = 0; s < K; s++)
+          wk[j][s] = fma(gk, col_ok[k][s] ? sv[k + s * D] : 0.0, wk[j][s]);
+#else
         float acc = 0.0;
         [[unroll]] for (int s = 0; s < K; s++)
           acc = fma(wk[j][s], col_ok[k][s] ? sv[k + s * D] : 0.0, acc);
         o[k] += uint(row[k] + j * D - P) < uint(h) ? acc : 0.0;
+#endif
       }
       a[j] = b[j];
       b[j] = cv;
     }
+#ifdef GRAD_WEIGHT
+  }
+  // part (n, chunk) of the plane's image n
+  uint at = ((plane / p.C) * p.tiles_n + chunk) * p.C * uint(K * K) +
+            c * uint(K * K);
+  [[unroll]] for (int j = 0; j < K; j++)
+    [[unroll]] for (int s = 0; s < K; s++)
+      part[at + uint(j * K + s)] = wk[j][s];
+#else
 #ifdef GRAD
     o4[v] += vec4(o[0], o[1], o[2], o[3]);
 #else
     o4[v] = vec4(o[0], o[1], o[2], o[3]);
 #endif
   }
+#endif
 }
