@@ -5,8 +5,8 @@
  *    outputs per invocation; at width stride 1 and kernels up to 5 wide the
  *    _slide shaders keep a kernel row's inputs in registers; at stride 1
  *    with size-keeping 3x3, 5x5 or dilated 3x3 kernels on planes of 4k
- *    pixels (forward and gradient to the input) the _flat shaders walk
- *    whole planes as vec4s;
+ *    pixels (all three passes) the _flat shaders walk whole planes as vec4
+ *    texels;
  *  - CPU devices: an implicit GEMM with a 16 x 16 register tile per
  *    invocation and no barriers (the gradient to the input tiles pixels by
  *    remainder modulo the stride; few-channel weight gradients tile over
@@ -14,10 +14,11 @@
  *    the forward first repacks x and w channels-last in vec4s with the
  *    padding written out (conv2d_pack_x*, conv2d_pack_w), so its inner
  *    loop loads four channels at a time without bounds checks; 1x1
- *    forwards at stride 1 read x in place as vec4s of pixels
- *    (conv2d_fwd_1x1, and conv2d_fwd_1x1_odd on planes of 4k + 1 pixels),
- *    and so do 1x1 gradients to the input, as the forward of the
- *    transposed convolution;
+ *    convolutions at stride 1 read NCHW in place as vec4 texels of pixels:
+ *    the forward (conv2d_fwd_1x1, and conv2d_fwd_1x1_odd on planes of
+ *    4k + 1 pixels), the gradient to the input as the forward of the
+ *    transposed convolution, and the gradient to the weights
+ *    (conv2d_grad_weight_1x1*, a part per run of images);
  *  - other devices: the same GEMMs tiled in shared memory.
  * The weight gradient is a long sum (over the batch and every output
  * position) into few outputs, so it is split over parts written to a step
