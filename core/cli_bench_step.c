@@ -141,8 +141,7 @@ static void print_row(const bench_args *a, const dam_config *cfg, int kind,
     printf("%-7s %-6s %6u %10.1f %10.1f %11.0f %9.0f %8.2f %6.2f\n",
            kind_names[kind], method_name(cfg, kind), r->batch,
            r->images_per_s, (double)r->peak_bytes / (1024.0 * 1024.0),
-           r->dispatches,
-           r->barriers, r->submits, r->waits);
+           r->dispatches, r->barriers, r->submits, r->waits);
   }
   fflush(stdout);
 }

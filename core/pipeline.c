@@ -175,8 +175,9 @@ VkDescriptorType dam_shader_binding_type(const dam_shader *s, uint32_t i) {
 static int check_shader(const dam_device *dev, const dam_shader *s) {
   const char *name = s->name ? s->name : "(unnamed)";
   if (s->struct_size < offsetof(dam_shader, texel_mask))
-    return dam_fail(DAM_EINVAL, "shader %s: struct_size %u, expected %zu",
-                    name, s->struct_size, sizeof(dam_shader));
+    return dam_fail(DAM_EINVAL, "shader %s: struct_size %u, expected at "
+                    "least %zu", name, s->struct_size,
+                    offsetof(dam_shader, texel_mask));
   if (!s->spirv ||
       s->spirv_size < 20 || s->spirv_size % 4 || s->spirv[0] != 0x07230203u)
     return dam_fail(DAM_EINVAL, "shader %s: not SPIR-V", name);

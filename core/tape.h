@@ -46,7 +46,8 @@ bool dam_any_requires_grad(dam_tensor *const *t, uint32_t n);
 
 /* Append a copy of *node to ex's tape (created on first use) and mark
  * node->out as requiring a gradient.  node->out must be a tensor no other
- * node produces (a fresh step tensor), unless node->accumulates.  On failure node->data is freed. */
+ * node produces (a fresh step tensor), unless node->accumulates.  On
+ * failure node->data is freed. */
 int dam_tape_record(dam_exec *ex, const dam_node *node);
 
 /* What a differentiable forward returns: node->out when err is 0 (the

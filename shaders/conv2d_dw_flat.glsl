@@ -8,8 +8,9 @@
 // (vec4 texels), each tap's sum of gy times the input it reads, and
 // binding 2 partial sums, one copy of the weights' shape per (image,
 // chunk), summed by conv2d_sum_parts.
-// Binding 0 is x (or gy, read as vec4 texels), 1 the weights, 2 y (or gx); push constants as
-// conv2d.glsl with tiles_n chunks per plane and tiles_m vec4s per chunk.
+// Binding 0 is x (or gy; vec4 texels), 1 the weights, 2 y (or gx); push
+// constants as conv2d.glsl with tiles_n chunks per plane and tiles_m
+// vec4s per chunk.
 // Invocation id owns one chunk of one plane and walks its output vec4s in
 // order.  The taps of kernel row j lie at flat distances (j D - P) W - P
 // + s D from an output, so each kernel row is one span read through
@@ -109,20 +110,18 @@ void main() {
       a[j] = b[j];
       b[j] = cv;
     }
-#ifdef GRAD_WEIGHT
+#if defined(GRAD)
+    o4[v] += vec4(o[0], o[1], o[2], o[3]);
+#elif !defined(GRAD_WEIGHT)
+    o4[v] = vec4(o[0], o[1], o[2], o[3]);
+#endif
   }
+#ifdef GRAD_WEIGHT
   // part (n, chunk) of the plane's image n
   uint at = ((plane / p.C) * p.tiles_n + chunk) * p.C * uint(K * K) +
             c * uint(K * K);
   [[unroll]] for (int j = 0; j < K; j++)
     [[unroll]] for (int s = 0; s < K; s++)
       part[at + uint(j * K + s)] = wk[j][s];
-#else
-#ifdef GRAD
-    o4[v] += vec4(o[0], o[1], o[2], o[3]);
-#else
-    o4[v] = vec4(o[0], o[1], o[2], o[3]);
-#endif
-  }
 #endif
 }

@@ -1,10 +1,10 @@
 // 1x1 convolution forward at stride 1 without padding, when an image plane
 // has a multiple of 4 pixels (CPU devices): x and y are read and written in
-// NCHW directly as vec4s of 4 pixels (x as texels, like the weights, which
-// come packed as in conv2d_packed.glsl).  Each invocation keeps a PK_TM x TN register tile of
-// y: output channels of one group by TN pixels of one image (the last tile
-// of an image repeats its last vec4, whose results are dropped).  With
-// accumulate set, y += the result.
+// NCHW directly as vec4s of 4 pixels (x as texels, like the weights:
+// conv2d_packed.glsl).  Each invocation keeps a PK_TM x TN register tile
+// of y: output channels of one group by TN pixels of one image (the last
+// tile of an image repeats its last vec4, whose results are dropped).
+// With accumulate set, y += the result.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 64) in;

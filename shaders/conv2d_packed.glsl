@@ -12,6 +12,8 @@
 #define PK_TM 16
 
 uint pk_c4() { return (p.Cg + 3u) / 4u; }
+uint pk_hp() { return p.H + 2u * p.ph; }
+uint pk_wp() { return p.W + 2u * p.pw; }
 
 // The 1x1 forwards read the weights of output channel mt * PK_TM + i from
 // vec4 pk_w_first(g, mt, i) on, pk_w_step() apart per four input
@@ -23,7 +25,5 @@ uint pk_w_first(uint g, uint mt, uint i) {
                        : (g * p.tiles_m + mt) * pk_c4() * PK_TM + i;
 }
 uint pk_w_step() { return p.raw_w != 0u ? 1u : PK_TM; }
-uint pk_hp() { return p.H + 2u * p.ph; }
-uint pk_wp() { return p.W + 2u * p.pw; }
 
 #endif
