@@ -28,21 +28,36 @@
 #include "conv.h"
 #include "kernel_util.h"
 
-#include "conv2d_dw_fwd.spv.h"
 #include "conv2d_dw_fwd_flat3.spv.h"
 #include "conv2d_dw_fwd_flat3d2.spv.h"
 #include "conv2d_dw_fwd_flat5.spv.h"
-#include "conv2d_dw_fwd_slide.spv.h"
-#include "conv2d_dw_grad_input.spv.h"
 #include "conv2d_dw_grad_input_flat3.spv.h"
 #include "conv2d_dw_grad_input_flat3d2.spv.h"
 #include "conv2d_dw_grad_input_flat5.spv.h"
-#include "conv2d_dw_grad_input_slide.spv.h"
 #include "conv2d_dw_grad_weight.spv.h"
+#include "conv2d_dw_fwd_tw4.spv.h"
+#include "conv2d_dw_fwd_tw8.spv.h"
+#include "conv2d_dw_fwd_tw16.spv.h"
+#include "conv2d_dw_fwd_slide3_tw4.spv.h"
+#include "conv2d_dw_fwd_slide3_tw8.spv.h"
+#include "conv2d_dw_fwd_slide3_tw16.spv.h"
+#include "conv2d_dw_fwd_slide5_tw4.spv.h"
+#include "conv2d_dw_fwd_slide5_tw8.spv.h"
+#include "conv2d_dw_fwd_slide5_tw16.spv.h"
+#include "conv2d_dw_grad_input_tw4.spv.h"
+#include "conv2d_dw_grad_input_tw8.spv.h"
+#include "conv2d_dw_grad_input_tw16.spv.h"
+#include "conv2d_dw_grad_input_slide3_tw4.spv.h"
+#include "conv2d_dw_grad_input_slide3_tw8.spv.h"
+#include "conv2d_dw_grad_input_slide3_tw16.spv.h"
+#include "conv2d_dw_grad_input_slide5_tw4.spv.h"
+#include "conv2d_dw_grad_input_slide5_tw8.spv.h"
+#include "conv2d_dw_grad_input_slide5_tw16.spv.h"
+#include "conv2d_dw_grad_weight_slide3.spv.h"
+#include "conv2d_dw_grad_weight_slide5.spv.h"
 #include "conv2d_dw_grad_weight_flat3.spv.h"
 #include "conv2d_dw_grad_weight_flat3d2.spv.h"
 #include "conv2d_dw_grad_weight_flat5.spv.h"
-#include "conv2d_dw_grad_weight_slide.spv.h"
 #include "conv2d_fwd.spv.h"
 #include "conv2d_fwd_tiled.spv.h"
 #include "conv2d_grad_input.spv.h"
@@ -83,12 +98,29 @@ DAM_SHADER_TEXEL(conv2d_grad_weight_1x1_shifted, 3, 0x4, 0x3,
 DAM_SHADER(conv2d_fwd_tiled, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_grad_input_tiled, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_grad_weight_tiled, 3, 0x4, sizeof(conv_push));
-DAM_SHADER(conv2d_dw_fwd, 3, 0x4, sizeof(conv_push));
-DAM_SHADER(conv2d_dw_grad_input, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_dw_grad_weight, 3, 0x4, sizeof(conv_push));
-DAM_SHADER(conv2d_dw_fwd_slide, 3, 0x4, sizeof(conv_push));
-DAM_SHADER(conv2d_dw_grad_input_slide, 3, 0x4, sizeof(conv_push));
-DAM_SHADER(conv2d_dw_grad_weight_slide, 3, 0x4, sizeof(conv_push));
+DAM_SHADER(conv2d_dw_grad_weight_slide3, 3, 0x4, sizeof(conv_push));
+DAM_SHADER(conv2d_dw_grad_weight_slide5, 3, 0x4, sizeof(conv_push));
+/* The depthwise row shaders of one pass and window, at TW 4, 8 and 16. */
+#define DW_ROW_SHADERS(PASS)                                                  \
+  DAM_SHADER(conv2d_dw_##PASS##_tw4, 3, 0x4, sizeof(conv_push));              \
+  DAM_SHADER(conv2d_dw_##PASS##_tw8, 3, 0x4, sizeof(conv_push));              \
+  DAM_SHADER(conv2d_dw_##PASS##_tw16, 3, 0x4, sizeof(conv_push))
+DW_ROW_SHADERS(fwd);
+DW_ROW_SHADERS(fwd_slide3);
+DW_ROW_SHADERS(fwd_slide5);
+DW_ROW_SHADERS(grad_input);
+DW_ROW_SHADERS(grad_input_slide3);
+DW_ROW_SHADERS(grad_input_slide5);
+#define DW_ROW_TABLE(PASS)                                                    \
+  {&shader_conv2d_dw_##PASS##_tw4, &shader_conv2d_dw_##PASS##_tw8,            \
+   &shader_conv2d_dw_##PASS##_tw16}
+/* By pass (forward, gradient to the input), window (none, _slide3,
+ * _slide5) and TW. */
+static const dam_shader *const dw_rows[2][3][3] = {
+    {DW_ROW_TABLE(fwd), DW_ROW_TABLE(fwd_slide3), DW_ROW_TABLE(fwd_slide5)},
+    {DW_ROW_TABLE(grad_input), DW_ROW_TABLE(grad_input_slide3),
+     DW_ROW_TABLE(grad_input_slide5)}};
 DAM_SHADER_TEXEL(conv2d_dw_fwd_flat3, 3, 0x4, 0x1, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_dw_fwd_flat3d2, 3, 0x4, 0x1, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_dw_fwd_flat5, 3, 0x4, 0x1, sizeof(conv_push));
@@ -110,8 +142,7 @@ DAM_SHADER(conv2d_pack_x_planes, 2, 0x2, sizeof(conv_push));
 DAM_SHADER(conv2d_pack_w, 2, 0x2, sizeof(conv_push));
 
 /* Register tiles of the CPU shaders (their TM, TN; PK_TM for the packed
- * forwards), the outputs per
- * invocation of the depthwise shaders (their TW), and the workgroup tile
+ * forwards), and the workgroup tile
  * of the shared-memory shaders (their BM, BN); keep in step with them. */
 #define REG_TM 16
 #define REG_TN 16
@@ -121,8 +152,6 @@ DAM_SHADER(conv2d_pack_w, 2, 0x2, sizeof(conv_push));
 #define PACKED_1X1_ODD_TV 4
 #define GW_1X1_TM 8
 #define GW_1X1_TN 8
-#define DW_FWD_TW 16
-#define DW_GI_TW 16
 #define DW_SLIDE_MAXK 5
 /* Most output vec4s of a plane one _flat invocation walks (64 and 128
  * measured alike, 32 slower, 8 slowest: each chunk reloads the weights). */
@@ -274,6 +303,21 @@ static bool use_slide(const conv_push *d) {
 }
 
 enum conv_pass { PASS_FORWARD, PASS_GRAD_INPUT, PASS_GRAD_WEIGHT };
+
+/* The depthwise row shader of a forward or input-gradient pass over rows
+ * `width` wide: invocations take TW outputs (or input pixels) of a row
+ * spaced by `step` (the dilation on the _slide path, otherwise 1 for the
+ * forward and the stride for the gradient), TW the least of 4, 8 and 16
+ * that covers a remainder class of the row.  Sets d's tiles_n. */
+static const dam_shader *dw_rows_shader(conv_push *d, enum conv_pass pass,
+                                        uint32_t width) {
+  bool slide = use_slide(d);
+  uint32_t step = slide ? d->dw : pass == PASS_FORWARD ? 1 : d->sw;
+  uint32_t len = div_up(width, step);
+  int tw = len <= 4 ? 0 : len <= 8 ? 1 : 2;
+  d->tiles_n = step * div_up(len, 4u << tw);
+  return dw_rows[pass][slide ? (d->KW <= 3 ? 1 : 2) : 0][tw];
+}
 
 /* The depthwise _flat shaders: stride 1, 3x3 or 5x5 with dilation 1 or
  * 3x3 with dilation 2 on both axes, size-keeping padding, and planes of a
@@ -453,11 +497,8 @@ int dam_k_conv2d(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
   if (use_depthwise(&d) && (s = use_flat(&d, PASS_FORWARD)))
     return run_counted(ex, s, t, &d, (uint64_t)d.N * d.C * d.tiles_n);
   if (use_depthwise(&d)) {
-    d.tiles_n = use_slide(&d) ? d.dw * div_up(div_up(d.OW, d.dw), DW_FWD_TW)
-                              : div_up(d.OW, DW_FWD_TW);
-    return run_counted(ex, use_slide(&d) ? &shader_conv2d_dw_fwd_slide
-                                         : &shader_conv2d_dw_fwd, t, &d,
-                       (uint64_t)d.N * d.C * d.OH * d.tiles_n);
+    s = dw_rows_shader(&d, PASS_FORWARD, d.OW);
+    return run_counted(ex, s, t, &d, (uint64_t)d.N * d.C * d.OH * d.tiles_n);
   }
   if (use_shared(ex)) {
     d.tiles_n = div_up(npix, SHARED_BN);
@@ -502,12 +543,8 @@ int dam_k_conv2d_grad_input_acc(dam_exec *ex, const dam_tensor *gy,
   if (use_depthwise(&d) && (s = use_flat(&d, PASS_GRAD_INPUT)))
     return run_counted(ex, s, t, &d, (uint64_t)d.N * d.C * d.tiles_n);
   if (use_depthwise(&d)) {
-    uint32_t step = use_slide(&d) ? d.dw : d.sw;
-    d.tiles_n = step * div_up(div_up(d.W, step), DW_GI_TW);
-    return run_counted(ex, use_slide(&d) ? &shader_conv2d_dw_grad_input_slide
-                                         : &shader_conv2d_dw_grad_input,
-                       t, &d,
-                       (uint64_t)d.N * d.C * d.H * d.tiles_n);
+    s = dw_rows_shader(&d, PASS_GRAD_INPUT, d.W);
+    return run_counted(ex, s, t, &d, (uint64_t)d.N * d.C * d.H * d.tiles_n);
   }
   if (use_shared(ex)) {
     d.tiles_n = div_up(npix, SHARED_BN);
@@ -574,8 +611,9 @@ int dam_k_conv2d_grad_weight_acc(dam_exec *ex, const dam_tensor *x,
   if (flat) {
     per_part = d.C;
   } else if (use_depthwise(&d)) {
-    s = use_slide(&d) ? &shader_conv2d_dw_grad_weight_slide
-                      : &shader_conv2d_dw_grad_weight;
+    s = !use_slide(&d) ? &shader_conv2d_dw_grad_weight
+        : d.KW <= 3    ? &shader_conv2d_dw_grad_weight_slide3
+                       : &shader_conv2d_dw_grad_weight_slide5;
     per_part = (uint64_t)d.C * d.KH;
   } else if (use_shared(ex)) {
     s = &shader_conv2d_grad_weight_tiled;

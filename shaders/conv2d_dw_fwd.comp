@@ -13,8 +13,6 @@ layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer Wt { float w[]; };
 layout(std430, binding = 2) writeonly buffer Y { float y[]; };
 
-#define TW 16
-
 void main() {
   uint id = dam_linear_id();
   if (id >= p.count) return;

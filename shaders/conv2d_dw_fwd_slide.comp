@@ -15,9 +15,6 @@ layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer Wt { float w[]; };
 layout(std430, binding = 2) writeonly buffer Y { float y[]; };
 
-#define TW 16
-#define MAXK 5
-
 float input_at(uint xr, int iw) {
   bool ok = iw >= 0 && iw < int(p.W);
   return x[xr + uint(clamp(iw, 0, int(p.W) - 1))] * (ok ? 1.0 : 0.0);

@@ -15,8 +15,6 @@ layout(std430, binding = 0) readonly buffer GY { float gy[]; };
 layout(std430, binding = 1) readonly buffer Wt { float w[]; };
 layout(std430, binding = 2) buffer GX { float gx[]; };
 
-#define TW 16
-
 void main() {
   uint id = dam_linear_id();
   if (id >= p.count) return;

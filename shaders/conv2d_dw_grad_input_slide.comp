@@ -17,9 +17,6 @@ layout(std430, binding = 0) readonly buffer GY { float gy[]; };
 layout(std430, binding = 1) readonly buffer Wt { float w[]; };
 layout(std430, binding = 2) buffer GX { float gx[]; };
 
-#define TW 16
-#define MAXK 5
-
 float grad_at(uint yr, int ow) {
   bool ok = ow >= 0 && ow < int(p.OW);
   return gy[yr + uint(clamp(ow, 0, int(p.OW) - 1))] * (ok ? 1.0 : 0.0);

@@ -18,8 +18,6 @@ layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer GY { float gy[]; };
 layout(std430, binding = 2) buffer O { float o[]; };
 
-#define MAXK 5
-
 float input_at(uint xrow, int iw) {
   bool ok = iw >= 0 && iw < int(p.W);
   return x[xrow + uint(clamp(iw, 0, int(p.W) - 1))] * (ok ? 1.0 : 0.0);

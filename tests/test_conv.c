@@ -39,6 +39,9 @@ static const conv_case cases[] = {
     {2, 6, 9, 13, 6, 3, 3, GEOM(.pad = {2, 2}, .dilation = {2, 2}, .groups = 6)},
     {3, 4, 10, 9, 4, 3, 3, GEOM(.stride = {2, 1}, .pad = {1, 0}, .groups = 4)},
     {1, 3, 12, 17, 3, 7, 7, GEOM(.pad = {3, 3}, .groups = 3)},
+    /* sep_conv 5x5 on rows of 7 (TW 8) and of two 4-pixel classes (TW 4) */
+    {2, 4, 7, 7, 4, 5, 5, GEOM(.pad = {2, 2}, .groups = 4)},
+    {1, 2, 5, 7, 2, 5, 5, GEOM(.pad = {2, 4}, .dilation = {1, 2}, .groups = 2)},
     /* depthwise at stride 1 over flat vec4s (the _flat paths): rows of
      * 4k + 1, 4k + 2, 4k + 3 and 4k pixels, rows narrower than the kernel
      * and of 1 pixel, several chunks per plane, 1, 3, 64 channels, batch 1
