@@ -304,18 +304,28 @@ static bool use_slide(const conv_push *d) {
 
 enum conv_pass { PASS_FORWARD, PASS_GRAD_INPUT, PASS_GRAD_WEIGHT };
 
-/* The depthwise row shader of a forward or input-gradient pass over rows
- * `width` wide: invocations take TW outputs (or input pixels) of a row
+/* The depthwise row shader of a forward or input-gradient pass, and its
+ * invocation count: invocations take TW outputs (or input pixels) of a row
  * spaced by `step` (the dilation on the _slide path, otherwise 1 for the
  * forward and the stride for the gradient), TW the least of 4, 8 and 16
- * that covers a remainder class of the row.  Sets d's tiles_n. */
+ * that covers a remainder class of the row.  Sets d's tiles_n (and, for
+ * conv2d_dw_grad_input, which orders invocations by remainder class, the
+ * tiles per class and tiles_m rows per class). */
 static const dam_shader *dw_rows_shader(conv_push *d, enum conv_pass pass,
-                                        uint32_t width) {
-  bool slide = use_slide(d);
-  uint32_t step = slide ? d->dw : pass == PASS_FORWARD ? 1 : d->sw;
-  uint32_t len = div_up(width, step);
+                                        uint64_t *invocations) {
+  bool slide = use_slide(d), fwd = pass == PASS_FORWARD;
+  uint32_t step = slide ? d->dw : fwd ? 1 : d->sw;
+  uint32_t len = div_up(fwd ? d->OW : d->W, step);
   int tw = len <= 4 ? 0 : len <= 8 ? 1 : 2;
-  d->tiles_n = step * div_up(len, 4u << tw);
+  uint64_t planes = (uint64_t)d->N * d->C;
+  d->tiles_n = div_up(len, 4u << tw);
+  if (!fwd && !slide) {
+    d->tiles_m = div_up(d->H, d->sh);
+    *invocations = planes * d->sh * d->sw * d->tiles_m * d->tiles_n;
+  } else {
+    d->tiles_n *= step;
+    *invocations = planes * (fwd ? d->OH : d->H) * d->tiles_n;
+  }
   return dw_rows[pass][slide ? (d->KW <= 3 ? 1 : 2) : 0][tw];
 }
 
@@ -497,8 +507,9 @@ int dam_k_conv2d(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
   if (use_depthwise(&d) && (s = use_flat(&d, PASS_FORWARD)))
     return run_counted(ex, s, t, &d, (uint64_t)d.N * d.C * d.tiles_n);
   if (use_depthwise(&d)) {
-    s = dw_rows_shader(&d, PASS_FORWARD, d.OW);
-    return run_counted(ex, s, t, &d, (uint64_t)d.N * d.C * d.OH * d.tiles_n);
+    uint64_t n;
+    s = dw_rows_shader(&d, PASS_FORWARD, &n);
+    return run_counted(ex, s, t, &d, n);
   }
   if (use_shared(ex)) {
     d.tiles_n = div_up(npix, SHARED_BN);
@@ -543,8 +554,9 @@ int dam_k_conv2d_grad_input_acc(dam_exec *ex, const dam_tensor *gy,
   if (use_depthwise(&d) && (s = use_flat(&d, PASS_GRAD_INPUT)))
     return run_counted(ex, s, t, &d, (uint64_t)d.N * d.C * d.tiles_n);
   if (use_depthwise(&d)) {
-    s = dw_rows_shader(&d, PASS_GRAD_INPUT, d.W);
-    return run_counted(ex, s, t, &d, (uint64_t)d.N * d.C * d.H * d.tiles_n);
+    uint64_t n;
+    s = dw_rows_shader(&d, PASS_GRAD_INPUT, &n);
+    return run_counted(ex, s, t, &d, n);
   }
   if (use_shared(ex)) {
     d.tiles_n = div_up(npix, SHARED_BN);
