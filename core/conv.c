@@ -321,7 +321,7 @@ static const dam_shader *dw_rows_shader(conv_push *d, enum conv_pass pass,
   d->tiles_n = div_up(len, 4u << tw);
   if (!fwd && !slide) {
     d->tiles_m = div_up(d->H, d->sh);
-    *invocations = planes * d->sh * d->sw * d->tiles_m * d->tiles_n;
+    *invocations = planes * d->tiles_m * d->tiles_n;
   } else {
     d->tiles_n *= step;
     *invocations = planes * (fwd ? d->OH : d->H) * d->tiles_n;
