@@ -2,8 +2,9 @@
  * 2-D convolution kernels: shape checks, the choice of path, tile counts
  * and dispatches over the conv2d_*.comp shaders.  Paths:
  *  - depthwise (one input and one output channel per group): rows of
- *    outputs per invocation; at width stride 1 and kernels up to 5 wide the
- *    _slide shaders keep a kernel row's inputs in registers; at stride 1
+ *    outputs per invocation, 4, 8 or 16 by the row's width (one shader per
+ *    width); at width stride 1 and kernels up to 5 wide the _slide shaders
+ *    keep a kernel row's inputs in registers (windows of 3 or 5); at stride 1
  *    with size-keeping 3x3, 5x5 or dilated 3x3 kernels on planes of 4k
  *    pixels (all three passes) the _flat shaders walk whole planes as vec4
  *    texels;

@@ -1,8 +1,8 @@
 // Depthwise convolution forward (one input and one output channel per
 // group), barrier-free: each invocation computes TW neighbouring outputs
 // of one row, so each weight is loaded once for TW FMAs and a row outside
-// the image is skipped whole (conv2d_dw_fwd_slide is the faster path at
-// width stride and dilation 1).
+// the image is skipped whole (the _slide shaders are the faster path at
+// width stride 1).  TW is set per compiled variant (shaders/meson.build).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // Before the includes: dam_linear_id() reads gl_WorkGroupSize.

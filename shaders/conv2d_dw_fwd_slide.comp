@@ -4,7 +4,8 @@
 // ...), so from one output to the next every tap moves by exactly one
 // dilated input: for each kernel row the MAXK inputs under the kernel stay
 // in registers and slide by one, and each output costs one input load per
-// kernel row (weights past KW are zero).
+// kernel row (weights past KW are zero).  TW and MAXK are set per
+// compiled variant (shaders/meson.build).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // Before the includes: dam_linear_id() reads gl_WorkGroupSize.

@@ -6,11 +6,9 @@
 // every remainder class (rh, rw) in turn, so neighbouring invocations take
 // the same branches.  The output position a tap reaches is tracked as
 // quotient and remainder, stepped from class to class and tap to tap: no
-// division in the loops.  Measured at batch 64: one invocation per class
-// row ordered by class within each plane took 3.2 / 2.2 ms (32@14 / 64@7,
-// 3x3 stride 2) against 2.5 / 1.6 now, and with the division per class
-// 2.8 / 2.0; ordered by class across planes, 28x28 took 3x as long (each
-// plane's rows left the cache between classes).
+// division in the loops (docs/CONV.md has the measurements; ordering
+// invocations by class across planes made 28x28 3x slower).  TW is set
+// per compiled variant (shaders/meson.build).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // Before the includes: dam_linear_id() reads gl_WorkGroupSize.

@@ -6,7 +6,8 @@
 // move by one dilated output: the MAXK output gradients under the kernel
 // stay in registers and slide by one, against the kernel row reversed
 // (taps past KW are zero).  Rows step over the stride's lattice like
-// conv2d_dw_grad_input.
+// conv2d_dw_grad_input.  TW and MAXK are set per compiled variant
+// (shaders/meson.build).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // Before the includes: dam_linear_id() reads gl_WorkGroupSize.

@@ -7,7 +7,8 @@
 // inputs under the kernel row stay in registers and slide by one, two
 // loads per column for all taps (taps past KW are computed and dropped).
 // With accumulate = 1 the sums are added into gw, otherwise part `part`
-// writes its own copy of gw's shape.
+// writes its own copy of gw's shape.  MAXK is set per compiled variant
+// (shaders/meson.build).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // Before the includes: dam_linear_id() reads gl_WorkGroupSize.
