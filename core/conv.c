@@ -4,10 +4,10 @@
  *  - depthwise (one input and one output channel per group): rows of
  *    outputs per invocation, 4, 8 or 16 by the row's width (one shader per
  *    width); at width stride 1 and kernels up to 5 wide the _slide shaders
- *    keep a kernel row's inputs in registers (windows of 3 or 5); at stride 1
- *    with size-keeping 3x3, 5x5 or dilated 3x3 kernels on planes of 4k
- *    pixels (all three passes) the _flat shaders walk whole planes as vec4
- *    texels;
+ *    keep a kernel row's inputs in registers (windows of 3 or 5); at
+ *    stride 1 with size-keeping 3x3, 5x5 or dilated 3x3 kernels on planes
+ *    of 4k pixels (all three passes) the _flat shaders walk whole planes as
+ *    vec4 texels;
  *  - CPU devices: an implicit GEMM with a 16 x 16 register tile per
  *    invocation and no barriers (the gradient to the input tiles pixels by
  *    remainder modulo the stride; few-channel weight gradients tile over
@@ -143,8 +143,8 @@ DAM_SHADER(conv2d_pack_x_planes, 2, 0x2, sizeof(conv_push));
 DAM_SHADER(conv2d_pack_w, 2, 0x2, sizeof(conv_push));
 
 /* Register tiles of the CPU shaders (their TM, TN; PK_TM for the packed
- * forwards), and the workgroup tile
- * of the shared-memory shaders (their BM, BN); keep in step with them. */
+ * forwards) and the workgroup tile of the shared-memory shaders (their BM,
+ * BN); keep in step with them. */
 #define REG_TM 16
 #define REG_TN 16
 #define PACKED_TM 16
