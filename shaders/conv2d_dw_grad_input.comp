@@ -69,8 +69,7 @@ void main() {
   if (id >= p.count) return;
   // Invocation (plane, k, tile) takes row k and column tile of every
   // remainder class (rh, rw) in turn: all invocations visit the classes in
-  // the same order, so their branches agree.  Quotients and remainders
-  // step with the class: divisions are slow per invocation.
+  // the same order, so their branches agree.
   uint tile = id % p.tiles_n, rest = id / p.tiles_n;
   uint k = rest % p.tiles_m, plane = rest / p.tiles_m;
   dqh = int(p.dh / p.sh), dmh = int(p.dh % p.sh);
