@@ -1,6 +1,8 @@
 /* Shared checks and dispatch for the core kernel files. */
 #include "kernel_util.h"
 
+#include <unistd.h>
+
 int dam__k_check(const char *op, const dam_tensor *const *t, uint32_t n,
                  uint64_t numel) {
   for (uint32_t i = 0; i < n; i++) {
@@ -28,6 +30,16 @@ int dam__k_run(dam_exec *ex, const dam_shader *s, const dam_tensor *const *t,
                            (uint32_t)invocations);
 }
 
+uint64_t dam__k_elementwise_invocations(uint64_t n) {
+  uint64_t vec4_runs = (n / 4 + DAM_EW_SPAN - 1) / DAM_EW_SPAN;
+  return vec4_runs > n % 4 ? vec4_runs : n % 4;
+}
+
 bool dam__k_cpu_device(const dam_exec *ex) {
   return ex->dev->info.type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+}
+
+uint32_t dam__host_cores(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (uint32_t)n : 1;
 }

@@ -33,8 +33,18 @@ int dam__k_check(const char *op, const dam_tensor *const *t, uint32_t n,
 int dam__k_run(dam_exec *ex, const dam_shader *s, const dam_tensor *const *t,
                const void *push, uint64_t invocations);
 
+/* Invocations of an elementwise shader over n floats: DAM_EW_SPAN vec4s
+ * each, and one per float left over (shaders/elementwise.glsl, whose
+ * DAM_EW_SPAN this must match). */
+#define DAM_EW_SPAN 4
+uint64_t dam__k_elementwise_invocations(uint64_t n);
+
 /* True when ex's device is a CPU (lavapipe): kernels pick their
  * barrier-free variants there, shared-memory tiled ones elsewhere. */
 bool dam__k_cpu_device(const dam_exec *ex);
+
+/* The host's online cores, at least 1: a CPU device's threads run on
+ * them. */
+uint32_t dam__host_cores(void);
 
 #endif

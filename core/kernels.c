@@ -30,17 +30,14 @@ DAM_SHADER(broadcast_acc, 3, 0x4, 12);
 #define REDUCE_PER_INVOCATION 64
 #define REDUCE_MAX_PARTS 4096
 
-/* Invocations of an elementwise shader over n floats (shaders/
- * elementwise.glsl): one per vec4, one per float left over. */
-static uint64_t vec4_invocations(uint64_t n) { return n / 4 + n % 4; }
-
 int dam_k_fill(dam_exec *ex, dam_tensor *y, float value) {
   const dam_tensor *t[] = {y};
   int err = dam__k_check("fill", t, 1, 0);
   if (err || (value == 0.0f && !signbit(value))) /* zero bits: a memset */
     return err ? err : dam_exec_zero(ex, dam_tensor_range(y));
   struct { uint32_t n; float value; } push = {(uint32_t)y->numel, value};
-  return dam__k_run(ex, &shader_fill, t, &push, vec4_invocations(y->numel));
+  return dam__k_run(ex, &shader_fill, t, &push,
+                    dam__k_elementwise_invocations(y->numel));
 }
 
 static int binary(dam_exec *ex, const char *op, const dam_shader *s,
@@ -48,7 +45,8 @@ static int binary(dam_exec *ex, const char *op, const dam_shader *s,
   const dam_tensor *t[] = {a, b, y};
   int err = dam__k_check(op, t, 3, y ? y->numel : 0);
   uint32_t n = err ? 0 : (uint32_t)y->numel;
-  return err ? err : dam__k_run(ex, s, t, &n, vec4_invocations(n));
+  return err ? err
+             : dam__k_run(ex, s, t, &n, dam__k_elementwise_invocations(n));
 }
 
 int dam_k_add(dam_exec *ex, const dam_tensor *a, const dam_tensor *b,
@@ -79,7 +77,8 @@ int dam_k_axpby(dam_exec *ex, float alpha, const dam_tensor *x, float beta,
     return err;
   struct { uint32_t n; float alpha, beta; } push = {(uint32_t)y->numel,
                                                     alpha, beta};
-  return dam__k_run(ex, &shader_axpby, t, &push, vec4_invocations(y->numel));
+  return dam__k_run(ex, &shader_axpby, t, &push,
+                    dam__k_elementwise_invocations(y->numel));
 }
 
 static int unary(dam_exec *ex, const char *op, const dam_shader *s,
@@ -87,7 +86,8 @@ static int unary(dam_exec *ex, const char *op, const dam_shader *s,
   const dam_tensor *t[] = {x, y};
   int err = dam__k_check(op, t, 2, y ? y->numel : 0);
   uint32_t n = err ? 0 : (uint32_t)y->numel;
-  return err ? err : dam__k_run(ex, s, t, &n, vec4_invocations(n));
+  return err ? err
+             : dam__k_run(ex, s, t, &n, dam__k_elementwise_invocations(n));
 }
 
 int dam_k_relu(dam_exec *ex, const dam_tensor *x, dam_tensor *y) {

@@ -24,7 +24,7 @@ static int scale_add_run(dam_exec *ex, const dam_tensor *s, const dam_tensor *x,
   struct { uint32_t n, has_a; } push = {(uint32_t)y->numel, a != NULL};
   return err ? err
              : dam__k_run(ex, &shader_scale_by, t, &push,
-                          y->numel / 4 + y->numel % 4);
+                          dam__k_elementwise_invocations(y->numel));
 }
 
 /* in = {x, s, a}: gx += s * gy; gs += <gy, x>; ga += gy. */

@@ -10,12 +10,14 @@ layout(std430, binding = 1) buffer Y { float y[]; };
 layout(std430, binding = 1) buffer Y4 { vec4 y4[]; };
 layout(push_constant) uniform P { uint n; float alpha; float beta; } p;
 void main() {
-  uint k, s = dam_elementwise_slot(p.n, k);
-  if (s == DAM_VEC4) {
-    vec4 v = p.alpha * x4[k];
-    y4[k] = p.beta == 0.0 ? v : v + p.beta * y4[k];
-  } else if (s == DAM_FLOAT) {
-    float v = p.alpha * x[k];
-    y[k] = p.beta == 0.0 ? v : v + p.beta * y[k];
+  for (uint j = 0u; j < DAM_EW_SLOTS; j++) {
+    uint k, s = dam_elementwise_slot(p.n, j, k);
+    if (s == DAM_VEC4) {
+      vec4 v = p.alpha * x4[k];
+      y4[k] = p.beta == 0.0 ? v : v + p.beta * y4[k];
+    } else if (s == DAM_FLOAT) {
+      float v = p.alpha * x[k];
+      y[k] = p.beta == 0.0 ? v : v + p.beta * y[k];
+    }
   }
 }

@@ -10,7 +10,9 @@ layout(std430, binding = 1) writeonly buffer Y { float y[]; };
 layout(std430, binding = 1) writeonly buffer Y4 { vec4 y4[]; };
 layout(push_constant) uniform P { uint n; } p;
 void main() {
-  uint k, s = dam_elementwise_slot(p.n, k);
-  if (s == DAM_VEC4) y4[k] = x4[k];
-  else if (s == DAM_FLOAT) y[k] = x[k];
+  for (uint j = 0u; j < DAM_EW_SLOTS; j++) {
+    uint k, s = dam_elementwise_slot(p.n, j, k);
+    if (s == DAM_VEC4) y4[k] = x4[k];
+    else if (s == DAM_FLOAT) y[k] = x[k];
+  }
 }

@@ -1,20 +1,29 @@
 // Elementwise kernels run over vec4s: on CPU devices a vec4 load costs
-// about what a float load does.  Invocation i < n/4 handles elements
-// 4i..4i+3 through the shader's vec4 views of its buffers; the n%4
-// elements left over go one each to the invocations after those.  The
-// host dispatches n/4 + n%4 invocations.  Include after the layout line
-// (dam_linear_id reads the local size).
+// about what a float load does, and each invocation takes DAM_EW_SPAN of
+// them (fewer invocations: lavapipe pays per invocation too).  With
+// q = ceil((n/4) / DAM_EW_SPAN) invocations over the vec4s, invocation i
+// takes vec4s i, i + q, i + 2q, ... below n/4 (neighbouring invocations
+// read neighbouring vec4s), and invocations i < n%4 take one float each
+// of the n%4 left over.  Shaders loop over DAM_EW_SLOTS slots; the host
+// dispatches max(q, n%4) invocations (dam__k_elementwise_invocations).
+// Include after the layout line (dam_linear_id reads the local size).
 #ifndef DAM_ELEMENTWISE_GLSL
 #define DAM_ELEMENTWISE_GLSL
 
 const uint DAM_VEC4 = 1u, DAM_FLOAT = 2u;
+const uint DAM_EW_SPAN = 4u, DAM_EW_SLOTS = DAM_EW_SPAN + 1u;
 
-// DAM_VEC4 with k a vec4 index, DAM_FLOAT with k a float index, or 0 past
-// the end.
-uint dam_elementwise_slot(uint n, out uint k) {
+// Slot j < DAM_EW_SPAN: DAM_VEC4 with k a vec4 index; slot DAM_EW_SPAN:
+// DAM_FLOAT with k a float index; 0 when the slot has no element.
+uint dam_elementwise_slot(uint n, uint j, out uint k) {
   uint i = dam_linear_id(), n4 = n / 4u;
-  k = i < n4 ? i : 4u * n4 + (i - n4);
-  return i < n4 ? DAM_VEC4 : i - n4 < n % 4u ? DAM_FLOAT : 0u;
+  uint q = (n4 + DAM_EW_SPAN - 1u) / DAM_EW_SPAN;
+  if (j < DAM_EW_SPAN) {
+    k = i + j * q;
+    return i < q && k < n4 ? DAM_VEC4 : 0u;
+  }
+  k = 4u * n4 + i;
+  return i < n % 4u ? DAM_FLOAT : 0u;
 }
 
 #endif

@@ -8,7 +8,9 @@ layout(std430, binding = 0) writeonly buffer Y { float y[]; };
 layout(std430, binding = 0) writeonly buffer Y4 { vec4 y4[]; };
 layout(push_constant) uniform P { uint n; float value; } p;
 void main() {
-  uint k, s = dam_elementwise_slot(p.n, k);
-  if (s == DAM_VEC4) y4[k] = vec4(p.value);
-  else if (s == DAM_FLOAT) y[k] = p.value;
+  for (uint j = 0u; j < DAM_EW_SLOTS; j++) {
+    uint k, s = dam_elementwise_slot(p.n, j, k);
+    if (s == DAM_VEC4) y4[k] = vec4(p.value);
+    else if (s == DAM_FLOAT) y[k] = p.value;
+  }
 }

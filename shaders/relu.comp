@@ -9,7 +9,9 @@ layout(std430, binding = 1) writeonly buffer Y { float y[]; };
 layout(std430, binding = 1) writeonly buffer Y4 { vec4 y4[]; };
 layout(push_constant) uniform P { uint n; } p;
 void main() {
-  uint k, s = dam_elementwise_slot(p.n, k);
-  if (s == DAM_VEC4) y4[k] = max(texelFetch(x, int(k)), vec4(0.0));
-  else if (s == DAM_FLOAT) y[k] = max(dam_texel_float(x, k), 0.0);
+  for (uint j = 0u; j < DAM_EW_SLOTS; j++) {
+    uint k, s = dam_elementwise_slot(p.n, j, k);
+    if (s == DAM_VEC4) y4[k] = max(texelFetch(x, int(k)), vec4(0.0));
+    else if (s == DAM_FLOAT) y[k] = max(dam_texel_float(x, k), 0.0);
+  }
 }

@@ -10,10 +10,12 @@ layout(std430, binding = 2) buffer GX { float gx[]; };
 layout(std430, binding = 2) buffer GX4 { vec4 gx4[]; };
 layout(push_constant) uniform P { uint n; } p;
 void main() {
-  uint k, s = dam_elementwise_slot(p.n, k);
-  if (s == DAM_VEC4)
-    gx4[k] += mix(vec4(0.0), texelFetch(gy, int(k)),
-                  greaterThan(texelFetch(x, int(k)), vec4(0.0)));
-  else if (s == DAM_FLOAT && dam_texel_float(x, k) > 0.0)
-    gx[k] += dam_texel_float(gy, k);
+  for (uint j = 0u; j < DAM_EW_SLOTS; j++) {
+    uint k, s = dam_elementwise_slot(p.n, j, k);
+    if (s == DAM_VEC4)
+      gx4[k] += mix(vec4(0.0), texelFetch(gy, int(k)),
+                    greaterThan(texelFetch(x, int(k)), vec4(0.0)));
+    else if (s == DAM_FLOAT && dam_texel_float(x, k) > 0.0)
+      gx[k] += dam_texel_float(gy, k);
+  }
 }

@@ -14,10 +14,12 @@ layout(std430, binding = 3) buffer Y { float y[]; };
 layout(std430, binding = 3) buffer Y4 { vec4 y4[]; };
 layout(push_constant) uniform P { uint n; uint has_a; } p;
 void main() {
-  uint k, slot = dam_elementwise_slot(p.n, k);
   float w = s[0];
-  if (slot == DAM_VEC4)
-    y4[k] = w * texelFetch(x, int(k)) + (p.has_a != 0u ? a4[k] : vec4(0.0));
-  else if (slot == DAM_FLOAT)
-    y[k] = w * dam_texel_float(x, k) + (p.has_a != 0u ? a[k] : 0.0);
+  for (uint j = 0u; j < DAM_EW_SLOTS; j++) {
+    uint k, slot = dam_elementwise_slot(p.n, j, k);
+    if (slot == DAM_VEC4)
+      y4[k] = w * texelFetch(x, int(k)) + (p.has_a != 0u ? a4[k] : vec4(0.0));
+    else if (slot == DAM_FLOAT)
+      y[k] = w * dam_texel_float(x, k) + (p.has_a != 0u ? a[k] : 0.0);
+  }
 }
