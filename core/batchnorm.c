@@ -1,10 +1,10 @@
 /*
  * Batch normalization kernels over the bn_*.comp shaders.  Training and
- * backward reduce each channel in two barrier-free passes: partial sums
- * over chunks of each (n, c) plane with many invocations, then one
- * invocation per channel adding its partials and folding everything the
- * elementwise pass needs into four coefficients per channel, which that
- * pass reads once per invocation.
+ * backward reduce each channel in one barrier-free pass: many invocations
+ * per channel write partial sums, and the channel's last one to finish
+ * adds them and folds everything the elementwise pass needs into four
+ * coefficients per channel (shaders/bn_reduce.glsl), which that pass
+ * reads once per invocation.
  */
 #include "batchnorm.h"
 #include "error.h"
@@ -14,28 +14,25 @@
 #include "bn_apply_flat.spv.h"
 #include "bn_backward_apply.spv.h"
 #include "bn_backward_apply_flat.spv.h"
-#include "bn_backward_combine.spv.h"
-#include "bn_backward_partial.spv.h"
-#include "bn_backward_partial_flat.spv.h"
-#include "bn_combine.spv.h"
+#include "bn_backward_stats.spv.h"
+#include "bn_backward_stats_flat.spv.h"
 #include "bn_eval_coef.spv.h"
-#include "bn_partial.spv.h"
-#include "bn_partial_flat.spv.h"
+#include "bn_stats.spv.h"
+#include "bn_stats_flat.spv.h"
 
-DAM_SHADER_TEXEL(bn_partial, 2, 0x2, 0x1, 20);
-DAM_SHADER_TEXEL(bn_backward_partial, 4, 0x8, 0x3, 20);
-DAM_SHADER_TEXEL(bn_partial_flat, 2, 0x2, 0x1, 20);
-DAM_SHADER_TEXEL(bn_backward_partial_flat, 4, 0x8, 0x3, 20);
-DAM_SHADER(bn_combine, 9, 0x1F0, 28);
+DAM_SHADER_TEXEL(bn_stats, 10, 0x3E6, 0x1, 32);
+DAM_SHADER_TEXEL(bn_stats_flat, 10, 0x3E6, 0x1, 32);
+DAM_SHADER_TEXEL(bn_backward_stats, 10, 0x3E0, 0x3, 24);
+DAM_SHADER_TEXEL(bn_backward_stats_flat, 10, 0x3E0, 0x3, 24);
 DAM_SHADER(bn_eval_coef, 5, 0x10, 12);
 DAM_SHADER_TEXEL(bn_apply, 3, 0x4, 0x1, 20);
-DAM_SHADER(bn_backward_combine, 7, 0x70, 20);
 DAM_SHADER_TEXEL(bn_backward_apply, 4, 0x8, 0x3, 20);
 DAM_SHADER_TEXEL(bn_apply_flat, 3, 0x4, 0x1, 20);
 DAM_SHADER_TEXEL(bn_backward_apply_flat, 4, 0x8, 0x3, 20);
 
-/* Floats of a plane each partial sum covers (at most). */
-#define PER_PART 64
+/* Most invocations per channel in the one-pass reductions: the channel's
+ * last one adds their partial sums alone. */
+#define MAX_PARTS 1024
 /* Accesses (floats, or vec4s where a plane is a multiple of 4 floats) of a
  * plane each elementwise invocation makes. */
 #define PER_INVOCATION 8
@@ -46,12 +43,20 @@ typedef struct bn_geom {
   uint32_t n, c, hw, count; /* count = n * hw, the elements of a channel */
 } bn_geom;
 
-/* Push constants of the passes over planes: `parts` invocations share a
- * plane; wide 1 when planes are read as vec4s (tensors start 64-byte
- * aligned), 2 when only the whole tensor is (the bn_*_flat shaders). */
+/* Push constants of the elementwise passes over planes: `parts`
+ * invocations share a plane; wide 1 when planes are read as vec4s
+ * (tensors start 64-byte aligned), 2 when only the whole tensor is (the
+ * bn_*_flat shaders). */
 typedef struct planes_push {
   uint32_t planes, c, hw, parts, wide;
 } planes_push;
+
+/* Push constants of the reductions (shaders/bn_stats.glsl and
+ * bn_backward_stats.glsl; the backward's end at flags). */
+typedef struct reduce_push {
+  uint32_t n, c, hw, parts, wide, flags;
+  float eps, momentum;
+} reduce_push;
 
 /* Split each plane over invocations of `per` accesses (of a float, or of a
  * vec4 where the plane is a multiple of 4 floats). */
@@ -101,39 +106,47 @@ static int check_channel(const char *op, const char *name,
   return DAM_OK;
 }
 
-/* Pass 1 of a reduction: a step tensor of N * C * *parts vec2 partial
- * sums, *parts per plane, from bn_partial.comp, or from
- * bn_backward_partial.comp when gy is given. */
-static int partial_sums(dam_exec *ex, const char *op, const dam_tensor *x,
-                        const dam_tensor *gy, const dam_tensor *mean,
-                        const bn_geom *g, dam_tensor **part,
-                        uint32_t *parts) {
-  planes_push p = planes_split(g, PER_PART / 4);
-  if (!p.wide && (uint64_t)p.planes * g->hw % 4 == 0) {
-    /* Each plane's covering vec4s, masked: one more than hw / 4 rounded
-     * up where the plane starts mid-vec4. */
-    uint32_t units = (g->hw + 3) / 4 + 1, per = PER_PART / 4;
-    p.wide = 2;
-    p.parts = (units + per - 1) / per;
-  } else if (!p.wide) {
-    p = planes_split(g, PER_PART);
+/* The one-pass reduction of every channel (shaders/bn_reduce.glsl) by s,
+ * or by `flat` where x is read as the vec4s covering each plane.  t holds
+ * s's bindings except t[at] and t[at + 1], the partial sums and the
+ * arrival counts, which are made here; p comes with its flags (and eps
+ * and momentum) set. */
+static int reduce_channels(dam_exec *ex, const char *op, const dam_shader *s,
+                           const dam_shader *flat, const dam_tensor **t,
+                           uint32_t at, const bn_geom *g, reduce_push *p) {
+  uint32_t units = g->hw;
+  p->wide = g->hw % 4 == 0;
+  if (p->wide) {
+    units = g->hw / 4;
+  } else if ((uint64_t)g->n * g->c * g->hw % 4 == 0) {
+    p->wide = 2;
+    units = (g->hw + 3) / 4 + 1; /* a plane may start mid-vec4 */
   }
-  *parts = p.parts;
-  dam_shape s = dam_shape4(g->n * g->c * p.parts * 2, 0, 0, 0);
-  if (!(*part = dam_tensor_new(ex, &s, false)))
-    return dam_fail(DAM_ENOMEM, "%s: partial sums: %s", op,
-                    dam_last_error());
-  uint64_t invocations = (uint64_t)p.planes * p.parts;
-  if (gy) {
-    const dam_tensor *t[] = {x, gy, mean, *part};
-    return dam__k_run(ex, p.wide == 2 ? &shader_bn_backward_partial_flat
-                                      : &shader_bn_backward_partial,
-                      t, &p, invocations);
+  uint64_t parts = (dam__k_target_invocations(ex) + g->c - 1) / g->c;
+  if (parts > (uint64_t)g->n * units)
+    parts = (uint64_t)g->n * units;
+  if (parts > MAX_PARTS)
+    parts = MAX_PARTS;
+  p->n = g->n;
+  p->c = g->c;
+  p->hw = g->hw;
+  p->parts = (uint32_t)parts;
+  dam_shape ps = dam_shape4(g->c * p->parts * 2, 0, 0, 0);
+  dam_shape as = dam_shape4(g->c, 0, 0, 0);
+  dam_tensor *part = dam_tensor_new(ex, &ps, false);
+  dam_tensor *arrived = part ? dam_tensor_new(ex, &as, false) : NULL;
+  int err = arrived ? dam_exec_zero(ex, dam_tensor_range(arrived))
+                    : dam_fail(DAM_ENOMEM, "%s: partial sums: %s", op,
+                               dam_last_error());
+  if (!err) {
+    t[at] = part;
+    t[at + 1] = arrived;
+    err = dam__k_run(ex, p->wide == 2 ? flat : s, t, p,
+                     (uint64_t)g->c * p->parts);
   }
-  const dam_tensor *t[] = {x, *part};
-  return dam__k_run(ex, p.wide == 2 ? &shader_bn_partial_flat
-                                    : &shader_bn_partial,
-                    t, &p, invocations);
+  dam_tensor_release(ex, part);
+  dam_tensor_release(ex, arrived);
+  return err;
 }
 
 /* An elementwise pass over x's planes, s, or where planes of hw >= 4
@@ -195,32 +208,28 @@ int dam_k_batchnorm_train(dam_exec *ex, const dam_tensor *x,
   if (err)
     return err;
 
-  dam_tensor *part, *coef;
-  uint32_t parts;
-  if ((err = partial_sums(ex, op, x, NULL, NULL, &g, &part, &parts)))
-    return err;
-  if (!(coef = coefficients(ex, op, &g)))
+  dam_tensor *coef = coefficients(ex, op, &g);
+  if (!coef)
     return DAM_ENOMEM;
-  struct {
-    uint32_t c, hw, parts, n, flags;
-    float eps, momentum;
-  } p = {g.c, g.hw, parts, g.n,
-         (gamma ? 1u : 0) | (beta ? 2u : 0) | (running_mean ? 4u : 0) |
-             (running_var ? 8u : 0),
-         a->eps, a->momentum};
-  const dam_tensor *t[] = {
-      x,           part,
-      gamma ? gamma : part,
-      beta ? beta : part,
-      running_mean ? running_mean : coef,
-      running_var ? running_var : coef,
-      save_mean,   save_invstd,
-      coef};
-  if ((err = dam__k_run(ex, &shader_bn_combine, t, &p, g.c)))
-    return err;
-  dam_tensor_release(ex, part);
+  reduce_push p = {.flags = (gamma ? 1u : 0) | (beta ? 2u : 0) |
+                            (running_mean ? 4u : 0) | (running_var ? 8u : 0),
+                   .eps = a->eps,
+                   .momentum = a->momentum};
+  const dam_tensor *t[] = {x,
+                           NULL,
+                           NULL,
+                           gamma ? gamma : save_mean,
+                           beta ? beta : save_mean,
+                           running_mean ? running_mean : coef,
+                           running_var ? running_var : coef,
+                           save_mean,
+                           save_invstd,
+                           coef};
   const dam_tensor *apply[] = {x, coef, y};
-  err = planes_pass(ex, &shader_bn_apply, &shader_bn_apply_flat, apply, &g);
+  err = reduce_channels(ex, op, &shader_bn_stats, &shader_bn_stats_flat, t, 1,
+                        &g, &p);
+  if (!err)
+    err = planes_pass(ex, &shader_bn_apply, &shader_bn_apply_flat, apply, &g);
   dam_tensor_release(ex, coef);
   return err;
 }
@@ -289,24 +298,23 @@ int dam_k_batchnorm_backward(dam_exec *ex, const dam_tensor *x,
   if (err || (!gx && !ggamma && !gbeta))
     return err;
 
-  dam_tensor *part, *coef;
-  uint32_t parts;
-  if ((err = partial_sums(ex, op, x, gy, save_mean, &g, &part, &parts)))
-    return err;
-  if (!(coef = coefficients(ex, op, &g)))
+  dam_tensor *coef = coefficients(ex, op, &g);
+  if (!coef)
     return DAM_ENOMEM;
-  struct { uint32_t c, hw, parts, n, flags; } p = {
-      g.c, g.hw, parts, g.n,
-      (gamma ? 1u : 0) | (ggamma ? 2u : 0) | (gbeta ? 4u : 0)};
-  const dam_tensor *t[] = {part,
-                           gamma ? gamma : part,
+  reduce_push p = {.flags = (gamma ? 1u : 0) | (ggamma ? 2u : 0) |
+                            (gbeta ? 4u : 0)};
+  const dam_tensor *t[] = {x,
+                           gy,
                            save_mean,
                            save_invstd,
+                           gamma ? gamma : save_mean,
+                           NULL,
+                           NULL,
                            ggamma ? ggamma : coef,
                            gbeta ? gbeta : coef,
                            coef};
-  err = dam__k_run(ex, &shader_bn_backward_combine, t, &p, g.c);
-  dam_tensor_release(ex, part);
+  err = reduce_channels(ex, op, &shader_bn_backward_stats,
+                        &shader_bn_backward_stats_flat, t, 5, &g, &p);
   if (!err && gx) {
     const dam_tensor *apply[] = {x, gy, coef, gx};
     err = planes_pass(ex, &shader_bn_backward_apply,

@@ -161,12 +161,9 @@ DAM_SHADER(conv2d_pack_w, 2, 0x2, sizeof(conv_push));
 #define SHARED_BN 32
 #define LOCAL_SIZE 64
 
-/* The weight-gradient split: aim for this many invocations in flight
- * (on a CPU device, per host core: four workgroups each), never give a
- * part fewer rows than MIN_ROWS, and keep the partial sums under
+/* The weight-gradient split: aim for dam__k_target_invocations, never
+ * give a part fewer rows than MIN_ROWS, and keep the partial sums under
  * MAX_PARTIAL floats. */
-#define CPU_CORE_INVOCATIONS 256
-#define GPU_TARGET_INVOCATIONS (1u << 17)
 #define MIN_ROWS 4
 #define MAX_PARTIAL (16u << 20)
 
@@ -588,9 +585,7 @@ static void choose_parts(dam_exec *ex, conv_push *d, uint64_t rows,
   if (forced_parts) {
     parts = forced_parts;
   } else {
-    uint64_t target = dam__k_cpu_device(ex)
-                          ? CPU_CORE_INVOCATIONS * dam__host_cores()
-                          : GPU_TARGET_INVOCATIONS;
+    uint64_t target = dam__k_target_invocations(ex);
     if (tiled)
       target /= LOCAL_SIZE;
     parts = (target + per_part - 1) / per_part;

@@ -39,7 +39,9 @@ bool dam__k_cpu_device(const dam_exec *ex) {
   return ex->dev->info.type == VK_PHYSICAL_DEVICE_TYPE_CPU;
 }
 
-uint32_t dam__host_cores(void) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? (uint32_t)n : 1;
+uint64_t dam__k_target_invocations(const dam_exec *ex) {
+  if (!dam__k_cpu_device(ex))
+    return 1u << 17;
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  return 256 * (uint64_t)(cores > 0 ? cores : 1);
 }

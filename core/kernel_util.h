@@ -43,8 +43,9 @@ uint64_t dam__k_elementwise_invocations(uint64_t n);
  * barrier-free variants there, shared-memory tiled ones elsewhere. */
 bool dam__k_cpu_device(const dam_exec *ex);
 
-/* The host's online cores, at least 1: a CPU device's threads run on
- * them. */
-uint32_t dam__host_cores(void);
+/* How many invocations a pass that splits a long reduction into parts
+ * aims for: on a CPU device four workgroups per host core (its threads
+ * run there), on other devices 2^17. */
+uint64_t dam__k_target_invocations(const dam_exec *ex);
 
 #endif
