@@ -1,14 +1,22 @@
 /* Channel-range copy and accumulate (concat, slice and their backwards)
- * over channel_copy.comp. */
+ * over channel_copy*.comp, and concats of up to four blocks per dispatch
+ * over channel_concat.comp and channel_split.comp. */
 #include "channels.h"
 #include "error.h"
 #include "kernel_util.h"
 
+#include "channel_concat.spv.h"
 #include "channel_copy.spv.h"
 #include "channel_copy_shift.spv.h"
+#include "channel_split.spv.h"
 
 DAM_SHADER_TEXEL(channel_copy, 2, 0x2, 0x1, 32);
 DAM_SHADER(channel_copy_shift, 2, 0x2, 40);
+DAM_SHADER_TEXEL(channel_concat, 5, 0x10, 0xF, 32);
+DAM_SHADER_TEXEL(channel_split, 5, 0x1E, 0x1, 36);
+
+/* Blocks per channel_concat / channel_split dispatch. */
+#define MAX_BLOCKS 4
 
 /* Elements (floats or vec4s) of a row each invocation moves, and the
  * vec4s of a span of channel_copy_shift.comp. */
@@ -63,9 +71,8 @@ static int copy_shifted(dam_exec *ex, const dam_tensor *const *t,
                     (uint64_t)p.rows * p.parts);
 }
 
-int dam_k_channel_copy(dam_exec *ex, const dam_tensor *src, uint32_t src_c0,
-                       dam_tensor *dst, uint32_t dst_c0, uint32_t count,
-                       bool accumulate) {
+/* Both tensors 4-D or 2-D, with equal N, H and W. */
+static int check_pair(const dam_tensor *src, const dam_tensor *dst) {
   int err = check_rank(src, "src");
   if (!err)
     err = check_rank(dst, "dst");
@@ -76,6 +83,16 @@ int dam_k_channel_copy(dam_exec *ex, const dam_tensor *src, uint32_t src_c0,
     return dam_fail(DAM_ESHAPE, "channel_copy: src [%u, %u, %u, %u] and dst "
                     "[%u, %u, %u, %u] differ in N, H or W", s[0], s[1], s[2],
                     s[3], d[0], d[1], d[2], d[3]);
+  return DAM_OK;
+}
+
+int dam_k_channel_copy(dam_exec *ex, const dam_tensor *src, uint32_t src_c0,
+                       dam_tensor *dst, uint32_t dst_c0, uint32_t count,
+                       bool accumulate) {
+  int err = check_pair(src, dst);
+  if (err)
+    return err;
+  const uint32_t *s = src->shape.dim, *d = dst->shape.dim;
   if ((err = check_range(src, "src", src_c0, count)) ||
       (err = check_range(dst, "dst", dst_c0, count)))
     return err;
@@ -101,4 +118,118 @@ int dam_k_channel_copy(dam_exec *ex, const dam_tensor *src, uint32_t src_c0,
          (accumulate ? 1u : 0u) | (width == 4 ? 2u : 0u)};
   return dam__k_run(ex, &shader_channel_copy, t, &p,
                     (uint64_t)p.rows * p.parts);
+}
+
+/* blocks_push of channel_concat.comp and channel_split.comp. */
+typedef struct blocks_push {
+  uint32_t n4, row4, off4, blocks, len4[MAX_BLOCKS], mask;
+} blocks_push;
+
+/* The push constants for blocks[0..n) of `channels` each, side by side in
+ * wide from channel c0 on: false where a block is not a whole number of
+ * vec4s per image (or starts inside one), which then goes through
+ * dam_k_channel_copy. */
+static bool blocks_fit(const dam_tensor *wide, uint32_t c0,
+                       const uint32_t *channels, uint32_t n, blocks_push *p) {
+  const uint32_t *w = wide->shape.dim;
+  uint64_t hw = (uint64_t)w[2] * w[3], sum = 0;
+  *p = (blocks_push){.row4 = (uint32_t)(w[1] * hw / 4),
+                     .off4 = (uint32_t)(c0 * hw / 4), .blocks = n};
+  if (w[1] * hw % 4 || c0 * hw % 4)
+    return false;
+  for (uint32_t i = 0; i < n; i++) {
+    if (channels[i] * hw % 4 || !channels[i])
+      return false;
+    p->len4[i] = (uint32_t)(channels[i] * hw / 4);
+    sum += p->len4[i];
+  }
+  p->n4 = (uint32_t)(sum * w[0]);
+  return true;
+}
+
+/* Checks of a block of `channels` channels at c0 of wide; block, when
+ * given, is its own tensor. */
+static int check_block(const dam_tensor *block, uint32_t channels,
+                       const dam_tensor *wide, uint32_t c0) {
+  int err = check_range(wide, "the wide tensor", c0, channels);
+  if (!err && block)
+    err = check_pair(block, wide);
+  if (!err && block && block->shape.dim[1] != channels)
+    err = dam_fail(DAM_ESHAPE, "channel_split: a gradient has %u channels, "
+                   "expected %u", block->shape.dim[1], channels);
+  return err;
+}
+
+int dam_k_channel_concat(dam_exec *ex, const dam_tensor *const *xs,
+                         uint32_t n, dam_tensor *y) {
+  for (uint32_t i = 0, c0 = 0; i < n; i += MAX_BLOCKS) {
+    uint32_t k = n - i < MAX_BLOCKS ? n - i : MAX_BLOCKS, channels[MAX_BLOCKS];
+    const dam_tensor *t[MAX_BLOCKS + 1];
+    int err = 0;
+    for (uint32_t j = 0, c = c0; j < k && !err; c += channels[j++]) {
+      if (!xs[i + j])
+        return dam_fail(DAM_EINVAL, "channel_concat: input %u is NULL",
+                        i + j);
+      channels[j] = xs[i + j]->shape.dim[1];
+      err = check_block(xs[i + j], channels[j], y, c);
+      t[j] = xs[i + j];
+    }
+    blocks_push p;
+    if (err)
+      return err;
+    if (!blocks_fit(y, c0, channels, k, &p)) {
+      for (uint32_t j = 0; j < k && !err; c0 += channels[j++])
+        err = dam_k_channel_copy(ex, xs[i + j], 0, y, c0, channels[j],
+                                 false);
+    } else {
+      for (uint32_t j = k; j < MAX_BLOCKS; j++)
+        t[j] = t[0];
+      t[MAX_BLOCKS] = y;
+      err = dam__k_run(ex, &shader_channel_concat, t, &p,
+                       dam__k_elementwise_invocations(4ull * p.n4));
+      for (uint32_t j = 0; j < k; j++)
+        c0 += channels[j];
+    }
+    if (err)
+      return err;
+  }
+  return DAM_OK;
+}
+
+int dam_k_channel_split_acc(dam_exec *ex, const dam_tensor *gy,
+                            dam_tensor *const *gxs, const uint32_t *channels,
+                            uint32_t n) {
+  for (uint32_t i = 0, c0 = 0; i < n; i += MAX_BLOCKS) {
+    uint32_t k = n - i < MAX_BLOCKS ? n - i : MAX_BLOCKS;
+    const dam_tensor *t[MAX_BLOCKS + 1] = {gy};
+    const dam_tensor *some = NULL;
+    uint32_t mask = 0;
+    int err = 0;
+    for (uint32_t j = 0, c = c0; j < k && !err; c += channels[i + j++]) {
+      err = check_block(gxs[i + j], channels[i + j], gy, c);
+      mask |= gxs[i + j] ? 1u << j : 0;
+      some = gxs[i + j] ? gxs[i + j] : some;
+    }
+    blocks_push p;
+    if (err)
+      return err;
+    if (!blocks_fit(gy, c0, channels + i, k, &p)) {
+      for (uint32_t j = 0; j < k && !err; c0 += channels[i + j++])
+        if (gxs[i + j])
+          err = dam_k_channel_copy(ex, gy, c0, gxs[i + j], 0,
+                                   channels[i + j], true);
+    } else {
+      for (uint32_t j = 0; j < MAX_BLOCKS; j++)
+        t[1 + j] = j < k && gxs[i + j] ? gxs[i + j] : some;
+      p.mask = mask;
+      err = some ? dam__k_run(ex, &shader_channel_split, t, &p,
+                              dam__k_elementwise_invocations(4ull * p.n4))
+                 : DAM_OK;
+      for (uint32_t j = 0; j < k; j++)
+        c0 += channels[i + j];
+    }
+    if (err)
+      return err;
+  }
+  return DAM_OK;
 }

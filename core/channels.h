@@ -20,4 +20,19 @@ int dam_k_channel_copy(dam_exec *ex, const dam_tensor *src, uint32_t src_c0,
                        dam_tensor *dst, uint32_t dst_c0, uint32_t count,
                        bool accumulate);
 
+/* y[:, c .. c + C_i) = xs[i] for the n inputs side by side from channel 0
+ * on (a concat), up to four inputs per dispatch where each is a whole
+ * number of vec4s per image, otherwise one dam_k_channel_copy each.
+ * Shapes and errors as dam_k_channel_copy's; y holds at least the inputs'
+ * channels. */
+int dam_k_channel_concat(dam_exec *ex, const dam_tensor *const *xs,
+                         uint32_t n, dam_tensor *y);
+
+/* The backward of dam_k_channel_concat: gxs[i] += gy[:, c .. c + C_i) for
+ * blocks of channels[i] channels side by side in gy; NULL gradients are
+ * skipped (their channels still counted). */
+int dam_k_channel_split_acc(dam_exec *ex, const dam_tensor *gy,
+                            dam_tensor *const *gxs, const uint32_t *channels,
+                            uint32_t n);
+
 #endif

@@ -162,19 +162,16 @@ dam_tensor *dam_batchnorm(dam_exec *ex, dam_tensor *x, dam_tensor *gamma,
 }
 
 static int concat_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
-  uint32_t c0 = 0;
+  dam_tensor *g[DAM_NODE_INPUTS];
+  uint32_t channels[DAM_NODE_INPUTS];
   for (uint32_t i = 0; i < node->n_in; i++) {
-    uint32_t c = node->in[i]->shape.dim[1];
-    if (needs & (1u << i)) {
-      dam_tensor *g = grad_of(ex, node, i);
-      int err = g ? dam_k_channel_copy(ex, node->out->grad, c0, g, 0, c, true)
-                  : DAM_ENOMEM;
-      if (err)
-        return err;
-    }
-    c0 += c;
+    channels[i] = node->in[i]->shape.dim[1];
+    g[i] = NULL;
+    if ((needs & (1u << i)) && !(g[i] = grad_of(ex, node, i)))
+      return DAM_ENOMEM;
   }
-  return 0;
+  return dam_k_channel_split_acc(ex, node->out->grad, g, channels,
+                                 node->n_in);
 }
 
 dam_tensor *dam_concat(dam_exec *ex, dam_tensor *const *xs, uint32_t n) {
@@ -189,12 +186,8 @@ dam_tensor *dam_concat(dam_exec *ex, dam_tensor *const *xs, uint32_t n) {
     s.dim[1] += xs[i]->shape.dim[1];
   }
   dam_tensor *y = output(ex, s);
-  int err = y ? 0 : DAM_ENOMEM;
-  for (uint32_t i = 0, c0 = 0; i < n && !err; i++) {
-    err = dam_k_channel_copy(ex, xs[i], 0, y, c0, xs[i]->shape.dim[1],
-                             false);
-    c0 += xs[i]->shape.dim[1];
-  }
+  int err = y ? dam_k_channel_concat(ex, (const dam_tensor *const *)xs, n, y)
+              : DAM_ENOMEM;
   dam_node node = {"concat", concat_backward, {0}, n, y, false, 0, 0, 0};
   memcpy(node.in, xs, n * sizeof *xs);
   return dam_tape_finish(ex, err, &node);

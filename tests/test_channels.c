@@ -80,40 +80,66 @@ static void copies(void **state) {
     run_case(*state, &cases[i]);
 }
 
-/* A concat of three tensors into one, then its backward: each input's
- * gradient accumulates its slice of the output's. */
-static void concat_and_backward(void **state) {
-  harness *h = *state;
-  const uint32_t n = 7, hgt = 9, wid = 7, cs[] = {3, 1, 16}, total = 20;
-  size_t hw = hgt * wid;
-  dam_tensor *in[3], *grad[3];
-  float *data[3], *g0[3];
-  dam_tensor *y = harness_tensor(h, dam_shape4(n, total, hgt, wid), NULL);
-  float *gy = harness_random(h, n * total * hw, -1, 1);
-  dam_tensor *tgy = harness_tensor(h, dam_shape4(n, total, hgt, wid), gy);
-  for (uint32_t i = 0, c0 = 0; i < 3; c0 += cs[i++]) {
-    data[i] = harness_random(h, n * cs[i] * hw, -1, 1);
-    g0[i] = harness_random(h, n * cs[i] * hw, -1, 1);
-    in[i] = harness_tensor(h, dam_shape4(n, cs[i], hgt, wid), data[i]);
-    grad[i] = harness_tensor(h, dam_shape4(n, cs[i], hgt, wid), g0[i]);
-    assert_int_equal(dam_k_channel_copy(h->ex, in[i], 0, y, c0, cs[i],
-                                        false), 0);
-    assert_int_equal(dam_k_channel_copy(h->ex, tgy, c0, grad[i], 0, cs[i],
-                                        true), 0);
+typedef struct concat_case {
+  uint32_t n, h, w, k, c[6];
+  uint32_t grads;     /* bit i: input i wants a gradient */
+  uint64_t dispatches; /* of the concat and of its backward, each */
+} concat_case;
+
+/* dam_k_channel_concat of k inputs and dam_k_channel_split_acc back,
+ * exactly, and in the expected number of dispatches. */
+static void run_concat(harness *h, const concat_case *k) {
+  size_t hw = (size_t)k->h * k->w, total = 0;
+  for (uint32_t i = 0; i < k->k; i++)
+    total += k->c[i];
+  dam_tensor *in[6], *grad[6] = {0};
+  float *data[6], *g0[6];
+  dam_tensor *y = harness_tensor(h, shape(k->n, total, k->h, k->w), NULL);
+  float *gy = harness_random(h, k->n * total * hw, -1, 1);
+  dam_tensor *tgy = harness_tensor(h, shape(k->n, total, k->h, k->w), gy);
+  for (uint32_t i = 0; i < k->k; i++) {
+    data[i] = harness_random(h, k->n * k->c[i] * hw, -1, 1);
+    g0[i] = harness_random(h, k->n * k->c[i] * hw, -1, 1);
+    in[i] = harness_tensor(h, shape(k->n, k->c[i], k->h, k->w), data[i]);
+    if (k->grads & (1u << i))
+      grad[i] = harness_tensor(h, shape(k->n, k->c[i], k->h, k->w), g0[i]);
   }
+  uint64_t d0 = h->ex->stats.dispatches;
+  assert_int_equal(dam_k_channel_concat(h->ex, (const dam_tensor *const *)in,
+                                        k->k, y), 0);
+  assert_int_equal(h->ex->stats.dispatches - d0, k->dispatches);
+  assert_int_equal(dam_k_channel_split_acc(h->ex, tgy, grad, k->c, k->k), 0);
+  assert_int_equal(h->ex->stats.dispatches - d0, 2 * k->dispatches);
   float *got = harness_read(h, y);
-  for (uint32_t i = 0, c0 = 0; i < 3; c0 += cs[i++]) {
-    float *g = harness_read(h, grad[i]);
-    for (uint32_t b = 0; b < n; b++)
-      for (size_t e = 0; e < cs[i] * hw; e++) {
-        size_t at = (b * total + c0) * hw + e, own = b * cs[i] * hw + e;
+  for (uint32_t i = 0, c0 = 0; i < k->k; c0 += k->c[i++]) {
+    float *g = grad[i] ? harness_read(h, grad[i]) : NULL;
+    for (uint32_t b = 0; b < k->n; b++)
+      for (size_t e = 0; e < k->c[i] * hw; e++) {
+        size_t at = (b * total + c0) * hw + e, own = b * k->c[i] * hw + e;
         assert_true(got[at] == data[i][own]);
-        assert_true(g[own] == g0[i][own] + gy[at]);
+        assert_true(!g || g[own] == g0[i][own] + gy[at]);
       }
     free(g), free(data[i]), free(g0[i]);
   }
   free(got), free(gy);
   assert_int_equal(dam_exec_end_step(h->ex), 0);
+}
+
+/* Blocks of whole vec4s per image (up to four per dispatch: six inputs
+ * take two), odd blocks (a channel copy each), 2-D tensors, and inputs
+ * without gradients. */
+static void concat_and_backward(void **state) {
+  static const concat_case cases[] = {
+      {7, 9, 7, 3, {3, 1, 16}, 0x7, 3},
+      {3, 7, 7, 6, {4, 8, 4, 4, 12, 4}, 0x3F, 2},
+      {3, 7, 7, 6, {4, 8, 4, 4, 12, 4}, 0x25, 2},
+      {5, 2, 2, 3, {2, 1, 6}, 0x7, 1},
+      {9, 1, 1, 4, {4, 8, 12, 4}, 0xA, 1},
+      {2, 1, 1, 2, {3, 5}, 0x3, 2},
+      {2, 5, 5, 1, {4}, 0x1, 1},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+    run_concat(*state, &cases[i]);
 }
 
 /* Disjoint ranges of one tensor. */
@@ -191,7 +217,19 @@ static void bad_arguments_refused(void **state) {
                    DAM_EINVAL);
   assert_non_null(strstr(dam_last_error(), "overlap"));
   assert_int_equal(dam_k_channel_copy(h->ex, a, 0, b, 4, 0, false), 0);
+  const dam_tensor *pair[] = {b, b}, *with_null[] = {b, NULL};
+  assert_int_equal(dam_k_channel_concat(h->ex, pair, 2, a), DAM_ESHAPE);
+  assert_int_equal(dam_k_channel_concat(h->ex, with_null, 2, a),
+                   DAM_EINVAL);
+  assert_int_equal(dam_k_channel_concat(h->ex, pair, 1, batch), DAM_ESHAPE);
+  dam_tensor *grads[] = {b, NULL};
+  const uint32_t fits[] = {4, 2}, too_many[] = {4, 4}, wrong[] = {2, 4};
+  assert_int_equal(dam_k_channel_split_acc(h->ex, a, grads, too_many, 2),
+                   DAM_ESHAPE);
+  assert_int_equal(dam_k_channel_split_acc(h->ex, a, grads, wrong, 2),
+                   DAM_ESHAPE);
   assert_int_equal(h->ex->stats.dispatches, dispatches);
+  assert_int_equal(dam_k_channel_split_acc(h->ex, a, grads, fits, 2), 0);
   assert_int_equal(dam_exec_end_step(h->ex), 0);
 }
 
