@@ -23,11 +23,13 @@
  *  - other devices: the same GEMMs tiled in shared memory.
  * The weight gradient is a long sum (over the batch and every output
  * position) into few outputs, so it is split over parts written to a step
- * tensor and then added up, in a fixed order, by conv2d_sum_parts.
+ * tensor and then added up, in a fixed order, by a deferred sum that
+ * shares its dispatch with up to six others (part_sums.h).
  * docs/CONV.md has the reasons and the measurements.
  */
 #include "conv.h"
 #include "kernel_util.h"
+#include "part_sums.h"
 
 #include "conv2d_dw_fwd_flat3.spv.h"
 #include "conv2d_dw_fwd_flat3d2.spv.h"
@@ -76,7 +78,6 @@
 #include "conv2d_pack_x4.spv.h"
 #include "conv2d_pack_x_odd.spv.h"
 #include "conv2d_pack_x_planes.spv.h"
-#include "conv2d_sum_parts.spv.h"
 
 /* Must match the P block of shaders/conv2d.glsl. */
 typedef struct conv_push {
@@ -132,7 +133,6 @@ DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat3, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat3d2, 3, 0x4, 0x3,
                  sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat5, 3, 0x4, 0x3, sizeof(conv_push));
-DAM_SHADER(conv2d_sum_parts, 2, 0x2, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_fwd_1x1, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER(conv2d_fwd_packed, 3, 0x4, sizeof(conv_push));
@@ -670,10 +670,11 @@ int dam_k_conv2d_grad_weight_acc(dam_exec *ex, const dam_tensor *x,
   const dam_tensor *pass[] = {x, gy, out};
   err = tiled ? run_tiled(ex, s, pass, &d, per_part * d.parts)
               : run_counted(ex, s, pass, &d, per_part * d.parts);
-  if (err || out == gw)
+  if (out == gw)
     return err;
-  const dam_tensor *sum[] = {out, gw};
-  err = run_counted(ex, &shader_conv2d_sum_parts, sum, &d, gw->numel);
-  dam_tensor_release(ex, partial);
-  return err;
+  if (err) {
+    dam_tensor_release(ex, partial);
+    return err;
+  }
+  return dam_part_sums_add(ex, partial, d.parts, gw);
 }

@@ -3,6 +3,7 @@
 #include "error.h"
 #include "tape.h"
 #include "tensor.h"
+#include "part_sums.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -225,8 +226,9 @@ static int begin_recording(dam_exec *ex) {
 }
 
 int dam_exec_submit(dam_exec *ex) {
-  if (!ex->recording)
-    return DAM_OK;
+  int err = dam_part_sums_flush(ex);
+  if (err || !ex->recording)
+    return err;
   struct dam_batch *b = &ex->batches[ex->cur];
   VkMemoryBarrier to_host = {
       .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
@@ -237,7 +239,7 @@ int dam_exec_submit(dam_exec *ex) {
   vkCmdPipelineBarrier(b->cb, device_stages, VK_PIPELINE_STAGE_HOST_BIT, 0,
                        1, &to_host, 0, NULL, 0, NULL);
   ex->recording = false;
-  int err = dam_vk_check(vkEndCommandBuffer(b->cb), "vkEndCommandBuffer");
+  err = dam_vk_check(vkEndCommandBuffer(b->cb), "vkEndCommandBuffer");
   VkSubmitInfo si = {
       .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
       .commandBufferCount = 1,
@@ -271,6 +273,7 @@ int dam_exec_wait(dam_exec *ex) {
 int dam_exec_end_step(dam_exec *ex) {
   int err = dam_exec_wait(ex);
   dam_tape_clear(ex->tape);
+  ex->n_pending_sums = 0; /* only left by a failed wait: their tensors go */
   dam__tensors_release_step(ex);
   dam_pool_reset(&ex->arena);
   return err;

@@ -37,6 +37,14 @@ typedef struct dam_profile_entry {
 struct dam_tape;
 struct dam_tensor;
 
+/* Sums of partial results waiting to be added into their destinations
+ * (part_sums.h): dst += the n_parts slices of parts. */
+#define DAM_PENDING_SUMS 7
+typedef struct dam_pending_sum {
+  struct dam_tensor *parts, *dst;
+  uint32_t n_parts;
+} dam_pending_sum;
+
 /* A growable list of tensors (not owning them). */
 typedef struct dam_tensor_list {
   struct dam_tensor **t;
@@ -67,6 +75,8 @@ struct dam_exec {
   uint64_t rng;                /* splitmix64 state of weight init */
   struct dam_tensor *step_tensors;       /* arena tensors of this step */
   struct dam_tensor *persistent_tensors; /* the rest, until freed */
+  dam_pending_sum pending_sums[DAM_PENDING_SUMS]; /* part_sums.c */
+  uint32_t n_pending_sums;
 };
 typedef struct dam_exec dam_exec;
 

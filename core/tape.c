@@ -1,5 +1,6 @@
 /* Recording and replaying the autograd tape. */
 #include "tape.h"
+#include "part_sums.h"
 #include "error.h"
 #include "kernels.h"
 
@@ -112,7 +113,7 @@ static int backward(dam_exec *ex, dam_tensor *loss, const release_rule *r) {
       release_after(ex, &tape->nodes[k], r);
   }
   dam_tape_clear(tape);
-  return err;
+  return err ? err : dam_part_sums_flush(ex);
 }
 
 int dam_backward(dam_exec *ex, dam_tensor *loss) {

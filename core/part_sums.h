@@ -1,0 +1,23 @@
+/*
+ * Deferred sums of partial results.  A kernel that splits a long sum over
+ * parts (the convolution weight gradient) queues dst += the parts' sum;
+ * queued sums are recorded together, up to DAM_PENDING_SUMS per dispatch,
+ * when the queue is full, at the end of a backward pass (dam_backward) and
+ * before any submit, so whatever reads dst after either sees the sum.
+ */
+#ifndef DAM_PART_SUMS_H
+#define DAM_PART_SUMS_H
+
+#include "tensor.h"
+
+/* Queue dst += sum over p < n_parts of parts' slice p (parts holds n_parts
+ * slices of dst->numel floats; the sum runs in order of p).  The queue
+ * takes parts over and releases it once the sum is recorded; on an error
+ * parts is released too. */
+int dam_part_sums_add(dam_exec *ex, dam_tensor *parts, uint32_t n_parts,
+                      dam_tensor *dst);
+
+/* Record every queued sum (nothing when none is). */
+int dam_part_sums_flush(dam_exec *ex);
+
+#endif
