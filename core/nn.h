@@ -79,6 +79,13 @@ dam_tensor *dam_scale_add(dam_exec *ex, dam_tensor *a, dam_tensor *x,
 dam_tensor *dam_scale_acc(dam_exec *ex, dam_tensor *acc, dam_tensor *x,
                           dam_tensor *s);
 
+/* acc += s0 * x0 + s1 * x1 in place, returning acc, or with acc NULL a
+ * new tensor s0 * x0 + s1 * x1: two terms of a node's sum of weighted op
+ * outputs in one dispatch each way.  acc as for dam_scale_acc; the terms
+ * of one shape (DAM_EINVAL). */
+dam_tensor *dam_scale_pair(dam_exec *ex, dam_tensor *acc, dam_tensor *x0,
+                           dam_tensor *s0, dam_tensor *x1, dam_tensor *s1);
+
 /* y = mask[n] * x for every element of image n of x [N, ...]; mask is a
  * host array of N floats (copied), a constant: drop-path. */
 dam_tensor *dam_scale_rows(dam_exec *ex, dam_tensor *x, const float *mask);

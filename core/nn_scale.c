@@ -9,22 +9,41 @@
 #include "nn.h"
 
 #include "scale_by.spv.h"
+#include "scale_grads.spv.h"
 #include "scale_rows.spv.h"
 
-DAM_SHADER_TEXEL(scale_by, 4, 0x8, 0x2, 8);
+DAM_SHADER_TEXEL(scale_by, 6, 0x8, 0x22, 12);
+DAM_SHADER_TEXEL(scale_grads, 5, 0x18, 0x1, 8);
 DAM_SHADER(scale_rows, 3, 0x4, 12);
 
-/* y = s * x + a (a NULL: s * x); a may be y. */
-static int scale_add_run(dam_exec *ex, const dam_tensor *s, const dam_tensor *x,
-                         const dam_tensor *a, dam_tensor *y) {
-  const dam_tensor *t[] = {s, x, a ? a : x, y};
-  int err = dam__k_check("scale_add", t + 1, 3, y->numel);
+/* y = s0 * x0 + s1 * x1 + a (x1, s1 and a optional, NULL); a may be y. */
+static int scale_add_run(dam_exec *ex, const dam_tensor *s0,
+                         const dam_tensor *x0, const dam_tensor *s1,
+                         const dam_tensor *x1, const dam_tensor *a,
+                         dam_tensor *y) {
+  const dam_tensor *t[] = {s0, x0, a ? a : x0, y, s1 ? s1 : s0,
+                           x1 ? x1 : x0};
+  const dam_tensor *checked[] = {x0, t[2], y, t[5]}, *scales[] = {s0, t[4]};
+  int err = dam__k_check("scale_add", checked, 4, y->numel);
   if (!err)
-    err = dam__k_check("scale_add", t, 1, 1);
-  struct { uint32_t n, has_a; } push = {(uint32_t)y->numel, a != NULL};
+    err = dam__k_check("scale_add", scales, 2, 1);
+  struct { uint32_t n, has_a, has_second; } push = {
+      (uint32_t)y->numel, a != NULL, x1 != NULL};
   return err ? err
              : dam__k_run(ex, &shader_scale_by, t, &push,
                           dam__k_elementwise_invocations(y->numel));
+}
+
+/* gs += <gy, x> */
+static int scale_grad(dam_exec *ex, const dam_tensor *gy, dam_tensor *x,
+                      dam_tensor *s) {
+  dam_tensor *gs = dam_tensor_grad(ex, s), *dot = dam_tensor_new(ex, &s->shape,
+                                                                 false);
+  int err = gs && dot ? dam_k_dot(ex, gy, x, dot) : DAM_ENOMEM;
+  if (!err)
+    err = dam_k_broadcast_acc(ex, dot, 1.0f, NULL, gs);
+  dam_tensor_release(ex, dot);
+  return err;
 }
 
 /* in = {x, s, a}: gx += s * gy; gs += <gy, x>; ga += gy. */
@@ -33,19 +52,40 @@ static int scale_add_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
   int err = 0;
   if (needs & 1u) {
     dam_tensor *gx = dam_tensor_grad(ex, x);
-    err = gx ? scale_add_run(ex, s, gy, gx, gx) : DAM_ENOMEM;
+    err = gx ? scale_add_run(ex, s, gy, NULL, NULL, gx, gx) : DAM_ENOMEM;
   }
-  if (!err && (needs & 2u)) {
-    dam_tensor *gs = dam_tensor_grad(ex, s), *dot = dam_tensor_new(ex, &s->shape, false);
-    err = gs && dot ? dam_k_dot(ex, gy, x, dot) : DAM_ENOMEM;
-    if (!err)
-      err = dam_k_broadcast_acc(ex, dot, 1.0f, NULL, gs);
-    dam_tensor_release(ex, dot);
-  }
+  if (!err && (needs & 2u))
+    err = scale_grad(ex, gy, x, s);
   if (!err && (needs & 4u)) {
     dam_tensor *ga = dam_tensor_grad(ex, node->in[2]);
     err = ga ? dam_k_axpby(ex, 1.0f, gy, 1.0f, ga) : DAM_ENOMEM;
   }
+  return err;
+}
+
+/* in = {x0, s0, x1, s1}: gx_i += s_i * gy in one dispatch; gs_i +=
+ * <gy, x_i>. */
+static int scale_pair_backward(dam_exec *ex, dam_node *node,
+                               uint32_t needs) {
+  dam_tensor **in = node->in, *gy = node->out->grad;
+  dam_tensor *g0 = needs & 1u ? dam_tensor_grad(ex, in[0]) : NULL;
+  dam_tensor *g1 = needs & 4u ? dam_tensor_grad(ex, in[2]) : NULL;
+  if (((needs & 1u) && !g0) || ((needs & 4u) && !g1))
+    return DAM_ENOMEM;
+  int err = 0;
+  if (g0 || g1) {
+    const dam_tensor *t[] = {gy, in[1], in[3], g0 ? g0 : g1, g1 ? g1 : g0};
+    err = dam__k_check("scale_grads", t + 3, 2, gy->numel);
+    struct { uint32_t n, mask; } p = {(uint32_t)gy->numel,
+                                      (g0 ? 1u : 0) | (g1 ? 2u : 0)};
+    if (!err)
+      err = dam__k_run(ex, &shader_scale_grads, t, &p,
+                       dam__k_elementwise_invocations(gy->numel));
+  }
+  if (!err && (needs & 2u))
+    err = scale_grad(ex, gy, in[0], in[1]);
+  if (!err && (needs & 8u))
+    err = scale_grad(ex, gy, in[2], in[3]);
   return err;
 }
 
@@ -61,7 +101,8 @@ dam_tensor *dam_scale_add(dam_exec *ex, dam_tensor *a, dam_tensor *x,
     return NULL;
   dam_node node = {"scale_add", scale_add_backward, {x, s, a}, a ? 3 : 2, y,
                    false, 0, NULL, NULL};
-  return dam_tape_finish(ex, scale_add_run(ex, s, x, a, y), &node);
+  return dam_tape_finish(ex, scale_add_run(ex, s, x, NULL, NULL, a, y),
+                         &node);
 }
 
 dam_tensor *dam_scale_acc(dam_exec *ex, dam_tensor *acc, dam_tensor *x,
@@ -73,7 +114,25 @@ dam_tensor *dam_scale_acc(dam_exec *ex, dam_tensor *acc, dam_tensor *x,
                     "differs from the term in shape"), NULL;
   dam_node node = {"scale_acc", scale_add_backward, {x, s}, 2, acc, false, 0,
                    NULL, NULL, true};
-  return dam_tape_finish(ex, scale_add_run(ex, s, x, acc, acc), &node);
+  return dam_tape_finish(ex, scale_add_run(ex, s, x, NULL, NULL, acc, acc),
+                         &node);
+}
+
+dam_tensor *dam_scale_pair(dam_exec *ex, dam_tensor *acc, dam_tensor *x0,
+                           dam_tensor *s0, dam_tensor *x1, dam_tensor *s1) {
+  if (!x0 || !s0 || !x1 || !s1)
+    return dam_fail(DAM_EINVAL, "scale_pair: NULL input"), NULL;
+  if (!dam_shape_equal(&x0->shape, &x1->shape) ||
+      (acc && (acc->persistent || !dam_shape_equal(&acc->shape, &x0->shape))))
+    return dam_fail(DAM_EINVAL, "scale_pair: the terms differ in shape, or "
+                    "the sum from theirs or is persistent"), NULL;
+  dam_tensor *y = acc ? acc : dam_tensor_new(ex, &x0->shape, false);
+  if (!y)
+    return NULL;
+  dam_node node = {"scale_pair", scale_pair_backward, {x0, s0, x1, s1}, 4,
+                   y, false, 0, NULL, NULL, acc != NULL};
+  return dam_tape_finish(ex, scale_add_run(ex, s0, x0, s1, x1, acc, y),
+                         &node);
 }
 
 dam_tensor *dam_scale_by(dam_exec *ex, dam_tensor *x, dam_tensor *s) {

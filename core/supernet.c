@@ -378,7 +378,8 @@ static dam_tensor *cell_forward(dam_exec *ex, dam_supernet *net, uint32_t ci,
     return NULL;
   const dam_arch_term *terms = p->terms[ce->reduce];
   for (uint32_t i = 0; i < net->d.nodes; i++) {
-    dam_tensor *acc = NULL;
+    /* the node's sum, built two weighted terms per dispatch */
+    dam_tensor *acc = NULL, *held = NULL, *held_w = NULL;
     for (uint32_t k = 0; k < p->n_terms[ce->reduce]; k++) {
       if (terms[k].node != i)
         continue;
@@ -394,12 +395,22 @@ static dam_tensor *cell_forward(dam_exec *ex, dam_supernet *net, uint32_t ci,
       dam_tensor *h = dam_op_forward(ex, op, x, p->training);
       if (h && h != x && p->training && p->drop_path > 0)
         h = drop_path(ex, h, p);
-      if (h)
-        h = acc ? dam_scale_acc(ex, acc, h, p->weights[ce->reduce][k])
-                : dam_scale_add(ex, NULL, h, p->weights[ce->reduce][k]);
-      if (!(acc = h))
+      if (!h)
         return NULL;
+      if (!held) {
+        held = h;
+        held_w = p->weights[ce->reduce][k];
+        continue;
+      }
+      acc = dam_scale_pair(ex, acc, held, held_w, h,
+                           p->weights[ce->reduce][k]);
+      if (!acc)
+        return NULL;
+      held = NULL;
     }
+    if (held && !(acc = acc ? dam_scale_acc(ex, acc, held, held_w)
+                            : dam_scale_add(ex, NULL, held, held_w)))
+      return NULL;
     if (!acc)
       return dam_fail(DAM_EINVAL, "supernet: cell %u node %u has no input",
                       ci, i), NULL;

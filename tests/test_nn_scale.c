@@ -140,16 +140,19 @@ static void scale_add_matches_reference(void **state) {
   }
 }
 
-/* A node's sum built in place: y = s0 x0 (scale_add), then y += s1 x1 and
- * y += s2 x2 (scale_acc, returning y itself); with L = <y, r> each gx_k is
- * s_k r and each gs_k is <x_k, r>, also when backward releases what it
- * can (dam_backward_release). */
+/* A node's sum built in place: y = s0 x0 (scale_add), then y += s_k x_k
+ * (scale_acc, returning y itself), or two terms at a time (scale_pair:
+ * y = s0 x0 + s1 x1, y += s2 x2 + s3 x3, then y += s4 x4, with x3 wanting
+ * no gradient); with L = <y, r> each gx_k is s_k r and each gs_k is
+ * <x_k, r>, also when backward releases what it can
+ * (dam_backward_release). */
 static void scale_acc_sums_in_place(void **state) {
   harness *h = *state;
-  enum { K = 3 };
+  enum { K = 5 };
   dam_shape shape = scale_shapes[3], one = dam_shape4(1, 0, 0, 0);
   size_t n = dam_shape_numel(&shape);
-  for (int release = 0; release < 2; release++) {
+  for (int mode = 0; mode < 4; mode++) {
+    int release = mode & 1, pairs = mode >> 1;
     float *x[K], s[K], *r = harness_random(h, n, -1, 1);
     dam_tensor *tx[K], *ts[K], *y = NULL;
     for (int k = 0; k < K; k++) {
@@ -157,11 +160,17 @@ static void scale_acc_sums_in_place(void **state) {
       s[k] = harness_uniform(h, 0.25f, 1.5f);
       tx[k] = harness_tensor(h, shape, x[k]);
       ts[k] = harness_tensor(h, one, &s[k]);
-      tx[k]->requires_grad = ts[k]->requires_grad = true;
-      dam_tensor *sum = k ? dam_scale_acc(h->ex, y, tx[k], ts[k])
-                          : dam_scale_add(h->ex, NULL, tx[k], ts[k]);
+      tx[k]->requires_grad = ts[k]->requires_grad = !pairs || k != 3;
+      ts[k]->requires_grad = true;
+      if (pairs && k % 2 == 0 && k + 1 < K)
+        continue;
+      dam_tensor *sum =
+          pairs && k % 2 ? dam_scale_pair(h->ex, y, tx[k - 1], ts[k - 1],
+                                          tx[k], ts[k])
+          : k            ? dam_scale_acc(h->ex, y, tx[k], ts[k])
+                         : dam_scale_add(h->ex, NULL, tx[k], ts[k]);
       assert_non_null(sum);
-      assert_true(!k || sum == y);
+      assert_true(!y || sum == y);
       y = sum;
     }
     float *yv = harness_read(h, y);
@@ -169,10 +178,12 @@ static void scale_acc_sums_in_place(void **state) {
     assert_int_equal(release ? dam_backward_release(h->ex, loss, NULL, 0)
                              : dam_backward(h->ex, loss), 0);
     for (int k = 0; k < K; k++) {
-      float *gx = harness_read(h, tx[k]->grad), *gs = harness_read(h, ts[k]->grad);
+      assert_true(tx[k]->requires_grad == (tx[k]->grad != NULL));
+      float *gx = tx[k]->grad ? harness_read(h, tx[k]->grad) : NULL;
+      float *gs = harness_read(h, ts[k]->grad);
       double xr = 0, scale = 0;
       for (size_t i = 0; i < n; i++) {
-        if (fabs(gx[i] - (double)s[k] * r[i]) > 1e-6)
+        if (gx && fabs(gx[i] - (double)s[k] * r[i]) > 1e-6)
           fail_msg("release %d, term %d: gx[%zu] = %g, expected %g", release,
                    k, i, gx[i], (double)s[k] * r[i]);
         xr += (double)x[k][i] * r[i];
