@@ -72,6 +72,8 @@
 #include "conv2d_grad_weight_tiled.spv.h"
 #include "conv2d_fwd_1x1.spv.h"
 #include "conv2d_fwd_1x1_odd.spv.h"
+#include "conv2d_fwd_1x1_odd_wt.spv.h"
+#include "conv2d_fwd_1x1_wt.spv.h"
 #include "conv2d_fwd_packed.spv.h"
 #include "conv2d_pack_w.spv.h"
 #include "conv2d_pack_x.spv.h"
@@ -135,6 +137,8 @@ DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat3d2, 3, 0x4, 0x3,
 DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat5, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_fwd_1x1, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd, 3, 0x4, 0x3, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_wt, 3, 0x4, 0x3, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_wt, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER(conv2d_fwd_packed, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_pack_x, 2, 0x2, sizeof(conv_push));
 DAM_SHADER(conv2d_pack_x4, 2, 0x2, sizeof(conv_push));
@@ -447,7 +451,8 @@ static int pack_x(dam_exec *ex, const dam_tensor *x, dam_tensor *xp,
 /* Pack w, and x unless the 1x1 shader takes it in place, into step
  * tensors (layouts in shaders/conv2d_packed.glsl), then run the forward
  * over them.  The 1x1 shaders read w as it is when groups have 4k
- * channels (raw_w). */
+ * channels (raw_w), and their _wt variants a transposed w as it is when
+ * groups have 4k outputs. */
 static int run_packed(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
                       conv_push *d, dam_tensor *y) {
   uint32_t c4 = div_up(d->Cg, 4), khw = d->KH * d->KW;
@@ -457,18 +462,20 @@ static int run_packed(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
                             d->W + 2 * d->pw, 4 * c4);
   dam_shape ws = dam_shape4(d->groups * d->tiles_m, khw, c4, 4 * PACKED_TM);
   d->raw_w = in_place && !d->transpose && d->Cg % 4 == 0;
-  dam_tensor *wp = d->raw_w ? NULL : dam_tensor_new(ex, &ws, false);
+  bool raw_wt = in_place && d->transpose && d->Kg % 4 == 0;
+  bool packs_w = !d->raw_w && !raw_wt;
+  dam_tensor *wp = packs_w ? dam_tensor_new(ex, &ws, false) : NULL;
   dam_tensor *xp = in_place ? NULL : dam_tensor_new(ex, &xs, false);
-  if ((!d->raw_w && !wp) || (!in_place && !xp)) {
+  if ((packs_w && !wp) || (!in_place && !xp)) {
     dam_tensor_release(ex, wp);
     return dam_fail(DAM_ENOMEM, "conv2d: packed operands: %s",
                     dam_last_error());
   }
   const dam_tensor *pw[] = {w, wp};
-  const dam_tensor *fwd[] = {in_place ? x : xp, d->raw_w ? w : wp, y};
-  int err = d->raw_w ? DAM_OK
-                     : run_counted(ex, &shader_conv2d_pack_w, pw, d,
-                                   wp->numel / 4);
+  const dam_tensor *fwd[] = {in_place ? x : xp, packs_w ? wp : w, y};
+  int err = packs_w ? run_counted(ex, &shader_conv2d_pack_w, pw, d,
+                                  wp->numel / 4)
+                    : DAM_OK;
   if (!err && !in_place)
     err = pack_x(ex, x, xp, d, c4);
   if (err)
@@ -485,9 +492,11 @@ static int run_packed(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
     d->tiles_n = div_up((uint64_t)d->N * d->OH * d->OW, PACKED_TN);
     tiles = d->tiles_n;
   }
-  const dam_shader *s = odd        ? &shader_conv2d_fwd_1x1_odd
-                        : in_place ? &shader_conv2d_fwd_1x1
-                                   : &shader_conv2d_fwd_packed;
+  const dam_shader *s = odd && raw_wt ? &shader_conv2d_fwd_1x1_odd_wt
+                        : odd           ? &shader_conv2d_fwd_1x1_odd
+                        : raw_wt        ? &shader_conv2d_fwd_1x1_wt
+                        : in_place      ? &shader_conv2d_fwd_1x1
+                                        : &shader_conv2d_fwd_packed;
   err = run_counted(ex, s, fwd, d, tiles * d->tiles_m * d->groups);
   dam_tensor_release(ex, wp);
   dam_tensor_release(ex, xp);

@@ -32,8 +32,10 @@ void main() {
   for (uint v = 0u; v < TV; v++)
     xo[v] = (n * p.C + g * p.Cg) * hw4 + min(q0 + v, hw4 - 1u);
   uint cmax = p.Cg - 1u;
+#if !W_TRANSPOSED
   uint wb[TM], ws = pk_w_step();
   for (uint i = 0u; i < TM; i++) wb[i] = pk_w_first(g, mt, i);
+#endif
 
   vec4 acc[TM][TV];
   for (uint i = 0u; i < TM; i++)
@@ -45,8 +47,16 @@ void main() {
       uint co = min(4u * c + q, cmax) * hw4;
       for (uint v = 0u; v < TV; v++) b[q][v] = texelFetch(x, int(xo[v] + co));
     }
+#if W_TRANSPOSED
+    vec4 wt[TM];
+    pk_w_transposed(wp, g, mt, c, wt);
+#endif
     for (uint i = 0u; i < TM; i++) {
+#if W_TRANSPOSED
+      vec4 a = wt[i];
+#else
       vec4 a = texelFetch(wp, int(wb[i] + c * ws));
+#endif
       for (uint v = 0u; v < TV; v++) {
         vec4 s = fma(vec4(a.x), b[0][v], acc[i][v]);
         s = fma(vec4(a.y), b[1][v], s);

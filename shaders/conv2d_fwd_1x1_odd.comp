@@ -45,8 +45,10 @@ void main() {
       n++;
     }
   }
+#if !W_TRANSPOSED
   uint wb[TM], ws = pk_w_step();
   for (uint i = 0u; i < TM; i++) wb[i] = pk_w_first(g, mt, i);
+#endif
 
   vec4 acc[TM][TV];
   for (uint i = 0u; i < TM; i++)
@@ -66,8 +68,16 @@ void main() {
                   : q == 2u ? vec4(a[v].zw, a[v + 1u].xy)
                             : vec4(a[v].w, a[v + 1u].xyz);
     }
+#if W_TRANSPOSED
+    vec4 wt[TM];
+    pk_w_transposed(wp, g, mt, c, wt);
+#endif
     for (uint i = 0u; i < TM; i++) {
+#if W_TRANSPOSED
+      vec4 w = wt[i];
+#else
       vec4 w = texelFetch(wp, int(wb[i] + c * ws));
+#endif
       for (uint v = 0u; v < TV; v++) {
         vec4 s = fma(vec4(w.x), b[0][v], acc[i][v]);
         s = fma(vec4(w.y), b[1][v], s);

@@ -10,6 +10,9 @@
 #define DAM_CONV2D_PACKED_GLSL
 
 #define PK_TM 16
+#ifndef W_TRANSPOSED
+#define W_TRANSPOSED 0
+#endif
 
 uint pk_c4() { return (p.Cg + 3u) / 4u; }
 uint pk_hp() { return p.H + 2u * p.ph; }
@@ -25,5 +28,30 @@ uint pk_w_first(uint g, uint mt, uint i) {
                        : (g * p.tiles_m + mt) * pk_c4() * PK_TM + i;
 }
 uint pk_w_step() { return p.raw_w != 0u ? 1u : PK_TM; }
+
+#if W_TRANSPOSED
+// The _wt variants of the 1x1 forwards run the gradient to the input of a
+// 1x1 convolution as the forward of its transpose, reading the original
+// weights in place: [Cg, Kg] per group in the transpose's terms (input
+// channel ci's row holds its Kg outputs, a multiple of 4, as texels).
+// a[i] = the weights of output mt * PK_TM + i for inputs 4c .. 4c + 3:
+// four row texels per input, transposed in registers (inputs past Cg
+// weigh 0; outputs past Kg repeat the last texel, their results dropped).
+void pk_w_transposed(samplerBuffer w, uint g, uint mt, uint c,
+                     out vec4 a[PK_TM]) {
+  uint k4 = p.Kg / 4u;
+  for (uint q = 0u; q < 4u; q++) {
+    uint ci = 4u * c + q;
+    uint row = (g * p.Cg + min(ci, p.Cg - 1u)) * k4;
+    for (uint t = 0u; t < PK_TM / 4u; t++) {
+      vec4 v = ci < p.Cg
+                   ? texelFetch(w, int(row + min(mt * (PK_TM / 4u) + t,
+                                                  k4 - 1u)))
+                   : vec4(0.0);
+      for (uint e = 0u; e < 4u; e++) a[4u * t + e][q] = v[e];
+    }
+  }
+}
+#endif
 
 #endif
