@@ -39,15 +39,13 @@ uint pk_w_step() { return p.raw_w != 0u ? 1u : PK_TM; }
 // weigh 0; outputs past Kg repeat the last texel, their results dropped).
 void pk_w_transposed(samplerBuffer w, uint g, uint mt, uint c,
                      out vec4 a[PK_TM]) {
-  uint k4 = p.Kg / 4u;
+  uint k4 = p.Kg / 4u, t0 = min(mt * (PK_TM / 4u), k4 - 1u);
   for (uint q = 0u; q < 4u; q++) {
     uint ci = 4u * c + q;
-    uint row = (g * p.Cg + min(ci, p.Cg - 1u)) * k4;
+    int row = int((g * p.Cg + min(ci, p.Cg - 1u)) * k4);
+    float live = ci < p.Cg ? 1.0 : 0.0;
     for (uint t = 0u; t < PK_TM / 4u; t++) {
-      vec4 v = ci < p.Cg
-                   ? texelFetch(w, int(row + min(mt * (PK_TM / 4u) + t,
-                                                  k4 - 1u)))
-                   : vec4(0.0);
+      vec4 v = live * texelFetch(w, row + int(min(t0 + t, k4 - 1u)));
       for (uint e = 0u; e < 4u; e++) a[4u * t + e][q] = v[e];
     }
   }
