@@ -12,8 +12,8 @@
 
 DAM_SHADER_TEXEL(channel_copy, 2, 0x2, 0x1, 32);
 DAM_SHADER(channel_copy_shift, 2, 0x2, 40);
-DAM_SHADER_TEXEL(channel_concat, 5, 0x10, 0xF, 32);
-DAM_SHADER_TEXEL(channel_split, 5, 0x1E, 0x1, 36);
+DAM_SHADER_TEXEL(channel_concat, 5, 0x10, 0xF, 36);
+DAM_SHADER_TEXEL(channel_split, 5, 0x1E, 0x1, 40);
 
 /* Blocks per channel_concat / channel_split dispatch. */
 #define MAX_BLOCKS 4
@@ -122,7 +122,7 @@ int dam_k_channel_copy(dam_exec *ex, const dam_tensor *src, uint32_t src_c0,
 
 /* blocks_push of channel_concat.comp and channel_split.comp. */
 typedef struct blocks_push {
-  uint32_t n4, row4, off4, blocks, len4[MAX_BLOCKS], mask;
+  uint32_t rows, row4, off4, blocks, len4[MAX_BLOCKS], parts, mask;
 } blocks_push;
 
 /* The push constants for blocks[0..n) of `channels` each, side by side in
@@ -133,7 +133,7 @@ static bool blocks_fit(const dam_tensor *wide, uint32_t c0,
                        const uint32_t *channels, uint32_t n, blocks_push *p) {
   const uint32_t *w = wide->shape.dim;
   uint64_t hw = (uint64_t)w[2] * w[3], sum = 0;
-  *p = (blocks_push){.row4 = (uint32_t)(w[1] * hw / 4),
+  *p = (blocks_push){.rows = w[0], .row4 = (uint32_t)(w[1] * hw / 4),
                      .off4 = (uint32_t)(c0 * hw / 4), .blocks = n};
   if (w[1] * hw % 4 || c0 * hw % 4)
     return false;
@@ -143,7 +143,7 @@ static bool blocks_fit(const dam_tensor *wide, uint32_t c0,
     p->len4[i] = (uint32_t)(channels[i] * hw / 4);
     sum += p->len4[i];
   }
-  p->n4 = (uint32_t)(sum * w[0]);
+  p->parts = (uint32_t)((sum + PER_INVOCATION - 1) / PER_INVOCATION);
   return true;
 }
 
@@ -186,7 +186,7 @@ int dam_k_channel_concat(dam_exec *ex, const dam_tensor *const *xs,
         t[j] = t[0];
       t[MAX_BLOCKS] = y;
       err = dam__k_run(ex, &shader_channel_concat, t, &p,
-                       dam__k_elementwise_invocations(4ull * p.n4));
+                       (uint64_t)p.rows * p.parts);
       for (uint32_t j = 0; j < k; j++)
         c0 += channels[j];
     }
@@ -223,7 +223,7 @@ int dam_k_channel_split_acc(dam_exec *ex, const dam_tensor *gy,
         t[1 + j] = j < k && gxs[i + j] ? gxs[i + j] : some;
       p.mask = mask;
       err = some ? dam__k_run(ex, &shader_channel_split, t, &p,
-                              dam__k_elementwise_invocations(4ull * p.n4))
+                              (uint64_t)p.rows * p.parts)
                  : DAM_OK;
       for (uint32_t j = 0; j < k; j++)
         c0 += channels[i + j];

@@ -6,23 +6,24 @@
 #extension GL_GOOGLE_include_directive : require
 #include "diffautoml/dam_shader.glsl"
 layout(local_size_x = 64) in;
-#include "elementwise.glsl"
 layout(binding = 0) uniform samplerBuffer gy;  // vec4 texels
 layout(std430, binding = 1) buffer G0 { vec4 g0[]; };
 layout(std430, binding = 2) buffer G1 { vec4 g1[]; };
 layout(std430, binding = 3) buffer G2 { vec4 g2[]; };
 layout(std430, binding = 4) buffer G3 { vec4 g3[]; };
 layout(push_constant) uniform P {
-  uint n4, row4, off4, blocks;
+  uint rows, row4, off4, blocks;
   uint len4[4];
+  uint parts;
   uint mask;
 } p;
 #include "channel_blocks.glsl"
 void main() {
-  for (uint j = 0u; j < DAM_EW_SPAN; j++) {
-    uint k;
-    if (dam_elementwise_slot(4u * p.n4, j, k) != DAM_VEC4) continue;
-    block_at a = block_of(k);
+  uint i = dam_linear_id(), total = blocks_total();
+  if (i >= p.rows * p.parts) return;
+  uint row = i / p.parts;
+  for (uint o = i - row * p.parts; o < total; o += p.parts) {
+    block_at a = block_of(row, o);
     if ((p.mask & (1u << a.b)) == 0u) continue;
     vec4 g = texelFetch(gy, int(a.wide));
     if (a.b == 0u) g0[a.own] += g;
