@@ -16,7 +16,8 @@ DAM_SHADER_TEXEL(scale_by, 6, 0x8, 0x22, 12);
 DAM_SHADER_TEXEL(scale_grads, 5, 0x18, 0x1, 8);
 DAM_SHADER(scale_rows, 3, 0x4, 12);
 
-/* y = s0 * x0 + s1 * x1 + a (x1, s1 and a optional, NULL); a may be y. */
+/* y = s0 * x0 + s1 * x1 + a (x1, s1 and a optional, NULL); a may be y
+ * (a node's sum accumulated in place). */
 static int scale_add_run(dam_exec *ex, const dam_tensor *s0,
                          const dam_tensor *x0, const dam_tensor *s1,
                          const dam_tensor *x1, const dam_tensor *a,
@@ -32,6 +33,22 @@ static int scale_add_run(dam_exec *ex, const dam_tensor *s0,
   return err ? err
              : dam__k_run(ex, &shader_scale_by, t, &push,
                           dam__k_elementwise_invocations(y->numel));
+}
+
+/* g0 += s0 * gy and g1 += s1 * gy in one dispatch, each only when given
+ * (s1 with g1). */
+static int term_grads(dam_exec *ex, const dam_tensor *gy,
+                      const dam_tensor *s0, dam_tensor *g0,
+                      const dam_tensor *s1, dam_tensor *g1) {
+  if (!g0 && !g1)
+    return DAM_OK;
+  const dam_tensor *t[] = {gy, s0, s1 ? s1 : s0, g0 ? g0 : g1, g1 ? g1 : g0};
+  int err = dam__k_check("scale_grads", t + 3, 2, gy->numel);
+  struct { uint32_t n, mask; } p = {(uint32_t)gy->numel,
+                                    (g0 ? 1u : 0) | (g1 ? 2u : 0)};
+  return err ? err
+             : dam__k_run(ex, &shader_scale_grads, t, &p,
+                          dam__k_elementwise_invocations(gy->numel));
 }
 
 /* gs += <gy, x> */
@@ -52,7 +69,7 @@ static int scale_add_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
   int err = 0;
   if (needs & 1u) {
     dam_tensor *gx = dam_tensor_grad(ex, x);
-    err = gx ? scale_add_run(ex, s, gy, NULL, NULL, gx, gx) : DAM_ENOMEM;
+    err = gx ? term_grads(ex, gy, s, gx, NULL, NULL) : DAM_ENOMEM;
   }
   if (!err && (needs & 2u))
     err = scale_grad(ex, gy, x, s);
@@ -72,16 +89,7 @@ static int scale_pair_backward(dam_exec *ex, dam_node *node,
   dam_tensor *g1 = needs & 4u ? dam_tensor_grad(ex, in[2]) : NULL;
   if (((needs & 1u) && !g0) || ((needs & 4u) && !g1))
     return DAM_ENOMEM;
-  int err = 0;
-  if (g0 || g1) {
-    const dam_tensor *t[] = {gy, in[1], in[3], g0 ? g0 : g1, g1 ? g1 : g0};
-    err = dam__k_check("scale_grads", t + 3, 2, gy->numel);
-    struct { uint32_t n, mask; } p = {(uint32_t)gy->numel,
-                                      (g0 ? 1u : 0) | (g1 ? 2u : 0)};
-    if (!err)
-      err = dam__k_run(ex, &shader_scale_grads, t, &p,
-                       dam__k_elementwise_invocations(gy->numel));
-  }
+  int err = term_grads(ex, gy, in[1], g0, in[3], g1);
   if (!err && (needs & 2u))
     err = scale_grad(ex, gy, in[0], in[1]);
   if (!err && (needs & 8u))
@@ -125,7 +133,7 @@ dam_tensor *dam_scale_pair(dam_exec *ex, dam_tensor *acc, dam_tensor *x0,
   if (!dam_shape_equal(&x0->shape, &x1->shape) ||
       (acc && (acc->persistent || !dam_shape_equal(&acc->shape, &x0->shape))))
     return dam_fail(DAM_EINVAL, "scale_pair: the terms differ in shape, or "
-                    "the sum from theirs or is persistent"), NULL;
+                    "the sum is persistent or differs from them"), NULL;
   dam_tensor *y = acc ? acc : dam_tensor_new(ex, &x0->shape, false);
   if (!y)
     return NULL;

@@ -1,4 +1,4 @@
-// The gradients to both terms of a scale_by.comp pair: g0 += s0[0] * gy
+// The gradients to the terms of a scale_by.comp sum: g0 += s0[0] * gy
 // and g1 += s1[0] * gy, each only when its bit of mask is set (otherwise
 // its bindings are placeholders).
 #version 450
