@@ -100,8 +100,9 @@ dam_tensor *dam_scale(dam_exec *ex, dam_tensor *x, float alpha) {
 }
 
 /* The output of a relu of x already on the tape, unless an accumulating
- * node has updated x in place since: the candidate ops on one edge, and
- * the edges leaving one node, all start from the same relu. */
+ * node has updated x in place since, or the output was released: the
+ * candidate ops on one edge, and the edges leaving one node, all start
+ * from the same relu. */
 static dam_tensor *recorded_relu(const dam_exec *ex, const dam_tensor *x) {
   const dam_tape *tape = ex->tape;
   for (uint32_t i = tape ? tape->n : 0; i-- > 0;) {
@@ -109,7 +110,7 @@ static dam_tensor *recorded_relu(const dam_exec *ex, const dam_tensor *x) {
     if (n->out == x && n->accumulates)
       return NULL;
     if (n->backward == relu_backward && n->in[0] == x)
-      return n->out;
+      return n->out->mem.block ? n->out : NULL;
   }
   return NULL;
 }
@@ -122,7 +123,8 @@ dam_tensor *dam_relu(dam_exec *ex, dam_tensor *x) {
   if (!y)
     return NULL;
   return finish(ex, dam_k_relu(ex, x, y),
-                (dam_node){"relu", relu_backward, {x}, 1, y, false, 0, 0, 0});
+                (dam_node){"relu", relu_backward, {x}, 1, y, false, 0, 0, 0,
+                           false, DAM_NODE_OUT});
 }
 
 dam_tensor *dam_sum(dam_exec *ex, dam_tensor *x) {

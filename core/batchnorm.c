@@ -273,12 +273,14 @@ int dam_k_batchnorm_eval(dam_exec *ex, const dam_tensor *x,
   return err;
 }
 
-int dam_k_batchnorm_backward(dam_exec *ex, const dam_tensor *x,
-                             const dam_tensor *gy, const dam_tensor *gamma,
-                             const dam_tensor *save_mean,
-                             const dam_tensor *save_invstd, dam_tensor *gx,
-                             dam_tensor *ggamma, dam_tensor *gbeta) {
-  const char *op = "batchnorm_backward";
+/* Flag of the backward reduction: x holds xhat (bn_backward_stats.glsl). */
+#define X_IS_XHAT 8u
+
+static int backward(dam_exec *ex, const char *op, const dam_tensor *x,
+                    const dam_tensor *gy, const dam_tensor *gamma,
+                    const dam_tensor *save_mean,
+                    const dam_tensor *save_invstd, dam_tensor *gx,
+                    dam_tensor *ggamma, dam_tensor *gbeta, uint32_t flags) {
   bn_geom g;
   int err = check_data(op, x, gy, "gy", &g);
   if (!err && !gy)
@@ -301,7 +303,7 @@ int dam_k_batchnorm_backward(dam_exec *ex, const dam_tensor *x,
   dam_tensor *coef = coefficients(ex, op, &g);
   if (!coef)
     return DAM_ENOMEM;
-  reduce_push p = {.flags = (gamma ? 1u : 0) | (ggamma ? 2u : 0) |
+  reduce_push p = {.flags = flags | (gamma ? 1u : 0) | (ggamma ? 2u : 0) |
                             (gbeta ? 4u : 0)};
   const dam_tensor *t[] = {x,
                            gy,
@@ -322,4 +324,21 @@ int dam_k_batchnorm_backward(dam_exec *ex, const dam_tensor *x,
   }
   dam_tensor_release(ex, coef);
   return err;
+}
+
+int dam_k_batchnorm_backward(dam_exec *ex, const dam_tensor *x,
+                             const dam_tensor *gy, const dam_tensor *gamma,
+                             const dam_tensor *save_mean,
+                             const dam_tensor *save_invstd, dam_tensor *gx,
+                             dam_tensor *ggamma, dam_tensor *gbeta) {
+  return backward(ex, "batchnorm_backward", x, gy, gamma, save_mean,
+                  save_invstd, gx, ggamma, gbeta, 0);
+}
+
+int dam_k_batchnorm_backward_xhat(dam_exec *ex, const dam_tensor *y,
+                                  const dam_tensor *gy,
+                                  const dam_tensor *save_invstd,
+                                  dam_tensor *gx) {
+  return backward(ex, "batchnorm_backward_xhat", y, gy, NULL, save_invstd,
+                  save_invstd, gx, NULL, NULL, X_IS_XHAT);
 }

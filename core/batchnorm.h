@@ -59,4 +59,13 @@ int dam_k_batchnorm_backward(dam_exec *ex, const dam_tensor *x,
                              const dam_tensor *save_invstd, dam_tensor *gx,
                              dam_tensor *ggamma, dam_tensor *gbeta);
 
+/* The same gx for a batch norm without gamma and beta, from its output
+ * y = xhat instead of x (so x need not be kept for the backward):
+ *   gx += invstd * (gy - mean(gy) - y * mean(gy * y)).
+ * Errors as dam_k_batchnorm_backward, with y in x's place. */
+int dam_k_batchnorm_backward_xhat(dam_exec *ex, const dam_tensor *y,
+                                  const dam_tensor *gy,
+                                  const dam_tensor *save_invstd,
+                                  dam_tensor *gx);
+
 #endif

@@ -51,7 +51,8 @@ static dam_tensor *odd_phase(dam_exec *ex, dam_tensor *x) {
   subsample_push p = push_for(s, &ys, (uint32_t)y->numel);
   if (!err)
     err = dam__k_run(ex, &shader_subsample, t, &p, p.n);
-  dam_node n = {"subsample", subsample_grad, {x}, 1, y, false, 0, 0, 0};
+  dam_node n = {"subsample", subsample_grad, {x}, 1, y, false, 0, 0, 0,
+                false, 1u | DAM_NODE_OUT};
   return dam_tape_finish(ex, err, &n);
 }
 

@@ -65,7 +65,8 @@ dam_tensor *dam_conv2d(dam_exec *ex, dam_tensor *x, dam_tensor *w,
   dam_tensor *y = output(ex, s);
   ex->stats.flops += 2ull * dam_shape_numel(&s) * w->shape.dim[1] *
                      w->shape.dim[2] * w->shape.dim[3];
-  dam_node n = {"conv2d", conv_backward, {x, w}, 2, y, false, 0, d, free};
+  dam_node n = {"conv2d", conv_backward, {x, w}, 2, y, false, 0, d, free,
+                false, DAM_NODE_OUT};
   return dam_tape_finish(ex, y ? dam_k_conv2d(ex, x, w, g, y) : DAM_ENOMEM,
                          &n);
 }
@@ -87,7 +88,8 @@ dam_tensor *dam_pool2d(dam_exec *ex, dam_tensor *x, const dam_pool_args *a) {
     return NULL;
   d->u.pool = *a;
   dam_tensor *y = output(ex, s);
-  dam_node n = {"pool2d", pool_backward, {x}, 1, y, false, 0, d, free};
+  dam_node n = {"pool2d", pool_backward, {x}, 1, y, false, 0, d, free,
+                false, DAM_NODE_OUT};
   return dam_tape_finish(ex, y ? dam_k_pool2d(ex, x, a, y) : DAM_ENOMEM, &n);
 }
 
@@ -100,6 +102,17 @@ static int bn_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
   return dam_k_batchnorm_backward(ex, node->in[0], node->out->grad,
                                   node->in[1], d->saved[0], d->saved[1],
                                   g[0], g[1], g[2]);
+}
+
+/* Without gamma and beta the output is xhat itself: the backward reads it,
+ * and x is not kept. */
+static int bn_xhat_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
+  (void)needs;
+  dam_tensor *gx = grad_of(ex, node, 0);
+  return gx ? dam_k_batchnorm_backward_xhat(
+                  ex, node->out, node->out->grad,
+                  ((layer_data *)node->data)->saved[1], gx)
+            : DAM_ENOMEM;
 }
 
 /* Inference form: gx += gy * gamma / sqrt(running_var + eps), the same
@@ -138,7 +151,7 @@ dam_tensor *dam_batchnorm(dam_exec *ex, dam_tensor *x, dam_tensor *gamma,
     d->saved[1] = running_var;
     d->u.eps = a->eps;
     dam_node n = {"batchnorm_eval", bn_eval_backward, {x}, 1, y, false, 0,
-                  d, free};
+                  d, free, false, 1u | DAM_NODE_OUT};
     return dam_tape_finish(ex,
                            dam_k_batchnorm_eval(ex, x, gamma, beta,
                                                 running_mean, running_var,
@@ -157,7 +170,11 @@ dam_tensor *dam_batchnorm(dam_exec *ex, dam_tensor *x, dam_tensor *gamma,
                                         d->saved[1])
                 : DAM_ENOMEM;
   dam_node n = {"batchnorm", bn_backward, {x, gamma, beta}, 3, y, false, 0,
-                d, free};
+                d, free, false, DAM_NODE_OUT};
+  if (!gamma && !beta) {
+    n.backward = bn_xhat_backward;
+    n.unread = 1u;
+  }
   return dam_tape_finish(ex, err, &n);
 }
 
@@ -188,7 +205,8 @@ dam_tensor *dam_concat(dam_exec *ex, dam_tensor *const *xs, uint32_t n) {
   dam_tensor *y = output(ex, s);
   int err = y ? dam_k_channel_concat(ex, (const dam_tensor *const *)xs, n, y)
               : DAM_ENOMEM;
-  dam_node node = {"concat", concat_backward, {0}, n, y, false, 0, 0, 0};
+  dam_node node = {"concat", concat_backward, {0}, n, y, false, 0, 0, 0,
+                   false, DAM_NODE_OUT | ((1u << n) - 1)};
   memcpy(node.in, xs, n * sizeof *xs);
   return dam_tape_finish(ex, err, &node);
 }
@@ -213,7 +231,8 @@ dam_tensor *dam_slice(dam_exec *ex, dam_tensor *x, uint32_t c0,
   dam_shape s = x->shape;
   s.dim[1] = count;
   dam_tensor *y = output(ex, s);
-  dam_node n = {"slice", slice_backward, {x}, 1, y, false, 0, d, free};
+  dam_node n = {"slice", slice_backward, {x}, 1, y, false, 0, d, free,
+                false, 1u | DAM_NODE_OUT};
   return dam_tape_finish(
       ex, y ? dam_k_channel_copy(ex, x, c0, y, 0, count, false) : DAM_ENOMEM,
       &n);
@@ -231,7 +250,8 @@ dam_tensor *dam_global_avg_pool(dam_exec *ex, dam_tensor *x) {
     return dam_fail(DAM_EINVAL, "global_avg_pool: NULL input"), NULL;
   dam_tensor *y = output(ex, dam_shape4(x->shape.dim[0], x->shape.dim[1],
                                         0, 0));
-  dam_node n = {"global_avg_pool", gap_backward, {x}, 1, y, false, 0, 0, 0};
+  dam_node n = {"global_avg_pool", gap_backward, {x}, 1, y, false, 0, 0, 0,
+                false, 1u | DAM_NODE_OUT};
   return dam_tape_finish(
       ex, y ? dam_k_global_avg_pool(ex, x, y) : DAM_ENOMEM, &n);
 }

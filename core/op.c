@@ -83,11 +83,16 @@ static int op_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
   return err ? dam_plugin_fail(&r->desc->hdr, "backward", err) : DAM_OK;
 }
 
-/* An op without a backward: its forward builds the output on the tape. */
+/* An op without a backward: its forward builds the output on the tape,
+ * and what it made besides is the op's alone (plugin.h): intermediates
+ * whose contents no backward reads are released at once. */
 static dam_tensor *composed_forward(dam_op *op, dam_op_call *call,
                                    const dam_shape *shape) {
+  dam_scope scope = dam_scope_open(call->ex);
   dam_clear_error();
   int err = op->desc->forward(dam_host_api_get(), call);
+  if (!err && call->out)
+    dam_scope_close(call->ex, &scope, call->out);
   if (err || !call->out) {
     dam_plugin_fail(&op->desc->hdr, "forward", err ? err : DAM_PLUGIN_EINVAL);
     return NULL;

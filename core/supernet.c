@@ -325,13 +325,17 @@ static dam_tensor *conv_bn(dam_exec *ex, const dam__conv_bn *cb, dam_tensor *x,
 static dam_tensor *preprocess(dam_exec *ex, const dam__preprocess *p,
                               dam_tensor *x, bool training) {
   dam_conv2d_geom g = {{1, 1}, {0, 0}, {1, 1}, 1};
+  dam_scope scope = dam_scope_open(ex);
   dam_tensor *r = dam_relu(ex, x), *y = NULL;
   if (r)
     y = p->w2 ? dam_factorized_reduce(ex, r, p->w, p->w2)
               : dam_conv2d(ex, r, p->w, &g);
-  return y ? dam_batchnorm(ex, y, NULL, NULL, p->mean, p->var, &bn_args,
-                           training)
-           : NULL;
+  if (y)
+    y = dam_batchnorm(ex, y, NULL, NULL, p->mean, p->var, &bn_args,
+                      training);
+  if (y)
+    dam_scope_close(ex, &scope, y);
+  return y;
 }
 
 /* Concatenation of n >= 1 tensors in groups of DAM_NODE_INPUTS. */

@@ -125,6 +125,38 @@ int dam_backward_release(dam_exec *ex, dam_tensor *loss,
   return backward(ex, loss, &(release_rule){true, keep, n_keep});
 }
 
+dam_scope dam_scope_open(dam_exec *ex) {
+  return (dam_scope){ex->step_tensors, ex->tape ? ex->tape->n : 0};
+}
+
+/* True when some node from `from` on references t, and every reference is
+ * marked unread. */
+static bool only_gradients_needed(const dam_tape *tape, uint32_t from,
+                                  const dam_tensor *t) {
+  bool referenced = false;
+  for (uint32_t k = from; k < tape->n; k++) {
+    const dam_node *node = &tape->nodes[k];
+    for (uint32_t i = 0; i <= node->n_in; i++) {
+      bool out = i == node->n_in;
+      if ((out ? node->out : node->in[i]) != t)
+        continue;
+      if (!(node->unread & (out ? DAM_NODE_OUT : 1u << i)))
+        return false;
+      referenced = true;
+    }
+  }
+  return referenced;
+}
+
+void dam_scope_close(dam_exec *ex, const dam_scope *s,
+                     const dam_tensor *keep) {
+  if (ex->no_release || !ex->tape)
+    return;
+  for (dam_tensor *t = ex->step_tensors; t && t != s->tensors; t = t->next)
+    if (t != keep && only_gradients_needed(ex->tape, s->nodes, t))
+      dam_tensor_release(ex, t);
+}
+
 void dam_tape_clear(dam_tape *tape) {
   if (!tape)
     return;

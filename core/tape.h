@@ -10,6 +10,8 @@
 #include "tensor.h"
 
 #define DAM_NODE_INPUTS 4
+/* dam_node.unread's bit for the node's output. */
+#define DAM_NODE_OUT (1u << DAM_NODE_INPUTS)
 
 typedef struct dam_node dam_node;
 
@@ -33,6 +35,9 @@ struct dam_node {
                                   updated in place: its gradient passes
                                   through, and it is released with that
                                   node's */
+  uint32_t unread;             /* in[i] (bit i) and out (DAM_NODE_OUT)
+                                  whose contents the backward never reads,
+                                  only their gradients; 0 is always safe */
 };
 
 struct dam_tape {
@@ -71,6 +76,26 @@ int dam_backward(dam_exec *ex, dam_tensor *loss);
  * (exec.h) turns every release off. */
 int dam_backward_release(dam_exec *ex, dam_tensor *loss,
                          dam_tensor *const *keep, uint32_t n_keep);
+
+/* A point of the forward: the newest step tensor and the tape's length. */
+typedef struct dam_scope {
+  dam_tensor *tensors;
+  uint32_t nodes;
+} dam_scope;
+
+/* The forward's current point. */
+dam_scope dam_scope_open(dam_exec *ex);
+
+/* Release now, while the forward goes on, the memory of the step tensors
+ * made since s (except keep) that nodes recorded since then reference,
+ * each time in a bit of their `unread`: the backward needs only their
+ * gradients.  The caller guarantees that nothing but keep and the tape
+ * (dam_relu's reuse of a recorded relu included) reaches a tensor made
+ * since s: a plugin's composed forward, a block of layers.  Tensors no node
+ * references (e.g. statistics in node data) stay.  Does nothing under the
+ * no_release knob. */
+void dam_scope_close(dam_exec *ex, const dam_scope *s,
+                     const dam_tensor *keep);
 
 /* Drop every node (freeing node data). */
 void dam_tape_clear(dam_tape *tape);

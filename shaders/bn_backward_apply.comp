@@ -1,5 +1,5 @@
 // Batch-norm backward to the input: gx += a * gy - b * (x - mean) - c0 with
-// coef[c] = (a, b, c0, mean) from bn_backward_combine.comp.  Planes are
+// coef[c] = (a, b, c0, mean) from bn_backward_stats.glsl.  Planes are
 // split over invocations as in bn_apply.comp (vec4 views likewise).
 #version 450
 #extension GL_GOOGLE_include_directive : require

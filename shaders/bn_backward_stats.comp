@@ -8,7 +8,7 @@ void main() {
   uint i = dam_linear_id();
   if (i >= p.c * p.parts) return;
   uint ch = i / p.parts, j = i - ch * p.parts;
-  float mu = save_mean[ch];
+  float mu = bn_centre(ch);
   float s1 = 0.0, s2 = 0.0;
   if (p.wide != 0u) {
     uint units = p.hw / 4u;

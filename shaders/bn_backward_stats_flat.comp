@@ -8,7 +8,7 @@ void main() {
   uint i = dam_linear_id();
   if (i >= p.c * p.parts) return;
   uint ch = i / p.parts, j = i - ch * p.parts;
-  float mu = save_mean[ch];
+  float mu = bn_centre(ch);
   float s1 = 0.0, s2 = 0.0;
   uint units = (p.hw + 3u) / 4u + 1u;
   for (bn_slot s = bn_slot_first(j, units); s.n < p.n;

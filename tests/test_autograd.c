@@ -2,7 +2,8 @@
  * and against central finite differences of the device forward; the
  * needs-grad mask; accumulation across backward calls; a repeated relu
  * shares its node; released output gradients and outputs change no bit of
- * the result and lower the peak. */
+ * the result and lower the peak; a closed forward scope releases exactly
+ * the intermediates no backward reads, with the same effect. */
 #include "harness.h"
 #include "autograd.h"
 #include "error.h"
@@ -294,6 +295,91 @@ static void second_pass_after_release(void **state) {
   assert_int_equal(dam_exec_end_step(h->ex), 0);
 }
 
+/* relu -> 1x1 conv -> batch norm (affine or not) in a scope, as the
+ * supernet's preprocessing: x's and w's gradients, whether the conv output
+ * was released, the arena's peak. */
+static void block_grads(harness *h, bool no_release, bool affine,
+                        const float *const *v, float **g, bool *released,
+                        VkDeviceSize *peak) {
+  static const dam_conv2d_geom pw = {{1, 1}, {0, 0}, {1, 1}, 1};
+  static const dam_bn_args bn = {1e-5f, 0.1f};
+  const dam_shape s[] = {dam_shape4(2, 3, 6, 6), dam_shape4(4, 3, 1, 1),
+                         dam_shape4(2, 4, 6, 6), dam_shape4(4, 0, 0, 0)};
+  dam_tensor *x = harness_tensor(h, s[0], v[0]);
+  dam_tensor *w = harness_tensor(h, s[1], v[1]);
+  dam_tensor *c = harness_tensor(h, s[2], v[2]);
+  dam_tensor *gamma = affine ? harness_tensor(h, s[3], v[3]) : NULL;
+  x->requires_grad = w->requires_grad = true;
+  h->ex->no_release = no_release;
+  h->ex->arena.bytes_peak = h->ex->arena.bytes_used;
+  dam_scope scope = dam_scope_open(h->ex);
+  dam_tensor *r = dam_relu(h->ex, x);
+  dam_tensor *conv = dam_conv2d(h->ex, r, w, &pw);
+  dam_tensor *y = dam_batchnorm(h->ex, conv, gamma, gamma, NULL, NULL, &bn,
+                                true);
+  assert_non_null(y);
+  dam_scope_close(h->ex, &scope, y);
+  *released = !conv->mem.block;
+  assert_non_null(r->mem.block); /* the conv's backward reads it */
+  assert_non_null(y->mem.block);
+  assert_int_equal(dam_backward(h->ex, dam_dot(h->ex, y, c)), 0);
+  h->ex->no_release = false;
+  g[0] = harness_read(h, x->grad);
+  g[1] = harness_read(h, w->grad);
+  *peak = h->ex->arena.bytes_peak;
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
+}
+
+static void scope_releases_unread_intermediates(void **state) {
+  harness *h = *state;
+  const uint64_t n[] = {216, 12, 288, 4};
+  float *v[4];
+  for (int k = 0; k < 4; k++)
+    v[k] = harness_random(h, n[k], -1, 1);
+  for (int affine = 0; affine < 2; affine++) {
+    float *g[2][2];
+    bool released[2];
+    VkDeviceSize peak[2];
+    for (int m = 0; m < 2; m++)
+      block_grads(h, m == 0, affine, (const float *const *)v, g[m],
+                  &released[m], &peak[m]);
+    assert_false(released[0]);
+    /* Without gamma and beta the backward reads the output, not x. */
+    assert_true(released[1] == !affine);
+    for (int k = 0; k < 2; k++) {
+      for (uint64_t i = 0; i < n[k]; i++)
+        if (fabsf(g[0][k][i] - g[1][k][i]) > 1e-5f * (1 + fabsf(g[0][k][i])))
+          fail_msg("affine %d: gradient %d[%llu] %g kept, %g released",
+                   affine, k, (unsigned long long)i, g[0][k][i], g[1][k][i]);
+      free(g[0][k]);
+      free(g[1][k]);
+    }
+    if (!affine && peak[1] >= peak[0])
+      fail_msg("arena peak %llu bytes with the scope, %llu without",
+               (unsigned long long)peak[1], (unsigned long long)peak[0]);
+  }
+  for (int k = 0; k < 4; k++)
+    free(v[k]);
+
+  /* A relu whose output was released is not reused: it runs again. */
+  float x[N], unused[N], c[N];
+  draw(h, x, unused, c);
+  dam_tensor *tx = harness_tensor(h, dam_shape4(1, N, 1, 1), x);
+  tx->requires_grad = true;
+  dam_scope scope = dam_scope_open(h->ex);
+  dam_tensor *r = dam_relu(h->ex, tx), *m = dam_global_avg_pool(h->ex, r);
+  dam_scope_close(h->ex, &scope, m);
+  assert_null(r->mem.block);
+  dam_tensor *again = dam_relu(h->ex, tx);
+  assert_non_null(again);
+  assert_ptr_not_equal(again, r);
+  float *y = harness_read(h, again);
+  for (int i = 0; i < N; i++)
+    assert_true(y[i] == (x[i] > 0 ? x[i] : 0.0f));
+  free(y);
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(composite_graph_gradients),
@@ -302,6 +388,7 @@ int main(void) {
       cmocka_unit_test(repeated_relu_shared),
       cmocka_unit_test(released_grads_bit_identical),
       cmocka_unit_test(second_pass_after_release),
+      cmocka_unit_test(scope_releases_unread_intermediates),
   };
   return cmocka_run_group_tests(tests, harness_setup, harness_teardown);
 }

@@ -199,6 +199,12 @@ static void train_case(harness *h, const dims *d, int variant) {
   expect_close(h, tgx, dgx, "batchnorm_backward gx", d, variant);
   expect_close(h, tgg, dgg, "batchnorm_backward ggamma", d, variant);
   expect_close(h, tgb, dgb, "batchnorm_backward gbeta", d, variant);
+  if (!affine) { /* the same gx from y = xhat alone */
+    dam_tensor *tgx2 = harness_tensor(h, shape_of(d), gx0);
+    assert_int_equal(dam_k_batchnorm_backward_xhat(h->ex, ty, tgy, tsi, tgx2),
+                     0);
+    expect_close(h, tgx2, dgx, "batchnorm_backward_xhat gx", d, variant);
+  }
   assert_int_equal(dam_exec_end_step(h->ex), 0);
   free(x), free(gamma), free(beta), free(rm), free(rv), free(gy), free(gx0);
   free(gg0), free(gb0), free(dx), free(dg), free(db), free(y), free(sm);

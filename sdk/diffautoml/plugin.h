@@ -232,7 +232,10 @@ typedef struct dam_op_site {
  * (host->tensor_grad).
  * An op without a backward (1.1): forward builds its output from the
  * host's differentiable layers (the nn_* members) and sets `out` to it
- * (`in` itself is fine); the host's tape differentiates it.
+ * (`in` itself is fine); the host's tape differentiates it.  Tensors it
+ * made on the way are its own and die with the call: once forward
+ * returns, the host frees those whose contents no backward needs (a 1x1
+ * conv's output feeding a batch norm without affine, say).
  */
 typedef struct dam_op_call {
   uint32_t struct_size;
