@@ -122,9 +122,19 @@ dam_tensor *dam_relu(dam_exec *ex, dam_tensor *x) {
   y = like(ex, x);
   if (!y)
     return NULL;
+  y->relu_of = x;
   return finish(ex, dam_k_relu(ex, x, y),
                 (dam_node){"relu", relu_backward, {x}, 1, y, false, 0, 0, 0,
-                           false, DAM_NODE_OUT});
+                           false, DAM_NODE_OUT, true});
+}
+
+int dam_relu_refill(dam_exec *ex, dam_tensor *y) {
+  if (y->mem.block)
+    return DAM_OK;
+  if (!y->relu_of)
+    return dam_fail(DAM_EINVAL, "relu_refill: not the output of dam_relu");
+  int err = dam_tensor_reacquire(ex, y);
+  return err ? err : dam_k_relu(ex, y->relu_of, y);
 }
 
 dam_tensor *dam_sum(dam_exec *ex, dam_tensor *x) {

@@ -334,7 +334,7 @@ static dam_tensor *preprocess(dam_exec *ex, const dam__preprocess *p,
     y = dam_batchnorm(ex, y, NULL, NULL, p->mean, p->var, &bn_args,
                       training);
   if (y)
-    dam_scope_close(ex, &scope, y);
+    dam_scope_close(ex, &scope, y, false);
   return y;
 }
 
@@ -424,6 +424,19 @@ static dam_tensor *cell_forward(dam_exec *ex, dam_supernet *net, uint32_t ci,
   return concat_all(ex, st + 2, m);
 }
 
+/* cell_forward, then the release of what only the cell's own backward
+ * reaches: shared relus and partial concatenations included. */
+static dam_tensor *cell_forward_scoped(dam_exec *ex, dam_supernet *net,
+                                       uint32_t ci, dam_tensor *s0,
+                                       dam_tensor *s1,
+                                       const dam_supernet_pass *p) {
+  dam_scope scope = dam_scope_open(ex);
+  dam_tensor *out = cell_forward(ex, net, ci, s0, s1, p);
+  if (out)
+    dam_scope_close(ex, &scope, out, true);
+  return out;
+}
+
 static dam_tensor *aux_forward(dam_exec *ex, dam_supernet *net, dam_tensor *x) {
   dam_pool_args pa = {DAM_POOL_AVG, net->aux_pool, 3, 0};
   dam_tensor *y = dam_relu(ex, x);
@@ -451,7 +464,7 @@ dam_tensor *dam_supernet_forward(dam_exec *ex, dam_supernet *net,
   dam_tensor *s0 = conv_bn(ex, &net->stem, x, stride, 1, p->training);
   dam_tensor *s1 = s0;
   for (uint32_t i = 0; s1 && i < net->d.cells; i++) {
-    dam_tensor *out = cell_forward(ex, net, i, s0, s1, p);
+    dam_tensor *out = cell_forward_scoped(ex, net, i, s0, s1, p);
     s0 = s1;
     s1 = out;
     if (s1 && aux && p->training && i == net->aux_cell &&

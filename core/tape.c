@@ -129,31 +129,34 @@ dam_scope dam_scope_open(dam_exec *ex) {
   return (dam_scope){ex->step_tensors, ex->tape ? ex->tape->n : 0};
 }
 
-/* True when some node from `from` on references t, and every reference is
- * marked unread. */
-static bool only_gradients_needed(const dam_tape *tape, uint32_t from,
-                                  const dam_tensor *t) {
-  bool referenced = false;
-  for (uint32_t k = from; k < tape->n; k++) {
+/* dam_tensor.scope_refs while a scope closes. */
+enum { REFERENCED = 1, READ = 2, SHARED = 4 };
+
+void dam_scope_close(dam_exec *ex, const dam_scope *s,
+                     const dam_tensor *keep, bool shared) {
+  if (ex->no_release || !ex->tape)
+    return;
+  for (dam_tensor *t = ex->step_tensors; t != s->tensors; t = t->next)
+    t->scope_refs = 0;
+  /* Only the marks of tensors made since s are read below; older ones
+   * (inputs of the scope) are marked too, harmlessly. */
+  const dam_tape *tape = ex->tape;
+  for (uint32_t k = s->nodes; k < tape->n; k++) {
     const dam_node *node = &tape->nodes[k];
     for (uint32_t i = 0; i <= node->n_in; i++) {
       bool out = i == node->n_in;
-      if ((out ? node->out : node->in[i]) != t)
+      dam_tensor *t = out ? node->out : node->in[i];
+      if (!t)
         continue;
+      t->scope_refs |= REFERENCED;
       if (!(node->unread & (out ? DAM_NODE_OUT : 1u << i)))
-        return false;
-      referenced = true;
+        t->scope_refs |= READ;
+      if (out && node->shared && !shared)
+        t->scope_refs |= SHARED;
     }
   }
-  return referenced;
-}
-
-void dam_scope_close(dam_exec *ex, const dam_scope *s,
-                     const dam_tensor *keep) {
-  if (ex->no_release || !ex->tape)
-    return;
-  for (dam_tensor *t = ex->step_tensors; t && t != s->tensors; t = t->next)
-    if (t != keep && only_gradients_needed(ex->tape, s->nodes, t))
+  for (dam_tensor *t = ex->step_tensors; t != s->tensors; t = t->next)
+    if (t != keep && t->scope_refs == REFERENCED)
       dam_tensor_release(ex, t);
 }
 

@@ -38,6 +38,8 @@ struct dam_node {
   uint32_t unread;             /* in[i] (bit i) and out (DAM_NODE_OUT)
                                   whose contents the backward never reads,
                                   only their gradients; 0 is always safe */
+  bool shared;                 /* later forwards may take out again
+                                  (dam_relu reuses a recorded relu) */
 };
 
 struct dam_tape {
@@ -89,13 +91,15 @@ dam_scope dam_scope_open(dam_exec *ex);
 /* Release now, while the forward goes on, the memory of the step tensors
  * made since s (except keep) that nodes recorded since then reference,
  * each time in a bit of their `unread`: the backward needs only their
- * gradients.  The caller guarantees that nothing but keep and the tape
- * (dam_relu's reuse of a recorded relu included) reaches a tensor made
- * since s: a plugin's composed forward, a block of layers.  Tensors no node
- * references (e.g. statistics in node data) stay.  Does nothing under the
- * no_release knob. */
+ * gradients (or recomputes their contents: dam_relu_refill).  The caller
+ * guarantees that nothing but keep and the tape reaches a tensor made
+ * since s: a plugin's composed forward, a block of layers.  Outputs of
+ * shared nodes, which later forwards may take from the tape, are released
+ * only when `shared` says no later forward will (a whole cell).  Tensors
+ * no node references (e.g. statistics in node data) stay.  Does nothing
+ * under the no_release knob. */
 void dam_scope_close(dam_exec *ex, const dam_scope *s,
-                     const dam_tensor *keep);
+                     const dam_tensor *keep, bool shared);
 
 /* Drop every node (freeing node data). */
 void dam_tape_clear(dam_tape *tape);

@@ -295,9 +295,9 @@ static void second_pass_after_release(void **state) {
   assert_int_equal(dam_exec_end_step(h->ex), 0);
 }
 
-/* relu -> 1x1 conv -> batch norm (affine or not) in a scope, as the
- * supernet's preprocessing: x's and w's gradients, whether the conv output
- * was released, the arena's peak. */
+/* relu -> 1x1 conv -> batch norm (affine or not) in a scope that releases
+ * shared outputs too, as a supernet cell: x's and w's gradients, whether
+ * the conv output was released, the arena's peak. */
 static void block_grads(harness *h, bool no_release, bool affine,
                         const float *const *v, float **g, bool *released,
                         VkDeviceSize *peak) {
@@ -318,9 +318,10 @@ static void block_grads(harness *h, bool no_release, bool affine,
   dam_tensor *y = dam_batchnorm(h->ex, conv, gamma, gamma, NULL, NULL, &bn,
                                 true);
   assert_non_null(y);
-  dam_scope_close(h->ex, &scope, y);
+  dam_scope_close(h->ex, &scope, y, true);
   *released = !conv->mem.block;
-  assert_non_null(r->mem.block); /* the conv's backward reads it */
+  /* The conv's weight gradient recomputes the relu. */
+  assert_true(!r->mem.block == !no_release);
   assert_non_null(y->mem.block);
   assert_int_equal(dam_backward(h->ex, dam_dot(h->ex, y, c)), 0);
   h->ex->no_release = false;
@@ -361,14 +362,19 @@ static void scope_releases_unread_intermediates(void **state) {
   for (int k = 0; k < 4; k++)
     free(v[k]);
 
-  /* A relu whose output was released is not reused: it runs again. */
+  /* A relu's output, which later forwards may share, goes only with a
+   * scope that releases shared outputs; then it is not reused but runs
+   * again. */
   float x[N], unused[N], c[N];
   draw(h, x, unused, c);
   dam_tensor *tx = harness_tensor(h, dam_shape4(1, N, 1, 1), x);
   tx->requires_grad = true;
   dam_scope scope = dam_scope_open(h->ex);
   dam_tensor *r = dam_relu(h->ex, tx), *m = dam_global_avg_pool(h->ex, r);
-  dam_scope_close(h->ex, &scope, m);
+  dam_scope_close(h->ex, &scope, m, false);
+  assert_non_null(r->mem.block);
+  assert_ptr_equal(dam_relu(h->ex, tx), r);
+  dam_scope_close(h->ex, &scope, m, true);
   assert_null(r->mem.block);
   dam_tensor *again = dam_relu(h->ex, tx);
   assert_non_null(again);
