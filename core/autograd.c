@@ -99,11 +99,7 @@ dam_tensor *dam_scale(dam_exec *ex, dam_tensor *x, float alpha) {
                 (dam_node){"scale", scale_backward, {x}, 1, y, false, alpha, 0, 0});
 }
 
-/* The output of a relu of x already on the tape, unless an accumulating
- * node has updated x in place since, or the output was released: the
- * candidate ops on one edge, and the edges leaving one node, all start
- * from the same relu. */
-static dam_tensor *recorded_relu(const dam_exec *ex, const dam_tensor *x) {
+dam_tensor *dam_relu_recorded(const dam_exec *ex, const dam_tensor *x) {
   const dam_tape *tape = ex->tape;
   for (uint32_t i = tape ? tape->n : 0; i-- > 0;) {
     const dam_node *n = &tape->nodes[i];
@@ -116,7 +112,7 @@ static dam_tensor *recorded_relu(const dam_exec *ex, const dam_tensor *x) {
 }
 
 dam_tensor *dam_relu(dam_exec *ex, dam_tensor *x) {
-  dam_tensor *y = x ? recorded_relu(ex, x) : NULL;
+  dam_tensor *y = x ? dam_relu_recorded(ex, x) : NULL;
   if (y)
     return y;
   y = like(ex, x);
@@ -126,15 +122,6 @@ dam_tensor *dam_relu(dam_exec *ex, dam_tensor *x) {
   return finish(ex, dam_k_relu(ex, x, y),
                 (dam_node){"relu", relu_backward, {x}, 1, y, false, 0, 0, 0,
                            false, DAM_NODE_OUT, true});
-}
-
-int dam_relu_refill(dam_exec *ex, dam_tensor *y) {
-  if (y->mem.block)
-    return DAM_OK;
-  if (!y->relu_of)
-    return dam_fail(DAM_EINVAL, "relu_refill: not the output of dam_relu");
-  int err = dam_tensor_reacquire(ex, y);
-  return err ? err : dam_k_relu(ex, y->relu_of, y);
 }
 
 dam_tensor *dam_sum(dam_exec *ex, dam_tensor *x) {

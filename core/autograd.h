@@ -13,11 +13,11 @@ dam_tensor *dam_add(dam_exec *ex, dam_tensor *a, dam_tensor *b);
 dam_tensor *dam_mul(dam_exec *ex, dam_tensor *a, dam_tensor *b);
 dam_tensor *dam_scale(dam_exec *ex, dam_tensor *x, float alpha);
 dam_tensor *dam_relu(dam_exec *ex, dam_tensor *x);
-/* Give y = dam_relu(x), released since (a backward that marks it unread
- * reads it through this), its contents again, recomputed from x: x must
- * hold what it held then, as relu's own backward needs too.  Nothing when
- * y still has its memory. */
-int dam_relu_refill(dam_exec *ex, dam_tensor *y);
+/* The output of a relu of x already on the tape, which dam_relu returns
+ * instead of a new one, or NULL: none, an accumulating node has updated x
+ * in place since, or the output was released.  The candidate ops on one
+ * edge, and the edges leaving one node, all start from the same relu. */
+dam_tensor *dam_relu_recorded(const dam_exec *ex, const dam_tensor *x);
 /* One-element results. */
 dam_tensor *dam_sum(dam_exec *ex, dam_tensor *x);
 dam_tensor *dam_dot(dam_exec *ex, dam_tensor *a, dam_tensor *b);

@@ -89,7 +89,7 @@ typedef struct conv_push {
   uint32_t pw, dh, dw, Cg;
   uint32_t Kg, groups, count, tiles_n;
   uint32_t tiles_m, parts, rows_per_part, accumulate;
-  uint32_t transpose, raw_w;
+  uint32_t transpose, raw_w, relu_x;
 } conv_push;
 
 DAM_SHADER(conv2d_fwd, 3, 0x4, sizeof(conv_push));
@@ -611,9 +611,11 @@ static void choose_parts(dam_exec *ex, conv_push *d, uint64_t rows,
   d->parts = div_up(rows, d->rows_per_part);
 }
 
-int dam_k_conv2d_grad_weight_acc(dam_exec *ex, const dam_tensor *x,
-                                 const dam_tensor *gy,
-                                 const dam_conv2d_geom *g, dam_tensor *gw) {
+/* The weight gradient from relu(x) (relu_x; every shader reads x through
+ * conv_x in conv2d.glsl) or x. */
+static int grad_weight(dam_exec *ex, const dam_tensor *x,
+                       const dam_tensor *gy, const dam_conv2d_geom *g,
+                       dam_tensor *gw, bool relu_x) {
   const dam_tensor *t[] = {x, gy, gw};
   conv_push d;
   int err = check_pass("conv2d_grad_weight", t, 0, 2, 1, g, &d);
@@ -661,6 +663,7 @@ int dam_k_conv2d_grad_weight_acc(dam_exec *ex, const dam_tensor *x,
     d.tiles_m = div_up(d.Kg, REG_TM);
     per_part = (uint64_t)d.tiles_n * d.tiles_m * khw * d.groups;
   }
+  d.relu_x = relu_x;
   if (flat)
     d.parts = d.N * d.tiles_n;
   else
@@ -686,4 +689,17 @@ int dam_k_conv2d_grad_weight_acc(dam_exec *ex, const dam_tensor *x,
     return err;
   }
   return dam_part_sums_add(ex, partial, d.parts, gw);
+}
+
+int dam_k_conv2d_grad_weight_acc(dam_exec *ex, const dam_tensor *x,
+                                 const dam_tensor *gy,
+                                 const dam_conv2d_geom *g, dam_tensor *gw) {
+  return grad_weight(ex, x, gy, g, gw, false);
+}
+
+int dam_k_conv2d_grad_weight_relu_acc(dam_exec *ex, const dam_tensor *x,
+                                      const dam_tensor *gy,
+                                      const dam_conv2d_geom *g,
+                                      dam_tensor *gw) {
+  return grad_weight(ex, x, gy, g, gw, true);
 }

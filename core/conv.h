@@ -49,6 +49,12 @@ int dam_k_conv2d_grad_weight_acc(dam_exec *ex, const dam_tensor *x,
                                  const dam_tensor *gy,
                                  const dam_conv2d_geom *g, dam_tensor *gw);
 
+/* The same for a conv whose input was relu(x), reading x through a relu. */
+int dam_k_conv2d_grad_weight_relu_acc(dam_exec *ex, const dam_tensor *x,
+                                      const dam_tensor *gy,
+                                      const dam_conv2d_geom *g,
+                                      dam_tensor *gw);
+
 /* Multiply-adds of one forward pass (also of each gradient pass). */
 uint64_t dam_conv2d_macs(const dam_shape *x, const dam_shape *w,
                          const dam_conv2d_geom *g);

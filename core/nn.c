@@ -1,6 +1,5 @@
 /* Forward and backward of the differentiable network layers. */
 #include "nn.h"
-#include "autograd.h"
 
 #include "channels.h"
 #include "error.h"
@@ -47,10 +46,12 @@ static int conv_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
     err = (gx = grad_of(ex, node, 0))
               ? dam_k_conv2d_grad_input_acc(ex, gy, node->in[1], g, gx)
               : DAM_ENOMEM;
-  if ((needs & 2u) && !err && !(err = dam_relu_refill(ex, node->in[0])))
-    err = (gw = grad_of(ex, node, 1))
-              ? dam_k_conv2d_grad_weight_acc(ex, node->in[0], gy, g, gw)
-              : DAM_ENOMEM;
+  dam_tensor *x = node->in[0];
+  if ((needs & 2u) && !err)
+    err = !(gw = grad_of(ex, node, 1)) ? DAM_ENOMEM
+          : x->relu_of
+              ? dam_k_conv2d_grad_weight_relu_acc(ex, x->relu_of, gy, g, gw)
+              : dam_k_conv2d_grad_weight_acc(ex, x, gy, g, gw);
   return err;
 }
 
@@ -66,7 +67,8 @@ dam_tensor *dam_conv2d(dam_exec *ex, dam_tensor *x, dam_tensor *w,
   dam_tensor *y = output(ex, s);
   ex->stats.flops += 2ull * dam_shape_numel(&s) * w->shape.dim[1] *
                      w->shape.dim[2] * w->shape.dim[3];
-  /* A relu's output is recomputed for the weight gradient (and may go). */
+  /* The weight gradient reads a relu's output through its input, so the
+   * output may go before the backward. */
   dam_node n = {"conv2d", conv_backward, {x, w}, 2, y, false, 0, d, free,
                 false, DAM_NODE_OUT | (x->relu_of ? 1u : 0)};
   return dam_tape_finish(ex, y ? dam_k_conv2d(ex, x, w, g, y) : DAM_ENOMEM,

@@ -92,7 +92,7 @@ static dam_tensor *composed_forward(dam_op *op, dam_op_call *call,
   dam_clear_error();
   int err = op->desc->forward(dam_host_api_get(), call);
   if (!err && call->out)
-    dam_scope_close(call->ex, &scope, call->out, false);
+    dam_scope_close(call->ex, &scope, &call->out, 1, false);
   if (err || !call->out) {
     dam_plugin_fail(&op->desc->hdr, "forward", err ? err : DAM_PLUGIN_EINVAL);
     return NULL;

@@ -334,7 +334,7 @@ static dam_tensor *preprocess(dam_exec *ex, const dam__preprocess *p,
     y = dam_batchnorm(ex, y, NULL, NULL, p->mean, p->var, &bn_args,
                       training);
   if (y)
-    dam_scope_close(ex, &scope, y, false);
+    dam_scope_close(ex, &scope, &y, 1, false);
   return y;
 }
 
@@ -424,19 +424,6 @@ static dam_tensor *cell_forward(dam_exec *ex, dam_supernet *net, uint32_t ci,
   return concat_all(ex, st + 2, m);
 }
 
-/* cell_forward, then the release of what only the cell's own backward
- * reaches: shared relus and partial concatenations included. */
-static dam_tensor *cell_forward_scoped(dam_exec *ex, dam_supernet *net,
-                                       uint32_t ci, dam_tensor *s0,
-                                       dam_tensor *s1,
-                                       const dam_supernet_pass *p) {
-  dam_scope scope = dam_scope_open(ex);
-  dam_tensor *out = cell_forward(ex, net, ci, s0, s1, p);
-  if (out)
-    dam_scope_close(ex, &scope, out, true);
-  return out;
-}
-
 static dam_tensor *aux_forward(dam_exec *ex, dam_supernet *net, dam_tensor *x) {
   dam_pool_args pa = {DAM_POOL_AVG, net->aux_pool, 3, 0};
   dam_tensor *y = dam_relu(ex, x);
@@ -463,8 +450,19 @@ dam_tensor *dam_supernet_forward(dam_exec *ex, dam_supernet *net,
   uint32_t stride = net->d.stem_stride ? net->d.stem_stride : 1;
   dam_tensor *s0 = conv_bn(ex, &net->stem, x, stride, 1, p->training);
   dam_tensor *s1 = s0;
-  for (uint32_t i = 0; s1 && i < net->d.cells; i++) {
-    dam_tensor *out = cell_forward_scoped(ex, net, i, s0, s1, p);
+  dam_scope last = dam_scope_open(ex), here;
+  for (uint32_t i = 0; s1 && i < net->d.cells; i++, last = here) {
+    here = dam_scope_open(ex);
+    dam_tensor *out = cell_forward(ex, net, i, s0, s1, p);
+    if (out) {
+      /* What only the backward reaches of this cell and the one before
+       * goes, shared relus included, but the next cell's inputs, the relu
+       * this cell took of s1, which the next takes again of s0, and the
+       * auxiliary logits. */
+      dam_tensor *keep[] = {s1, out, dam_relu_recorded(ex, s1),
+                            aux ? *aux : NULL};
+      dam_scope_close(ex, &last, keep, 4, true);
+    }
     s0 = s1;
     s1 = out;
     if (s1 && aux && p->training && i == net->aux_cell &&

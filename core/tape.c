@@ -130,10 +130,11 @@ dam_scope dam_scope_open(dam_exec *ex) {
 }
 
 /* dam_tensor.scope_refs while a scope closes. */
-enum { REFERENCED = 1, READ = 2, SHARED = 4 };
+enum { REFERENCED = 1, NEEDED = 2, SHARED = 4 };
 
 void dam_scope_close(dam_exec *ex, const dam_scope *s,
-                     const dam_tensor *keep, bool shared) {
+                     dam_tensor *const *keep, uint32_t n_keep,
+                     bool shared) {
   if (ex->no_release || !ex->tape)
     return;
   for (dam_tensor *t = ex->step_tensors; t != s->tensors; t = t->next)
@@ -150,13 +151,16 @@ void dam_scope_close(dam_exec *ex, const dam_scope *s,
         continue;
       t->scope_refs |= REFERENCED;
       if (!(node->unread & (out ? DAM_NODE_OUT : 1u << i)))
-        t->scope_refs |= READ;
+        t->scope_refs |= NEEDED;
       if (out && node->shared && !shared)
         t->scope_refs |= SHARED;
     }
   }
+  for (uint32_t i = 0; i < n_keep; i++)
+    if (keep[i])
+      keep[i]->scope_refs |= NEEDED;
   for (dam_tensor *t = ex->step_tensors; t != s->tensors; t = t->next)
-    if (t != keep && t->scope_refs == REFERENCED)
+    if (t->scope_refs == REFERENCED)
       dam_tensor_release(ex, t);
 }
 

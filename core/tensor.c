@@ -139,12 +139,6 @@ void dam_tensor_release(dam_exec *ex, dam_tensor *t) {
   t->mem = (dam_alloc){0};
 }
 
-int dam_tensor_reacquire(dam_exec *ex, dam_tensor *t) {
-  if (!t || t->persistent || t->mem.block)
-    return dam_fail(DAM_EINVAL, "reacquire: not a released step tensor");
-  return dam_pool_alloc(&ex->arena, t->numel * sizeof(float), &t->mem);
-}
-
 dam_range dam_tensor_range(const dam_tensor *t) {
   return (dam_range){t->mem.buffer, t->mem.offset,
                      t->numel * sizeof(float)};

@@ -20,8 +20,8 @@ struct dam_tensor {
   bool persistent;
   bool requires_grad;
   struct dam_tensor *grad;
-  struct dam_tensor *relu_of; /* made by dam_relu from this step tensor:
-                                 its contents can be recomputed */
+  struct dam_tensor *relu_of; /* made by dam_relu from this tensor: its
+                                 contents are relu(relu_of) */
   uint8_t scope_refs;         /* dam_scope_close's scratch */
   struct dam_tensor *prev, *next; /* ex's list of step or persistent
                                      tensors */
@@ -74,10 +74,6 @@ void dam_tensor_free(dam_exec *ex, dam_tensor *t);
  * stays valid until dam_exec_end_step, without memory: recording any
  * access to it fails with DAM_EINVAL. */
 void dam_tensor_release(dam_exec *ex, dam_tensor *t);
-
-/* Give a released step tensor new, uninitialised memory (a recomputation
- * refills it).  DAM_EINVAL unless t is a released step tensor. */
-int dam_tensor_reacquire(dam_exec *ex, dam_tensor *t);
 
 /* The buffer range of t's elements. */
 dam_range dam_tensor_range(const dam_tensor *t);

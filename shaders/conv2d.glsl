@@ -7,7 +7,8 @@
 // accumulate adds into the output instead of overwriting it; transpose
 // has conv2d_pack_w pack w^T (the gradient to the input of a 1x1
 // convolution runs as the forward of the transposed one); raw_w has the
-// 1x1 forwards read w unpacked (conv2d_packed.glsl).
+// 1x1 forwards read w unpacked (conv2d_packed.glsl); relu_x has the
+// weight gradients that support it read relu(x) (conv_x).
 #ifndef DAM_CONV2D_GLSL
 #define DAM_CONV2D_GLSL
 
@@ -18,7 +19,11 @@ layout(push_constant) uniform P {
   uint pw, dh, dw, Cg;
   uint Kg, groups, count, tiles_n;
   uint tiles_m, parts, rows_per_part, accumulate;
-  uint transpose, raw_w;
+  uint transpose, raw_w, relu_x;
 } p;
+
+// An input value as the weight gradient sums it.
+float conv_x(float v) { return p.relu_x != 0u ? max(v, 0.0) : v; }
+vec4 conv_x(vec4 v) { return p.relu_x != 0u ? max(v, vec4(0.0)) : v; }
 
 #endif

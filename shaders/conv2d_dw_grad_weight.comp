@@ -44,7 +44,7 @@ void main() {
         for (uint s = 0; s < MAXK; s++) {
           int iw = iw0 + int(s * p.dw);
           if (s0 + s < p.KW && iw >= 0 && iw < int(p.W))
-            acc[s] = fma(g, x[xrow + uint(iw)], acc[s]);
+            acc[s] = fma(g, conv_x(x[xrow + uint(iw)]), acc[s]);
         }
       }
     }

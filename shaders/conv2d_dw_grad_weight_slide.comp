@@ -21,7 +21,7 @@ layout(std430, binding = 2) buffer O { float o[]; };
 
 float input_at(uint xrow, int iw) {
   bool ok = iw >= 0 && iw < int(p.W);
-  return x[xrow + uint(clamp(iw, 0, int(p.W) - 1))] * (ok ? 1.0 : 0.0);
+  return conv_x(x[xrow + uint(clamp(iw, 0, int(p.W) - 1))]) * (ok ? 1.0 : 0.0);
 }
 
 void main() {

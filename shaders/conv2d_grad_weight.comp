@@ -63,7 +63,7 @@ void main() {
       uint iw = uint(int(ow * p.sw) + iw_off);
       float a[TM], b[TN];
       for (uint i = 0; i < TM; i++) a[i] = gy[yrow + yk[i] + ow];
-      for (uint j = 0; j < TN; j++) b[j] = x[xrow + xc[j] + iw];
+      for (uint j = 0; j < TN; j++) b[j] = conv_x(x[xrow + xc[j] + iw]);
       for (uint i = 0; i < TM; i++)
         for (uint j = 0; j < TN; j++) acc[i][j] = fma(a[i], b[j], acc[i][j]);
     }

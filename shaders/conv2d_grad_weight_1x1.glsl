@@ -55,7 +55,7 @@ void main() {
       xt[j] = int(f / 4u);
       xs[j] = f % 4u;
 #if SHIFTED
-      xc[j] = texelFetch(x, xt[j]);
+      xc[j] = conv_x(texelFetch(x, xt[j]));
 #endif
     }
     for (uint i = 0u; i < TM; i++) {
@@ -77,13 +77,14 @@ void main() {
       if (q == groups)
         for (uint i = 0u; i < TM; i++) a[i] = mix(vec4(0.0), a[i], tail);
       for (uint j = 0u; j < TN; j++) {
-        vec4 next = texelFetch(x, min(xt[j] + int(q), xlast));
+        vec4 next = conv_x(texelFetch(x, min(xt[j] + int(q), xlast)));
         b[j] = shifted(xc[j], next, xs[j]);
         xc[j] = next;
       }
 #else
       for (uint i = 0u; i < TM; i++) a[i] = texelFetch(gy, yt[i] + int(q) - 1);
-      for (uint j = 0u; j < TN; j++) b[j] = texelFetch(x, xt[j] + int(q) - 1);
+      for (uint j = 0u; j < TN; j++)
+        b[j] = conv_x(texelFetch(x, xt[j] + int(q) - 1));
 #endif
       for (uint i = 0u; i < TM; i++)
         for (uint j = 0u; j < TN; j++) acc[i][j] = fma(a[i], b[j], acc[i][j]);

@@ -61,7 +61,7 @@ void main() {
       for (uint j = 0; j < TN; j++) {
         int iw = int(ow * p.sw) + tw[j];
         bool ok = rok[j] && iw >= 0 && iw < int(p.W);
-        b[j] = x[ok ? xn + xc[j] + uint(ih[j]) * p.W + uint(iw) : 0u] * (ok ? 1.0 : 0.0);
+        b[j] = conv_x(x[ok ? xn + xc[j] + uint(ih[j]) * p.W + uint(iw) : 0u]) * (ok ? 1.0 : 0.0);
       }
       for (uint i = 0; i < TM; i++)
         for (uint j = 0; j < TN; j++) acc[i][j] = fma(a[i], b[j], acc[i][j]);

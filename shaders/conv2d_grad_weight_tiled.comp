@@ -60,7 +60,7 @@ void main() {
       bool x_ok = ok && xc[q] != ~0u && ih >= 0 && ih < int(p.H) &&
                   iw >= 0 && iw < int(p.W);
       Bs[kl][rq + 4 * q] =
-          x_ok ? x[xn + xc[q] + uint(ih) * p.W + uint(iw)] : 0.0;
+          x_ok ? conv_x(x[xn + xc[q] + uint(ih) * p.W + uint(iw)]) : 0.0;
     }
     barrier();
     tile_fma(tm, tn);

@@ -318,9 +318,9 @@ static void block_grads(harness *h, bool no_release, bool affine,
   dam_tensor *y = dam_batchnorm(h->ex, conv, gamma, gamma, NULL, NULL, &bn,
                                 true);
   assert_non_null(y);
-  dam_scope_close(h->ex, &scope, y, true);
+  dam_scope_close(h->ex, &scope, &y, 1, true);
   *released = !conv->mem.block;
-  /* The conv's weight gradient recomputes the relu. */
+  /* The conv's weight gradient reads relu(x) from x. */
   assert_true(!r->mem.block == !no_release);
   assert_non_null(y->mem.block);
   assert_int_equal(dam_backward(h->ex, dam_dot(h->ex, y, c)), 0);
@@ -371,10 +371,10 @@ static void scope_releases_unread_intermediates(void **state) {
   tx->requires_grad = true;
   dam_scope scope = dam_scope_open(h->ex);
   dam_tensor *r = dam_relu(h->ex, tx), *m = dam_global_avg_pool(h->ex, r);
-  dam_scope_close(h->ex, &scope, m, false);
+  dam_scope_close(h->ex, &scope, &m, 1, false);
   assert_non_null(r->mem.block);
   assert_ptr_equal(dam_relu(h->ex, tx), r);
-  dam_scope_close(h->ex, &scope, m, true);
+  dam_scope_close(h->ex, &scope, &m, 1, true);
   assert_null(r->mem.block);
   dam_tensor *again = dam_relu(h->ex, tx);
   assert_non_null(again);

@@ -112,7 +112,8 @@ static dam_shape y_shape(const conv_case *cc) {
 /* ---- reference ----------------------------------------------------------
  * Every product of the forward sum is one (y, x, w) index triple; the
  * three passes are the three ways of contracting over them. */
-enum pass { FWD, GRAD_INPUT, GRAD_WEIGHT };
+/* GRAD_WEIGHT_RELU: GRAD_WEIGHT of a conv whose input was relu(x). */
+enum pass { FWD, GRAD_INPUT, GRAD_WEIGHT, GRAD_WEIGHT_RELU };
 
 static void reference(const conv_case *cc, enum pass ps, const double *a,
                       const double *b, double *out) {
@@ -141,7 +142,8 @@ static void reference(const conv_case *cc, enum pass ps, const double *a,
                 switch (ps) { /* a, b: (x, w), (gy, w), (x, gy) */
                 case FWD: out[yi] += a[xi] * b[wi]; break;
                 case GRAD_INPUT: out[xi] += a[yi] * b[wi]; break;
-                case GRAD_WEIGHT: out[wi] += a[xi] * b[yi]; break;
+                case GRAD_WEIGHT: /* a through relu for GRAD_WEIGHT_RELU */
+                case GRAD_WEIGHT_RELU: out[wi] += a[xi] * b[yi]; break;
                 }
               }
         }
@@ -165,7 +167,7 @@ static void check_case(harness *h, const conv_case *cc, enum pass ps) {
          ny = dam_shape_numel(&ys);
   float *x = harness_random(h, nx, -1, 1), *w = harness_random(h, nw, -1, 1);
   float *gy = harness_random(h, ny, -1, 1);
-  dam_shape os = ps == FWD ? ys : ps == GRAD_INPUT ? xs : ws;
+  dam_shape os = ps == FWD ? ys : ps == GRAD_INPUT ? xs : ws; /* gw */
   size_t no = dam_shape_numel(&os);
   float *prior = harness_random(h, no, -1, 1);
   double *dx = to_double(x, nx), *dw = to_double(w, nw),
@@ -187,6 +189,12 @@ static void check_case(harness *h, const conv_case *cc, enum pass ps) {
   case GRAD_WEIGHT:
     reference(cc, GRAD_WEIGHT, dx, dgy, want);
     err = dam_k_conv2d_grad_weight_acc(h->ex, tx, tgy, &cc->g, out);
+    break;
+  case GRAD_WEIGHT_RELU:
+    for (size_t i = 0; i < nx; i++)
+      dx[i] = dx[i] > 0 ? dx[i] : 0;
+    reference(cc, GRAD_WEIGHT, dx, dgy, want);
+    err = dam_k_conv2d_grad_weight_relu_acc(h->ex, tx, tgy, &cc->g, out);
     break;
   }
   if (err)
@@ -240,6 +248,12 @@ static void grad_weight_register(void **s) {
 static void grad_weight_shared(void **s) {
   all_cases(s, GRAD_WEIGHT, DAM__CONV2D_SHARED);
 }
+/* Through relu, in each variant's shaders. */
+static void grad_weight_relu(void **s) {
+  all_cases(s, GRAD_WEIGHT_RELU, DAM__CONV2D_AUTO);
+  all_cases(s, GRAD_WEIGHT_RELU, DAM__CONV2D_REGISTER);
+  all_cases(s, GRAD_WEIGHT_RELU, DAM__CONV2D_SHARED);
+}
 
 /* The weight-gradient sum split into 1 part, a few, and more parts than
  * output rows (clamped), in each variant. */
@@ -259,6 +273,8 @@ static void grad_weight_parts(void **state) {
       check_case(*state, dw, GRAD_WEIGHT);
       check_case(*state, &pointwise, GRAD_WEIGHT);
       check_case(*state, &shifted, GRAD_WEIGHT);
+      check_case(*state, &pointwise, GRAD_WEIGHT_RELU);
+      check_case(*state, &shifted, GRAD_WEIGHT_RELU);
     }
   dam__conv2d_force(DAM__CONV2D_AUTO, 0);
 }
@@ -426,6 +442,7 @@ int main(void) {
       cmocka_unit_test(grad_weight_auto),
       cmocka_unit_test(grad_weight_register),
       cmocka_unit_test(grad_weight_shared),
+      cmocka_unit_test(grad_weight_relu),
       cmocka_unit_test(grad_weight_parts),
       cmocka_unit_test(bad_input_refused),
   };
