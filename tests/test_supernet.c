@@ -511,6 +511,72 @@ static uint64_t trained_numel(const dam_net_tensor *t, uint32_t n) {
   return sum;
 }
 
+/* Every trained tensor's gradient (malloc'd, in table order) and the arena
+ * peak of one training forward and backward, aux head included, with the
+ * forward's release of unread intermediates on or off (no_release). */
+static float **all_grads(harness *h, dam_supernet *net, const float *x,
+                         const float *r, const term_set *s, bool no_release,
+                         VkDeviceSize *peak) {
+  dam_supernet_pass train = {.training = true};
+  dam_tensor *aux;
+  h->ex->no_release = no_release;
+  h->ex->arena.bytes_peak = h->ex->arena.bytes_used;
+  dam_tensor *y = forward(h, net, x, s, train, true, NULL, &aux);
+  assert_logits_shape(y);
+  assert_non_null(aux);
+  dam_tensor *tr = harness_tensor(h, y->shape, r);
+  dam_tensor *loss = dam_add(h->ex, dam_dot(h->ex, y, tr),
+                             dam_dot(h->ex, aux, tr));
+  assert_int_equal(dam_backward(h->ex, loss), 0);
+  h->ex->no_release = false;
+  uint32_t n;
+  dam_net_tensor *t = dam_supernet_tensors(net, &n);
+  float **g = calloc(n, sizeof *g);
+  assert_non_null(g);
+  for (uint32_t i = 0; i < n; i++)
+    if (t[i].t->grad) {
+      g[i] = harness_read(h, t[i].t->grad);
+      assert_int_equal(dam_k_fill(h->ex, t[i].t->grad, 0.0f), 0);
+    }
+  *peak = h->ex->arena.bytes_peak;
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
+  return g;
+}
+
+static void released_forward_same_gradients(void **state) {
+  harness *h = *state;
+  dam_supernet *net = net_new(h, true, NULL);
+  float *x = harness_random(h, IMAGES * SIDE * SIDE, -1, 1);
+  float *r = harness_random(h, IMAGES * CLASSES, -1, 1);
+  term_set s;
+  all_terms(h, &s);
+  VkDeviceSize peak[2];
+  float **kept = all_grads(h, net, x, r, &s, true, &peak[0]);
+  float **released = all_grads(h, net, x, r, &s, false, &peak[1]);
+  uint32_t n, compared = 0;
+  dam_net_tensor *t = dam_supernet_tensors(net, &n);
+  for (uint32_t i = 0; i < n; i++) {
+    assert_true(!kept[i] == !released[i]);
+    if (kept[i] && memcmp(kept[i], released[i], t[i].t->numel * 4))
+      fail_msg("%s: gradients differ with the forward's release",
+               t[i].name);
+    compared += kept[i] != NULL;
+    if (t[i].t->requires_grad && !kept[i])
+      fail_msg("%s: no gradient", t[i].name);
+    free(kept[i]);
+    free(released[i]);
+  }
+  assert_true(compared > 0);
+  if (peak[1] >= peak[0])
+    fail_msg("arena peak %llu bytes releasing, %llu keeping",
+             (unsigned long long)peak[1], (unsigned long long)peak[0]);
+  free(kept);
+  free(released);
+  free(x);
+  free(r);
+  dam_supernet_free(net);
+}
+
 static void prune_to_genotype(void **state) {
   harness *h = *state;
   dam_genotype g;
@@ -693,6 +759,8 @@ int main(void) {
                                       harness_teardown),
       cmocka_unit_test_setup_teardown(term_weight_gradients, harness_setup,
                                       harness_teardown),
+      cmocka_unit_test_setup_teardown(released_forward_same_gradients,
+                                      harness_setup, harness_teardown),
       cmocka_unit_test_setup_teardown(prune_to_genotype, harness_setup,
                                       harness_teardown),
       cmocka_unit_test_setup_teardown(same_seed_same_logits, harness_setup,
