@@ -106,7 +106,7 @@ dam_tensor *dam_relu_recorded(const dam_exec *ex, const dam_tensor *x) {
     if (n->out == x && n->accumulates)
       return NULL;
     if (n->backward == relu_backward && n->in[0] == x)
-      return n->out->mem.block ? n->out : NULL;
+      return n->out;
   }
   return NULL;
 }
@@ -115,11 +115,14 @@ dam_tensor *dam_relu(dam_exec *ex, dam_tensor *x) {
   dam_tensor *y = x ? dam_relu_recorded(ex, x) : NULL;
   if (y)
     return y;
+  if (x && !x->mem.block && !x->relu_of)
+    return dam_fail(DAM_EINVAL, "relu: the input was released"), NULL;
   y = like(ex, x);
   if (!y)
     return NULL;
+  dam_tensor_release(ex, y); /* made when first read (relu_of) */
   y->relu_of = x;
-  return finish(ex, dam_k_relu(ex, x, y),
+  return finish(ex, DAM_OK,
                 (dam_node){"relu", relu_backward, {x}, 1, y, false, 0, 0, 0,
                            false, DAM_NODE_OUT, true});
 }

@@ -503,13 +503,16 @@ static int run_packed(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
   return err;
 }
 
-int dam_k_conv2d(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
-                 const dam_conv2d_geom *g, dam_tensor *y) {
+/* The forward of relu(x) (relu_x; every shader, or the packing, reads x
+ * through conv_x) or x. */
+static int forward(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
+                   const dam_conv2d_geom *g, dam_tensor *y, bool relu_x) {
   const dam_tensor *t[] = {x, w, y};
   conv_push d;
   int err = check_pass("conv2d", t, 0, 1, 2, g, &d);
   if (err)
     return err;
+  d.relu_x = relu_x;
   uint64_t npix = (uint64_t)d.N * d.OH * d.OW;
   const dam_shader *s;
   if (use_depthwise(&d) && (s = use_flat(&d, PASS_FORWARD)))
@@ -531,6 +534,16 @@ int dam_k_conv2d(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
   d.tiles_m = div_up(d.Kg, REG_TM);
   return run_counted(ex, &shader_conv2d_fwd, t, &d,
                      (uint64_t)d.tiles_n * d.tiles_m * d.groups);
+}
+
+int dam_k_conv2d(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
+                 const dam_conv2d_geom *g, dam_tensor *y) {
+  return forward(ex, x, w, g, y, false);
+}
+
+int dam_k_conv2d_relu(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
+                      const dam_conv2d_geom *g, dam_tensor *y) {
+  return forward(ex, x, w, g, y, true);
 }
 
 /* The gradient to the input of a 1x1 convolution is the 1x1 forward of

@@ -32,6 +32,10 @@ int dam_conv2d_out_shape(const dam_shape *x, const dam_shape *w,
 int dam_k_conv2d(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
                  const dam_conv2d_geom *g, dam_tensor *y);
 
+/* dam_k_conv2d of relu(x), reading x through a relu. */
+int dam_k_conv2d_relu(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
+                      const dam_conv2d_geom *g, dam_tensor *y);
+
 /* gx += dL/dx given gy = dL/dy and the weights: the transposed
  * convolution of gy with w.  gx has x's shape, which is needed because with
  * a stride several input sizes give the same output size.  Errors as

@@ -67,12 +67,14 @@ dam_tensor *dam_conv2d(dam_exec *ex, dam_tensor *x, dam_tensor *w,
   dam_tensor *y = output(ex, s);
   ex->stats.flops += 2ull * dam_shape_numel(&s) * w->shape.dim[1] *
                      w->shape.dim[2] * w->shape.dim[3];
-  /* The weight gradient reads a relu's output through its input, so the
-   * output may go before the backward. */
+  /* A relu's output is read through its input, forward and backward, so
+   * it need not exist. */
   dam_node n = {"conv2d", conv_backward, {x, w}, 2, y, false, 0, d, free,
                 false, DAM_NODE_OUT | (x->relu_of ? 1u : 0)};
-  return dam_tape_finish(ex, y ? dam_k_conv2d(ex, x, w, g, y) : DAM_ENOMEM,
-                         &n);
+  int err = !y           ? DAM_ENOMEM
+            : x->relu_of ? dam_k_conv2d_relu(ex, x->relu_of, w, g, y)
+                         : dam_k_conv2d(ex, x, w, g, y);
+  return dam_tape_finish(ex, err, &n);
 }
 
 static int pool_backward(dam_exec *ex, dam_node *node, uint32_t needs) {

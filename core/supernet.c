@@ -426,6 +426,7 @@ static dam_tensor *cell_forward(dam_exec *ex, dam_supernet *net, uint32_t ci,
 
 static dam_tensor *aux_forward(dam_exec *ex, dam_supernet *net, dam_tensor *x) {
   dam_pool_args pa = {DAM_POOL_AVG, net->aux_pool, 3, 0};
+  dam_scope head = dam_scope_open(ex);
   dam_tensor *y = dam_relu(ex, x);
   if (y)
     y = dam_pool2d(ex, y, &pa);
@@ -439,7 +440,11 @@ static dam_tensor *aux_forward(dam_exec *ex, dam_supernet *net, dam_tensor *x) {
     y = dam_relu(ex, y);
   if (y)
     y = dam_global_avg_pool(ex, y);
-  return y ? dam_linear(ex, y, net->aux_fc_w, net->aux_fc_b) : NULL;
+  if (y)
+    y = dam_linear(ex, y, net->aux_fc_w, net->aux_fc_b);
+  if (y)
+    dam_scope_close(ex, &head, &y, 1, true);
+  return y;
 }
 
 dam_tensor *dam_supernet_forward(dam_exec *ex, dam_supernet *net,
@@ -450,19 +455,13 @@ dam_tensor *dam_supernet_forward(dam_exec *ex, dam_supernet *net,
   uint32_t stride = net->d.stem_stride ? net->d.stem_stride : 1;
   dam_tensor *s0 = conv_bn(ex, &net->stem, x, stride, 1, p->training);
   dam_tensor *s1 = s0;
-  dam_scope last = dam_scope_open(ex), here;
-  for (uint32_t i = 0; s1 && i < net->d.cells; i++, last = here) {
-    here = dam_scope_open(ex);
+  for (uint32_t i = 0; s1 && i < net->d.cells; i++) {
+    dam_scope cell = dam_scope_open(ex);
     dam_tensor *out = cell_forward(ex, net, i, s0, s1, p);
-    if (out) {
-      /* What only the backward reaches of this cell and the one before
-       * goes, shared relus included, but the next cell's inputs, the relu
-       * this cell took of s1, which the next takes again of s0, and the
-       * auxiliary logits. */
-      dam_tensor *keep[] = {s1, out, dam_relu_recorded(ex, s1),
-                            aux ? *aux : NULL};
-      dam_scope_close(ex, &last, keep, 4, true);
-    }
+    /* What only the cell's backward reads goes, shared relus included (a
+     * relu is made again where it is read). */
+    if (out)
+      dam_scope_close(ex, &cell, &out, 1, true);
     s0 = s1;
     s1 = out;
     if (s1 && aux && p->training && i == net->aux_cell &&

@@ -129,6 +129,11 @@ dam_scope dam_scope_open(dam_exec *ex) {
   return (dam_scope){ex->step_tensors, ex->tape ? ex->tape->n : 0};
 }
 
+/* in[i], or for i == n_in the output. */
+static dam_tensor *node_ref(const dam_node *node, uint32_t i) {
+  return i < node->n_in ? node->in[i] : node->out;
+}
+
 /* dam_tensor.scope_refs while a scope closes. */
 enum { REFERENCED = 1, NEEDED = 2, SHARED = 4 };
 
@@ -137,16 +142,18 @@ void dam_scope_close(dam_exec *ex, const dam_scope *s,
                      bool shared) {
   if (ex->no_release || !ex->tape)
     return;
+  const dam_tape *tape = ex->tape;
   for (dam_tensor *t = ex->step_tensors; t != s->tensors; t = t->next)
     t->scope_refs = 0;
-  /* Only the marks of tensors made since s are read below; older ones
-   * (inputs of the scope) are marked too, harmlessly. */
-  const dam_tape *tape = ex->tape;
+  for (uint32_t k = s->nodes; k < tape->n; k++)
+    for (uint32_t i = 0; i <= tape->nodes[k].n_in; i++)
+      if (node_ref(&tape->nodes[k], i))
+        node_ref(&tape->nodes[k], i)->scope_refs = 0;
   for (uint32_t k = s->nodes; k < tape->n; k++) {
     const dam_node *node = &tape->nodes[k];
     for (uint32_t i = 0; i <= node->n_in; i++) {
       bool out = i == node->n_in;
-      dam_tensor *t = out ? node->out : node->in[i];
+      dam_tensor *t = node_ref(node, i);
       if (!t)
         continue;
       t->scope_refs |= REFERENCED;
@@ -162,6 +169,14 @@ void dam_scope_close(dam_exec *ex, const dam_scope *s,
   for (dam_tensor *t = ex->step_tensors; t != s->tensors; t = t->next)
     if (t->scope_refs == REFERENCED)
       dam_tensor_release(ex, t);
+  /* Relu outputs made before s that a reader in the scope materialized:
+   * made again wherever read later. */
+  for (uint32_t k = s->nodes; shared && k < tape->n; k++)
+    for (uint32_t i = 0; i <= tape->nodes[k].n_in; i++) {
+      dam_tensor *t = node_ref(&tape->nodes[k], i);
+      if (t && t->relu_of && t->scope_refs == REFERENCED)
+        dam_tensor_release(ex, t);
+    }
 }
 
 void dam_tape_clear(dam_tape *tape) {

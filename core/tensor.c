@@ -139,6 +139,16 @@ void dam_tensor_release(dam_exec *ex, dam_tensor *t) {
   t->mem = (dam_alloc){0};
 }
 
+int dam_tensor_materialize(dam_exec *ex, dam_tensor *t) {
+  if (t->persistent || t->mem.block)
+    return DAM_OK;
+  if (!t->relu_of)
+    return dam_fail(DAM_EINVAL, "a released %u-dim tensor of %llu elements "
+                    "was read", t->shape.ndim, (unsigned long long)t->numel);
+  int err = dam_pool_alloc(&ex->arena, t->numel * sizeof(float), &t->mem);
+  return err ? err : dam_k_relu(ex, t->relu_of, t);
+}
+
 dam_range dam_tensor_range(const dam_tensor *t) {
   return (dam_range){t->mem.buffer, t->mem.offset,
                      t->numel * sizeof(float)};
@@ -168,9 +178,12 @@ int dam_tensor_upload(dam_exec *ex, dam_tensor *t, const float *data) {
 }
 
 int dam_tensor_download(dam_exec *ex, const dam_tensor *t, float *data) {
+  int err = dam_tensor_materialize(ex, (dam_tensor *)t);
+  if (err)
+    return err;
   if (!t->mem.map) /* device-only memory: through staging */
     return dam_exec_download(ex, dam_tensor_range(t), data);
-  int err = dam_exec_wait(ex); /* UMA: read the mapped memory itself */
+  err = dam_exec_wait(ex); /* UMA: read the mapped memory itself */
   if (!err)
     memcpy(data, t->mem.map, t->numel * sizeof(float));
   return err;

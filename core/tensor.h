@@ -20,8 +20,9 @@ struct dam_tensor {
   bool persistent;
   bool requires_grad;
   struct dam_tensor *grad;
-  struct dam_tensor *relu_of; /* made by dam_relu from this tensor: its
-                                 contents are relu(relu_of) */
+  struct dam_tensor *relu_of; /* contents are relu(relu_of) (dam_relu):
+                                 made when first read, and again after a
+                                 release */
   uint8_t scope_refs;         /* dam_scope_close's scratch */
   struct dam_tensor *prev, *next; /* ex's list of step or persistent
                                      tensors */
@@ -74,6 +75,12 @@ void dam_tensor_free(dam_exec *ex, dam_tensor *t);
  * stays valid until dam_exec_end_step, without memory: recording any
  * access to it fails with DAM_EINVAL. */
 void dam_tensor_release(dam_exec *ex, dam_tensor *t);
+
+/* Give a step tensor without memory that has a recipe (relu_of) its
+ * contents: memory from the arena and the relu, recorded now.  Nothing for
+ * a tensor with memory; DAM_EINVAL for a released one without a recipe.
+ * Kernels call it on every tensor they bind, downloads on theirs. */
+int dam_tensor_materialize(dam_exec *ex, dam_tensor *t);
 
 /* The buffer range of t's elements. */
 dam_range dam_tensor_range(const dam_tensor *t);

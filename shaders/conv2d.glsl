@@ -8,7 +8,8 @@
 // has conv2d_pack_w pack w^T (the gradient to the input of a 1x1
 // convolution runs as the forward of the transposed one); raw_w has the
 // 1x1 forwards read w unpacked (conv2d_packed.glsl); relu_x has the
-// weight gradients that support it read relu(x) (conv_x).
+// forward (or its packing) and the weight gradient read relu(x) (conv_x):
+// a conv whose input was a relu reads the relu's input.
 #ifndef DAM_CONV2D_GLSL
 #define DAM_CONV2D_GLSL
 
@@ -22,7 +23,8 @@ layout(push_constant) uniform P {
   uint transpose, raw_w, relu_x;
 } p;
 
-// An input value as the weight gradient sums it.
+// An input value as the conv sees it (relu is idempotent, so reading
+// packed values through it again is harmless).
 float conv_x(float v) { return p.relu_x != 0u ? max(v, 0.0) : v; }
 vec4 conv_x(vec4 v) { return p.relu_x != 0u ? max(v, vec4(0.0)) : v; }
 

@@ -36,13 +36,7 @@ layout(std430, binding = 2) writeonly buffer O { vec4 o4[]; };
 #define SPAN (4 + 2 * P)
 
 // Out-of-range vec4s only ever feed masked outputs.
-vec4 load(int v, int n4) {
-#ifdef GRAD_WEIGHT
-  return conv_x(texelFetch(s4, clamp(v, 0, n4 - 1)));
-#else
-  return texelFetch(s4, clamp(v, 0, n4 - 1));
-#endif
-}
+vec4 load(int v, int n4) { return conv_x(texelFetch(s4, clamp(v, 0, n4 - 1))); }
 
 void main() {
   uint id = dam_linear_id();

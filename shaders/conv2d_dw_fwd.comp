@@ -30,7 +30,7 @@ void main() {
       float wv = w[wb + r * p.KW + s];
       for (uint j = 0; j < TW; j++) {
         int iw = iw0 + int(j * p.sw + s * p.dw);
-        if (iw >= 0 && iw < int(p.W)) acc[j] = fma(wv, x[xr + uint(iw)], acc[j]);
+        if (iw >= 0 && iw < int(p.W)) acc[j] = fma(wv, conv_x(x[xr + uint(iw)]), acc[j]);
       }
     }
   }

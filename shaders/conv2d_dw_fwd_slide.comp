@@ -18,7 +18,7 @@ layout(std430, binding = 2) writeonly buffer Y { float y[]; };
 
 float input_at(uint xr, int iw) {
   bool ok = iw >= 0 && iw < int(p.W);
-  return x[xr + uint(clamp(iw, 0, int(p.W) - 1))] * (ok ? 1.0 : 0.0);
+  return conv_x(x[xr + uint(clamp(iw, 0, int(p.W) - 1))]) * (ok ? 1.0 : 0.0);
 }
 
 void main() {

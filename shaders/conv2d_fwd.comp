@@ -57,7 +57,7 @@ void main() {
       for (uint c = 0; c < p.Cg; c++) {
         float a[TM], b[TN];
         for (uint i = 0; i < TM; i++) a[i] = w[wb[i] + c * khw + tap];
-        for (uint j = 0; j < TN; j++) b[j] = x[xo[j] + c * hw] * xm[j];
+        for (uint j = 0; j < TN; j++) b[j] = conv_x(x[xo[j] + c * hw]) * xm[j];
         for (uint i = 0; i < TM; i++)
           for (uint j = 0; j < TN; j++) acc[i][j] = fma(a[i], b[j], acc[i][j]);
       }

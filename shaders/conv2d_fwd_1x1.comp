@@ -45,7 +45,7 @@ void main() {
     vec4 b[4][TV];
     for (uint q = 0u; q < 4u; q++) {
       uint co = min(4u * c + q, cmax) * hw4;
-      for (uint v = 0u; v < TV; v++) b[q][v] = texelFetch(x, int(xo[v] + co));
+      for (uint v = 0u; v < TV; v++) b[q][v] = conv_x(texelFetch(x, int(xo[v] + co)));
     }
 #if W_TRANSPOSED
     vec4 wt[TM];

@@ -57,12 +57,12 @@ void main() {
   for (uint c = 0u; c < c4; c++) {
     uint co = c * hw;
     vec4 b[4][TV];
-    for (uint v = 0u; v < TV; v++) b[0][v] = texelFetch(x, int(xo[v] + co));
+    for (uint v = 0u; v < TV; v++) b[0][v] = conv_x(texelFetch(x, int(xo[v] + co)));
     for (uint q = 1u; q < 4u; q++) {
       uint cq = co + q * m;
       vec4 a[TV + 1];
-      for (uint v = 0u; v < TV; v++) a[v] = texelFetch(x, int(xo[v] + cq));
-      a[TV] = texelFetch(x, int(min(xo[TV - 1u] + cq + 1u, xlast)));
+      for (uint v = 0u; v < TV; v++) a[v] = conv_x(texelFetch(x, int(xo[v] + cq)));
+      a[TV] = conv_x(texelFetch(x, int(min(xo[TV - 1u] + cq + 1u, xlast))));
       for (uint v = 0u; v < TV; v++)
         b[q][v] = q == 1u   ? vec4(a[v].yzw, a[v + 1u].x)
                   : q == 2u ? vec4(a[v].zw, a[v + 1u].xy)

@@ -47,7 +47,7 @@ void main() {
           uint kk = kd + 2 * q, c = c0 + kk;
           bool c_ok = c < p.Cg;
           As[kk][col] = w_ok && c_ok ? w[wrow + c * khw + tap] : 0.0;
-          Bs[kk][col] = x_ok && c_ok ? x[xo + c * hw] : 0.0;
+          Bs[kk][col] = x_ok && c_ok ? conv_x(x[xo + c * hw]) : 0.0;
         }
         barrier();
         tile_fma(tm, tn);

@@ -53,7 +53,7 @@ void main() {
     vec4 v1 = x[b + m + j], v2 = x[b + 2u * m + j], v3 = x[b + 3u * m + j];
 #endif
     for (uint e = 0u; e < 4u; e++) {
-      xp[o] = vec4(v0[e], v1[e], v2[e], v3[e]);
+      xp[o] = conv_x(vec4(v0[e], v1[e], v2[e], v3[e]));
       o += c4;
       if (++iw == p.W) {
         iw = 0u;
@@ -62,7 +62,7 @@ void main() {
     }
   }
 #if PK_SHIFTED
-  xp[o] = vec4(x[b + m].x, a1.y, a2.z, a3.w);
+  xp[o] = conv_x(vec4(x[b + m].x, a1.y, a2.z, a3.w));
 #endif
 }
 

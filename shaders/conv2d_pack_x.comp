@@ -30,7 +30,7 @@ void main() {
   for (uint iw = 0u; iw < p.W; iw++) {
     vec4 v = vec4(0.0);
     for (uint q = 0u; q < nc; q++) v[q] = x[b + q * hw + iw];
-    xp[o + (p.pw + iw) * c4] = v;
+    xp[o + (p.pw + iw) * c4] = conv_x(v);
   }
   for (uint iw = p.pw + p.W; iw < wp; iw++) xp[o + iw * c4] = vec4(0.0);
 }

@@ -40,10 +40,10 @@ void main() {
       if (nc < 3u) r2 = vec4(0.0);
       if (nc < 2u) r1 = vec4(0.0);
     }
-    xp[o] = vec4(r0.x, r1.x, r2.x, r3.x);
-    xp[o + c4] = vec4(r0.y, r1.y, r2.y, r3.y);
-    xp[o + 2u * c4] = vec4(r0.z, r1.z, r2.z, r3.z);
-    xp[o + 3u * c4] = vec4(r0.w, r1.w, r2.w, r3.w);
+    xp[o] = conv_x(vec4(r0.x, r1.x, r2.x, r3.x));
+    xp[o + c4] = conv_x(vec4(r0.y, r1.y, r2.y, r3.y));
+    xp[o + 2u * c4] = conv_x(vec4(r0.z, r1.z, r2.z, r3.z));
+    xp[o + 3u * c4] = conv_x(vec4(r0.w, r1.w, r2.w, r3.w));
     o += 4u * c4;
   }
   for (uint iw = 0u; iw < p.pw; iw++) xp[o + iw * c4] = vec4(0.0);

@@ -112,8 +112,8 @@ static dam_shape y_shape(const conv_case *cc) {
 /* ---- reference ----------------------------------------------------------
  * Every product of the forward sum is one (y, x, w) index triple; the
  * three passes are the three ways of contracting over them. */
-/* GRAD_WEIGHT_RELU: GRAD_WEIGHT of a conv whose input was relu(x). */
-enum pass { FWD, GRAD_INPUT, GRAD_WEIGHT, GRAD_WEIGHT_RELU };
+/* FWD_RELU, GRAD_WEIGHT_RELU: those of a conv whose input was relu(x). */
+enum pass { FWD, GRAD_INPUT, GRAD_WEIGHT, FWD_RELU, GRAD_WEIGHT_RELU };
 
 static void reference(const conv_case *cc, enum pass ps, const double *a,
                       const double *b, double *out) {
@@ -140,7 +140,8 @@ static void reference(const conv_case *cc, enum pass ps, const double *a,
                                 cc->w + (size_t)iw;
                 size_t wi = (((size_t)k * cg + ci) * cc->kh + r) * cc->kw + s;
                 switch (ps) { /* a, b: (x, w), (gy, w), (x, gy) */
-                case FWD: out[yi] += a[xi] * b[wi]; break;
+                case FWD: /* a through relu for FWD_RELU */
+                case FWD_RELU: out[yi] += a[xi] * b[wi]; break;
                 case GRAD_INPUT: out[xi] += a[yi] * b[wi]; break;
                 case GRAD_WEIGHT: /* a through relu for GRAD_WEIGHT_RELU */
                 case GRAD_WEIGHT_RELU: out[wi] += a[xi] * b[yi]; break;
@@ -167,7 +168,9 @@ static void check_case(harness *h, const conv_case *cc, enum pass ps) {
          ny = dam_shape_numel(&ys);
   float *x = harness_random(h, nx, -1, 1), *w = harness_random(h, nw, -1, 1);
   float *gy = harness_random(h, ny, -1, 1);
-  dam_shape os = ps == FWD ? ys : ps == GRAD_INPUT ? xs : ws; /* gw */
+  dam_shape os = ps == FWD || ps == FWD_RELU ? ys
+                : ps == GRAD_INPUT         ? xs
+                                           : ws;
   size_t no = dam_shape_numel(&os);
   float *prior = harness_random(h, no, -1, 1);
   double *dx = to_double(x, nx), *dw = to_double(w, nw),
@@ -190,16 +193,22 @@ static void check_case(harness *h, const conv_case *cc, enum pass ps) {
     reference(cc, GRAD_WEIGHT, dx, dgy, want);
     err = dam_k_conv2d_grad_weight_acc(h->ex, tx, tgy, &cc->g, out);
     break;
+  case FWD_RELU:
   case GRAD_WEIGHT_RELU:
     for (size_t i = 0; i < nx; i++)
       dx[i] = dx[i] > 0 ? dx[i] : 0;
-    reference(cc, GRAD_WEIGHT, dx, dgy, want);
-    err = dam_k_conv2d_grad_weight_relu_acc(h->ex, tx, tgy, &cc->g, out);
+    if (ps == FWD_RELU) {
+      reference(cc, FWD, dx, dw, want);
+      err = dam_k_conv2d_relu(h->ex, tx, tw, &cc->g, out);
+    } else {
+      reference(cc, GRAD_WEIGHT, dx, dgy, want);
+      err = dam_k_conv2d_grad_weight_relu_acc(h->ex, tx, tgy, &cc->g, out);
+    }
     break;
   }
   if (err)
     fail_msg("case %zu: %s", (size_t)(cc - cases), dam_last_error());
-  if (ps != FWD)
+  if (ps != FWD && ps != FWD_RELU)
     for (size_t i = 0; i < no; i++)
       want[i] += prior[i];
   float *got = harness_read(h, out);
@@ -248,7 +257,13 @@ static void grad_weight_register(void **s) {
 static void grad_weight_shared(void **s) {
   all_cases(s, GRAD_WEIGHT, DAM__CONV2D_SHARED);
 }
-/* Through relu, in each variant's shaders. */
+/* Through relu, in each variant's shaders (and packing). */
+static void forward_relu(void **s) {
+  all_cases(s, FWD_RELU, DAM__CONV2D_AUTO);
+  all_cases(s, FWD_RELU, DAM__CONV2D_REGISTER);
+  all_cases(s, FWD_RELU, DAM__CONV2D_SHARED);
+  all_cases(s, FWD_RELU, DAM__CONV2D_PACKED);
+}
 static void grad_weight_relu(void **s) {
   all_cases(s, GRAD_WEIGHT_RELU, DAM__CONV2D_AUTO);
   all_cases(s, GRAD_WEIGHT_RELU, DAM__CONV2D_REGISTER);
@@ -442,6 +457,7 @@ int main(void) {
       cmocka_unit_test(grad_weight_auto),
       cmocka_unit_test(grad_weight_register),
       cmocka_unit_test(grad_weight_shared),
+      cmocka_unit_test(forward_relu),
       cmocka_unit_test(grad_weight_relu),
       cmocka_unit_test(grad_weight_parts),
       cmocka_unit_test(bad_input_refused),
