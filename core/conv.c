@@ -105,17 +105,18 @@ DAM_SHADER(conv2d_grad_weight_tiled, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_dw_grad_weight, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_dw_grad_weight_slide3, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_dw_grad_weight_slide5, 3, 0x4, sizeof(conv_push));
-/* The depthwise row shaders of one pass and window, at TW 4, 8 and 16. */
-#define DW_ROW_SHADERS(PASS)                                                  \
-  DAM_SHADER(conv2d_dw_##PASS##_tw4, 3, 0x4, sizeof(conv_push));              \
-  DAM_SHADER(conv2d_dw_##PASS##_tw8, 3, 0x4, sizeof(conv_push));              \
-  DAM_SHADER(conv2d_dw_##PASS##_tw16, 3, 0x4, sizeof(conv_push))
-DW_ROW_SHADERS(fwd);
-DW_ROW_SHADERS(fwd_slide3);
-DW_ROW_SHADERS(fwd_slide5);
-DW_ROW_SHADERS(grad_input);
-DW_ROW_SHADERS(grad_input_slide3);
-DW_ROW_SHADERS(grad_input_slide5);
+/* The depthwise row shaders of one pass and window, at TW 4, 8 and 16
+ * (the gradients to the input bind the relu's input 4th). */
+#define DW_ROW_SHADERS(PASS, N)                                               \
+  DAM_SHADER(conv2d_dw_##PASS##_tw4, N, 0x4, sizeof(conv_push));              \
+  DAM_SHADER(conv2d_dw_##PASS##_tw8, N, 0x4, sizeof(conv_push));              \
+  DAM_SHADER(conv2d_dw_##PASS##_tw16, N, 0x4, sizeof(conv_push))
+DW_ROW_SHADERS(fwd, 3);
+DW_ROW_SHADERS(fwd_slide3, 3);
+DW_ROW_SHADERS(fwd_slide5, 3);
+DW_ROW_SHADERS(grad_input, 4);
+DW_ROW_SHADERS(grad_input_slide3, 4);
+DW_ROW_SHADERS(grad_input_slide5, 4);
 #define DW_ROW_TABLE(PASS)                                                    \
   {&shader_conv2d_dw_##PASS##_tw4, &shader_conv2d_dw_##PASS##_tw8,            \
    &shader_conv2d_dw_##PASS##_tw16}
@@ -128,9 +129,9 @@ static const dam_shader *const dw_rows[2][3][3] = {
 DAM_SHADER_TEXEL(conv2d_dw_fwd_flat3, 3, 0x4, 0x1, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_dw_fwd_flat3d2, 3, 0x4, 0x1, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_dw_fwd_flat5, 3, 0x4, 0x1, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat3, 3, 0x4, 0x1, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat3d2, 3, 0x4, 0x1, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat5, 3, 0x4, 0x1, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat3, 4, 0x4, 0x1, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat3d2, 4, 0x4, 0x1, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat5, 4, 0x4, 0x1, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat3, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat3d2, 3, 0x4, 0x3,
                  sizeof(conv_push));
@@ -562,14 +563,24 @@ static bool grad_input_as_1x1(dam_exec *ex, const conv_push *d,
 
 /* gx's shape fixes H and W; dims() then checks gy against the output
  * shape it implies. */
-int dam_k_conv2d_grad_input_acc(dam_exec *ex, const dam_tensor *gy,
-                                const dam_tensor *w, const dam_conv2d_geom *g,
-                                dam_tensor *gx) {
-  const dam_tensor *t[] = {gy, w, gx};
+/* The gradient to the input, through relu_x's relu where given (the
+ * depthwise shaders only: conv2d_gx_relu.glsl). */
+static int grad_input(dam_exec *ex, const dam_tensor *gy, const dam_tensor *w,
+                      const dam_conv2d_geom *g, dam_tensor *gx,
+                      const dam_tensor *relu_x) {
+  const dam_tensor *t[] = {gy, w, gx, relu_x ? relu_x : gx};
   conv_push d;
   int err = check_pass("conv2d_grad_input", t, 2, 1, 0, g, &d);
+  if (!err && relu_x) {
+    const dam_tensor *pair[] = {gx, relu_x};
+    err = !use_depthwise(&d)
+              ? dam_fail(DAM_EINVAL, "conv2d_grad_input: the relu is folded "
+                         "into depthwise convs only")
+              : dam__k_check("conv2d_grad_input", pair, 2, gx->numel);
+  }
   if (err)
     return err;
+  d.relu_x = relu_x != NULL;
   uint64_t npix = (uint64_t)d.N * d.H * d.W;
   const dam_shader *s;
   if (use_depthwise(&d) && (s = use_flat(&d, PASS_GRAD_INPUT)))
@@ -595,6 +606,24 @@ int dam_k_conv2d_grad_input_acc(dam_exec *ex, const dam_tensor *gy,
   return run_counted(ex, &shader_conv2d_grad_input, t, &d,
                      (uint64_t)d.tiles_n * d.tiles_m * d.sh * d.sw *
                          d.groups);
+}
+
+int dam_k_conv2d_grad_input_acc(dam_exec *ex, const dam_tensor *gy,
+                                const dam_tensor *w, const dam_conv2d_geom *g,
+                                dam_tensor *gx) {
+  return grad_input(ex, gy, w, g, gx, NULL);
+}
+
+bool dam_k_conv2d_folds_relu(const dam_tensor *w, const dam_conv2d_geom *g) {
+  return forced_variant == DAM__CONV2D_AUTO && w->shape.dim[1] == 1 &&
+         w->shape.dim[0] == one_if_zero(g->groups);
+}
+
+int dam_k_conv2d_grad_input_relu_acc(dam_exec *ex, const dam_tensor *gy,
+                                     const dam_tensor *w,
+                                     const dam_conv2d_geom *g,
+                                     const dam_tensor *x, dam_tensor *gx) {
+  return grad_input(ex, gy, w, g, gx, x);
 }
 
 /* How many parts to split `rows` (the N * OH output rows, or the N images

@@ -38,20 +38,23 @@ static dam_tensor *grad_of(dam_exec *ex, dam_node *node, uint32_t i) {
   return dam_tensor_grad(ex, node->in[i]);
 }
 
+/* A relu's output as input (x->relu_of) is read through the relu's input;
+ * depthwise convs fold the relu's backward into theirs. */
 static int conv_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
   const dam_conv2d_geom *g = &((layer_data *)node->data)->u.conv;
-  dam_tensor *gy = node->out->grad, *gx, *gw;
+  dam_tensor *gy = node->out->grad, *x = node->in[0], *w = node->in[1];
+  dam_tensor *src = x->relu_of, *gx, *gw;
   int err = 0;
-  if ((needs & 1u) && !err)
-    err = (gx = grad_of(ex, node, 0))
-              ? dam_k_conv2d_grad_input_acc(ex, gy, node->in[1], g, gx)
-              : DAM_ENOMEM;
-  dam_tensor *x = node->in[0];
+  if (needs & 1u) {
+    bool fold = src && dam_k_conv2d_folds_relu(w, g);
+    err = !(gx = dam_tensor_grad(ex, fold ? src : x)) ? DAM_ENOMEM
+          : fold ? dam_k_conv2d_grad_input_relu_acc(ex, gy, w, g, src, gx)
+                 : dam_k_conv2d_grad_input_acc(ex, gy, w, g, gx);
+  }
   if ((needs & 2u) && !err)
     err = !(gw = grad_of(ex, node, 1)) ? DAM_ENOMEM
-          : x->relu_of
-              ? dam_k_conv2d_grad_weight_relu_acc(ex, x->relu_of, gy, g, gw)
-              : dam_k_conv2d_grad_weight_acc(ex, x, gy, g, gw);
+          : src ? dam_k_conv2d_grad_weight_relu_acc(ex, src, gy, g, gw)
+                : dam_k_conv2d_grad_weight_acc(ex, x, gy, g, gw);
   return err;
 }
 

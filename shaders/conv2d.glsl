@@ -8,8 +8,10 @@
 // has conv2d_pack_w pack w^T (the gradient to the input of a 1x1
 // convolution runs as the forward of the transposed one); raw_w has the
 // 1x1 forwards read w unpacked (conv2d_packed.glsl); relu_x has the
-// forward (or its packing) and the weight gradient read relu(x) (conv_x):
-// a conv whose input was a relu reads the relu's input.
+// forward (or its packing) and the weight gradient read relu(x) (conv_x),
+// and the depthwise gradients to the input add through the relu's mask
+// (conv2d_gx_relu.glsl): a conv whose input was a relu reads the relu's
+// input.
 #ifndef DAM_CONV2D_GLSL
 #define DAM_CONV2D_GLSL
 

@@ -3,7 +3,8 @@
 // the padding P = D (K - 1) / 2 that keeps the size, over planes of a
 // multiple of 4 pixels seen as flat vec4s.  The includer defines K and D,
 // and GRAD for the gradient to the input (the same correlation with the
-// kernel flipped, added into binding 2) instead of the forward (written),
+// kernel flipped, added into binding 2, through the relu of binding 3
+// with relu_x: conv2d_gx_relu.glsl) instead of the forward (written),
 // or GRAD_WEIGHT for the gradient to the weights: binding 1 is then gy
 // (vec4 texels), each tap's sum of gy times the input it reads, and
 // binding 2 partial sums, one copy of the weights' shape per (image,
@@ -27,6 +28,7 @@ layout(std430, binding = 2) writeonly buffer O { float part[]; };
 #elif defined(GRAD)
 layout(std430, binding = 1) readonly buffer Wt { float w[]; };
 layout(std430, binding = 2) buffer O { vec4 o4[]; };
+#include "conv2d_gx_relu.glsl"
 #else
 layout(std430, binding = 1) readonly buffer Wt { float w[]; };
 layout(std430, binding = 2) writeonly buffer O { vec4 o4[]; };
@@ -36,7 +38,14 @@ layout(std430, binding = 2) writeonly buffer O { vec4 o4[]; };
 #define SPAN (4 + 2 * P)
 
 // Out-of-range vec4s only ever feed masked outputs.
-vec4 load(int v, int n4) { return conv_x(texelFetch(s4, clamp(v, 0, n4 - 1))); }
+vec4 load(int v, int n4) {
+  vec4 t = texelFetch(s4, clamp(v, 0, n4 - 1));
+#ifdef GRAD
+  return t; // gy: the relu applies to the output (conv_gx4)
+#else
+  return conv_x(t);
+#endif
+}
 
 void main() {
   uint id = dam_linear_id();
@@ -111,7 +120,7 @@ void main() {
       b[j] = cv;
     }
 #if defined(GRAD)
-    o4[v] += vec4(o[0], o[1], o[2], o[3]);
+    o4[v] += conv_gx4(uint(v), vec4(o[0], o[1], o[2], o[3]));
 #elif !defined(GRAD_WEIGHT)
     o4[v] = vec4(o[0], o[1], o[2], o[3]);
 #endif

@@ -18,6 +18,7 @@ layout(local_size_x = 64) in;
 layout(std430, binding = 0) readonly buffer GY { float gy[]; };
 layout(std430, binding = 1) readonly buffer Wt { float w[]; };
 layout(std430, binding = 2) buffer GX { float gx[]; };
+#include "conv2d_gx_relu.glsl"
 
 // Tap steps: one kernel row (column) down moves the output row (column)
 // a tap reaches by -(dqh + dmh / sh) (-(dqw + dmw / sw)).
@@ -60,7 +61,7 @@ void add_class_row(uint plane, uint ih, uint iw0, int qh, int mh, int qw0,
   uint xr = (plane * p.H + ih) * p.W;
   for (uint j = 0; j < TW; j++) {
     uint iw = iw0 + j * p.sw;
-    if (iw < p.W) gx[xr + iw] += acc[j];
+    if (iw < p.W) gx[xr + iw] += conv_gx(xr + iw, acc[j]);
   }
 }
 

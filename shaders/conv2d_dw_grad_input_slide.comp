@@ -17,6 +17,7 @@ layout(local_size_x = 64) in;
 layout(std430, binding = 0) readonly buffer GY { float gy[]; };
 layout(std430, binding = 1) readonly buffer Wt { float w[]; };
 layout(std430, binding = 2) buffer GX { float gx[]; };
+#include "conv2d_gx_relu.glsl"
 
 float grad_at(uint yr, int ow) {
   bool ok = ow >= 0 && ow < int(p.OW);
@@ -65,6 +66,6 @@ void main() {
   uint xr = (plane * p.H + ih) * p.W;
   for (uint j = 0; j < TW; j++) {
     uint iw = iw0 + j * p.dw;
-    if (iw < p.W) gx[xr + iw] += acc[j];
+    if (iw < p.W) gx[xr + iw] += conv_gx(xr + iw, acc[j]);
   }
 }

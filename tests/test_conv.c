@@ -112,8 +112,11 @@ static dam_shape y_shape(const conv_case *cc) {
 /* ---- reference ----------------------------------------------------------
  * Every product of the forward sum is one (y, x, w) index triple; the
  * three passes are the three ways of contracting over them. */
-/* FWD_RELU, GRAD_WEIGHT_RELU: those of a conv whose input was relu(x). */
-enum pass { FWD, GRAD_INPUT, GRAD_WEIGHT, FWD_RELU, GRAD_WEIGHT_RELU };
+/* FWD_RELU, GRAD_INPUT_RELU (into x's gradient), GRAD_WEIGHT_RELU: those
+ * of a conv whose input was relu(x). */
+enum pass {
+  FWD, GRAD_INPUT, GRAD_WEIGHT, FWD_RELU, GRAD_INPUT_RELU, GRAD_WEIGHT_RELU
+};
 
 static void reference(const conv_case *cc, enum pass ps, const double *a,
                       const double *b, double *out) {
@@ -142,7 +145,8 @@ static void reference(const conv_case *cc, enum pass ps, const double *a,
                 switch (ps) { /* a, b: (x, w), (gy, w), (x, gy) */
                 case FWD: /* a through relu for FWD_RELU */
                 case FWD_RELU: out[yi] += a[xi] * b[wi]; break;
-                case GRAD_INPUT: out[xi] += a[yi] * b[wi]; break;
+                case GRAD_INPUT:
+                case GRAD_INPUT_RELU: out[xi] += a[yi] * b[wi]; break;
                 case GRAD_WEIGHT: /* a through relu for GRAD_WEIGHT_RELU */
                 case GRAD_WEIGHT_RELU: out[wi] += a[xi] * b[yi]; break;
                 }
@@ -168,9 +172,9 @@ static void check_case(harness *h, const conv_case *cc, enum pass ps) {
          ny = dam_shape_numel(&ys);
   float *x = harness_random(h, nx, -1, 1), *w = harness_random(h, nw, -1, 1);
   float *gy = harness_random(h, ny, -1, 1);
-  dam_shape os = ps == FWD || ps == FWD_RELU ? ys
-                : ps == GRAD_INPUT         ? xs
-                                           : ws;
+  dam_shape os = ps == FWD || ps == FWD_RELU                ? ys
+                : ps == GRAD_INPUT || ps == GRAD_INPUT_RELU ? xs
+                                                            : ws;
   size_t no = dam_shape_numel(&os);
   float *prior = harness_random(h, no, -1, 1);
   double *dx = to_double(x, nx), *dw = to_double(w, nw),
@@ -192,6 +196,12 @@ static void check_case(harness *h, const conv_case *cc, enum pass ps) {
   case GRAD_WEIGHT:
     reference(cc, GRAD_WEIGHT, dx, dgy, want);
     err = dam_k_conv2d_grad_weight_acc(h->ex, tx, tgy, &cc->g, out);
+    break;
+  case GRAD_INPUT_RELU: /* the relu's mask on top of GRAD_INPUT */
+    reference(cc, GRAD_INPUT, dgy, dw, want);
+    for (size_t i = 0; i < nx; i++)
+      want[i] = x[i] > 0 ? want[i] : 0;
+    err = dam_k_conv2d_grad_input_relu_acc(h->ex, tgy, tw, &cc->g, tx, out);
     break;
   case FWD_RELU:
   case GRAD_WEIGHT_RELU:
@@ -263,6 +273,30 @@ static void forward_relu(void **s) {
   all_cases(s, FWD_RELU, DAM__CONV2D_REGISTER);
   all_cases(s, FWD_RELU, DAM__CONV2D_SHARED);
   all_cases(s, FWD_RELU, DAM__CONV2D_PACKED);
+}
+/* Folded into the depthwise gradients to the input; refused elsewhere. */
+static void grad_input_relu(void **state) {
+  size_t folded = 0;
+  for (size_t i = 0; i < N_CASES; i++) {
+    const conv_case *cc = &cases[i];
+    dam_shape ws = w_shape(cc);
+    dam_tensor w = {.shape = ws};
+    if (dam_k_conv2d_folds_relu(&w, &cc->g)) {
+      check_case(*state, cc, GRAD_INPUT_RELU);
+      folded++;
+      continue;
+    }
+    harness *h = *state;
+    dam_shape xs = x_shape(cc), ys = y_shape(cc);
+    dam_tensor *tx = harness_tensor(h, xs, NULL);
+    assert_int_equal(dam_k_conv2d_grad_input_relu_acc(
+                         h->ex, harness_tensor(h, ys, NULL),
+                         harness_tensor(h, ws, NULL), &cc->g, tx,
+                         harness_tensor(h, xs, NULL)),
+                     DAM_EINVAL);
+    assert_int_equal(dam_exec_end_step(h->ex), 0);
+  }
+  assert_true(folded > 0 && folded < N_CASES);
 }
 static void grad_weight_relu(void **s) {
   all_cases(s, GRAD_WEIGHT_RELU, DAM__CONV2D_AUTO);
@@ -458,6 +492,7 @@ int main(void) {
       cmocka_unit_test(grad_weight_register),
       cmocka_unit_test(grad_weight_shared),
       cmocka_unit_test(forward_relu),
+      cmocka_unit_test(grad_input_relu),
       cmocka_unit_test(grad_weight_relu),
       cmocka_unit_test(grad_weight_parts),
       cmocka_unit_test(bad_input_refused),
