@@ -90,16 +90,15 @@ dam_scope dam_scope_open(dam_exec *ex);
 
 /* Release now, while the forward goes on, the memory of the step tensors
  * made since s (except keep[0..n_keep)) that nodes recorded since then
- * reference,
- * each time in a bit of their `unread`: the backward needs only their
- * gradients (or reads them through others: a conv's input relu).  The caller
- * guarantees that nothing but keep and the tape reaches a tensor made
- * since s: a plugin's composed forward, a block of layers.  Outputs of
- * shared nodes, which later forwards may take from the tape, are released
- * only with `shared` (a whole cell), and then also older relu outputs that
- * the scope's nodes reference unread (they are made again where read).
- * Tensors no node references (e.g. statistics in node data) stay.  Does
- * nothing under the no_release knob. */
+ * reference, each time in a bit of their `unread`: the backward needs only
+ * their gradients (or reads them through others: a conv's input relu).
+ * The caller guarantees that nothing but keep and the tape reaches a
+ * tensor made since s: a plugin's composed forward, a block of layers.
+ * Outputs of shared nodes, which later forwards may take from the tape,
+ * are released only with `shared` (a whole cell), and then also older
+ * relu outputs that the scope's nodes reference unread (they are made
+ * again where read).  Tensors no node references (e.g. statistics in node
+ * data) stay.  Does nothing under the no_release knob. */
 void dam_scope_close(dam_exec *ex, const dam_scope *s,
                      dam_tensor *const *keep, uint32_t n_keep,
                      bool shared);
