@@ -561,10 +561,9 @@ static bool grad_input_as_1x1(dam_exec *ex, const conv_push *d,
   return use_1x1(t) || use_1x1_odd(t);
 }
 
-/* gx's shape fixes H and W; dims() then checks gy against the output
- * shape it implies. */
 /* The gradient to the input, through relu_x's relu where given (the
- * depthwise shaders only: conv2d_gx_relu.glsl). */
+ * depthwise shaders only: conv2d_gx_relu.glsl).  gx's shape fixes H and W;
+ * dims() then checks gy against the output shape it implies. */
 static int grad_input(dam_exec *ex, const dam_tensor *gy, const dam_tensor *w,
                       const dam_conv2d_geom *g, dam_tensor *gx,
                       const dam_tensor *relu_x) {
