@@ -29,6 +29,7 @@
  */
 #include "conv.h"
 #include "kernel_util.h"
+#include "kernels.h"
 #include "part_sums.h"
 
 #include "conv2d_dw_fwd_flat3.spv.h"
@@ -364,6 +365,52 @@ static const dam_shader *use_flat(conv_push *d, enum conv_pass pass) {
   return s;
 }
 
+/* A strided depthwise conv on a CPU device whose stride-1 twin (same
+ * kernel, dilation and size-keeping padding) takes a _flat shader runs as
+ * that twin at full resolution, every stride-th pixel of it kept (the
+ * backward: the twin's, from gy spread over zeros).  At stride 2 that is 4x
+ * the products, but the _flat shaders take them 5-10x faster than the
+ * strided row shaders (docs/CONV.md).  Sets *s1 to the twin's geometry. */
+static bool strided_as_flat(dam_exec *ex, const conv_push *d, conv_push *s1) {
+  if (!use_depthwise(d) || !dam__k_cpu_device(ex) || d->sh != d->sw ||
+      d->sh == 1)
+    return false;
+  *s1 = *d;
+  s1->sh = s1->sw = 1;
+  s1->OH = d->H;
+  s1->OW = d->W;
+  return use_flat(s1, PASS_FORWARD) != NULL;
+}
+
+/* A step tensor of d's N x C planes at full resolution (H x W), zeroed or
+ * not. */
+static dam_tensor *full_planes(dam_exec *ex, const conv_push *d, bool zero) {
+  dam_shape fs = dam_shape4(d->N, d->C, d->H, d->W);
+  dam_tensor *t = dam_tensor_new(ex, &fs, false);
+  int err = t ? DAM_OK
+              : dam_fail(DAM_ENOMEM, "conv2d: stride-1 planes: %s",
+                         dam_last_error());
+  if (!err && zero)
+    err = dam_exec_zero(ex, dam_tensor_range(t));
+  if (err) {
+    dam_tensor_release(ex, t);
+    return NULL;
+  }
+  return t;
+}
+
+/* gy of a stride-`stride` conv spread over the zeroed planes of its
+ * stride-1 twin s1 (gy's pixel (i, j) at (stride i, stride j)). */
+static dam_tensor *spread_gy(dam_exec *ex, const dam_tensor *gy,
+                             const conv_push *s1, uint32_t stride) {
+  dam_tensor *full = full_planes(ex, s1, true);
+  if (full && dam_k_subsample_backward_acc(ex, gy, stride, 0, full)) {
+    dam_tensor_release(ex, full);
+    return NULL;
+  }
+  return full;
+}
+
 static bool use_shared(dam_exec *ex) {
   return forced_variant == DAM__CONV2D_SHARED ||
          (forced_variant == DAM__CONV2D_AUTO && !dam__k_cpu_device(ex));
@@ -504,16 +551,10 @@ static int run_packed(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
   return err;
 }
 
-/* The forward of relu(x) (relu_x; every shader, or the packing, reads x
- * through conv_x) or x. */
-static int forward(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
-                   const dam_conv2d_geom *g, dam_tensor *y, bool relu_x) {
+/* The forward in d's geometry: picks the shader. */
+static int forward_pass(dam_exec *ex, const dam_tensor *x,
+                        const dam_tensor *w, dam_tensor *y, conv_push d) {
   const dam_tensor *t[] = {x, w, y};
-  conv_push d;
-  int err = check_pass("conv2d", t, 0, 1, 2, g, &d);
-  if (err)
-    return err;
-  d.relu_x = relu_x;
   uint64_t npix = (uint64_t)d.N * d.OH * d.OW;
   const dam_shader *s;
   if (use_depthwise(&d) && (s = use_flat(&d, PASS_FORWARD)))
@@ -535,6 +576,28 @@ static int forward(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
   d.tiles_m = div_up(d.Kg, REG_TM);
   return run_counted(ex, &shader_conv2d_fwd, t, &d,
                      (uint64_t)d.tiles_n * d.tiles_m * d.groups);
+}
+
+/* The forward of relu(x) (relu_x; every shader, or the packing, reads x
+ * through conv_x) or x. */
+static int forward(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
+                   const dam_conv2d_geom *g, dam_tensor *y, bool relu_x) {
+  const dam_tensor *t[] = {x, w, y};
+  conv_push d, s1;
+  int err = check_pass("conv2d", t, 0, 1, 2, g, &d);
+  if (err)
+    return err;
+  d.relu_x = relu_x;
+  if (!strided_as_flat(ex, &d, &s1))
+    return forward_pass(ex, x, w, y, d);
+  dam_tensor *full = full_planes(ex, &s1, false);
+  if (!full)
+    return DAM_ENOMEM;
+  err = forward_pass(ex, x, w, full, s1);
+  if (!err)
+    err = dam_k_subsample(ex, full, d.sh, 0, y);
+  dam_tensor_release(ex, full);
+  return err;
 }
 
 int dam_k_conv2d(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
@@ -561,25 +624,12 @@ static bool grad_input_as_1x1(dam_exec *ex, const conv_push *d,
   return use_1x1(t) || use_1x1_odd(t);
 }
 
-/* The gradient to the input, through relu_x's relu where given (the
- * depthwise shaders only: conv2d_gx_relu.glsl).  gx's shape fixes H and W;
- * dims() then checks gy against the output shape it implies. */
-static int grad_input(dam_exec *ex, const dam_tensor *gy, const dam_tensor *w,
-                      const dam_conv2d_geom *g, dam_tensor *gx,
-                      const dam_tensor *relu_x) {
-  const dam_tensor *t[] = {gy, w, gx, relu_x ? relu_x : gx};
-  conv_push d;
-  int err = check_pass("conv2d_grad_input", t, 2, 1, 0, g, &d);
-  if (!err && relu_x) {
-    const dam_tensor *pair[] = {gx, relu_x};
-    err = !use_depthwise(&d)
-              ? dam_fail(DAM_EINVAL, "conv2d_grad_input: the relu is folded "
-                         "into depthwise convs only")
-              : dam__k_check("conv2d_grad_input", pair, 2, gx->numel);
-  }
-  if (err)
-    return err;
-  d.relu_x = relu_x != NULL;
+/* The gradient to the input in d's geometry (relu_x: gx where there is
+ * none): picks the shader. */
+static int grad_input_pass(dam_exec *ex, const dam_tensor *gy,
+                           const dam_tensor *w, dam_tensor *gx,
+                           const dam_tensor *relu_x, conv_push d) {
+  const dam_tensor *t[] = {gy, w, gx, relu_x};
   uint64_t npix = (uint64_t)d.N * d.H * d.W;
   const dam_shader *s;
   if (use_depthwise(&d) && (s = use_flat(&d, PASS_GRAD_INPUT)))
@@ -605,6 +655,36 @@ static int grad_input(dam_exec *ex, const dam_tensor *gy, const dam_tensor *w,
   return run_counted(ex, &shader_conv2d_grad_input, t, &d,
                      (uint64_t)d.tiles_n * d.tiles_m * d.sh * d.sw *
                          d.groups);
+}
+
+/* The gradient to the input, through relu_x's relu where given (the
+ * depthwise shaders only: conv2d_gx_relu.glsl).  gx's shape fixes H and W;
+ * dims() then checks gy against the output shape it implies. */
+static int grad_input(dam_exec *ex, const dam_tensor *gy, const dam_tensor *w,
+                      const dam_conv2d_geom *g, dam_tensor *gx,
+                      const dam_tensor *relu_x) {
+  const dam_tensor *t[] = {gy, w, gx, relu_x ? relu_x : gx};
+  conv_push d;
+  int err = check_pass("conv2d_grad_input", t, 2, 1, 0, g, &d);
+  if (!err && relu_x) {
+    const dam_tensor *pair[] = {gx, relu_x};
+    err = !use_depthwise(&d)
+              ? dam_fail(DAM_EINVAL, "conv2d_grad_input: the relu is folded "
+                         "into depthwise convs only")
+              : dam__k_check("conv2d_grad_input", pair, 2, gx->numel);
+  }
+  if (err)
+    return err;
+  d.relu_x = relu_x != NULL;
+  conv_push s1;
+  if (!strided_as_flat(ex, &d, &s1))
+    return grad_input_pass(ex, gy, w, gx, t[3], d);
+  dam_tensor *full = spread_gy(ex, gy, &s1, d.sh);
+  if (!full)
+    return DAM_ENOMEM;
+  err = grad_input_pass(ex, full, w, gx, t[3], s1);
+  dam_tensor_release(ex, full);
+  return err;
 }
 
 int dam_k_conv2d_grad_input_acc(dam_exec *ex, const dam_tensor *gy,
@@ -652,16 +732,11 @@ static void choose_parts(dam_exec *ex, conv_push *d, uint64_t rows,
   d->parts = div_up(rows, d->rows_per_part);
 }
 
-/* The weight gradient from relu(x) (relu_x; every shader reads x through
- * conv_x in conv2d.glsl) or x. */
-static int grad_weight(dam_exec *ex, const dam_tensor *x,
-                       const dam_tensor *gy, const dam_conv2d_geom *g,
-                       dam_tensor *gw, bool relu_x) {
-  const dam_tensor *t[] = {x, gy, gw};
-  conv_push d;
-  int err = check_pass("conv2d_grad_weight", t, 0, 2, 1, g, &d);
-  if (err)
-    return err;
+/* The weight gradient in d's geometry: picks the shader. */
+static int grad_weight_pass(dam_exec *ex, const dam_tensor *x,
+                            const dam_tensor *gy, dam_tensor *gw,
+                            conv_push d) {
+  int err;
   const dam_shader *s;
   uint64_t per_part;
   bool tiled = false;
@@ -704,7 +779,6 @@ static int grad_weight(dam_exec *ex, const dam_tensor *x,
     d.tiles_m = div_up(d.Kg, REG_TM);
     per_part = (uint64_t)d.tiles_n * d.tiles_m * khw * d.groups;
   }
-  d.relu_x = relu_x;
   if (flat)
     d.parts = d.N * d.tiles_n;
   else
@@ -730,6 +804,27 @@ static int grad_weight(dam_exec *ex, const dam_tensor *x,
     return err;
   }
   return dam_part_sums_add(ex, partial, d.parts, gw);
+}
+
+/* The weight gradient from relu(x) (relu_x; every shader reads x through
+ * conv_x in conv2d.glsl) or x. */
+static int grad_weight(dam_exec *ex, const dam_tensor *x,
+                       const dam_tensor *gy, const dam_conv2d_geom *g,
+                       dam_tensor *gw, bool relu_x) {
+  const dam_tensor *t[] = {x, gy, gw};
+  conv_push d, s1;
+  int err = check_pass("conv2d_grad_weight", t, 0, 2, 1, g, &d);
+  if (err)
+    return err;
+  d.relu_x = relu_x;
+  if (!strided_as_flat(ex, &d, &s1))
+    return grad_weight_pass(ex, x, gy, gw, d);
+  dam_tensor *full = spread_gy(ex, gy, &s1, d.sh);
+  if (!full)
+    return DAM_ENOMEM;
+  err = grad_weight_pass(ex, x, full, gw, s1);
+  dam_tensor_release(ex, full);
+  return err;
 }
 
 int dam_k_conv2d_grad_weight_acc(dam_exec *ex, const dam_tensor *x,

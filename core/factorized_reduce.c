@@ -7,35 +7,16 @@
  */
 #include "nn.h"
 
-#include "kernel_util.h"
-#include "subsample.spv.h"
-#include "subsample_backward.spv.h"
+#include "error.h"
+#include "kernels.h"
 
 #include <stdint.h>
-
-DAM_SHADER(subsample, 2, 0x2, 28);
-DAM_SHADER(subsample_backward, 2, 0x2, 28);
-
-typedef struct subsample_push {
-  uint32_t n, h, w, oh, ow, s, o;
-} subsample_push;
-
-static subsample_push push_for(const dam_shape *x, const dam_shape *y,
-                               uint32_t numel) {
-  return (subsample_push){numel, x->dim[2], x->dim[3], y->dim[2], y->dim[3],
-                          2, 1};
-}
 
 static int subsample_grad(dam_exec *ex, dam_node *node, uint32_t needs) {
   (void)needs;
   dam_tensor *gx = dam_tensor_grad(ex, node->in[0]);
-  if (!gx)
-    return DAM_ENOMEM;
-  const dam_tensor *t[] = {node->out->grad, gx};
-  int err = dam__k_check("subsample backward", t, 2, 0);
-  subsample_push p = push_for(&gx->shape, &node->out->shape,
-                              (uint32_t)node->out->numel);
-  return err ? err : dam__k_run(ex, &shader_subsample_backward, t, &p, p.n);
+  return gx ? dam_k_subsample_backward_acc(ex, node->out->grad, 2, 1, gx)
+            : DAM_ENOMEM;
 }
 
 /* x[:, :, 1::2, 1::2] padded with zeros to ceil(H/2) x ceil(W/2). */
@@ -46,11 +27,7 @@ static dam_tensor *odd_phase(dam_exec *ex, dam_tensor *x) {
   dam_tensor *y = dam_tensor_new(ex, &ys, false);
   if (!y)
     return NULL;
-  const dam_tensor *t[] = {x, y};
-  int err = dam__k_check("subsample", t, 2, 0);
-  subsample_push p = push_for(s, &ys, (uint32_t)y->numel);
-  if (!err)
-    err = dam__k_run(ex, &shader_subsample, t, &p, p.n);
+  int err = dam_k_subsample(ex, x, 2, 1, y);
   dam_node n = {"subsample", subsample_grad, {x}, 1, y, false, 0, 0, 0,
                 false, 1u | DAM_NODE_OUT};
   return dam_tape_finish(ex, err, &n);

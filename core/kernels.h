@@ -40,6 +40,17 @@ int dam_k_relu(dam_exec *ex, const dam_tensor *x, dam_tensor *y);
 int dam_k_relu_backward(dam_exec *ex, const dam_tensor *x,
                         const dam_tensor *gy, dam_tensor *gx);
 
+/* y[n,c,i,j] = x[n,c, stride*i + offset, stride*j + offset], zero past
+ * x's edge (x and y: the same images and channels). */
+int dam_k_subsample(dam_exec *ex, const dam_tensor *x, uint32_t stride,
+                    uint32_t offset, dam_tensor *y);
+
+/* gx[n,c, stride*i + offset, stride*j + offset] += gy[n,c,i,j] where that
+ * is inside gx; gx's other elements are not touched. */
+int dam_k_subsample_backward_acc(dam_exec *ex, const dam_tensor *gy,
+                                 uint32_t stride, uint32_t offset,
+                                 dam_tensor *gx);
+
 /* y[0] = sum of x (y has one element). */
 int dam_k_sum(dam_exec *ex, const dam_tensor *x, dam_tensor *y);
 

@@ -56,6 +56,16 @@ static const conv_case cases[] = {
     {2, 6, 14, 14, 6, 5, 5, GEOM(.pad = {2, 2}, .groups = 6)},
     {3, 16, 28, 28, 16, 3, 3, GEOM(.pad = {1, 1}, .groups = 16)},
     {1, 3, 7, 7, 3, 3, 3, GEOM(.pad = {2, 2}, .dilation = {2, 2}, .groups = 3)},
+    /* strided depthwise as the _flat stride-1 pass then every stride-th
+     * pixel (CPU devices): sep_conv 3x3 and 5x5 and dil_conv 3x3 at
+     * stride 2 on even and odd sizes, stride 3; 5x5 dilated and a plane
+     * of 4k + 2 pixels keep the row shaders */
+    {3, 5, 8, 8, 5, 3, 3, GEOM(.stride = {2, 2}, .pad = {1, 1}, .groups = 5)},
+    {2, 4, 12, 11, 4, 5, 5, GEOM(.stride = {2, 2}, .pad = {2, 2}, .groups = 4)},
+    {2, 6, 7, 12, 6, 3, 3,
+     GEOM(.stride = {2, 2}, .pad = {2, 2}, .dilation = {2, 2}, .groups = 6)},
+    {2, 3, 9, 8, 3, 3, 3, GEOM(.stride = {3, 3}, .pad = {1, 1}, .groups = 3)},
+    {1, 4, 10, 9, 4, 3, 3, GEOM(.stride = {2, 2}, .pad = {1, 1}, .groups = 4)},
     /* the packed forward's edges: K past a 16-row tile, 1 to 3 channels
      * per group (one partly filled vec4), 7x7 images (49 pixels, tiles
      * across images), 4k + 1 and 4k + 2 channels */

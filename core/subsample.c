@@ -1,0 +1,43 @@
+/* Strided pixel selection of NCHW planes and its scatter back, over
+ * subsample.comp and subsample_backward.comp. */
+#include "kernels.h"
+
+#include "kernel_util.h"
+#include "subsample.spv.h"
+#include "subsample_backward.spv.h"
+
+DAM_SHADER(subsample, 2, 0x2, 28);
+DAM_SHADER(subsample_backward, 2, 0x2, 28);
+
+/* Run s over the rows of `small` (y forward, gy backward), `big` the
+ * planes the pixels are picked from or added into. */
+static int run(dam_exec *ex, const dam_shader *s, const char *op,
+               const dam_tensor *from, dam_tensor *to, const dam_tensor *big,
+               const dam_tensor *small, uint32_t stride, uint32_t offset) {
+  const dam_tensor *t[] = {from, to};
+  int err = dam__k_check(op, t, 2, 0);
+  if (!err && (big->shape.ndim != 4 || small->shape.ndim != 4 ||
+               big->shape.dim[0] != small->shape.dim[0] ||
+               big->shape.dim[1] != small->shape.dim[1] || stride == 0))
+    err = dam_fail(DAM_ESHAPE, "%s: planes of different images or "
+                   "channels, or stride 0", op);
+  if (err)
+    return err;
+  struct { uint32_t rows, h, w, oh, ow, s, o; } p = {
+      (uint32_t)(small->numel / small->shape.dim[3]), big->shape.dim[2],
+      big->shape.dim[3],
+      small->shape.dim[2], small->shape.dim[3], stride, offset};
+  return dam__k_run(ex, s, t, &p, p.rows);
+}
+
+int dam_k_subsample(dam_exec *ex, const dam_tensor *x, uint32_t stride,
+                    uint32_t offset, dam_tensor *y) {
+  return run(ex, &shader_subsample, "subsample", x, y, x, y, stride, offset);
+}
+
+int dam_k_subsample_backward_acc(dam_exec *ex, const dam_tensor *gy,
+                                 uint32_t stride, uint32_t offset,
+                                 dam_tensor *gx) {
+  return run(ex, &shader_subsample_backward, "subsample backward", gy, gx,
+             gx, gy, stride, offset);
+}
