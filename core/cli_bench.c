@@ -248,6 +248,11 @@ static int bench_convs(bench *b, uint32_t c, uint32_t hw) {
     err = bench_conv(b, name, c, c, hw, 3,
                      (dam_conv2d_geom){.pad = {2, 2}, .dilation = {2, 2},
                                        .groups = c});
+  snprintf(name, sizeof name, "dw5x5 d2 %u", c);
+  if (!err)
+    err = bench_conv(b, name, c, c, hw, 5,
+                     (dam_conv2d_geom){.pad = {4, 4}, .dilation = {2, 2},
+                                       .groups = c});
   snprintf(name, sizeof name, "dw3x3 s2 %u", c);
   if (!err)
     err = bench_conv(b, name, c, c, hw, 3,

@@ -35,9 +35,11 @@
 #include "conv2d_dw_fwd_flat3.spv.h"
 #include "conv2d_dw_fwd_flat3d2.spv.h"
 #include "conv2d_dw_fwd_flat5.spv.h"
+#include "conv2d_dw_fwd_flat5d2.spv.h"
 #include "conv2d_dw_grad_input_flat3.spv.h"
 #include "conv2d_dw_grad_input_flat3d2.spv.h"
 #include "conv2d_dw_grad_input_flat5.spv.h"
+#include "conv2d_dw_grad_input_flat5d2.spv.h"
 #include "conv2d_dw_grad_weight.spv.h"
 #include "conv2d_dw_fwd_tw4.spv.h"
 #include "conv2d_dw_fwd_tw8.spv.h"
@@ -62,6 +64,7 @@
 #include "conv2d_dw_grad_weight_flat3.spv.h"
 #include "conv2d_dw_grad_weight_flat3d2.spv.h"
 #include "conv2d_dw_grad_weight_flat5.spv.h"
+#include "conv2d_dw_grad_weight_flat5d2.spv.h"
 #include "conv2d_fwd.spv.h"
 #include "conv2d_fwd_tiled.spv.h"
 #include "conv2d_grad_input.spv.h"
@@ -130,13 +133,18 @@ static const dam_shader *const dw_rows[2][3][3] = {
 DAM_SHADER_TEXEL(conv2d_dw_fwd_flat3, 3, 0x4, 0x1, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_dw_fwd_flat3d2, 3, 0x4, 0x1, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_dw_fwd_flat5, 3, 0x4, 0x1, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_dw_fwd_flat5d2, 3, 0x4, 0x1, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat3, 4, 0x4, 0x1, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat3d2, 4, 0x4, 0x1, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat5, 4, 0x4, 0x1, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat5d2, 4, 0x4, 0x1,
+                 sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat3, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat3d2, 3, 0x4, 0x3,
                  sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat5, 3, 0x4, 0x3, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat5d2, 3, 0x4, 0x3,
+                 sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_fwd_1x1, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_fwd_1x1_wt, 3, 0x4, 0x3, sizeof(conv_push));
@@ -334,22 +342,24 @@ static const dam_shader *dw_rows_shader(conv_push *d, enum conv_pass pass,
   return dw_rows[pass][slide ? (d->KW <= 3 ? 1 : 2) : 0][tw];
 }
 
-/* The depthwise _flat shaders: stride 1, 3x3 or 5x5 with dilation 1 or
- * 3x3 with dilation 2 on both axes, size-keeping padding, and planes of a
- * multiple of 4 pixels.  Returns the shader of the pass and sets d's
+/* The depthwise _flat shaders: stride 1, 3x3 or 5x5 with dilation 1 or 2
+ * on both axes, size-keeping padding, and planes of a multiple of 4
+ * pixels.  Returns the shader of the pass and sets d's
  * chunking, or NULL. */
 static const dam_shader *use_flat(conv_push *d, enum conv_pass pass) {
   if (d->sh != 1 || d->sw != 1 || d->KH != d->KW || d->dh != d->dw ||
       d->ph != d->pw || 2 * d->ph != d->dh * (d->KH - 1) ||
       (d->H * d->W) % 4)
     return NULL;
-  static const dam_shader *const shaders[3][3] = {
+  static const dam_shader *const shaders[4][3] = {
       {&shader_conv2d_dw_fwd_flat3, &shader_conv2d_dw_grad_input_flat3,
        &shader_conv2d_dw_grad_weight_flat3},
       {&shader_conv2d_dw_fwd_flat3d2, &shader_conv2d_dw_grad_input_flat3d2,
        &shader_conv2d_dw_grad_weight_flat3d2},
       {&shader_conv2d_dw_fwd_flat5, &shader_conv2d_dw_grad_input_flat5,
-       &shader_conv2d_dw_grad_weight_flat5}};
+       &shader_conv2d_dw_grad_weight_flat5},
+      {&shader_conv2d_dw_fwd_flat5d2, &shader_conv2d_dw_grad_input_flat5d2,
+       &shader_conv2d_dw_grad_weight_flat5d2}};
   const dam_shader *s = NULL;
   if (d->KH == 3 && d->dh == 1)
     s = shaders[0][pass];
@@ -357,6 +367,8 @@ static const dam_shader *use_flat(conv_push *d, enum conv_pass pass) {
     s = shaders[1][pass];
   else if (d->KH == 5 && d->dh == 1)
     s = shaders[2][pass];
+  else if (d->KH == 5 && d->dh == 2)
+    s = shaders[3][pass];
   if (s) {
     uint32_t hw4 = d->H * d->W / 4;
     d->tiles_n = div_up(hw4, DW_FLAT_STEPS);

@@ -15,8 +15,9 @@
 // Invocation id owns one chunk of one plane and walks its output vec4s in
 // order.  The taps of kernel row j lie at flat distances (j D - P) W - P
 // + s D from an output, so each kernel row is one span read through
-// aligned vec4s in a sliding window of three: one vec4 load per kernel
-// row and output vec4, the misalignment fixed by a select per float.
+// aligned vec4s in a sliding window of NV (3, or 4 for a span of 12 at 5x5
+// dilated by 2): one vec4 load per kernel row and output vec4, the
+// misalignment fixed by a select per float.
 // Each output's row and column mask the padding and the neighbours across
 // row and plane edges; the weights of the plane's channel stay in
 // registers.
@@ -36,6 +37,7 @@ layout(std430, binding = 2) writeonly buffer O { vec4 o4[]; };
 
 #define P (D * (K - 1) / 2)
 #define SPAN (4 + 2 * P)
+#define NV ((SPAN + 6) / 4)  // vec4s holding SPAN floats at any alignment
 
 // Out-of-range vec4s only ever feed masked outputs.
 vec4 load(int v, int n4) {
@@ -68,15 +70,15 @@ void main() {
 #endif
   int y = int(4u * first / p.W), x = int(4u * first % p.W);
   // Kernel row j's taps for the four outputs of vec4 v are floats
-  // r[j] .. r[j] + SPAN - 1 of vec4s v + e[j] .. v + e[j] + 2.
+  // r[j] .. r[j] + SPAN - 1 of vec4s v + e[j] .. v + e[j] + NV - 1.
   int r[K], e[K];
-  vec4 a[K], b[K];
+  vec4 win[K][NV - 1];
   [[unroll]] for (int j = 0; j < K; j++) {
     int dist = (j * D - P) * wd - P;
     r[j] = dist & 3;
     e[j] = (dist - r[j]) >> 2;
-    a[j] = load(v0 + e[j], n4);
-    b[j] = load(v0 + e[j] + 1, n4);
+    [[unroll]] for (int i = 0; i < NV - 1; i++)
+      win[j][i] = load(v0 + e[j] + i, n4);
   }
   for (int v = v0; v < v1; v++) {
     int col[4], row[4];
@@ -97,9 +99,15 @@ void main() {
     vec4 g = texelFetch(g4, v);
 #endif
     [[unroll]] for (int j = 0; j < K; j++) {
-      vec4 cv = load(v + e[j] + 2, n4);
-      float f[12] = float[12](a[j].x, a[j].y, a[j].z, a[j].w, b[j].x, b[j].y,
-                              b[j].z, b[j].w, cv.x, cv.y, cv.z, cv.w);
+      vec4 cv = load(v + e[j] + NV - 1, n4);
+      float f[4 * NV];
+      [[unroll]] for (int i = 0; i < NV; i++) {
+        vec4 t = i < NV - 1 ? win[j][min(i, NV - 2)] : cv;
+        f[4 * i] = t.x;
+        f[4 * i + 1] = t.y;
+        f[4 * i + 2] = t.z;
+        f[4 * i + 3] = t.w;
+      }
       float sv[SPAN];
       [[unroll]] for (int m = 0; m < SPAN; m++)
         sv[m] = r[j] == 0 ? f[m] : r[j] == 1 ? f[m + 1]
@@ -116,8 +124,9 @@ void main() {
         o[k] += uint(row[k] + j * D - P) < uint(h) ? acc : 0.0;
 #endif
       }
-      a[j] = b[j];
-      b[j] = cv;
+      [[unroll]] for (int i = 0; i < NV - 2; i++)
+        win[j][i] = win[j][i + 1];
+      win[j][NV - 2] = cv;
     }
 #if defined(GRAD)
     o4[v] += conv_gx4(uint(v), vec4(o[0], o[1], o[2], o[3]));

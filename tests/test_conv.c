@@ -56,6 +56,13 @@ static const conv_case cases[] = {
     {2, 6, 14, 14, 6, 5, 5, GEOM(.pad = {2, 2}, .groups = 6)},
     {3, 16, 28, 28, 16, 3, 3, GEOM(.pad = {1, 1}, .groups = 16)},
     {1, 3, 7, 7, 3, 3, 3, GEOM(.pad = {2, 2}, .dilation = {2, 2}, .groups = 3)},
+    /* 5x5 dilated by 2 (dil_conv_5x5): rows of 4k, 4k + 1 and 4k + 3,
+     * narrower than the dilated kernel, several chunks */
+    {2, 3, 12, 12, 3, 5, 5, GEOM(.pad = {4, 4}, .dilation = {2, 2}, .groups = 3)},
+    {1, 4, 4, 5, 4, 5, 5, GEOM(.pad = {4, 4}, .dilation = {2, 2}, .groups = 4)},
+    {3, 2, 4, 3, 2, 5, 5, GEOM(.pad = {4, 4}, .dilation = {2, 2}, .groups = 2)},
+    {1, 16, 28, 28, 16, 5, 5,
+     GEOM(.pad = {4, 4}, .dilation = {2, 2}, .groups = 16)},
     /* strided depthwise as the _flat stride-1 pass then every stride-th
      * pixel (CPU devices): sep_conv 3x3 and 5x5 and dil_conv 3x3 at
      * stride 2 on even and odd sizes, stride 3; 5x5 dilated and a plane

@@ -1,0 +1,12 @@
+// Depthwise dilated 5x5 gradient to the weights at stride 1 over flat vec4s; see
+// conv2d_dw_flat.glsl.
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// Before the includes: dam_linear_id() reads gl_WorkGroupSize.
+layout(local_size_x = 64) in;
+#include "diffautoml/dam_shader.glsl"
+#include "conv2d.glsl"
+#define K 5
+#define D 2
+#define GRAD_WEIGHT
+#include "conv2d_dw_flat.glsl"
