@@ -5,9 +5,10 @@
  *    outputs per invocation, 4, 8 or 16 by the row's width (one shader per
  *    width); at width stride 1 and kernels up to 5 wide the _slide shaders
  *    keep a kernel row's inputs in registers (windows of 3 or 5); at
- *    stride 1 with size-keeping 3x3, 5x5 or dilated 3x3 kernels on planes
- *    of 4k pixels (all three passes) the _flat shaders walk whole planes as
- *    vec4 texels;
+ *    stride 1 with size-keeping 3x3 or 5x5 kernels, dilated or not, on
+ *    planes of 4k pixels (all three passes) the _flat shaders walk whole
+ *    planes as vec4 texels, and on CPU devices strided convs run as their
+ *    stride-1 _flat twin with every stride-th pixel kept (subsample.c);
  *  - CPU devices: an implicit GEMM with a 16 x 16 register tile per
  *    invocation and no barriers (the gradient to the input tiles pixels by
  *    remainder modulo the stride; few-channel weight gradients tile over
@@ -344,8 +345,8 @@ static const dam_shader *dw_rows_shader(conv_push *d, enum conv_pass pass,
 
 /* The depthwise _flat shaders: stride 1, 3x3 or 5x5 with dilation 1 or 2
  * on both axes, size-keeping padding, and planes of a multiple of 4
- * pixels.  Returns the shader of the pass and sets d's
- * chunking, or NULL. */
+ * pixels.  Returns the shader of the pass and sets d's chunking, or
+ * NULL. */
 static const dam_shader *use_flat(conv_push *d, enum conv_pass pass) {
   if (d->sh != 1 || d->sw != 1 || d->KH != d->KW || d->dh != d->dw ||
       d->ph != d->pw || 2 * d->ph != d->dh * (d->KH - 1) ||
