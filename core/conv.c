@@ -1,14 +1,8 @@
 /*
  * 2-D convolution kernels: shape checks, the choice of path, tile counts
  * and dispatches over the conv2d_*.comp shaders.  Paths:
- *  - depthwise (one input and one output channel per group): rows of
- *    outputs per invocation, 4, 8 or 16 by the row's width (one shader per
- *    width); at width stride 1 and kernels up to 5 wide the _slide shaders
- *    keep a kernel row's inputs in registers (windows of 3 or 5); at
- *    stride 1 with size-keeping 3x3 or 5x5 kernels, dilated or not, on
- *    planes of 4k pixels (all three passes) the _flat shaders walk whole
- *    planes as vec4 texels, and on CPU devices strided convs run as their
- *    stride-1 _flat twin with every stride-th pixel kept (subsample.c);
+ *  - depthwise (one input and one output channel per group):
+ *    conv_depthwise.c;
  *  - CPU devices: an implicit GEMM with a 16 x 16 register tile per
  *    invocation and no barriers (the gradient to the input tiles pixels by
  *    remainder modulo the stride; few-channel weight gradients tile over
@@ -29,43 +23,11 @@
  * docs/CONV.md has the reasons and the measurements.
  */
 #include "conv.h"
+#include "conv_internal.h"
 #include "kernel_util.h"
 #include "kernels.h"
 #include "part_sums.h"
 
-#include "conv2d_dw_fwd_flat3.spv.h"
-#include "conv2d_dw_fwd_flat3d2.spv.h"
-#include "conv2d_dw_fwd_flat5.spv.h"
-#include "conv2d_dw_fwd_flat5d2.spv.h"
-#include "conv2d_dw_grad_input_flat3.spv.h"
-#include "conv2d_dw_grad_input_flat3d2.spv.h"
-#include "conv2d_dw_grad_input_flat5.spv.h"
-#include "conv2d_dw_grad_input_flat5d2.spv.h"
-#include "conv2d_dw_grad_weight.spv.h"
-#include "conv2d_dw_fwd_tw4.spv.h"
-#include "conv2d_dw_fwd_tw8.spv.h"
-#include "conv2d_dw_fwd_tw16.spv.h"
-#include "conv2d_dw_fwd_slide3_tw4.spv.h"
-#include "conv2d_dw_fwd_slide3_tw8.spv.h"
-#include "conv2d_dw_fwd_slide3_tw16.spv.h"
-#include "conv2d_dw_fwd_slide5_tw4.spv.h"
-#include "conv2d_dw_fwd_slide5_tw8.spv.h"
-#include "conv2d_dw_fwd_slide5_tw16.spv.h"
-#include "conv2d_dw_grad_input_tw4.spv.h"
-#include "conv2d_dw_grad_input_tw8.spv.h"
-#include "conv2d_dw_grad_input_tw16.spv.h"
-#include "conv2d_dw_grad_input_slide3_tw4.spv.h"
-#include "conv2d_dw_grad_input_slide3_tw8.spv.h"
-#include "conv2d_dw_grad_input_slide3_tw16.spv.h"
-#include "conv2d_dw_grad_input_slide5_tw4.spv.h"
-#include "conv2d_dw_grad_input_slide5_tw8.spv.h"
-#include "conv2d_dw_grad_input_slide5_tw16.spv.h"
-#include "conv2d_dw_grad_weight_slide3.spv.h"
-#include "conv2d_dw_grad_weight_slide5.spv.h"
-#include "conv2d_dw_grad_weight_flat3.spv.h"
-#include "conv2d_dw_grad_weight_flat3d2.spv.h"
-#include "conv2d_dw_grad_weight_flat5.spv.h"
-#include "conv2d_dw_grad_weight_flat5d2.spv.h"
 #include "conv2d_fwd.spv.h"
 #include "conv2d_fwd_tiled.spv.h"
 #include "conv2d_grad_input.spv.h"
@@ -86,17 +48,6 @@
 #include "conv2d_pack_x_odd.spv.h"
 #include "conv2d_pack_x_planes.spv.h"
 
-/* Must match the P block of shaders/conv2d.glsl. */
-typedef struct conv_push {
-  uint32_t N, C, H, W;
-  uint32_t K, OH, OW, KH;
-  uint32_t KW, sh, sw, ph;
-  uint32_t pw, dh, dw, Cg;
-  uint32_t Kg, groups, count, tiles_n;
-  uint32_t tiles_m, parts, rows_per_part, accumulate;
-  uint32_t transpose, raw_w, relu_x;
-} conv_push;
-
 DAM_SHADER(conv2d_fwd, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_grad_input, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_grad_weight, 3, 0x4, sizeof(conv_push));
@@ -107,45 +58,6 @@ DAM_SHADER_TEXEL(conv2d_grad_weight_1x1_shifted, 3, 0x4, 0x3,
 DAM_SHADER(conv2d_fwd_tiled, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_grad_input_tiled, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_grad_weight_tiled, 3, 0x4, sizeof(conv_push));
-DAM_SHADER(conv2d_dw_grad_weight, 3, 0x4, sizeof(conv_push));
-DAM_SHADER(conv2d_dw_grad_weight_slide3, 3, 0x4, sizeof(conv_push));
-DAM_SHADER(conv2d_dw_grad_weight_slide5, 3, 0x4, sizeof(conv_push));
-/* The depthwise row shaders of one pass and window, at TW 4, 8 and 16
- * (the gradients to the input bind the relu's input 4th). */
-#define DW_ROW_SHADERS(PASS, N)                                               \
-  DAM_SHADER(conv2d_dw_##PASS##_tw4, N, 0x4, sizeof(conv_push));              \
-  DAM_SHADER(conv2d_dw_##PASS##_tw8, N, 0x4, sizeof(conv_push));              \
-  DAM_SHADER(conv2d_dw_##PASS##_tw16, N, 0x4, sizeof(conv_push))
-DW_ROW_SHADERS(fwd, 3);
-DW_ROW_SHADERS(fwd_slide3, 3);
-DW_ROW_SHADERS(fwd_slide5, 3);
-DW_ROW_SHADERS(grad_input, 4);
-DW_ROW_SHADERS(grad_input_slide3, 4);
-DW_ROW_SHADERS(grad_input_slide5, 4);
-#define DW_ROW_TABLE(PASS)                                                    \
-  {&shader_conv2d_dw_##PASS##_tw4, &shader_conv2d_dw_##PASS##_tw8,            \
-   &shader_conv2d_dw_##PASS##_tw16}
-/* By pass (forward, gradient to the input), window (none, _slide3,
- * _slide5) and TW. */
-static const dam_shader *const dw_rows[2][3][3] = {
-    {DW_ROW_TABLE(fwd), DW_ROW_TABLE(fwd_slide3), DW_ROW_TABLE(fwd_slide5)},
-    {DW_ROW_TABLE(grad_input), DW_ROW_TABLE(grad_input_slide3),
-     DW_ROW_TABLE(grad_input_slide5)}};
-DAM_SHADER_TEXEL(conv2d_dw_fwd_flat3, 3, 0x4, 0x1, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_dw_fwd_flat3d2, 3, 0x4, 0x1, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_dw_fwd_flat5, 3, 0x4, 0x1, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_dw_fwd_flat5d2, 3, 0x4, 0x1, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat3, 4, 0x4, 0x1, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat3d2, 4, 0x4, 0x1, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat5, 4, 0x4, 0x1, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat5d2, 4, 0x4, 0x1,
-                 sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat3, 3, 0x4, 0x3, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat3d2, 3, 0x4, 0x3,
-                 sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat5, 3, 0x4, 0x3, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat5d2, 3, 0x4, 0x3,
-                 sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_fwd_1x1, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_fwd_1x1_wt, 3, 0x4, 0x3, sizeof(conv_push));
@@ -168,19 +80,14 @@ DAM_SHADER(conv2d_pack_w, 2, 0x2, sizeof(conv_push));
 #define PACKED_1X1_ODD_TV 4
 #define GW_1X1_TM 8
 #define GW_1X1_TN 8
-#define DW_SLIDE_MAXK 5
-/* Most output vec4s of a plane one _flat invocation walks (64 and 128
- * measured alike, 32 slower, 8 slowest: each chunk reloads the weights). */
-#define DW_FLAT_STEPS 64
 #define SHARED_BM 32
 #define SHARED_BN 32
 #define LOCAL_SIZE 64
 
 /* The weight-gradient split: aim for dam__k_target_invocations, never
- * give a part fewer rows than MIN_ROWS, and keep the partial sums under
- * MAX_PARTIAL floats. */
+ * give a part fewer rows than MIN_ROWS (and the partial sums under
+ * MAX_PARTIAL floats, conv_internal.h). */
 #define MIN_ROWS 4
-#define MAX_PARTIAL (16u << 20)
 
 /* Geometry values past this are refused: the shaders index in 32 bits. */
 #define MAX_GEOM 65535u
@@ -194,10 +101,6 @@ void dam__conv2d_force(dam__conv2d_variant v, uint32_t parts) {
 }
 
 static uint32_t one_if_zero(uint32_t v) { return v ? v : 1; }
-
-static uint32_t div_up(uint64_t a, uint64_t b) {
-  return (uint32_t)((a + b - 1) / b);
-}
 
 static void shape_str(const dam_shape *s, char *buf, size_t size) {
   int n = snprintf(buf, size, "[");
@@ -307,121 +210,6 @@ static int check_pass(const char *op, const dam_tensor *const *t, int xi,
 
 static bool use_depthwise(const conv_push *d) {
   return forced_variant == DAM__CONV2D_AUTO && d->Cg == 1 && d->Kg == 1;
-}
-
-/* The depthwise _slide shaders (width stride 1): a kernel row's inputs
- * stay in registers while the kernel slides along the width.  Their tiles
- * are columns spaced by the dilation, dw remainder classes per row. */
-static bool use_slide(const conv_push *d) {
-  return d->sw == 1 && d->KW <= DW_SLIDE_MAXK;
-}
-
-enum conv_pass { PASS_FORWARD, PASS_GRAD_INPUT, PASS_GRAD_WEIGHT };
-
-/* The depthwise row shader of a forward or input-gradient pass, and its
- * invocation count: invocations take TW outputs (or input pixels) of a row
- * spaced by `step` (the dilation on the _slide path, otherwise 1 for the
- * forward and the stride for the gradient), TW the least of 4, 8 and 16
- * that covers a remainder class of the row.  Sets d's tiles_n (and, for
- * conv2d_dw_grad_input, which orders invocations by remainder class, the
- * tiles per class and tiles_m rows per class). */
-static const dam_shader *dw_rows_shader(conv_push *d, enum conv_pass pass,
-                                        uint64_t *invocations) {
-  bool slide = use_slide(d), fwd = pass == PASS_FORWARD;
-  uint32_t step = slide ? d->dw : fwd ? 1 : d->sw;
-  uint32_t len = div_up(fwd ? d->OW : d->W, step);
-  int tw = len <= 4 ? 0 : len <= 8 ? 1 : 2;
-  uint64_t planes = (uint64_t)d->N * d->C;
-  d->tiles_n = div_up(len, 4u << tw);
-  if (!fwd && !slide) {
-    d->tiles_m = div_up(d->H, d->sh);
-    *invocations = planes * d->tiles_m * d->tiles_n;
-  } else {
-    d->tiles_n *= step;
-    *invocations = planes * (fwd ? d->OH : d->H) * d->tiles_n;
-  }
-  return dw_rows[pass][slide ? (d->KW <= 3 ? 1 : 2) : 0][tw];
-}
-
-/* The depthwise _flat shaders: stride 1, 3x3 or 5x5 with dilation 1 or 2
- * on both axes, size-keeping padding, and planes of a multiple of 4
- * pixels.  Returns the shader of the pass and sets d's chunking, or
- * NULL. */
-static const dam_shader *use_flat(conv_push *d, enum conv_pass pass) {
-  if (d->sh != 1 || d->sw != 1 || d->KH != d->KW || d->dh != d->dw ||
-      d->ph != d->pw || 2 * d->ph != d->dh * (d->KH - 1) ||
-      (d->H * d->W) % 4)
-    return NULL;
-  static const dam_shader *const shaders[4][3] = {
-      {&shader_conv2d_dw_fwd_flat3, &shader_conv2d_dw_grad_input_flat3,
-       &shader_conv2d_dw_grad_weight_flat3},
-      {&shader_conv2d_dw_fwd_flat3d2, &shader_conv2d_dw_grad_input_flat3d2,
-       &shader_conv2d_dw_grad_weight_flat3d2},
-      {&shader_conv2d_dw_fwd_flat5, &shader_conv2d_dw_grad_input_flat5,
-       &shader_conv2d_dw_grad_weight_flat5},
-      {&shader_conv2d_dw_fwd_flat5d2, &shader_conv2d_dw_grad_input_flat5d2,
-       &shader_conv2d_dw_grad_weight_flat5d2}};
-  const dam_shader *s = NULL;
-  if (d->KH == 3 && d->dh == 1)
-    s = shaders[0][pass];
-  else if (d->KH == 3 && d->dh == 2)
-    s = shaders[1][pass];
-  else if (d->KH == 5 && d->dh == 1)
-    s = shaders[2][pass];
-  else if (d->KH == 5 && d->dh == 2)
-    s = shaders[3][pass];
-  if (s) {
-    uint32_t hw4 = d->H * d->W / 4;
-    d->tiles_n = div_up(hw4, DW_FLAT_STEPS);
-    d->tiles_m = div_up(hw4, d->tiles_n);
-  }
-  return s;
-}
-
-/* A strided depthwise conv on a CPU device whose stride-1 twin (same
- * kernel, dilation and size-keeping padding) takes a _flat shader runs as
- * that twin at full resolution, every stride-th pixel of it kept (the
- * backward: the twin's, from gy spread over zeros).  At stride 2 that is 4x
- * the products, but the _flat shaders take them 5-10x faster than the
- * strided row shaders (docs/CONV.md).  Sets *s1 to the twin's geometry. */
-static bool strided_as_flat(dam_exec *ex, const conv_push *d, conv_push *s1) {
-  if (!use_depthwise(d) || !dam__k_cpu_device(ex) || d->sh != d->sw ||
-      d->sh == 1)
-    return false;
-  *s1 = *d;
-  s1->sh = s1->sw = 1;
-  s1->OH = d->H;
-  s1->OW = d->W;
-  return use_flat(s1, PASS_FORWARD) != NULL;
-}
-
-/* A step tensor of d's N x C planes at full resolution (H x W), zeroed or
- * not. */
-static dam_tensor *full_planes(dam_exec *ex, const conv_push *d, bool zero) {
-  dam_shape fs = dam_shape4(d->N, d->C, d->H, d->W);
-  dam_tensor *t = dam_tensor_new(ex, &fs, false);
-  int err = t ? DAM_OK
-              : dam_fail(DAM_ENOMEM, "conv2d: stride-1 planes: %s",
-                         dam_last_error());
-  if (!err && zero)
-    err = dam_exec_zero(ex, dam_tensor_range(t));
-  if (err) {
-    dam_tensor_release(ex, t);
-    return NULL;
-  }
-  return t;
-}
-
-/* gy of a stride-`stride` conv spread over the zeroed planes of its
- * stride-1 twin s1 (gy's pixel (i, j) at (stride i, stride j)). */
-static dam_tensor *spread_gy(dam_exec *ex, const dam_tensor *gy,
-                             const conv_push *s1, uint32_t stride) {
-  dam_tensor *full = full_planes(ex, s1, true);
-  if (full && dam_k_subsample_backward_acc(ex, gy, stride, 0, full)) {
-    dam_tensor_release(ex, full);
-    return NULL;
-  }
-  return full;
 }
 
 static bool use_shared(dam_exec *ex) {
@@ -570,11 +358,9 @@ static int forward_pass(dam_exec *ex, const dam_tensor *x,
   const dam_tensor *t[] = {x, w, y};
   uint64_t npix = (uint64_t)d.N * d.OH * d.OW;
   const dam_shader *s;
-  if (use_depthwise(&d) && (s = use_flat(&d, PASS_FORWARD)))
-    return run_counted(ex, s, t, &d, (uint64_t)d.N * d.C * d.tiles_n);
   if (use_depthwise(&d)) {
     uint64_t n;
-    s = dw_rows_shader(&d, PASS_FORWARD, &n);
+    s = dam__dw_shader(&d, PASS_FORWARD, &n);
     return run_counted(ex, s, t, &d, n);
   }
   if (use_shared(ex)) {
@@ -601,9 +387,9 @@ static int forward(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
   if (err)
     return err;
   d.relu_x = relu_x;
-  if (!strided_as_flat(ex, &d, &s1))
+  if (!use_depthwise(&d) || !dam__dw_flat_twin(ex, &d, &s1))
     return forward_pass(ex, x, w, y, d);
-  dam_tensor *full = full_planes(ex, &s1, false);
+  dam_tensor *full = dam__dw_twin_planes(ex, &s1);
   if (!full)
     return DAM_ENOMEM;
   err = forward_pass(ex, x, w, full, s1);
@@ -645,11 +431,9 @@ static int grad_input_pass(dam_exec *ex, const dam_tensor *gy,
   const dam_tensor *t[] = {gy, w, gx, relu_x};
   uint64_t npix = (uint64_t)d.N * d.H * d.W;
   const dam_shader *s;
-  if (use_depthwise(&d) && (s = use_flat(&d, PASS_GRAD_INPUT)))
-    return run_counted(ex, s, t, &d, (uint64_t)d.N * d.C * d.tiles_n);
   if (use_depthwise(&d)) {
     uint64_t n;
-    s = dw_rows_shader(&d, PASS_GRAD_INPUT, &n);
+    s = dam__dw_shader(&d, PASS_GRAD_INPUT, &n);
     return run_counted(ex, s, t, &d, n);
   }
   if (use_shared(ex)) {
@@ -690,9 +474,9 @@ static int grad_input(dam_exec *ex, const dam_tensor *gy, const dam_tensor *w,
     return err;
   d.relu_x = relu_x != NULL;
   conv_push s1;
-  if (!strided_as_flat(ex, &d, &s1))
+  if (!use_depthwise(&d) || !dam__dw_flat_twin(ex, &d, &s1))
     return grad_input_pass(ex, gy, w, gx, t[3], d);
-  dam_tensor *full = spread_gy(ex, gy, &s1, d.sh);
+  dam_tensor *full = dam__dw_spread_gy(ex, gy, &s1, d.sh);
   if (!full)
     return DAM_ENOMEM;
   err = grad_input_pass(ex, full, w, gx, t[3], s1);
@@ -755,16 +539,9 @@ static int grad_weight_pass(dam_exec *ex, const dam_tensor *x,
   bool tiled = false;
   uint32_t khw = d.KH * d.KW;
   uint64_t rows = (uint64_t)d.N * d.OH, min_rows = MIN_ROWS;
-  /* the _flat shaders write a part per (image, chunk) of a plane */
-  bool flat = use_depthwise(&d) && (s = use_flat(&d, PASS_GRAD_WEIGHT)) &&
-              (uint64_t)d.N * d.tiles_n * gw->numel <= MAX_PARTIAL;
-  if (flat) {
-    per_part = d.C;
-  } else if (use_depthwise(&d)) {
-    s = !use_slide(&d) ? &shader_conv2d_dw_grad_weight
-        : d.KW <= 3    ? &shader_conv2d_dw_grad_weight_slide3
-                       : &shader_conv2d_dw_grad_weight_slide5;
-    per_part = (uint64_t)d.C * d.KH;
+  bool flat = false;
+  if (use_depthwise(&d)) {
+    s = dam__dw_grad_weight_shader(&d, gw->numel, &per_part, &flat);
   } else if (use_shared(ex)) {
     s = &shader_conv2d_grad_weight_tiled;
     d.tiles_n = div_up((uint64_t)d.Cg * khw, SHARED_BN);
@@ -830,9 +607,9 @@ static int grad_weight(dam_exec *ex, const dam_tensor *x,
   if (err)
     return err;
   d.relu_x = relu_x;
-  if (!strided_as_flat(ex, &d, &s1))
+  if (!use_depthwise(&d) || !dam__dw_flat_twin(ex, &d, &s1))
     return grad_weight_pass(ex, x, gy, gw, d);
-  dam_tensor *full = spread_gy(ex, gy, &s1, d.sh);
+  dam_tensor *full = dam__dw_spread_gy(ex, gy, &s1, d.sh);
   if (!full)
     return DAM_ENOMEM;
   err = grad_weight_pass(ex, x, full, gw, s1);

@@ -1,0 +1,214 @@
+/*
+ * The depthwise convolution paths of core/conv.c (one input and one output
+ * channel per group): rows of outputs per invocation, 4, 8 or 16 by the
+ * row's width (one shader per width); at width stride 1 and kernels up to
+ * 5 wide the _slide shaders keep a kernel row's inputs in registers
+ * (windows of 3 or 5); at stride 1 with size-keeping 3x3 or 5x5 kernels,
+ * dilated or not, on planes of 4k pixels (all three passes) the _flat
+ * shaders walk whole planes as vec4 texels, and on CPU devices strided
+ * convs run as their stride-1 _flat twin with every stride-th pixel kept
+ * (subsample.c).  docs/CONV.md has the reasons and the measurements.
+ */
+#include "conv_internal.h"
+#include "error.h"
+#include "kernel_util.h"
+#include "kernels.h"
+
+#include "conv2d_dw_fwd_flat3.spv.h"
+#include "conv2d_dw_fwd_flat3d2.spv.h"
+#include "conv2d_dw_fwd_flat5.spv.h"
+#include "conv2d_dw_fwd_flat5d2.spv.h"
+#include "conv2d_dw_grad_input_flat3.spv.h"
+#include "conv2d_dw_grad_input_flat3d2.spv.h"
+#include "conv2d_dw_grad_input_flat5.spv.h"
+#include "conv2d_dw_grad_input_flat5d2.spv.h"
+#include "conv2d_dw_grad_weight.spv.h"
+#include "conv2d_dw_fwd_tw4.spv.h"
+#include "conv2d_dw_fwd_tw8.spv.h"
+#include "conv2d_dw_fwd_tw16.spv.h"
+#include "conv2d_dw_fwd_slide3_tw4.spv.h"
+#include "conv2d_dw_fwd_slide3_tw8.spv.h"
+#include "conv2d_dw_fwd_slide3_tw16.spv.h"
+#include "conv2d_dw_fwd_slide5_tw4.spv.h"
+#include "conv2d_dw_fwd_slide5_tw8.spv.h"
+#include "conv2d_dw_fwd_slide5_tw16.spv.h"
+#include "conv2d_dw_grad_input_tw4.spv.h"
+#include "conv2d_dw_grad_input_tw8.spv.h"
+#include "conv2d_dw_grad_input_tw16.spv.h"
+#include "conv2d_dw_grad_input_slide3_tw4.spv.h"
+#include "conv2d_dw_grad_input_slide3_tw8.spv.h"
+#include "conv2d_dw_grad_input_slide3_tw16.spv.h"
+#include "conv2d_dw_grad_input_slide5_tw4.spv.h"
+#include "conv2d_dw_grad_input_slide5_tw8.spv.h"
+#include "conv2d_dw_grad_input_slide5_tw16.spv.h"
+#include "conv2d_dw_grad_weight_slide3.spv.h"
+#include "conv2d_dw_grad_weight_slide5.spv.h"
+#include "conv2d_dw_grad_weight_flat3.spv.h"
+#include "conv2d_dw_grad_weight_flat3d2.spv.h"
+#include "conv2d_dw_grad_weight_flat5.spv.h"
+#include "conv2d_dw_grad_weight_flat5d2.spv.h"
+
+DAM_SHADER(conv2d_dw_grad_weight, 3, 0x4, sizeof(conv_push));
+DAM_SHADER(conv2d_dw_grad_weight_slide3, 3, 0x4, sizeof(conv_push));
+DAM_SHADER(conv2d_dw_grad_weight_slide5, 3, 0x4, sizeof(conv_push));
+/* The depthwise row shaders of one pass and window, at TW 4, 8 and 16
+ * (the gradients to the input bind the relu's input 4th). */
+#define DW_ROW_SHADERS(PASS, N)                                               \
+  DAM_SHADER(conv2d_dw_##PASS##_tw4, N, 0x4, sizeof(conv_push));              \
+  DAM_SHADER(conv2d_dw_##PASS##_tw8, N, 0x4, sizeof(conv_push));              \
+  DAM_SHADER(conv2d_dw_##PASS##_tw16, N, 0x4, sizeof(conv_push))
+DW_ROW_SHADERS(fwd, 3);
+DW_ROW_SHADERS(fwd_slide3, 3);
+DW_ROW_SHADERS(fwd_slide5, 3);
+DW_ROW_SHADERS(grad_input, 4);
+DW_ROW_SHADERS(grad_input_slide3, 4);
+DW_ROW_SHADERS(grad_input_slide5, 4);
+#define DW_ROW_TABLE(PASS)                                                    \
+  {&shader_conv2d_dw_##PASS##_tw4, &shader_conv2d_dw_##PASS##_tw8,            \
+   &shader_conv2d_dw_##PASS##_tw16}
+/* By pass (forward, gradient to the input), window (none, _slide3,
+ * _slide5) and TW. */
+static const dam_shader *const dw_rows[2][3][3] = {
+    {DW_ROW_TABLE(fwd), DW_ROW_TABLE(fwd_slide3), DW_ROW_TABLE(fwd_slide5)},
+    {DW_ROW_TABLE(grad_input), DW_ROW_TABLE(grad_input_slide3),
+     DW_ROW_TABLE(grad_input_slide5)}};
+DAM_SHADER_TEXEL(conv2d_dw_fwd_flat3, 3, 0x4, 0x1, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_dw_fwd_flat3d2, 3, 0x4, 0x1, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_dw_fwd_flat5, 3, 0x4, 0x1, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_dw_fwd_flat5d2, 3, 0x4, 0x1, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat3, 4, 0x4, 0x1, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat3d2, 4, 0x4, 0x1, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat5, 4, 0x4, 0x1, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat5d2, 4, 0x4, 0x1,
+                 sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat3, 3, 0x4, 0x3, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat3d2, 3, 0x4, 0x3,
+                 sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat5, 3, 0x4, 0x3, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat5d2, 3, 0x4, 0x3,
+                 sizeof(conv_push));
+
+#define DW_SLIDE_MAXK 5
+/* Most output vec4s of a plane one _flat invocation walks (64 and 128
+ * measured alike, 32 slower, 8 slowest: each chunk reloads the weights). */
+#define DW_FLAT_STEPS 64
+
+/* The depthwise _slide shaders (width stride 1): a kernel row's inputs
+ * stay in registers while the kernel slides along the width.  Their tiles
+ * are columns spaced by the dilation, dw remainder classes per row. */
+static bool use_slide(const conv_push *d) {
+  return d->sw == 1 && d->KW <= DW_SLIDE_MAXK;
+}
+
+/* The depthwise row shader of a forward or input-gradient pass, and its
+ * invocation count: invocations take TW outputs (or input pixels) of a row
+ * spaced by `step` (the dilation on the _slide path, otherwise 1 for the
+ * forward and the stride for the gradient), TW the least of 4, 8 and 16
+ * that covers a remainder class of the row.  Sets d's tiles_n (and, for
+ * conv2d_dw_grad_input, which orders invocations by remainder class, the
+ * tiles per class and tiles_m rows per class). */
+static const dam_shader *dw_rows_shader(conv_push *d, enum conv_pass pass,
+                                        uint64_t *invocations) {
+  bool slide = use_slide(d), fwd = pass == PASS_FORWARD;
+  uint32_t step = slide ? d->dw : fwd ? 1 : d->sw;
+  uint32_t len = div_up(fwd ? d->OW : d->W, step);
+  int tw = len <= 4 ? 0 : len <= 8 ? 1 : 2;
+  uint64_t planes = (uint64_t)d->N * d->C;
+  d->tiles_n = div_up(len, 4u << tw);
+  if (!fwd && !slide) {
+    d->tiles_m = div_up(d->H, d->sh);
+    *invocations = planes * d->tiles_m * d->tiles_n;
+  } else {
+    d->tiles_n *= step;
+    *invocations = planes * (fwd ? d->OH : d->H) * d->tiles_n;
+  }
+  return dw_rows[pass][slide ? (d->KW <= 3 ? 1 : 2) : 0][tw];
+}
+
+/* The depthwise _flat shaders: stride 1, 3x3 or 5x5 with dilation 1 or 2
+ * on both axes, size-keeping padding, and planes of a multiple of 4
+ * pixels.  Returns the shader of the pass and sets d's chunking, or
+ * NULL. */
+static const dam_shader *use_flat(conv_push *d, enum conv_pass pass) {
+  if (d->sh != 1 || d->sw != 1 || d->KH != d->KW || d->dh != d->dw ||
+      d->ph != d->pw || 2 * d->ph != d->dh * (d->KH - 1) ||
+      (d->H * d->W) % 4)
+    return NULL;
+  static const dam_shader *const shaders[4][3] = {
+      {&shader_conv2d_dw_fwd_flat3, &shader_conv2d_dw_grad_input_flat3,
+       &shader_conv2d_dw_grad_weight_flat3},
+      {&shader_conv2d_dw_fwd_flat3d2, &shader_conv2d_dw_grad_input_flat3d2,
+       &shader_conv2d_dw_grad_weight_flat3d2},
+      {&shader_conv2d_dw_fwd_flat5, &shader_conv2d_dw_grad_input_flat5,
+       &shader_conv2d_dw_grad_weight_flat5},
+      {&shader_conv2d_dw_fwd_flat5d2, &shader_conv2d_dw_grad_input_flat5d2,
+       &shader_conv2d_dw_grad_weight_flat5d2}};
+  const dam_shader *s = NULL;
+  if (d->KH == 3 && d->dh == 1)
+    s = shaders[0][pass];
+  else if (d->KH == 3 && d->dh == 2)
+    s = shaders[1][pass];
+  else if (d->KH == 5 && d->dh == 1)
+    s = shaders[2][pass];
+  else if (d->KH == 5 && d->dh == 2)
+    s = shaders[3][pass];
+  if (s) {
+    uint32_t hw4 = d->H * d->W / 4;
+    d->tiles_n = div_up(hw4, DW_FLAT_STEPS);
+    d->tiles_m = div_up(hw4, d->tiles_n);
+  }
+  return s;
+}
+
+bool dam__dw_flat_twin(dam_exec *ex, const conv_push *d, conv_push *s1) {
+  if (!dam__k_cpu_device(ex) || d->sh != d->sw || d->sh == 1)
+    return false;
+  *s1 = *d;
+  s1->sh = s1->sw = 1;
+  s1->OH = d->H;
+  s1->OW = d->W;
+  return use_flat(s1, PASS_FORWARD) != NULL;
+}
+
+dam_tensor *dam__dw_twin_planes(dam_exec *ex, const conv_push *s1) {
+  dam_shape fs = dam_shape4(s1->N, s1->C, s1->H, s1->W);
+  dam_tensor *t = dam_tensor_new(ex, &fs, false);
+  if (!t)
+    dam_fail(DAM_ENOMEM, "conv2d: stride-1 planes: %s", dam_last_error());
+  return t;
+}
+
+dam_tensor *dam__dw_spread_gy(dam_exec *ex, const dam_tensor *gy,
+                              const conv_push *s1, uint32_t stride) {
+  dam_tensor *full = dam__dw_twin_planes(ex, s1);
+  if (full && (dam_exec_zero(ex, dam_tensor_range(full)) ||
+               dam_k_subsample_backward_acc(ex, gy, stride, 0, full))) {
+    dam_tensor_release(ex, full);
+    return NULL;
+  }
+  return full;
+}
+
+const dam_shader *dam__dw_shader(conv_push *d, enum conv_pass pass,
+                                 uint64_t *invocations) {
+  const dam_shader *s = use_flat(d, pass);
+  if (s) {
+    *invocations = (uint64_t)d->N * d->C * d->tiles_n;
+    return s;
+  }
+  return dw_rows_shader(d, pass, invocations);
+}
+
+const dam_shader *dam__dw_grad_weight_shader(conv_push *d, uint64_t gw_numel,
+                                             uint64_t *per_part, bool *flat) {
+  const dam_shader *s = use_flat(d, PASS_GRAD_WEIGHT);
+  *flat = s && (uint64_t)d->N * d->tiles_n * gw_numel <= MAX_PARTIAL;
+  if (*flat) {
+    *per_part = d->C;
+    return s;
+  }
+  *per_part = (uint64_t)d->C * d->KH;
+  return !use_slide(d)   ? &shader_conv2d_dw_grad_weight
+         : d->KW <= 3    ? &shader_conv2d_dw_grad_weight_slide3
+                         : &shader_conv2d_dw_grad_weight_slide5;
+}

@@ -1,0 +1,64 @@
+/*
+ * Internal to core/conv.c and core/conv_depthwise.c: the push constants
+ * of every conv2d shader and the depthwise paths' entry points.  Not part
+ * of the public API.
+ */
+#ifndef DAM_CONV_INTERNAL_H
+#define DAM_CONV_INTERNAL_H
+
+#include "exec.h"
+#include "tensor.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Must match the P block of shaders/conv2d.glsl. */
+typedef struct conv_push {
+  uint32_t N, C, H, W;
+  uint32_t K, OH, OW, KH;
+  uint32_t KW, sh, sw, ph;
+  uint32_t pw, dh, dw, Cg;
+  uint32_t Kg, groups, count, tiles_n;
+  uint32_t tiles_m, parts, rows_per_part, accumulate;
+  uint32_t transpose, raw_w, relu_x;
+} conv_push;
+
+enum conv_pass { PASS_FORWARD, PASS_GRAD_INPUT, PASS_GRAD_WEIGHT };
+
+/* The most floats of a weight gradient's partial sums. */
+#define MAX_PARTIAL (16u << 20)
+
+static inline uint32_t div_up(uint64_t a, uint64_t b) {
+  return (uint32_t)((a + b - 1) / b);
+}
+
+/* The shader of a depthwise forward or gradient-to-the-input pass in d's
+ * geometry and its invocation count: a _flat shader where one takes the
+ * shape, otherwise a row shader.  Sets d's tiling. */
+const dam_shader *dam__dw_shader(conv_push *d, enum conv_pass pass,
+                                 uint64_t *invocations);
+
+/* The shader of a depthwise weight gradient in d's geometry and the
+ * invocations of one part; *flat for a _flat shader, which writes a part
+ * per (image, chunk): d->N * d->tiles_n parts of gw_numel floats. */
+const dam_shader *dam__dw_grad_weight_shader(conv_push *d, uint64_t gw_numel,
+                                             uint64_t *per_part, bool *flat);
+
+/* A strided depthwise conv d on a CPU device whose stride-1 twin (same
+ * kernel, dilation and size-keeping padding) takes a _flat shader runs as
+ * that twin at full resolution, every stride-th pixel of it kept (the
+ * backward: the twin's, from gy spread over zeros).  At stride 2 that is
+ * 4x the products, but the _flat shaders take them 5-10x faster than the
+ * strided row shaders (docs/CONV.md).  True, with *s1 the twin's
+ * geometry, when d runs so. */
+bool dam__dw_flat_twin(dam_exec *ex, const conv_push *d, conv_push *s1);
+
+/* A step tensor of the twin s1's N x C planes at full resolution. */
+dam_tensor *dam__dw_twin_planes(dam_exec *ex, const conv_push *s1);
+
+/* gy of a stride-`stride` conv spread over the zeroed planes of its twin
+ * s1 (gy's pixel (i, j) at (stride i, stride j)). */
+dam_tensor *dam__dw_spread_gy(dam_exec *ex, const dam_tensor *gy,
+                              const conv_push *s1, uint32_t stride);
+
+#endif
