@@ -72,7 +72,7 @@ void main() {
   // Kernel row j's taps for the four outputs of vec4 v are floats
   // r[j] .. r[j] + SPAN - 1 of vec4s v + e[j] .. v + e[j] + NV - 1.
   int r[K], e[K];
-  vec4 win[K][NV - 1];
+  vec4 win[K][NV];
   [[unroll]] for (int j = 0; j < K; j++) {
     int dist = (j * D - P) * wd - P;
     r[j] = dist & 3;
@@ -99,14 +99,13 @@ void main() {
     vec4 g = texelFetch(g4, v);
 #endif
     [[unroll]] for (int j = 0; j < K; j++) {
-      vec4 cv = load(v + e[j] + NV - 1, n4);
+      win[j][NV - 1] = load(v + e[j] + NV - 1, n4);
       float f[4 * NV];
       [[unroll]] for (int i = 0; i < NV; i++) {
-        vec4 t = i < NV - 1 ? win[j][min(i, NV - 2)] : cv;
-        f[4 * i] = t.x;
-        f[4 * i + 1] = t.y;
-        f[4 * i + 2] = t.z;
-        f[4 * i + 3] = t.w;
+        f[4 * i] = win[j][i].x;
+        f[4 * i + 1] = win[j][i].y;
+        f[4 * i + 2] = win[j][i].z;
+        f[4 * i + 3] = win[j][i].w;
       }
       float sv[SPAN];
       [[unroll]] for (int m = 0; m < SPAN; m++)
@@ -124,9 +123,8 @@ void main() {
         o[k] += uint(row[k] + j * D - P) < uint(h) ? acc : 0.0;
 #endif
       }
-      [[unroll]] for (int i = 0; i < NV - 2; i++)
+      [[unroll]] for (int i = 0; i < NV - 1; i++)
         win[j][i] = win[j][i + 1];
-      win[j][NV - 2] = cv;
     }
 #if defined(GRAD)
     o4[v] += conv_gx4(uint(v), vec4(o[0], o[1], o[2], o[3]));
