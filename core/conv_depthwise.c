@@ -4,8 +4,9 @@
  * row's width (one shader per width); at width stride 1 and kernels up to
  * 5 wide the _slide shaders keep a kernel row's inputs in registers
  * (windows of 3 or 5); at stride 1 with size-keeping 3x3 or 5x5 kernels,
- * dilated or not, on planes of 4k pixels (all three passes) the _flat
- * shaders walk whole planes as vec4 texels, and on CPU devices strided
+ * dilated or not (all three passes) the _flat shaders walk whole planes
+ * as vec4 texels (_odd variants for planes of 4k + 1..3 pixels, which
+ * start inside a vec4), and on CPU devices strided
  * convs run as their stride-1 _flat twin with every stride-th pixel kept
  * (subsample.c).  docs/CONV.md has the reasons and the measurements.
  */
@@ -22,6 +23,18 @@
 #include "conv2d_dw_grad_input_flat3d2.spv.h"
 #include "conv2d_dw_grad_input_flat5.spv.h"
 #include "conv2d_dw_grad_input_flat5d2.spv.h"
+#include "conv2d_dw_fwd_flat3_odd.spv.h"
+#include "conv2d_dw_fwd_flat3d2_odd.spv.h"
+#include "conv2d_dw_fwd_flat5_odd.spv.h"
+#include "conv2d_dw_fwd_flat5d2_odd.spv.h"
+#include "conv2d_dw_grad_input_flat3_odd.spv.h"
+#include "conv2d_dw_grad_input_flat3d2_odd.spv.h"
+#include "conv2d_dw_grad_input_flat5_odd.spv.h"
+#include "conv2d_dw_grad_input_flat5d2_odd.spv.h"
+#include "conv2d_dw_grad_weight_flat3_odd.spv.h"
+#include "conv2d_dw_grad_weight_flat3d2_odd.spv.h"
+#include "conv2d_dw_grad_weight_flat5_odd.spv.h"
+#include "conv2d_dw_grad_weight_flat5d2_odd.spv.h"
 #include "conv2d_dw_grad_weight.spv.h"
 #include "conv2d_dw_fwd_tw4.spv.h"
 #include "conv2d_dw_fwd_tw8.spv.h"
@@ -72,21 +85,28 @@ static const dam_shader *const dw_rows[2][3][3] = {
     {DW_ROW_TABLE(fwd), DW_ROW_TABLE(fwd_slide3), DW_ROW_TABLE(fwd_slide5)},
     {DW_ROW_TABLE(grad_input), DW_ROW_TABLE(grad_input_slide3),
      DW_ROW_TABLE(grad_input_slide5)}};
-DAM_SHADER_TEXEL(conv2d_dw_fwd_flat3, 3, 0x4, 0x1, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_dw_fwd_flat3d2, 3, 0x4, 0x1, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_dw_fwd_flat5, 3, 0x4, 0x1, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_dw_fwd_flat5d2, 3, 0x4, 0x1, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat3, 4, 0x4, 0x1, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat3d2, 4, 0x4, 0x1, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat5, 4, 0x4, 0x1, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat5d2, 4, 0x4, 0x1,
-                 sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat3, 3, 0x4, 0x3, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat3d2, 3, 0x4, 0x3,
-                 sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat5, 3, 0x4, 0x3, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat5d2, 3, 0x4, 0x3,
-                 sizeof(conv_push));
+/* The _flat shaders of one kernel (3, 3d2, 5, 5d2): for planes of 4k
+ * pixels, and (_odd) of any size. */
+#define DW_FLAT_PASSES(K)                                                     \
+  DAM_SHADER_TEXEL(conv2d_dw_fwd_flat##K, 3, 0x4, 0x1, sizeof(conv_push));    \
+  DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat##K, 4, 0x4, 0x1,                 \
+                   sizeof(conv_push));                                        \
+  DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat##K, 3, 0x4, 0x3,                \
+                   sizeof(conv_push))
+#define DW_FLAT_SHADERS(K) DW_FLAT_PASSES(K); DW_FLAT_PASSES(K##_odd)
+DW_FLAT_SHADERS(3);
+DW_FLAT_SHADERS(3d2);
+DW_FLAT_SHADERS(5);
+DW_FLAT_SHADERS(5d2);
+#define DW_FLAT_TABLE(K)                                                      \
+  {&shader_conv2d_dw_fwd_flat##K, &shader_conv2d_dw_grad_input_flat##K,      \
+   &shader_conv2d_dw_grad_weight_flat##K}
+/* By plane (4k pixels, any), kernel (3, 3d2, 5, 5d2) and pass. */
+static const dam_shader *const dw_flat[2][4][3] = {
+    {DW_FLAT_TABLE(3), DW_FLAT_TABLE(3d2), DW_FLAT_TABLE(5),
+     DW_FLAT_TABLE(5d2)},
+    {DW_FLAT_TABLE(3_odd), DW_FLAT_TABLE(3d2_odd), DW_FLAT_TABLE(5_odd),
+     DW_FLAT_TABLE(5d2_odd)}};
 
 #define DW_SLIDE_MAXK 5
 /* Most output vec4s of a plane one _flat invocation walks (64 and 128
@@ -126,38 +146,18 @@ static const dam_shader *dw_rows_shader(conv_push *d, enum conv_pass pass,
 }
 
 /* The depthwise _flat shaders: stride 1, 3x3 or 5x5 with dilation 1 or 2
- * on both axes, size-keeping padding, and planes of a multiple of 4
- * pixels.  Returns the shader of the pass and sets d's chunking, or
- * NULL. */
+ * on both axes and size-keeping padding.  Returns the shader of the pass
+ * and sets d's chunking, or NULL. */
 static const dam_shader *use_flat(conv_push *d, enum conv_pass pass) {
   if (d->sh != 1 || d->sw != 1 || d->KH != d->KW || d->dh != d->dw ||
       d->ph != d->pw || 2 * d->ph != d->dh * (d->KH - 1) ||
-      (d->H * d->W) % 4)
+      (d->KH != 3 && d->KH != 5) || (d->dh != 1 && d->dh != 2))
     return NULL;
-  static const dam_shader *const shaders[4][3] = {
-      {&shader_conv2d_dw_fwd_flat3, &shader_conv2d_dw_grad_input_flat3,
-       &shader_conv2d_dw_grad_weight_flat3},
-      {&shader_conv2d_dw_fwd_flat3d2, &shader_conv2d_dw_grad_input_flat3d2,
-       &shader_conv2d_dw_grad_weight_flat3d2},
-      {&shader_conv2d_dw_fwd_flat5, &shader_conv2d_dw_grad_input_flat5,
-       &shader_conv2d_dw_grad_weight_flat5},
-      {&shader_conv2d_dw_fwd_flat5d2, &shader_conv2d_dw_grad_input_flat5d2,
-       &shader_conv2d_dw_grad_weight_flat5d2}};
-  const dam_shader *s = NULL;
-  if (d->KH == 3 && d->dh == 1)
-    s = shaders[0][pass];
-  else if (d->KH == 3 && d->dh == 2)
-    s = shaders[1][pass];
-  else if (d->KH == 5 && d->dh == 1)
-    s = shaders[2][pass];
-  else if (d->KH == 5 && d->dh == 2)
-    s = shaders[3][pass];
-  if (s) {
-    uint32_t hw4 = d->H * d->W / 4;
-    d->tiles_n = div_up(hw4, DW_FLAT_STEPS);
-    d->tiles_m = div_up(hw4, d->tiles_n);
-  }
-  return s;
+  uint32_t groups = div_up(d->H * d->W, 4);
+  d->tiles_n = div_up(groups, DW_FLAT_STEPS);
+  d->tiles_m = div_up(groups, d->tiles_n);
+  int kernel = (d->KH == 5) * 2 + (d->dh == 2);
+  return dw_flat[(d->H * d->W) % 4 != 0][kernel][pass];
 }
 
 bool dam__dw_flat_twin(dam_exec *ex, const conv_push *d, conv_push *s1) {

@@ -1,7 +1,10 @@
 // Body of the conv2d_dw_*_flat*.comp shaders: depthwise convolution at
 // stride 1 with a K x K kernel (K = 3 or 5), dilation D on both axes and
-// the padding P = D (K - 1) / 2 that keeps the size, over planes of a
-// multiple of 4 pixels seen as flat vec4s.  The includer defines K and D,
+// the padding P = D (K - 1) / 2 that keeps the size, over planes seen as
+// flat groups of 4 pixels: planes of 4k pixels, or with ODD_PLANES (the
+// _odd variants, shaders/meson.build) of any size, where a plane starts
+// anywhere in a vec4 and its last group ends past it.  The includer
+// defines K and D,
 // and GRAD for the gradient to the input (the same correlation with the
 // kernel flipped, added into binding 2, through the relu of binding 3
 // with relu_x: conv2d_gx_relu.glsl) instead of the forward (written),
@@ -11,13 +14,15 @@
 // chunk), summed by conv2d_sum_parts.
 // Binding 0 is x (or gy; vec4 texels), 1 the weights, 2 y (or gx); push
 // constants as conv2d.glsl with tiles_n chunks per plane and tiles_m
-// vec4s per chunk.
-// Invocation id owns one chunk of one plane and walks its output vec4s in
-// order.  The taps of kernel row j lie at flat distances (j D - P) W - P
-// + s D from an output, so each kernel row is one span read through
-// aligned vec4s in a sliding window of NV (3, or 4 for a span of 12 at 5x5
-// dilated by 2): one vec4 load per kernel row and output vec4, the
-// misalignment fixed by a select per float.
+// groups per chunk.
+// Invocation id owns one chunk of one plane and walks its output groups
+// in order.  The taps of kernel row j lie at flat distances (j D - P) W -
+// P + s D from an output, so each kernel row is one span read through
+// aligned vec4s in a sliding window of NV (3, or 4 for a span of 12 at
+// 5x5 dilated by 2): one vec4 load per kernel row and output group, the
+// misalignment (of the span, and with ODD_PLANES of the plane) fixed by a
+// select per float.  With ODD_PLANES outputs are stored per float, those
+// past the plane dropped; otherwise as vec4s.
 // Each output's row and column mask the padding and the neighbours across
 // row and plane edges; the weights of the plane's channel stay in
 // registers.
@@ -28,18 +33,21 @@ layout(binding = 1) uniform samplerBuffer g4;
 layout(std430, binding = 2) writeonly buffer O { float part[]; };
 #elif defined(GRAD)
 layout(std430, binding = 1) readonly buffer Wt { float w[]; };
-layout(std430, binding = 2) buffer O { vec4 o4[]; };
+layout(std430, binding = 2) buffer O { float out_f[]; };
+layout(std430, binding = 2) buffer O4 { vec4 out4[]; };
 #include "conv2d_gx_relu.glsl"
 #else
 layout(std430, binding = 1) readonly buffer Wt { float w[]; };
-layout(std430, binding = 2) writeonly buffer O { vec4 o4[]; };
+layout(std430, binding = 2) writeonly buffer O { float out_f[]; };
+layout(std430, binding = 2) writeonly buffer O4 { vec4 out4[]; };
 #endif
 
 #define P (D * (K - 1) / 2)
 #define SPAN (4 + 2 * P)
 #define NV ((SPAN + 6) / 4)  // vec4s holding SPAN floats at any alignment
 
-// Out-of-range vec4s only ever feed masked outputs.
+// Out-of-range vec4s (and the floats of a last partial vec4 past the
+// tensor) only ever feed masked outputs.
 vec4 load(int v, int n4) {
   vec4 t = texelFetch(s4, clamp(v, 0, n4 - 1));
 #ifdef GRAD
@@ -49,15 +57,23 @@ vec4 load(int v, int n4) {
 #endif
 }
 
+// Floats a .. a + 3 of the 8 in (lo, hi).
+vec4 shifted(vec4 lo, vec4 hi, int a) {
+  return a == 0 ? lo
+       : a == 1 ? vec4(lo.yzw, hi.x)
+       : a == 2 ? vec4(lo.zw, hi.xy)
+                : vec4(lo.w, hi.xyz);
+}
+
 void main() {
   uint id = dam_linear_id();
   if (id >= p.count) return;
   uint chunk = id % p.tiles_n, plane = id / p.tiles_n, c = plane % p.C;
-  uint hw4 = p.H * p.W / 4u, first = chunk * p.tiles_m;
-  int n4 = int(p.N * p.C * hw4);
-  int v0 = int(plane * hw4 + first);
-  int v1 = int(plane * hw4 + min(first + p.tiles_m, hw4));
-  int h = int(p.H), wd = int(p.W);
+  int h = int(p.H), wd = int(p.W), hw = h * wd;
+  int groups = (hw + 3) / 4, first = int(chunk * p.tiles_m);
+  int last = min(first + int(p.tiles_m), groups);
+  int n4 = int((p.N * p.C * uint(hw) + 3u) / 4u);
+  int base = int(plane) * hw;  // the plane's first float
   float wk[K][K];
   [[unroll]] for (int j = 0; j < K; j++)
     [[unroll]] for (int s = 0; s < K; s++)
@@ -68,19 +84,24 @@ void main() {
 #else
       wk[j][s] = w[c * uint(K * K) + uint(j * K + s)];
 #endif
-  int y = int(4u * first / p.W), x = int(4u * first % p.W);
-  // Kernel row j's taps for the four outputs of vec4 v are floats
-  // r[j] .. r[j] + SPAN - 1 of vec4s v + e[j] .. v + e[j] + NV - 1.
+  int y = 4 * first / wd, x = 4 * first % wd;
+  // Kernel row j's taps for the four outputs of group q are floats
+  // r[j] .. r[j] + SPAN - 1 of vec4s q + e[j] .. q + e[j] + NV - 1.
   int r[K], e[K];
   vec4 win[K][NV];
   [[unroll]] for (int j = 0; j < K; j++) {
-    int dist = (j * D - P) * wd - P;
+    int dist = base + (j * D - P) * wd - P;
     r[j] = dist & 3;
     e[j] = (dist - r[j]) >> 2;
     [[unroll]] for (int i = 0; i < NV - 1; i++)
-      win[j][i] = load(v0 + e[j] + i, n4);
+      win[j][i] = load(first + e[j] + i, n4);
   }
-  for (int v = v0; v < v1; v++) {
+  int a = base & 3, b = base >> 2;  // the plane starts at float a of vec4 b
+#if defined(GRAD_WEIGHT) && defined(ODD_PLANES)
+  // gy of group q: floats a .. a + 3 of vec4s q + b, q + b + 1
+  vec4 g_lo = texelFetch(g4, clamp(first + b, 0, n4 - 1));
+#endif
+  for (int q = first; q < last; q++) {
     int col[4], row[4];
     col[0] = x;
     row[0] = y;
@@ -95,11 +116,15 @@ void main() {
       [[unroll]] for (int s = 0; s < K; s++)
         col_ok[k][s] = uint(col[k] + s * D - P) < uint(wd);
     float o[4] = float[4](0.0, 0.0, 0.0, 0.0);
-#ifdef GRAD_WEIGHT
-    vec4 g = texelFetch(g4, v);
+#if defined(GRAD_WEIGHT) && defined(ODD_PLANES)
+    vec4 g_hi = texelFetch(g4, clamp(q + b + 1, 0, n4 - 1));
+    vec4 g = shifted(g_lo, g_hi, a);
+    g_lo = g_hi;
+#elif defined(GRAD_WEIGHT)
+    vec4 g = texelFetch(g4, q + b);
 #endif
     [[unroll]] for (int j = 0; j < K; j++) {
-      win[j][NV - 1] = load(v + e[j] + NV - 1, n4);
+      win[j][NV - 1] = load(q + e[j] + NV - 1, n4);
       float f[4 * NV];
       [[unroll]] for (int i = 0; i < NV; i++) {
         f[4 * i] = win[j][i].x;
@@ -112,24 +137,42 @@ void main() {
         sv[m] = r[j] == 0 ? f[m] : r[j] == 1 ? f[m + 1]
               : r[j] == 2 ? f[m + 2] : f[m + 3];
       [[unroll]] for (int k = 0; k < 4; k++) {
-#ifdef GRAD_WEIGHT
-        float gk = uint(row[k] + j * D - P) < uint(h) ? g[k] : 0.0;
+        bool row_ok = uint(row[k] + j * D - P) < uint(h);
+#if defined(GRAD_WEIGHT) && defined(ODD_PLANES)
+        // selected, not multiplied by 0: the floats past the tensor in its
+        // last vec4 are garbage, and only masked taps read them
+        bool ok = row_ok && row[k] < h;
+        [[unroll]] for (int s = 0; s < K; s++)
+          wk[j][s] += ok && col_ok[k][s] ? g[k] * sv[k + s * D] : 0.0;
+#elif defined(GRAD_WEIGHT)
+        float gk = row_ok ? g[k] : 0.0;
         [[unroll]] for (int s = 0; s < K; s++)
           wk[j][s] = fma(gk, col_ok[k][s] ? sv[k + s * D] : 0.0, wk[j][s]);
 #else
         float acc = 0.0;
         [[unroll]] for (int s = 0; s < K; s++)
           acc = fma(wk[j][s], col_ok[k][s] ? sv[k + s * D] : 0.0, acc);
-        o[k] += uint(row[k] + j * D - P) < uint(h) ? acc : 0.0;
+        o[k] += row_ok ? acc : 0.0;
 #endif
       }
       [[unroll]] for (int i = 0; i < NV - 1; i++)
         win[j][i] = win[j][i + 1];
     }
-#if defined(GRAD)
-    o4[v] += conv_gx4(uint(v), vec4(o[0], o[1], o[2], o[3]));
+#if defined(ODD_PLANES) && !defined(GRAD_WEIGHT)
+    [[unroll]] for (int k = 0; k < 4; k++) {
+      uint at = uint(base + 4 * q + k);
+      if (row[k] < h)
+#ifdef GRAD
+        out_f[at] += conv_gx(at, o[k]);
+#else
+        out_f[at] = o[k];
+#endif
+    }
+#elif defined(GRAD)
+    uint at = uint(b + q);
+    out4[at] += conv_gx4(at, vec4(o[0], o[1], o[2], o[3]));
 #elif !defined(GRAD_WEIGHT)
-    o4[v] = vec4(o[0], o[1], o[2], o[3]);
+    out4[b + q] = vec4(o[0], o[1], o[2], o[3]);
 #endif
   }
 #ifdef GRAD_WEIGHT

@@ -45,7 +45,7 @@ static const conv_case cases[] = {
     /* depthwise at stride 1 over flat vec4s (the _flat paths): rows of
      * 4k + 1, 4k + 2, 4k + 3 and 4k pixels, rows narrower than the kernel
      * and of 1 pixel, several chunks per plane, 1, 3, 64 channels, batch 1
-     * and 7; a 7x7 plane (49 pixels) falls back */
+     * and 7; a 7x7 plane (49 pixels: the _odd variants) */
     {7, 3, 4, 5, 3, 3, 3, GEOM(.pad = {1, 1}, .groups = 3)},
     {1, 64, 2, 6, 64, 3, 3, GEOM(.pad = {1, 1}, .groups = 64)},
     {2, 1, 4, 7, 1, 5, 5, GEOM(.pad = {2, 2}, .groups = 1)},
@@ -63,16 +63,25 @@ static const conv_case cases[] = {
     {3, 2, 4, 3, 2, 5, 5, GEOM(.pad = {4, 4}, .dilation = {2, 2}, .groups = 2)},
     {1, 16, 28, 28, 16, 5, 5,
      GEOM(.pad = {4, 4}, .dilation = {2, 2}, .groups = 16)},
+    /* the _odd variants: planes of 4k + 3 pixels in a tensor of an odd
+     * size, of 4k + 2, and of 289 (several chunks) starting at each float
+     * of a vec4; 5x5 dilated by 2 on 7x7 */
+    {1, 3, 5, 3, 3, 3, 3, GEOM(.pad = {1, 1}, .groups = 3)},
+    {2, 3, 5, 6, 3, 5, 5, GEOM(.pad = {2, 2}, .groups = 3)},
+    {2, 3, 17, 17, 3, 3, 3,
+     GEOM(.pad = {2, 2}, .dilation = {2, 2}, .groups = 3)},
+    {1, 5, 7, 7, 5, 5, 5, GEOM(.pad = {4, 4}, .dilation = {2, 2}, .groups = 5)},
     /* strided depthwise as the _flat stride-1 pass then every stride-th
      * pixel (CPU devices): sep_conv 3x3 and 5x5 and dil_conv 3x3 at
-     * stride 2 on even and odd sizes, stride 3; 5x5 dilated and a plane
-     * of 4k + 2 pixels keep the row shaders */
+     * stride 2 on even and odd sizes, stride 3, planes of 4k + 2 and
+     * 4k + 1 pixels */
     {3, 5, 8, 8, 5, 3, 3, GEOM(.stride = {2, 2}, .pad = {1, 1}, .groups = 5)},
     {2, 4, 12, 11, 4, 5, 5, GEOM(.stride = {2, 2}, .pad = {2, 2}, .groups = 4)},
     {2, 6, 7, 12, 6, 3, 3,
      GEOM(.stride = {2, 2}, .pad = {2, 2}, .dilation = {2, 2}, .groups = 6)},
     {2, 3, 9, 8, 3, 3, 3, GEOM(.stride = {3, 3}, .pad = {1, 1}, .groups = 3)},
     {1, 4, 10, 9, 4, 3, 3, GEOM(.stride = {2, 2}, .pad = {1, 1}, .groups = 4)},
+    {2, 4, 7, 7, 4, 5, 5, GEOM(.stride = {2, 2}, .pad = {2, 2}, .groups = 4)},
     /* the packed forward's edges: K past a 16-row tile, 1 to 3 channels
      * per group (one partly filled vec4), 7x7 images (49 pixels, tiles
      * across images), 4k + 1 and 4k + 2 channels */
