@@ -5,8 +5,8 @@
  * the backward passes gather instead of scattering.  The 3 x 3, padding 1,
  * stride 1 or 2 windows of the DARTS search space take shaders unrolled at
  * compile time (pool2d_k3*, one pass each), or at stride 1 over a multiple
- * of 4 elements, for all but max's backward, the vec4 pool2d_flat*
- * shaders; other windows take the general
+ * of 4 elements the vec4 pool2d_flat* shaders (max's backward finds each
+ * window's winner again as it gathers); other windows take the general
  * ones, where max pooling's backward first records each window's winner
  * (pool2d_route) and then gathers.
  */
@@ -23,6 +23,7 @@
 #include "pool2d_flat_avg.spv.h"
 #include "pool2d_flat_avg_backward.spv.h"
 #include "pool2d_flat_max.spv.h"
+#include "pool2d_flat_max_backward.spv.h"
 #include "pool2d_k3_avg_backward_s1.spv.h"
 #include "pool2d_k3_avg_backward_s2.spv.h"
 #include "pool2d_k3_max_backward_s1.spv.h"
@@ -41,6 +42,7 @@ DAM_SHADER(pool2d_k3_avg_backward_s1, 2, 0x2, 44);
 DAM_SHADER(pool2d_k3_avg_backward_s2, 2, 0x2, 44);
 DAM_SHADER(pool2d_k3_max_backward_s2, 3, 0x4, 44);
 DAM_SHADER(pool2d_flat_max, 2, 0x2, 20);
+DAM_SHADER_TEXEL(pool2d_flat_max_backward, 3, 0x4, 0x3, 20);
 DAM_SHADER(pool2d_flat_avg, 2, 0x2, 20);
 DAM_SHADER(pool2d_flat_avg_backward, 2, 0x2, 20);
 DAM_SHADER(gap, 2, 0x2, 12);
@@ -148,7 +150,7 @@ static bool darts_window(const pool_push *p) {
 
 /* Stride-1 3 x 3 windows over tensors of a multiple of 4 elements: the
  * vec4 shaders pool2d_flat*, whose bindings are t[0] (x or gy) and t[1]
- * (y or gx). */
+ * (y or gx), or for max's backward x, gy and gx. */
 static bool flat_window(const pool_push *p) {
   return darts_window(p) && p->s == 1 && (uint64_t)p->planes * p->h * p->w
                                                  % 4 == 0;
@@ -199,6 +201,8 @@ int dam_k_pool2d_backward(dam_exec *ex, const dam_tensor *x,
   int err = pool_prepare("pool2d_backward", t, 3, a, &p);
   if (err)
     return err;
+  if (!p.avg && flat_window(&p))
+    return run_flat(ex, &shader_pool2d_flat_max_backward, t, &p);
   if (!p.avg && darts_window(&p))
     return run_tiles(ex, p.s == 1 ? &shader_pool2d_k3_max_backward_s1
                                   : &shader_pool2d_k3_max_backward_s2,

@@ -180,32 +180,37 @@ static void max_pool_ties(void **state) {
     pool_case(*state, &geoms[i], DAM_POOL_MAX, 3);
 }
 
-/* All -inf: PyTorch's winner is the window's first in-bounds element. */
+/* All -inf: PyTorch's winner is the window's first in-bounds element; at
+ * stride 2 (the tiled backward) and 1 (the flat one). */
 static void max_pool_all_negative_infinity(void **state) {
   harness *h = *state;
-  const geom g = {1, 2, 5, 6, 3, 2, 1};
-  dam_pool_args a = {DAM_POOL_MAX, 3, 2, 1};
-  size_t nx = 60, ny = 2 * 3 * 3;
-  float x[60], gy[18], gx0[60] = {0};
-  double dx[60], dgy[18], dgx[60] = {0}, dy[18];
-  for (size_t i = 0; i < nx; i++)
-    dx[i] = x[i] = -INFINITY;
-  for (size_t i = 0; i < ny; i++)
-    dgy[i] = gy[i] = (float)(i + 1);
-  dam_tensor *tx = harness_tensor(h, dam_shape4(1, 2, 5, 6), x);
-  dam_tensor *ty = harness_tensor(h, dam_shape4(1, 2, 3, 3), NULL);
-  dam_tensor *tgy = harness_tensor(h, dam_shape4(1, 2, 3, 3), gy);
-  dam_tensor *tgx = harness_tensor(h, dam_shape4(1, 2, 5, 6), gx0);
-  assert_int_equal(dam_k_pool2d(h->ex, tx, &a, ty), 0);
-  assert_int_equal(dam_k_pool2d_backward(h->ex, tx, tgy, &a, tgx), 0);
-  ref_pool(&g, &a, dx, dy, NULL);
-  ref_pool_backward(&g, &a, dx, dgy, dgx);
-  float *got = harness_read(h, ty);
-  for (size_t i = 0; i < ny; i++)
-    assert_true(isinf(got[i]) && got[i] < 0);
-  free(got);
-  expect_close(h, tgx, dgx, "pool2d_backward", &g, &a);
-  assert_int_equal(dam_exec_end_step(h->ex), 0);
+  for (uint32_t s = 1; s <= 2; s++) {
+    const geom g = {1, 2, 5, 6, 3, s, 1};
+    dam_pool_args a = {DAM_POOL_MAX, 3, s, 1};
+    dam_shape xs = dam_shape4(1, 2, 5, 6), ys;
+    assert_int_equal(dam_pool2d_shape(&xs, &a, &ys), 0);
+    size_t nx = 60, ny = dam_shape_numel(&ys);
+    float x[60], gy[60], gx0[60] = {0};
+    double dx[60], dgy[60], dgx[60] = {0}, dy[60];
+    for (size_t i = 0; i < nx; i++)
+      dx[i] = x[i] = -INFINITY;
+    for (size_t i = 0; i < ny; i++)
+      dgy[i] = gy[i] = (float)(i + 1);
+    dam_tensor *tx = harness_tensor(h, xs, x);
+    dam_tensor *ty = harness_tensor(h, ys, NULL);
+    dam_tensor *tgy = harness_tensor(h, ys, gy);
+    dam_tensor *tgx = harness_tensor(h, xs, gx0);
+    assert_int_equal(dam_k_pool2d(h->ex, tx, &a, ty), 0);
+    assert_int_equal(dam_k_pool2d_backward(h->ex, tx, tgy, &a, tgx), 0);
+    ref_pool(&g, &a, dx, dy, NULL);
+    ref_pool_backward(&g, &a, dx, dgy, dgx);
+    float *got = harness_read(h, ty);
+    for (size_t i = 0; i < ny; i++)
+      assert_true(isinf(got[i]) && got[i] < 0);
+    free(got);
+    expect_close(h, tgx, dgx, "pool2d_backward", &g, &a);
+    assert_int_equal(dam_exec_end_step(h->ex), 0);
+  }
 }
 
 /* The reference backward against central differences of the reference
