@@ -45,6 +45,10 @@ int dam_k_relu_backward(dam_exec *ex, const dam_tensor *x,
 int dam_k_subsample(dam_exec *ex, const dam_tensor *x, uint32_t stride,
                     uint32_t offset, dam_tensor *y);
 
+/* The same of relu(x). */
+int dam_k_subsample_relu(dam_exec *ex, const dam_tensor *x, uint32_t stride,
+                         uint32_t offset, dam_tensor *y);
+
 /* gx[n,c, stride*i + offset, stride*j + offset] += gy[n,c,i,j] where that
  * is inside gx; gx's other elements are not touched. */
 int dam_k_subsample_backward_acc(dam_exec *ex, const dam_tensor *gy,

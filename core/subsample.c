@@ -6,14 +6,16 @@
 #include "subsample.spv.h"
 #include "subsample_backward.spv.h"
 
-DAM_SHADER(subsample, 2, 0x2, 28);
-DAM_SHADER(subsample_backward, 2, 0x2, 28);
+DAM_SHADER(subsample, 2, 0x2, 32);
+DAM_SHADER(subsample_backward, 2, 0x2, 32);
 
 /* Run s over the rows of `small` (y forward, gy backward), `big` the
- * planes the pixels are picked from or added into. */
+ * planes the pixels are picked from or added into; relu: the forward
+ * picks relu(x). */
 static int run(dam_exec *ex, const dam_shader *s, const char *op,
                const dam_tensor *from, dam_tensor *to, const dam_tensor *big,
-               const dam_tensor *small, uint32_t stride, uint32_t offset) {
+               const dam_tensor *small, uint32_t stride, uint32_t offset,
+               bool relu) {
   const dam_tensor *t[] = {from, to};
   int err = dam__k_check(op, t, 2, 0);
   if (!err && (big->shape.ndim != 4 || small->shape.ndim != 4 ||
@@ -23,21 +25,33 @@ static int run(dam_exec *ex, const dam_shader *s, const char *op,
                    "channels, or stride 0", op);
   if (err)
     return err;
-  struct { uint32_t rows, h, w, oh, ow, s, o; } p = {
-      (uint32_t)(small->numel / small->shape.dim[3]), big->shape.dim[2],
+  struct { uint32_t rows, h, w, oh, ow, s, o, relu; } p = {
+      (uint32_t)(small->numel / small->shape.dim[3]),
+      big->shape.dim[2],
       big->shape.dim[3],
-      small->shape.dim[2], small->shape.dim[3], stride, offset};
+      small->shape.dim[2],
+      small->shape.dim[3],
+      stride,
+      offset,
+      relu};
   return dam__k_run(ex, s, t, &p, p.rows);
 }
 
 int dam_k_subsample(dam_exec *ex, const dam_tensor *x, uint32_t stride,
                     uint32_t offset, dam_tensor *y) {
-  return run(ex, &shader_subsample, "subsample", x, y, x, y, stride, offset);
+  return run(ex, &shader_subsample, "subsample", x, y, x, y, stride, offset,
+             false);
+}
+
+int dam_k_subsample_relu(dam_exec *ex, const dam_tensor *x, uint32_t stride,
+                         uint32_t offset, dam_tensor *y) {
+  return run(ex, &shader_subsample, "subsample", x, y, x, y, stride, offset,
+             true);
 }
 
 int dam_k_subsample_backward_acc(dam_exec *ex, const dam_tensor *gy,
                                  uint32_t stride, uint32_t offset,
                                  dam_tensor *gx) {
   return run(ex, &shader_subsample_backward, "subsample backward", gy, gx,
-             gx, gy, stride, offset);
+             gx, gy, stride, offset, false);
 }

@@ -8,7 +8,7 @@
 layout(local_size_x = 64) in;
 layout(std430, binding = 0) readonly buffer GY { float gy[]; };
 layout(std430, binding = 1) buffer GX { float gx[]; };
-layout(push_constant) uniform P { uint rows, h, w, oh, ow, s, o; } p;
+layout(push_constant) uniform P { uint rows, h, w, oh, ow, s, o, relu; } p;
 void main() {
   uint r = dam_linear_id();
   if (r >= p.rows) return;

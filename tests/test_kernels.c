@@ -1,5 +1,5 @@
 /* Core kernels against plain C references, over odd and large sizes (the
- * largest needs a 2-D dispatch grid). */
+ * largest needs a 2-D dispatch grid), and the subsampling of planes. */
 #include "harness.h"
 #include "error.h"
 #include "kernels.h"
@@ -122,6 +122,56 @@ static void reductions(void **state) {
 }
 
 /* More workgroups than maxComputeWorkGroupCount[0] allows in x. */
+/* subsample (of x, or of relu(x)) and its backward against a loop over
+ * (n, c, i, j): odd sizes (zeros past the edge at offset 1), stride 3. */
+static void subsample(void **state) {
+  harness *h = *state;
+  static const uint32_t cases[][4] = {
+      {7, 6, 2, 0}, {7, 6, 2, 1}, {4, 9, 2, 1}, {8, 7, 3, 2}};
+  for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+    uint32_t H = cases[k][0], W = cases[k][1], s = cases[k][2];
+    uint32_t o = cases[k][3], oh = (H + s - 1) / s, ow = (W + s - 1) / s;
+    size_t planes = 2 * 3, nx = planes * H * W, ny = planes * oh * ow;
+    float *x = harness_random(h, nx, -2, 2);
+    float *gy = harness_random(h, ny, -1, 1);
+    float *gx0 = harness_random(h, nx, -1, 1);
+    dam_tensor *tx = harness_tensor(h, dam_shape4(2, 3, H, W), x);
+    dam_tensor *ty = harness_tensor(h, dam_shape4(2, 3, oh, ow), NULL);
+    dam_tensor *tr = harness_tensor(h, dam_shape4(2, 3, oh, ow), NULL);
+    dam_tensor *tgy = harness_tensor(h, dam_shape4(2, 3, oh, ow), gy);
+    dam_tensor *tgx = harness_tensor(h, dam_shape4(2, 3, H, W), gx0);
+    assert_int_equal(dam_k_subsample(h->ex, tx, s, o, ty), 0);
+    assert_int_equal(dam_k_subsample_relu(h->ex, tx, s, o, tr), 0);
+    assert_int_equal(dam_k_subsample_backward_acc(h->ex, tgy, s, o, tgx), 0);
+    double *want = calloc(ny, sizeof *want);
+    double *want_r = calloc(ny, sizeof *want_r);
+    double *want_gx = malloc(nx * sizeof *want_gx);
+    assert_true(want && want_r && want_gx);
+    for (size_t i = 0; i < nx; i++)
+      want_gx[i] = gx0[i];
+    for (size_t p = 0; p < planes; p++)
+      for (uint32_t i = 0; i < oh; i++)
+        for (uint32_t j = 0; j < ow; j++) {
+          uint32_t y = s * i + o, xx = s * j + o;
+          if (y >= H || xx >= W)
+            continue;
+          size_t from = (p * H + y) * W + xx, to = (p * oh + i) * ow + j;
+          want[to] = x[from];
+          want_r[to] = x[from] > 0 ? x[from] : 0;
+          want_gx[from] += gy[to];
+        }
+    float *got = harness_read(h, ty), *got_r = harness_read(h, tr);
+    float *got_gx = harness_read(h, tgx);
+    if (harness_max_rel_err(got, want, ny) > 0 ||
+        harness_max_rel_err(got_r, want_r, ny) > 0 ||
+        harness_max_rel_err(got_gx, want_gx, nx) > 1e-6)
+      fail_msg("subsample %ux%u stride %u offset %u: wrong values", H, W, s,
+               o);
+    free(got), free(got_r), free(got_gx), free(want), free(want_r),
+        free(want_gx);
+  }
+}
+
 static void two_dimensional_grid(void **state) {
   harness *h = *state;
   uint32_t limit = h->dev->props.limits.maxComputeWorkGroupCount[0];
@@ -159,7 +209,8 @@ int main(void) {
       cmocka_unit_test(axpby_acc), cmocka_unit_test(relu),
       cmocka_unit_test(relu_backward), cmocka_unit_test(fill),
       cmocka_unit_test(copy),
-      cmocka_unit_test(reductions), cmocka_unit_test(two_dimensional_grid),
+      cmocka_unit_test(reductions), cmocka_unit_test(subsample),
+      cmocka_unit_test(two_dimensional_grid),
       cmocka_unit_test(shape_mismatch_refused),
   };
   return cmocka_run_group_tests(tests, harness_setup, harness_teardown);
