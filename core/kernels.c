@@ -98,6 +98,22 @@ int dam_k_copy(dam_exec *ex, const dam_tensor *x, dam_tensor *y) {
   return unary(ex, "copy", &shader_copy, x, y);
 }
 
+/* One strided pass of reduce_sum.comp: out[i] = the sum (dot: product)
+ * over a's elements i, i + parts, ... */
+static int reduce_pass(dam_exec *ex, const dam_tensor *a, const dam_tensor *b,
+                       uint32_t n, bool dot, uint32_t parts,
+                       const dam_tensor *out) {
+  struct { uint32_t n, parts, dot; } push = {n, parts, dot};
+  const dam_tensor *pass[] = {a, b, out};
+  return dam__k_run(ex, &shader_reduce_sum, pass, &push, parts);
+}
+
+/* The parts of a first pass over n elements, at most max_parts. */
+static uint32_t first_parts(uint64_t n, uint32_t max_parts) {
+  uint64_t parts = (n + REDUCE_PER_INVOCATION - 1) / REDUCE_PER_INVOCATION;
+  return parts <= 1 ? 1 : parts < max_parts ? (uint32_t)parts : max_parts;
+}
+
 /* Strided passes until one value is left in y. */
 static int reduce(dam_exec *ex, const char *op, const dam_tensor *a,
                   const dam_tensor *b, dam_tensor *y) {
@@ -107,26 +123,43 @@ static int reduce(dam_exec *ex, const char *op, const dam_tensor *a,
     err = dam__k_check(op, t + 2, 1, 1);
   if (err)
     return err;
-  struct { uint32_t n, parts, dot; } push = {(uint32_t)a->numel, 0, b != 0};
+  uint32_t n = (uint32_t)a->numel;
+  bool dot = b != NULL;
   for (;;) {
-    uint32_t parts = (push.n + REDUCE_PER_INVOCATION - 1) /
-                     REDUCE_PER_INVOCATION;
-    push.parts = parts <= 1 ? 1 : parts < REDUCE_MAX_PARTS ? parts
-                                                           : REDUCE_MAX_PARTS;
+    uint32_t parts = first_parts(n, REDUCE_MAX_PARTS);
     const dam_tensor *out = y;
-    if (push.parts > 1) {
-      dam_shape s = dam_shape4(push.parts, 0, 0, 0);
+    if (parts > 1) {
+      dam_shape s = dam_shape4(parts, 0, 0, 0);
       if (!(out = dam_tensor_new(ex, &s, false)))
         return DAM_ENOMEM;
     }
-    const dam_tensor *pass[] = {t[0], t[1], out};
-    err = dam__k_run(ex, &shader_reduce_sum, pass, &push, push.parts);
-    if (err || push.parts == 1)
+    err = reduce_pass(ex, t[0], t[1], n, dot, parts, out);
+    if (err || parts == 1)
       return err;
     t[0] = t[1] = out;
-    push.n = push.parts;
-    push.dot = 0;
+    n = parts;
+    dot = false;
   }
+}
+
+int dam_k_dot_parts(dam_exec *ex, const dam_tensor *a, const dam_tensor *b,
+                    uint32_t max_parts, dam_tensor **parts,
+                    uint32_t *n_parts) {
+  const dam_tensor *t[] = {a, b};
+  *parts = NULL;
+  int err = dam__k_check("dot_parts", t, 2, a ? a->numel : 0);
+  if (err)
+    return err;
+  *n_parts = first_parts(a->numel, max_parts ? max_parts : 1);
+  dam_shape s = dam_shape4(*n_parts, 0, 0, 0);
+  dam_tensor *p = dam_tensor_new(ex, &s, false);
+  err = p ? reduce_pass(ex, a, b, (uint32_t)a->numel, true, *n_parts, p)
+          : DAM_ENOMEM;
+  if (err)
+    dam_tensor_release(ex, p);
+  else
+    *parts = p;
+  return err;
 }
 
 int dam_k_sum(dam_exec *ex, const dam_tensor *x, dam_tensor *y) {

@@ -7,6 +7,7 @@
 #include "kernel_util.h"
 #include "kernels.h"
 #include "nn.h"
+#include "part_sums.h"
 
 #include "scale_by.spv.h"
 #include "scale_grads.spv.h"
@@ -51,16 +52,19 @@ static int term_grads(dam_exec *ex, const dam_tensor *gy,
                           dam__k_elementwise_invocations(gy->numel));
 }
 
-/* gs += <gy, x> */
+/* Most partial dot products behind a scale's gradient: one lane of
+ * part_sums_sets adds them up. */
+#define SCALE_GRAD_PARTS 512
+
+/* gs += <gy, x>: one pass of partial dot products, added up with the
+ * deferred partial sums (part_sums.c), several scales per dispatch. */
 static int scale_grad(dam_exec *ex, const dam_tensor *gy, dam_tensor *x,
                       dam_tensor *s) {
-  dam_tensor *gs = dam_tensor_grad(ex, s), *dot = dam_tensor_new(ex, &s->shape,
-                                                                 false);
-  int err = gs && dot ? dam_k_dot(ex, gy, x, dot) : DAM_ENOMEM;
-  if (!err)
-    err = dam_k_broadcast_acc(ex, dot, 1.0f, NULL, gs);
-  dam_tensor_release(ex, dot);
-  return err;
+  dam_tensor *gs = dam_tensor_grad(ex, s), *parts;
+  uint32_t n;
+  int err = gs ? dam_k_dot_parts(ex, gy, x, SCALE_GRAD_PARTS, &parts, &n)
+               : DAM_ENOMEM;
+  return err ? err : dam_part_sums_add(ex, parts, n, gs);
 }
 
 /* in = {x, s, a}: gx += s * gy; gs += <gy, x>; ga += gy. */
