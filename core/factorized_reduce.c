@@ -65,13 +65,13 @@ static int half_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
 static dam_tensor *half(dam_exec *ex, dam_tensor *x, dam_tensor *w,
                         uint32_t offset) {
   dam_conv2d_geom one = {0};
-  dam_tensor *z = phase(ex, x, offset), *y = NULL;
+  dam_tensor *z = phase(ex, x, offset);
   dam_shape ys;
   if (!z || dam_conv2d_out_shape(&z->shape, &w->shape, &one, &ys)) {
     dam_tensor_release(ex, z);
     return NULL;
   }
-  y = dam_tensor_new(ex, &ys, false);
+  dam_tensor *y = dam_tensor_new(ex, &ys, false);
   ex->stats.flops += 2ull * dam_shape_numel(&ys) * w->shape.dim[1];
   /* Like a conv's, the node reads a relu's input, not its output. */
   dam_node n = {"factorized_reduce", half_backward, {x, w}, 2, y, false,

@@ -14,7 +14,7 @@
 #include "scale_rows.spv.h"
 
 DAM_SHADER_TEXEL(scale_by, 6, 0x8, 0x22, 12);
-DAM_SHADER_TEXEL(scale_grads, 5, 0x18, 0x1, 8);
+DAM_SHADER_TEXEL(scale_grads, 9, 0x198, 0x61, 12);
 DAM_SHADER(scale_rows, 3, 0x4, 12);
 
 /* y = s0 * x0 + s1 * x1 + a (x1, s1 and a optional, NULL); a may be y
@@ -36,69 +36,95 @@ static int scale_add_run(dam_exec *ex, const dam_tensor *s0,
                           dam__k_elementwise_invocations(y->numel));
 }
 
-/* g0 += s0 * gy and g1 += s1 * gy in one dispatch, each only when given
- * (s1 with g1). */
-static int term_grads(dam_exec *ex, const dam_tensor *gy,
-                      const dam_tensor *s0, dam_tensor *g0,
-                      const dam_tensor *s1, dam_tensor *g1) {
-  if (!g0 && !g1)
-    return DAM_OK;
-  const dam_tensor *t[] = {gy, s0, s1 ? s1 : s0, g0 ? g0 : g1, g1 ? g1 : g0};
-  int err = dam__k_check("scale_grads", t + 3, 2, gy->numel);
-  struct { uint32_t n, mask; } p = {(uint32_t)gy->numel,
-                                    (g0 ? 1u : 0) | (g1 ? 2u : 0)};
-  return err ? err
-             : dam__k_run(ex, &shader_scale_grads, t, &p,
-                          dam__k_elementwise_invocations(gy->numel));
-}
-
 /* Most partial dot products behind a scale's gradient: one lane of
  * part_sums_sets adds them up. */
 #define SCALE_GRAD_PARTS 512
 
-/* gs += <gy, x>: one pass of partial dot products, added up with the
- * deferred partial sums (part_sums.c), several scales per dispatch. */
-static int scale_grad(dam_exec *ex, const dam_tensor *gy, dam_tensor *x,
-                      dam_tensor *s) {
-  dam_tensor *gs = dam_tensor_grad(ex, s), *parts;
-  uint32_t n;
-  int err = gs ? dam_k_dot_parts(ex, gy, x, SCALE_GRAD_PARTS, &parts, &n)
-               : DAM_ENOMEM;
-  return err ? err : dam_part_sums_add(ex, parts, n, gs);
+/* One pass over gy for the terms s_i * x_i of a sum (i < 2; x[1], s[1]
+ * NULL for one term): g_i += s_i * gy where g_i is given, and gs_i +=
+ * <gy, x_i> where gs_i is given, from partial dot products (one per
+ * invocation) added up by the deferred partial sums (part_sums.c),
+ * several scales per dispatch. */
+static int term_grads(dam_exec *ex, const dam_tensor *gy,
+                      dam_tensor *const x[2], dam_tensor *const s[2],
+                      dam_tensor *const g[2], dam_tensor *const gs[2]) {
+  uint32_t mask = 0;
+  for (int i = 0; i < 2; i++)
+    mask |= (g[i] ? 1u << i : 0) | (gs[i] ? 4u << i : 0);
+  if (!mask)
+    return DAM_OK;
+  uint64_t n = gy->numel, runs = (n / 4 + DAM_EW_SPAN - 1) / DAM_EW_SPAN;
+  if ((mask & 12u) && runs > SCALE_GRAD_PARTS)
+    runs = SCALE_GRAD_PARTS;
+  uint32_t parts = (uint32_t)(runs > n % 4 ? runs : n % 4 ? n % 4 : 1);
+  dam_shape ps = dam_shape4(parts, 0, 0, 0);
+  dam_tensor *part[2] = {NULL, NULL};
+  int err = DAM_OK;
+  for (int i = 0; i < 2; i++) {
+    const dam_tensor *checked[] = {x[i], g[i]};
+    if (!err && (g[i] || gs[i]))
+      err = dam__k_check("scale_grads", checked, g[i] ? 2 : 1, n);
+    if (!err && gs[i] && !(part[i] = dam_tensor_new(ex, &ps, false)))
+      err = DAM_ENOMEM;
+  }
+  /* placeholders for the bindings of what is not asked for */
+  const dam_tensor *any_out = g[0]     ? g[0]
+                              : g[1]    ? g[1]
+                              : part[0] ? part[0]
+                                        : part[1];
+  const dam_tensor *t[9] = {gy};
+  for (int i = 0; i < 2; i++) {
+    t[1 + i] = s[i] ? s[i] : s[0];
+    t[3 + i] = g[i] ? g[i] : any_out;
+    t[5 + i] = x[i] ? x[i] : x[0];
+    t[7 + i] = part[i] ? part[i] : any_out;
+  }
+  struct { uint32_t n, mask, parts; } push = {(uint32_t)n, mask, parts};
+  if (!err)
+    err = dam__k_run(ex, &shader_scale_grads, t, &push, parts);
+  for (int i = 0; i < 2; i++)
+    if (!err && part[i])
+      err = dam_part_sums_add(ex, part[i], parts, gs[i]);
+    else
+      dam_tensor_release(ex, part[i]);
+  return err;
+}
+
+/* The gradient of x (bit gx_bit of needs) and of s (gs_bit), or NULL;
+ * false when one asked for cannot be made. */
+static bool term_needs(dam_exec *ex, uint32_t needs, dam_tensor *x,
+                       uint32_t gx_bit, dam_tensor *s, uint32_t gs_bit,
+                       dam_tensor **gx, dam_tensor **gs) {
+  *gx = needs & gx_bit ? dam_tensor_grad(ex, x) : NULL;
+  *gs = needs & gs_bit ? dam_tensor_grad(ex, s) : NULL;
+  return !((needs & gx_bit) && !*gx) && !((needs & gs_bit) && !*gs);
 }
 
 /* in = {x, s, a}: gx += s * gy; gs += <gy, x>; ga += gy. */
 static int scale_add_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
-  dam_tensor *x = node->in[0], *s = node->in[1], *gy = node->out->grad;
-  int err = 0;
-  if (needs & 1u) {
-    dam_tensor *gx = dam_tensor_grad(ex, x);
-    err = gx ? term_grads(ex, gy, s, gx, NULL, NULL) : DAM_ENOMEM;
-  }
-  if (!err && (needs & 2u))
-    err = scale_grad(ex, gy, x, s);
+  dam_tensor *x[2] = {node->in[0], NULL}, *s[2] = {node->in[1], NULL};
+  dam_tensor *g[2] = {NULL, NULL}, *gs[2] = {NULL, NULL};
+  if (!term_needs(ex, needs, x[0], 1u, s[0], 2u, &g[0], &gs[0]))
+    return DAM_ENOMEM;
+  int err = term_grads(ex, node->out->grad, x, s, g, gs);
   if (!err && (needs & 4u)) {
     dam_tensor *ga = dam_tensor_grad(ex, node->in[2]);
-    err = ga ? dam_k_axpby(ex, 1.0f, gy, 1.0f, ga) : DAM_ENOMEM;
+    err = ga ? dam_k_axpby(ex, 1.0f, node->out->grad, 1.0f, ga)
+             : DAM_ENOMEM;
   }
   return err;
 }
 
-/* in = {x0, s0, x1, s1}: gx_i += s_i * gy in one dispatch; gs_i +=
- * <gy, x_i>. */
+/* in = {x0, s0, x1, s1}: gx_i += s_i * gy and gs_i += <gy, x_i>, in one
+ * pass over gy. */
 static int scale_pair_backward(dam_exec *ex, dam_node *node,
                                uint32_t needs) {
-  dam_tensor **in = node->in, *gy = node->out->grad;
-  dam_tensor *g0 = needs & 1u ? dam_tensor_grad(ex, in[0]) : NULL;
-  dam_tensor *g1 = needs & 4u ? dam_tensor_grad(ex, in[2]) : NULL;
-  if (((needs & 1u) && !g0) || ((needs & 4u) && !g1))
+  dam_tensor **in = node->in;
+  dam_tensor *x[2] = {in[0], in[2]}, *s[2] = {in[1], in[3]}, *g[2], *gs[2];
+  if (!term_needs(ex, needs, x[0], 1u, s[0], 2u, &g[0], &gs[0]) ||
+      !term_needs(ex, needs, x[1], 4u, s[1], 8u, &g[1], &gs[1]))
     return DAM_ENOMEM;
-  int err = term_grads(ex, gy, in[1], g0, in[3], g1);
-  if (!err && (needs & 2u))
-    err = scale_grad(ex, gy, in[0], in[1]);
-  if (!err && (needs & 8u))
-    err = scale_grad(ex, gy, in[2], in[3]);
-  return err;
+  return term_grads(ex, node->out->grad, x, s, g, gs);
 }
 
 dam_tensor *dam_scale_add(dam_exec *ex, dam_tensor *a, dam_tensor *x,

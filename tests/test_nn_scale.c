@@ -23,6 +23,7 @@ static const dam_shape scale_shapes[] = {
     {4, {2, 3, 5, 7}}, /* 210: vec4 and 2 left over */
     {4, {3, 1, 3, 3}}, /* 27: 3 left over */
     {1, {5, 0, 0, 0}}, /* 1-D */
+    {4, {3, 5, 31, 29}}, /* 13485: more vec4s than partial dot products */
 };
 #define N_SHAPES (sizeof scale_shapes / sizeof scale_shapes[0])
 
