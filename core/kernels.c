@@ -142,26 +142,6 @@ static int reduce(dam_exec *ex, const char *op, const dam_tensor *a,
   }
 }
 
-int dam_k_dot_parts(dam_exec *ex, const dam_tensor *a, const dam_tensor *b,
-                    uint32_t max_parts, dam_tensor **parts,
-                    uint32_t *n_parts) {
-  const dam_tensor *t[] = {a, b};
-  *parts = NULL;
-  int err = dam__k_check("dot_parts", t, 2, a ? a->numel : 0);
-  if (err)
-    return err;
-  *n_parts = first_parts(a->numel, max_parts ? max_parts : 1);
-  dam_shape s = dam_shape4(*n_parts, 0, 0, 0);
-  dam_tensor *p = dam_tensor_new(ex, &s, false);
-  err = p ? reduce_pass(ex, a, b, (uint32_t)a->numel, true, *n_parts, p)
-          : DAM_ENOMEM;
-  if (err)
-    dam_tensor_release(ex, p);
-  else
-    *parts = p;
-  return err;
-}
-
 int dam_k_sum(dam_exec *ex, const dam_tensor *x, dam_tensor *y) {
   return reduce(ex, "sum", x, NULL, y);
 }

@@ -62,12 +62,6 @@ int dam_k_sum(dam_exec *ex, const dam_tensor *x, dam_tensor *y);
 int dam_k_dot(dam_exec *ex, const dam_tensor *a, const dam_tensor *b,
               dam_tensor *y);
 
-/* *parts = a new step tensor of *n_parts floats (at most max_parts) that
- * add up to <a, b>: one pass, for sums deferred to part_sums.c. */
-int dam_k_dot_parts(dam_exec *ex, const dam_tensor *a, const dam_tensor *b,
-                    uint32_t max_parts, dam_tensor **parts,
-                    uint32_t *n_parts);
-
 /* y += alpha * s[0] * b, or y += alpha * s[0] when b is NULL; s has one
  * element and stays on the device. */
 int dam_k_broadcast_acc(dam_exec *ex, const dam_tensor *s, float alpha,

@@ -110,21 +110,6 @@ static void reductions(void **state) {
         fabs(got_dot - want_dot) > 1e-6 * scale + 1e-6)
       fail_msg("n=%u: sum %g vs %g, dot %g vs %g", in.n, got_sum, want_sum,
                got_dot, want_dot);
-    /* the partial dot products: at most 7, adding up to the dot */
-    dam_tensor *parts;
-    uint32_t n_parts;
-    assert_int_equal(
-        dam_k_dot_parts(h->ex, in.ta, in.tb, 7, &parts, &n_parts), 0);
-    assert_true(n_parts >= 1 && n_parts <= 7 && parts->numel == n_parts);
-    float *got_parts = harness_read(h, parts);
-    double parts_sum = 0;
-    for (uint32_t i = 0; i < n_parts; i++)
-      parts_sum += got_parts[i];
-    free(got_parts);
-    dam_tensor_release(h->ex, parts);
-    if (fabs(parts_sum - want_dot) > 1e-6 * scale + 1e-6)
-      fail_msg("n=%u: dot parts add up to %g, not %g", in.n, parts_sum,
-               want_dot);
     /* the backward kernel: y += alpha * s[0] * b, and without b */
     double *want = malloc(in.n * sizeof *want);
     assert_int_equal(dam_k_broadcast_acc(h->ex, dot, 0.5f, in.tb, in.ty), 0);
