@@ -168,7 +168,7 @@ static void subsample(void **state) {
       fail_msg("subsample %ux%u stride %u offset %u: wrong values", H, W, s,
                o);
     free(got), free(got_r), free(got_gx), free(want), free(want_r),
-        free(want_gx);
+        free(want_gx), free(x), free(gy), free(gx0);
   }
 }
 
