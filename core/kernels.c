@@ -98,22 +98,6 @@ int dam_k_copy(dam_exec *ex, const dam_tensor *x, dam_tensor *y) {
   return unary(ex, "copy", &shader_copy, x, y);
 }
 
-/* One strided pass of reduce_sum.comp: out[i] = the sum (dot: product)
- * over a's elements i, i + parts, ... */
-static int reduce_pass(dam_exec *ex, const dam_tensor *a, const dam_tensor *b,
-                       uint32_t n, bool dot, uint32_t parts,
-                       const dam_tensor *out) {
-  struct { uint32_t n, parts, dot; } push = {n, parts, dot};
-  const dam_tensor *pass[] = {a, b, out};
-  return dam__k_run(ex, &shader_reduce_sum, pass, &push, parts);
-}
-
-/* The parts of a first pass over n elements, at most max_parts. */
-static uint32_t first_parts(uint64_t n, uint32_t max_parts) {
-  uint64_t parts = (n + REDUCE_PER_INVOCATION - 1) / REDUCE_PER_INVOCATION;
-  return parts <= 1 ? 1 : parts < max_parts ? (uint32_t)parts : max_parts;
-}
-
 /* Strided passes until one value is left in y. */
 static int reduce(dam_exec *ex, const char *op, const dam_tensor *a,
                   const dam_tensor *b, dam_tensor *y) {
@@ -123,22 +107,25 @@ static int reduce(dam_exec *ex, const char *op, const dam_tensor *a,
     err = dam__k_check(op, t + 2, 1, 1);
   if (err)
     return err;
-  uint32_t n = (uint32_t)a->numel;
-  bool dot = b != NULL;
+  struct { uint32_t n, parts, dot; } push = {(uint32_t)a->numel, 0, b != 0};
   for (;;) {
-    uint32_t parts = first_parts(n, REDUCE_MAX_PARTS);
+    uint32_t parts = (push.n + REDUCE_PER_INVOCATION - 1) /
+                     REDUCE_PER_INVOCATION;
+    push.parts = parts <= 1 ? 1 : parts < REDUCE_MAX_PARTS ? parts
+                                                           : REDUCE_MAX_PARTS;
     const dam_tensor *out = y;
-    if (parts > 1) {
-      dam_shape s = dam_shape4(parts, 0, 0, 0);
+    if (push.parts > 1) {
+      dam_shape s = dam_shape4(push.parts, 0, 0, 0);
       if (!(out = dam_tensor_new(ex, &s, false)))
         return DAM_ENOMEM;
     }
-    err = reduce_pass(ex, t[0], t[1], n, dot, parts, out);
-    if (err || parts == 1)
+    const dam_tensor *pass[] = {t[0], t[1], out};
+    err = dam__k_run(ex, &shader_reduce_sum, pass, &push, push.parts);
+    if (err || push.parts == 1)
       return err;
     t[0] = t[1] = out;
-    n = parts;
-    dot = false;
+    push.n = push.parts;
+    push.dot = 0;
   }
 }
 
