@@ -9,7 +9,11 @@
 #ifndef DAM_CONV2D_PACKED_GLSL
 #define DAM_CONV2D_PACKED_GLSL
 
+// 16 output channels per tile; the _tm8 variants of the in-place 1x1
+// forwards take 8 (groups of 8k + 1..8 outputs: core/conv.c).
+#ifndef PK_TM
 #define PK_TM 16
+#endif
 #ifndef W_TRANSPOSED
 #define W_TRANSPOSED 0
 #endif
