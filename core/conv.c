@@ -191,6 +191,24 @@ uint64_t dam_conv2d_macs(const dam_shape *x, const dam_shape *w,
 /* Check the three tensors of a pass: x-shaped, w-shaped and y-shaped, in
  * the order the pass binds them (t[0..3)); `xi`, `wi` and `yi` say where
  * each sits.  Every tensor must be bindable with 32-bit indices. */
+/* d from x's and w's shapes, checking that y has the output's. */
+static int check_shapes(const char *op, const dam_shape *x,
+                        const dam_shape *w, const dam_shape *y,
+                        const dam_conv2d_geom *g, conv_push *d) {
+  int err = dims(op, x, w, g, d);
+  if (err)
+    return err;
+  dam_shape want = dam_shape4(d->N, d->K, d->OH, d->OW);
+  if (!dam_shape_equal(y, &want)) {
+    char got[64], exp[64];
+    shape_str(y, got, sizeof got);
+    shape_str(&want, exp, sizeof exp);
+    return dam_fail(DAM_ESHAPE, "%s: output has shape %s, expected %s", op,
+                    got, exp);
+  }
+  return DAM_OK;
+}
+
 static int check_pass(const char *op, const dam_tensor *const *t, int xi,
                       int wi, int yi, const dam_conv2d_geom *g,
                       conv_push *d) {
@@ -202,19 +220,9 @@ static int check_pass(const char *op, const dam_tensor *const *t, int xi,
       return dam_fail(DAM_EINVAL, "%s: %s tensor is NULL", op, role[i]);
     err = dam__k_check(op, &t[at[i]], 1, 0);
   }
-  if (!err)
-    err = dims(op, &t[xi]->shape, &t[wi]->shape, g, d);
-  if (err)
-    return err;
-  dam_shape want = dam_shape4(d->N, d->K, d->OH, d->OW);
-  if (!dam_shape_equal(&t[yi]->shape, &want)) {
-    char got[64], exp[64];
-    shape_str(&t[yi]->shape, got, sizeof got);
-    shape_str(&want, exp, sizeof exp);
-    return dam_fail(DAM_ESHAPE, "%s: output has shape %s, expected %s", op,
-                    got, exp);
-  }
-  return DAM_OK;
+  return err ? err
+             : check_shapes(op, &t[xi]->shape, &t[wi]->shape, &t[yi]->shape,
+                            g, d);
 }
 
 static bool use_depthwise(const conv_push *d) {
@@ -546,8 +554,11 @@ static void choose_parts(dam_exec *ex, conv_push *d, uint64_t rows,
 
 /* The weight gradient in d's geometry: picks the shader. */
 static int grad_weight_pass(dam_exec *ex, const dam_tensor *x,
-                            const dam_tensor *gy, dam_tensor *gw,
-                            conv_push d) {
+                            const dam_tensor *gy, dam_tensor *const *gw,
+                            uint32_t n_gw, conv_push d) {
+  uint64_t gw_numel = 0;
+  for (uint32_t i = 0; i < n_gw; i++)
+    gw_numel += gw[i]->numel;
   int err;
   const dam_shader *s;
   uint64_t per_part;
@@ -556,7 +567,7 @@ static int grad_weight_pass(dam_exec *ex, const dam_tensor *x,
   uint64_t rows = (uint64_t)d.N * d.OH, min_rows = MIN_ROWS;
   bool flat = false;
   if (use_depthwise(&d)) {
-    s = dam__dw_grad_weight_shader(&d, gw->numel, &per_part, &flat);
+    s = dam__dw_grad_weight_shader(&d, gw_numel, &per_part, &flat);
   } else if (use_shared(ex)) {
     s = &shader_conv2d_grad_weight_tiled;
     d.tiles_n = div_up((uint64_t)d.Cg * khw, SHARED_BN);
@@ -587,28 +598,44 @@ static int grad_weight_pass(dam_exec *ex, const dam_tensor *x,
   if (flat)
     d.parts = d.N * d.tiles_n;
   else
-    choose_parts(ex, &d, rows, min_rows, per_part, gw->numel, tiled);
-  const dam_tensor *out = gw;
+    choose_parts(ex, &d, rows, min_rows, per_part, gw_numel, tiled);
+  const dam_tensor *out = gw[0];
   dam_tensor *partial = NULL;
-  if (d.parts > 1 || flat) {
-    dam_shape ps = dam_shape4(d.parts, (uint32_t)gw->numel, 0, 0);
+  if (d.parts > 1 || flat || n_gw > 1) {
+    dam_shape ps = dam_shape4(d.parts, (uint32_t)gw_numel, 0, 0);
     partial = dam_tensor_new(ex, &ps, false);
     if (!partial)
       return dam_fail(DAM_ENOMEM, "conv2d_grad_weight: %u partial sums: %s",
                       d.parts, dam_last_error());
     out = partial;
   }
-  d.accumulate = out == gw;
+  d.accumulate = out == gw[0];
   const dam_tensor *pass[] = {x, gy, out};
   err = tiled ? run_tiled(ex, s, pass, &d, per_part * d.parts)
               : run_counted(ex, s, pass, &d, per_part * d.parts);
-  if (out == gw)
+  if (!partial)
     return err;
   if (err) {
     dam_tensor_release(ex, partial);
     return err;
   }
-  return dam_part_sums_add(ex, partial, d.parts, gw);
+  return dam_part_sums_add_split(ex, partial, d.parts, gw, n_gw);
+}
+
+/* The weight gradient in d's geometry into gw[0..n_gw), through the
+ * stride-1 twin where the depthwise shaders take that. */
+static int grad_weight_run(dam_exec *ex, const dam_tensor *x,
+                           const dam_tensor *gy, dam_tensor *const *gw,
+                           uint32_t n_gw, conv_push d) {
+  conv_push s1;
+  if (!use_depthwise(&d) || !dam__dw_flat_twin(ex, &d, &s1))
+    return grad_weight_pass(ex, x, gy, gw, n_gw, d);
+  dam_tensor *full = dam__dw_spread_gy(ex, gy, &s1, d.sh);
+  if (!full)
+    return DAM_ENOMEM;
+  int err = grad_weight_pass(ex, x, full, gw, n_gw, s1);
+  dam_tensor_release(ex, full);
+  return err;
 }
 
 /* The weight gradient from relu(x) (relu_x; every shader reads x through
@@ -617,19 +644,12 @@ static int grad_weight(dam_exec *ex, const dam_tensor *x,
                        const dam_tensor *gy, const dam_conv2d_geom *g,
                        dam_tensor *gw, bool relu_x) {
   const dam_tensor *t[] = {x, gy, gw};
-  conv_push d, s1;
+  conv_push d;
   int err = check_pass("conv2d_grad_weight", t, 0, 2, 1, g, &d);
   if (err)
     return err;
   d.relu_x = relu_x;
-  if (!use_depthwise(&d) || !dam__dw_flat_twin(ex, &d, &s1))
-    return grad_weight_pass(ex, x, gy, gw, d);
-  dam_tensor *full = dam__dw_spread_gy(ex, gy, &s1, d.sh);
-  if (!full)
-    return DAM_ENOMEM;
-  err = grad_weight_pass(ex, x, full, gw, s1);
-  dam_tensor_release(ex, full);
-  return err;
+  return grad_weight_run(ex, x, gy, &gw, 1, d);
 }
 
 int dam_k_conv2d_grad_weight_acc(dam_exec *ex, const dam_tensor *x,
@@ -643,4 +663,29 @@ int dam_k_conv2d_grad_weight_relu_acc(dam_exec *ex, const dam_tensor *x,
                                       const dam_conv2d_geom *g,
                                       dam_tensor *gw) {
   return grad_weight(ex, x, gy, g, gw, true);
+}
+
+int dam_k_conv2d_grad_weight_groups_acc(dam_exec *ex, const dam_tensor *x,
+                                        const dam_tensor *gy,
+                                        const dam_conv2d_geom *g,
+                                        dam_tensor *const *gw) {
+  static const char op[] = "conv2d_grad_weight_groups";
+  uint32_t groups = g && g->groups ? g->groups : 1;
+  const dam_tensor *t[] = {x, gy};
+  int err = !x || !gy ? dam_fail(DAM_EINVAL, "%s: NULL tensor", op)
+                      : dam__k_check(op, t, 2, 0);
+  for (uint32_t i = 0; !err && i < groups; i++) {
+    if (!gw[i] || !dam_shape_equal(&gw[i]->shape, &gw[0]->shape))
+      err = dam_fail(DAM_ESHAPE, "%s: group %u's weights are missing or "
+                     "not shaped like group 0's", op, i);
+    else
+      err = dam__k_check(op, (const dam_tensor *const *)&gw[i], 1, 0);
+  }
+  if (err)
+    return err;
+  dam_shape ws = gw[0]->shape;
+  ws.dim[0] *= groups;
+  conv_push d;
+  err = check_shapes(op, &x->shape, &ws, &gy->shape, g, &d);
+  return err ? err : grad_weight_run(ex, x, gy, gw, groups, d);
 }

@@ -71,6 +71,14 @@ int dam_k_conv2d_grad_weight_relu_acc(dam_exec *ex, const dam_tensor *x,
                                       const dam_conv2d_geom *g,
                                       dam_tensor *gw);
 
+/* The same for a grouped conv whose groups' weights are separate tensors:
+ * gw[i] += dL/dw of group i's weights, i < g->groups, each gw[i] shaped
+ * [K / groups, C / groups, KH, KW]. */
+int dam_k_conv2d_grad_weight_groups_acc(dam_exec *ex, const dam_tensor *x,
+                                        const dam_tensor *gy,
+                                        const dam_conv2d_geom *g,
+                                        dam_tensor *const *gw);
+
 /* Multiply-adds of one forward pass (also of each gradient pass). */
 uint64_t dam_conv2d_macs(const dam_shape *x, const dam_shape *w,
                          const dam_conv2d_geom *g);

@@ -38,11 +38,13 @@ struct dam_tape;
 struct dam_tensor;
 
 /* Sums of partial results waiting to be added into their destinations
- * (part_sums.h): dst += the n_parts slices of parts. */
+ * (part_sums.h): dst[i] += parts[first + p * stride + i] over p < n_parts;
+ * the last sum over a parts tensor releases it. */
 #define DAM_PENDING_SUMS 7
 typedef struct dam_pending_sum {
   struct dam_tensor *parts, *dst;
-  uint32_t n_parts;
+  uint32_t n_parts, first, stride;
+  bool releases_parts;
 } dam_pending_sum;
 
 /* A growable list of tensors (not owning them). */

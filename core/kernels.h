@@ -40,8 +40,9 @@ int dam_k_relu(dam_exec *ex, const dam_tensor *x, dam_tensor *y);
 int dam_k_relu_backward(dam_exec *ex, const dam_tensor *x,
                         const dam_tensor *gy, dam_tensor *gx);
 
-/* y[n,c,i,j] = x[n,c, stride*i + offset, stride*j + offset], zero past
- * x's edge (x and y: the same images and channels). */
+/* y[n, b*C + c, i, j] = x[n, c, stride*i + offset + b, stride*j + offset
+ * + b], zero past x's edge: y has the images of x and B blocks of its C
+ * channels, 1 <= B <= stride, block b picking at offset + b. */
 int dam_k_subsample(dam_exec *ex, const dam_tensor *x, uint32_t stride,
                     uint32_t offset, dam_tensor *y);
 
@@ -49,8 +50,9 @@ int dam_k_subsample(dam_exec *ex, const dam_tensor *x, uint32_t stride,
 int dam_k_subsample_relu(dam_exec *ex, const dam_tensor *x, uint32_t stride,
                          uint32_t offset, dam_tensor *y);
 
-/* gx[n,c, stride*i + offset, stride*j + offset] += gy[n,c,i,j] where that
- * is inside gx; gx's other elements are not touched. */
+/* gx[n, c, stride*i + offset + b, stride*j + offset + b] += gy[n, b*C + c,
+ * i, j] where that is inside gx (blocks as in dam_k_subsample); gx's other
+ * elements are not touched. */
 int dam_k_subsample_backward_acc(dam_exec *ex, const dam_tensor *gy,
                                  uint32_t stride, uint32_t offset,
                                  dam_tensor *gx);

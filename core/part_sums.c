@@ -8,25 +8,57 @@
 #include "part_sums_sets.spv.h"
 
 DAM_SHADER(part_sums_sets, 2 * DAM_PENDING_SUMS, 0x2AAA,
-           8 * DAM_PENDING_SUMS);
+           16 * DAM_PENDING_SUMS);
 
-int dam_part_sums_add(dam_exec *ex, dam_tensor *parts, uint32_t n_parts,
-                      dam_tensor *dst) {
+/* Whether dst can take n_parts slices of `stride` floats from float
+ * `first` of parts on. */
+static int check(const dam_tensor *parts, uint32_t n_parts, uint64_t first,
+                 uint64_t stride, const dam_tensor *dst) {
   const dam_tensor *t[] = {dst};
   int err = dam__k_check("part_sums", t, 1, 0);
-  if (!err && (!parts || parts->numel != (uint64_t)n_parts * dst->numel))
+  if (!err && (!parts || n_parts == 0 || first + dst->numel > stride ||
+               parts->numel != (uint64_t)n_parts * stride))
     err = dam_fail(DAM_EINVAL, "part_sums: %u parts of %llu floats do not "
                    "fill the partial sums", n_parts,
                    (unsigned long long)dst->numel);
-  if (!err && ex->n_pending_sums == DAM_PENDING_SUMS)
-    err = dam_part_sums_flush(ex);
+  return err;
+}
+
+static int queue(dam_exec *ex, dam_pending_sum s) {
+  int err = ex->n_pending_sums == DAM_PENDING_SUMS ? dam_part_sums_flush(ex)
+                                                   : DAM_OK;
+  if (!err)
+    ex->pending_sums[ex->n_pending_sums++] = s;
+  return err;
+}
+
+int dam_part_sums_add(dam_exec *ex, dam_tensor *parts, uint32_t n_parts,
+                      dam_tensor *dst) {
+  return dam_part_sums_add_split(ex, parts, n_parts, &dst, 1);
+}
+
+int dam_part_sums_add_split(dam_exec *ex, dam_tensor *parts,
+                            uint32_t n_parts, dam_tensor *const *dst,
+                            uint32_t n_dst) {
+  uint64_t stride = 0;
+  for (uint32_t i = 0; i < n_dst; i++)
+    stride += dst[i] ? dst[i]->numel : 0;
+  int err = n_dst ? DAM_OK : dam_fail(DAM_EINVAL, "part_sums: no sums");
+  uint64_t first = 0;
+  for (uint32_t i = 0; !err && i < n_dst; i++) {
+    err = check(parts, n_parts, first, stride, dst[i]);
+    first += err ? 0 : dst[i]->numel;
+  }
   if (err) {
     dam_tensor_release(ex, parts);
     return err;
   }
-  ex->pending_sums[ex->n_pending_sums++] =
-      (dam_pending_sum){parts, dst, n_parts};
-  return DAM_OK;
+  /* a failed flush leaves parts to the end of the step */
+  first = 0;
+  for (uint32_t i = 0; !err && i < n_dst; first += dst[i++]->numel)
+    err = queue(ex, (dam_pending_sum){parts, dst[i], n_parts, (uint32_t)first,
+                                      (uint32_t)stride, i + 1 == n_dst});
+  return err;
 }
 
 int dam_part_sums_flush(dam_exec *ex) {
@@ -36,19 +68,25 @@ int dam_part_sums_flush(dam_exec *ex) {
   dam_pending_sum q[DAM_PENDING_SUMS];
   memcpy(q, ex->pending_sums, n * sizeof *q);
   ex->n_pending_sums = 0; /* the dispatch may submit, which flushes */
-  struct { uint32_t count[DAM_PENDING_SUMS], parts[DAM_PENDING_SUMS]; } p;
+  struct {
+    uint32_t count[DAM_PENDING_SUMS], parts[DAM_PENDING_SUMS],
+        first[DAM_PENDING_SUMS], stride[DAM_PENDING_SUMS];
+  } p;
   const dam_tensor *t[2 * DAM_PENDING_SUMS];
   uint64_t invocations = 0;
   for (uint32_t i = 0; i < DAM_PENDING_SUMS; i++) {
     const dam_pending_sum *s = &q[i < n ? i : 0];
     p.count[i] = i < n ? (uint32_t)s->dst->numel : 0;
     p.parts[i] = i < n ? s->n_parts : 0;
+    p.first[i] = s->first;
+    p.stride[i] = s->stride;
     t[2 * i] = s->parts;
     t[2 * i + 1] = s->dst;
     invocations += p.count[i];
   }
   int err = dam__k_run(ex, &shader_part_sums_sets, t, &p, invocations);
   for (uint32_t i = 0; i < n; i++)
-    dam_tensor_release(ex, q[i].parts);
+    if (q[i].releases_parts)
+      dam_tensor_release(ex, q[i].parts);
   return err;
 }

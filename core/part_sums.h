@@ -17,6 +17,14 @@
 int dam_part_sums_add(dam_exec *ex, dam_tensor *parts, uint32_t n_parts,
                       dam_tensor *dst);
 
+/* Queue dst[i] += sum over p < n_parts of block i of parts' slice p, for
+ * i < n_dst: each slice holds the n_dst blocks one after another, block i
+ * of dst[i]->numel floats (dam_part_sums_add is n_dst = 1).  parts as
+ * there. */
+int dam_part_sums_add_split(dam_exec *ex, dam_tensor *parts,
+                            uint32_t n_parts, dam_tensor *const *dst,
+                            uint32_t n_dst);
+
 /* Record every queued sum (nothing when none is). */
 int dam_part_sums_flush(dam_exec *ex);
 

@@ -6,8 +6,8 @@
 #include "subsample.spv.h"
 #include "subsample_backward.spv.h"
 
-DAM_SHADER(subsample, 2, 0x2, 32);
-DAM_SHADER(subsample_backward, 2, 0x2, 32);
+DAM_SHADER(subsample, 2, 0x2, 40);
+DAM_SHADER(subsample_backward, 2, 0x2, 40);
 
 /* Run s over the rows of `small` (y forward, gy backward), `big` the
  * planes the pixels are picked from or added into; relu: the forward
@@ -18,14 +18,15 @@ static int run(dam_exec *ex, const dam_shader *s, const char *op,
                bool relu) {
   const dam_tensor *t[] = {from, to};
   int err = dam__k_check(op, t, 2, 0);
+  uint32_t c = big->shape.dim[1], blocks = c ? small->shape.dim[1] / c : 0;
   if (!err && (big->shape.ndim != 4 || small->shape.ndim != 4 ||
-               big->shape.dim[0] != small->shape.dim[0] ||
-               big->shape.dim[1] != small->shape.dim[1] || stride == 0))
-    err = dam_fail(DAM_ESHAPE, "%s: planes of different images or "
-                   "channels, or stride 0", op);
+               big->shape.dim[0] != small->shape.dim[0] || blocks == 0 ||
+               small->shape.dim[1] != blocks * c || blocks > stride))
+    err = dam_fail(DAM_ESHAPE, "%s: planes of different images, or not "
+                   "1..stride blocks of the channels", op);
   if (err)
     return err;
-  struct { uint32_t rows, h, w, oh, ow, s, o, relu; } p = {
+  struct { uint32_t rows, h, w, oh, ow, s, o, relu, c, blocks; } p = {
       (uint32_t)(small->numel / small->shape.dim[3]),
       big->shape.dim[2],
       big->shape.dim[3],
@@ -33,7 +34,9 @@ static int run(dam_exec *ex, const dam_shader *s, const char *op,
       small->shape.dim[3],
       stride,
       offset,
-      relu};
+      relu,
+      c,
+      blocks};
   return dam__k_run(ex, s, t, &p, p.rows);
 }
 

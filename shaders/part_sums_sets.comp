@@ -1,5 +1,6 @@
-// dst_t[i] += sum over p < parts[t] of part_t[p * count[t] + i], in order
-// of p, for up to SETS queued sums in one dispatch (core/part_sums.c).
+// dst_t[i] += sum over p < parts[t] of part_t[first[t] + p * stride[t] +
+// i], in order of p, for up to SETS queued sums in one dispatch
+// (core/part_sums.c).
 // Sum t binds its parts at 2t and its destination at 2t + 1 and takes
 // count[t] invocations after those of the sums before it, one per element
 // (neighbouring invocations read neighbouring elements of each part).
@@ -19,11 +20,14 @@ SET(3)
 SET(4)
 SET(5)
 SET(6)
-layout(push_constant) uniform P { uint count[SETS]; uint parts[SETS]; } p;
+layout(push_constant) uniform P {
+  uint count[SETS], parts[SETS], first[SETS], stride[SETS];
+} p;
 #define SUM(T)                                                                 \
   if (t == T) {                                                                \
     float s = 0.0;                                                             \
-    for (uint q = 0u; q < p.parts[T]; q++) s += part##T.v[q * p.count[T] + i]; \
+    for (uint q = 0u; q < p.parts[T]; q++)                                     \
+      s += part##T.v[p.first[T] + q * p.stride[T] + i];                        \
     dst##T.v[i] += s;                                                          \
   }
 void main() {

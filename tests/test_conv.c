@@ -139,9 +139,11 @@ static dam_shape y_shape(const conv_case *cc) {
  * Every product of the forward sum is one (y, x, w) index triple; the
  * three passes are the three ways of contracting over them. */
 /* FWD_RELU, GRAD_INPUT_RELU (into x's gradient), GRAD_WEIGHT_RELU: those
- * of a conv whose input was relu(x). */
+ * of a conv whose input was relu(x); GRAD_WEIGHT_GROUPS: GRAD_WEIGHT into
+ * a tensor per group. */
 enum pass {
-  FWD, GRAD_INPUT, GRAD_WEIGHT, FWD_RELU, GRAD_INPUT_RELU, GRAD_WEIGHT_RELU
+  FWD, GRAD_INPUT, GRAD_WEIGHT, FWD_RELU, GRAD_INPUT_RELU, GRAD_WEIGHT_RELU,
+  GRAD_WEIGHT_GROUPS
 };
 
 static void reference(const conv_case *cc, enum pass ps, const double *a,
@@ -174,7 +176,8 @@ static void reference(const conv_case *cc, enum pass ps, const double *a,
                 case GRAD_INPUT:
                 case GRAD_INPUT_RELU: out[xi] += a[yi] * b[wi]; break;
                 case GRAD_WEIGHT: /* a through relu for GRAD_WEIGHT_RELU */
-                case GRAD_WEIGHT_RELU: out[wi] += a[xi] * b[yi]; break;
+                case GRAD_WEIGHT_RELU:
+                case GRAD_WEIGHT_GROUPS: out[wi] += a[xi] * b[yi]; break;
                 }
               }
         }
@@ -189,6 +192,31 @@ static double *to_double(const float *v, size_t n) {
 }
 
 /* ---- the device against the reference ---------------------------------- */
+
+/* dam_k_conv2d_grad_weight_groups_acc into a tensor per group, each
+ * holding its slice of prior first; their contents one after another. */
+static float *run_grad_weight_groups(harness *h, const conv_case *cc,
+                                     const dam_tensor *x,
+                                     const dam_tensor *gy,
+                                     const float *prior, int *err) {
+  uint32_t groups = geom1(cc->g.groups);
+  dam_shape gs = w_shape(cc);
+  gs.dim[0] /= groups;
+  size_t per = dam_shape_numel(&gs);
+  dam_tensor **gw = malloc(groups * sizeof *gw);
+  float *got = malloc(groups * per * sizeof *got);
+  assert_true(gw && got);
+  for (uint32_t i = 0; i < groups; i++)
+    gw[i] = harness_tensor(h, gs, prior + i * per);
+  *err = dam_k_conv2d_grad_weight_groups_acc(h->ex, x, gy, &cc->g, gw);
+  for (uint32_t i = 0; i < groups && !*err; i++) {
+    float *part = harness_read(h, gw[i]);
+    memcpy(got + i * per, part, per * sizeof *part);
+    free(part);
+  }
+  free(gw);
+  return got;
+}
 
 /* Run pass `ps` of case `cc` on the device, with the output holding
  * random prior content for the accumulating passes, and compare. */
@@ -223,6 +251,9 @@ static void check_case(harness *h, const conv_case *cc, enum pass ps) {
     reference(cc, GRAD_WEIGHT, dx, dgy, want);
     err = dam_k_conv2d_grad_weight_acc(h->ex, tx, tgy, &cc->g, out);
     break;
+  case GRAD_WEIGHT_GROUPS: /* on the device below */
+    reference(cc, GRAD_WEIGHT, dx, dgy, want);
+    break;
   case GRAD_INPUT_RELU: /* the relu's mask on top of GRAD_INPUT */
     reference(cc, GRAD_INPUT, dgy, dw, want);
     for (size_t i = 0; i < nx; i++)
@@ -247,7 +278,11 @@ static void check_case(harness *h, const conv_case *cc, enum pass ps) {
   if (ps != FWD && ps != FWD_RELU)
     for (size_t i = 0; i < no; i++)
       want[i] += prior[i];
-  float *got = harness_read(h, out);
+  float *got = ps == GRAD_WEIGHT_GROUPS
+                   ? run_grad_weight_groups(h, cc, tx, tgy, prior, &err)
+                   : harness_read(h, out);
+  if (err)
+    fail_msg("case %zu: %s", (size_t)(cc - cases), dam_last_error());
   double e = harness_max_rel_err(got, want, no);
   if (e > 1e-4)
     fail_msg("case %zu (N%u C%u %ux%u K%u %ux%u), pass %d: max relative "
@@ -323,6 +358,10 @@ static void grad_input_relu(void **state) {
     assert_int_equal(dam_exec_end_step(h->ex), 0);
   }
   assert_true(folded > 0 && folded < N_CASES);
+}
+static void grad_weight_groups(void **s) {
+  all_cases(s, GRAD_WEIGHT_GROUPS, DAM__CONV2D_AUTO);
+  all_cases(s, GRAD_WEIGHT_GROUPS, DAM__CONV2D_SHARED);
 }
 static void grad_weight_relu(void **s) {
   all_cases(s, GRAD_WEIGHT_RELU, DAM__CONV2D_AUTO);
@@ -491,6 +530,18 @@ static void bad_input_refused(void **state) {
               DAM_ESHAPE);
   expect_fail(dam_k_conv2d_grad_weight_acc(ex, x, y, &pad1, w_big),
               DAM_ESHAPE);
+  dam_conv2d_geom pad1_g2 = {.pad = {1, 1}, .groups = 2};
+  dam_tensor *half = harness_tensor(h, dam_shape4(3, 2, 3, 3), NULL);
+  dam_tensor *unlike[] = {half, w}, *missing[] = {half, NULL};
+  dam_tensor *halves[] = {half, half};
+  expect_fail(dam_k_conv2d_grad_weight_groups_acc(ex, x, y, &pad1_g2, unlike),
+              DAM_ESHAPE);
+  expect_fail(dam_k_conv2d_grad_weight_groups_acc(ex, x, y, &pad1_g2,
+                                                  missing),
+              DAM_ESHAPE);
+  expect_fail(dam_k_conv2d_grad_weight_groups_acc(ex, x, y_bad, &pad1_g2,
+                                                  halves),
+              DAM_ESHAPE);
   dam_conv2d_geom huge = {.stride = {1u << 20, 1}};
   expect_fail(dam_k_conv2d(ex, x, w, &huge, y), DAM_EINVAL);
   dam_shape s, x4 = dam_shape4(1, 6, 8, 8), w4 = dam_shape4(4, 2, 3, 3);
@@ -520,6 +571,7 @@ int main(void) {
       cmocka_unit_test(forward_relu),
       cmocka_unit_test(grad_input_relu),
       cmocka_unit_test(grad_weight_relu),
+      cmocka_unit_test(grad_weight_groups),
       cmocka_unit_test(grad_weight_parts),
       cmocka_unit_test(bad_input_refused),
   };

@@ -123,22 +123,29 @@ static void reductions(void **state) {
 
 /* More workgroups than maxComputeWorkGroupCount[0] allows in x. */
 /* subsample (of x, or of relu(x)) and its backward against a loop over
- * (n, c, i, j): odd sizes (zeros past the edge at offset 1), stride 3. */
+ * (n, block, c, i, j): odd sizes (zeros past the edge at offset 1),
+ * stride 3, both phases of a factorized reduce as two blocks (the second
+ * past the edge of a 1-pixel image), three blocks at stride 3, a block
+ * starting past the edge. */
 static void subsample(void **state) {
   harness *h = *state;
-  static const uint32_t cases[][4] = {
-      {7, 6, 2, 0}, {7, 6, 2, 1}, {4, 9, 2, 1}, {8, 7, 3, 2}};
+  static const uint32_t cases[][5] = {
+      {7, 6, 2, 0, 1}, {7, 6, 2, 1, 1}, {4, 9, 2, 1, 1}, {8, 7, 3, 2, 1},
+      {7, 7, 2, 0, 2}, {6, 5, 2, 0, 2}, {1, 1, 2, 0, 2}, {8, 7, 3, 1, 3},
+      {9, 1, 3, 2, 3}};
   for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
     uint32_t H = cases[k][0], W = cases[k][1], s = cases[k][2];
-    uint32_t o = cases[k][3], oh = (H + s - 1) / s, ow = (W + s - 1) / s;
-    size_t planes = 2 * 3, nx = planes * H * W, ny = planes * oh * ow;
+    uint32_t o = cases[k][3], b = cases[k][4];
+    uint32_t oh = (H + s - 1) / s, ow = (W + s - 1) / s;
+    size_t nx = 2 * 3 * H * W, ny = 2 * 3 * b * oh * ow;
     float *x = harness_random(h, nx, -2, 2);
     float *gy = harness_random(h, ny, -1, 1);
     float *gx0 = harness_random(h, nx, -1, 1);
+    dam_shape ys = dam_shape4(2, 3 * b, oh, ow);
     dam_tensor *tx = harness_tensor(h, dam_shape4(2, 3, H, W), x);
-    dam_tensor *ty = harness_tensor(h, dam_shape4(2, 3, oh, ow), NULL);
-    dam_tensor *tr = harness_tensor(h, dam_shape4(2, 3, oh, ow), NULL);
-    dam_tensor *tgy = harness_tensor(h, dam_shape4(2, 3, oh, ow), gy);
+    dam_tensor *ty = harness_tensor(h, ys, NULL);
+    dam_tensor *tr = harness_tensor(h, ys, NULL);
+    dam_tensor *tgy = harness_tensor(h, ys, gy);
     dam_tensor *tgx = harness_tensor(h, dam_shape4(2, 3, H, W), gx0);
     assert_int_equal(dam_k_subsample(h->ex, tx, s, o, ty), 0);
     assert_int_equal(dam_k_subsample_relu(h->ex, tx, s, o, tr), 0);
@@ -149,24 +156,27 @@ static void subsample(void **state) {
     assert_true(want && want_r && want_gx);
     for (size_t i = 0; i < nx; i++)
       want_gx[i] = gx0[i];
-    for (size_t p = 0; p < planes; p++)
-      for (uint32_t i = 0; i < oh; i++)
-        for (uint32_t j = 0; j < ow; j++) {
-          uint32_t y = s * i + o, xx = s * j + o;
-          if (y >= H || xx >= W)
-            continue;
-          size_t from = (p * H + y) * W + xx, to = (p * oh + i) * ow + j;
-          want[to] = x[from];
-          want_r[to] = x[from] > 0 ? x[from] : 0;
-          want_gx[from] += gy[to];
-        }
+    for (size_t n = 0; n < 2; n++)
+      for (size_t blk = 0; blk < b; blk++)
+        for (size_t c = 0; c < 3; c++)
+          for (uint32_t i = 0; i < oh; i++)
+            for (uint32_t j = 0; j < ow; j++) {
+              uint32_t y = s * i + o + blk, xx = s * j + o + blk;
+              if (y >= H || xx >= W)
+                continue;
+              size_t from = ((n * 3 + c) * H + y) * W + xx;
+              size_t to = (((n * b + blk) * 3 + c) * oh + i) * ow + j;
+              want[to] = x[from];
+              want_r[to] = x[from] > 0 ? x[from] : 0;
+              want_gx[from] += gy[to];
+            }
     float *got = harness_read(h, ty), *got_r = harness_read(h, tr);
     float *got_gx = harness_read(h, tgx);
     if (harness_max_rel_err(got, want, ny) > 0 ||
         harness_max_rel_err(got_r, want_r, ny) > 0 ||
         harness_max_rel_err(got_gx, want_gx, nx) > 1e-6)
-      fail_msg("subsample %ux%u stride %u offset %u: wrong values", H, W, s,
-               o);
+      fail_msg("subsample %ux%u stride %u offset %u, %u blocks: wrong "
+               "values", H, W, s, o, b);
     free(got), free(got_r), free(got_gx), free(want), free(want_r),
         free(want_gx), free(x), free(gy), free(gx0);
   }
