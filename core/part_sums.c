@@ -7,8 +7,8 @@
 
 #include "part_sums_sets.spv.h"
 
-DAM_SHADER(part_sums_sets, 2 * DAM_PENDING_SUMS, 0x2AAA,
-           16 * DAM_PENDING_SUMS);
+DAM_SHADER_TEXEL(part_sums_sets, 2 * DAM_PENDING_SUMS, 0x2AAA, 0x1555,
+                 16 * DAM_PENDING_SUMS);
 
 /* Whether dst can take n_parts slices of `stride` floats from float
  * `first` of parts on. */
@@ -82,7 +82,7 @@ int dam_part_sums_flush(dam_exec *ex) {
     p.stride[i] = s->stride;
     t[2 * i] = s->parts;
     t[2 * i + 1] = s->dst;
-    invocations += p.count[i];
+    invocations += (p.count[i] + 3) / 4;
   }
   int err = dam__k_run(ex, &shader_part_sums_sets, t, &p, invocations);
   for (uint32_t i = 0; i < n; i++)
