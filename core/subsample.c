@@ -6,8 +6,8 @@
 #include "subsample.spv.h"
 #include "subsample_backward.spv.h"
 
-DAM_SHADER(subsample, 2, 0x2, 40);
-DAM_SHADER(subsample_backward, 2, 0x2, 40);
+DAM_SHADER_TEXEL(subsample, 2, 0x2, 0x1, 40);
+DAM_SHADER_TEXEL(subsample_backward, 2, 0x2, 0x1, 40);
 
 /* Run s over the rows of `small` (y forward, gy backward), `big` the
  * planes the pixels are picked from or added into; relu: the forward

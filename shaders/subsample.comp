@@ -6,7 +6,7 @@
 #extension GL_GOOGLE_include_directive : require
 #include "diffautoml/dam_shader.glsl"
 layout(local_size_x = 64) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(binding = 0) uniform samplerBuffer x;  // vec4 texels
 layout(std430, binding = 1) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform P { uint rows, h, w, oh, ow, s, o, relu, c, blocks; } p;
 void main() {
@@ -18,7 +18,7 @@ void main() {
   uint xo = ((n * p.c + cy - b * p.c) * p.h + iy) * p.w + o;
   uint inside = iy < p.h && o < p.w ? min(p.ow, (p.w - o + p.s - 1u) / p.s) : 0u;
   for (uint j = 0u; j < p.ow; j++) {
-    float v = j < inside ? x[xo + j * p.s] : 0.0;
+    float v = j < inside ? dam_texel_float(x, xo + j * p.s) : 0.0;
     y[yo + j] = p.relu != 0u ? max(v, 0.0) : v;
   }
 }

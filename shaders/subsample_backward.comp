@@ -7,7 +7,7 @@
 #extension GL_GOOGLE_include_directive : require
 #include "diffautoml/dam_shader.glsl"
 layout(local_size_x = 64) in;
-layout(std430, binding = 0) readonly buffer GY { float gy[]; };
+layout(binding = 0) uniform samplerBuffer gy;  // vec4 texels
 layout(std430, binding = 1) buffer GX { float gx[]; };
 layout(push_constant) uniform P { uint rows, h, w, oh, ow, s, o, relu, c, blocks; } p;
 void main() {
@@ -20,5 +20,5 @@ void main() {
   uint xo = ((n * p.c + cy - b * p.c) * p.h + iy) * p.w + o;
   uint inside = min(p.ow, (p.w - o + p.s - 1u) / p.s);
   for (uint j = 0u; j < inside; j++)
-    gx[xo + j * p.s] += gy[yo + j];
+    gx[xo + j * p.s] += dam_texel_float(gy, yo + j);
 }
