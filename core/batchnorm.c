@@ -13,7 +13,9 @@
 #include "bn_apply.spv.h"
 #include "bn_apply_flat.spv.h"
 #include "bn_backward_apply.spv.h"
+#include "bn_backward_apply_set.spv.h"
 #include "bn_backward_apply_flat.spv.h"
+#include "bn_backward_apply_flat_set.spv.h"
 #include "bn_backward_stats.spv.h"
 #include "bn_backward_stats_flat.spv.h"
 #include "bn_eval_coef.spv.h"
@@ -29,6 +31,8 @@ DAM_SHADER_TEXEL(bn_apply, 3, 0x4, 0x1, 20);
 DAM_SHADER_TEXEL(bn_backward_apply, 4, 0x8, 0x3, 20);
 DAM_SHADER_TEXEL(bn_apply_flat, 3, 0x4, 0x1, 20);
 DAM_SHADER_TEXEL(bn_backward_apply_flat, 4, 0x8, 0x3, 20);
+DAM_SHADER_TEXEL(bn_backward_apply_set, 4, 0x8, 0x3, 20);
+DAM_SHADER_TEXEL(bn_backward_apply_flat_set, 4, 0x8, 0x3, 20);
 
 /* Most invocations per channel in the one-pass reductions: the channel's
  * last one adds their partial sums alone. */
@@ -319,8 +323,13 @@ static int backward(dam_exec *ex, const char *op, const dam_tensor *x,
                         &shader_bn_backward_stats_flat, t, 5, &g, &p);
   if (!err && gx) {
     const dam_tensor *apply[] = {x, gy, coef, gx};
-    err = planes_pass(ex, &shader_bn_backward_apply,
-                      &shader_bn_backward_apply_flat, apply, &g);
+    bool set = dam__k_take_zeros(gx);
+    err = planes_pass(ex,
+                      set ? &shader_bn_backward_apply_set
+                          : &shader_bn_backward_apply,
+                      set ? &shader_bn_backward_apply_flat_set
+                          : &shader_bn_backward_apply_flat,
+                      apply, &g);
   }
   dam_tensor_release(ex, coef);
   return err;

@@ -39,8 +39,12 @@ static int host_dispatch(dam_exec *ex, const dam_shader *shader,
   if (n_tensors > DAM_MAX_BINDINGS)
     return dam_fail(DAM_EINVAL, "shader %s: %u tensors (at most %d)",
                     shader->name, n_tensors, DAM_MAX_BINDINGS);
-  for (uint32_t i = 0; i < n_tensors; i++)
+  for (uint32_t i = 0; i < n_tensors; i++) {
+    int err = dam_tensor_materialize(ex, tensors[i]);
+    if (err)
+      return err;
     r[i] = dam_tensor_binding(tensors[i], shader, i);
+  }
   return dam_exec_dispatch(ex, shader, r, n_tensors, push, invocations);
 }
 

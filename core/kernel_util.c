@@ -39,6 +39,12 @@ uint64_t dam__k_elementwise_invocations(uint64_t n) {
   return vec4_runs > n % 4 ? vec4_runs : n % 4;
 }
 
+bool dam__k_take_zeros(dam_tensor *t) {
+  bool pending = t->zeros_pending;
+  t->zeros_pending = false;
+  return pending;
+}
+
 bool dam__k_cpu_device(const dam_exec *ex) {
   return ex->dev->info.type == VK_PHYSICAL_DEVICE_TYPE_CPU;
 }

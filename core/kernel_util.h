@@ -39,6 +39,11 @@ int dam__k_run(dam_exec *ex, const dam_shader *s, const dam_tensor *const *t,
 #define DAM_EW_SPAN 4
 uint64_t dam__k_elementwise_invocations(uint64_t n);
 
+/* For a kernel about to write every element of t: true when t's contents
+ * are zeros not yet written (dam_tensor.zeros_pending), which it then
+ * overwrites instead of adding to; they are no longer pending either way. */
+bool dam__k_take_zeros(dam_tensor *t);
+
 /* True when ex's device is a CPU (lavapipe): kernels pick their
  * barrier-free variants there, shared-memory tiled ones elsewhere. */
 bool dam__k_cpu_device(const dam_exec *ex);

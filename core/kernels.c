@@ -33,6 +33,8 @@ DAM_SHADER(broadcast_acc, 3, 0x4, 12);
 int dam_k_fill(dam_exec *ex, dam_tensor *y, float value) {
   const dam_tensor *t[] = {y};
   int err = dam__k_check("fill", t, 1, 0);
+  if (!err)
+    dam__k_take_zeros(y);
   if (err || (value == 0.0f && !signbit(value))) /* zero bits: a memset */
     return err ? err : dam_exec_zero(ex, dam_tensor_range(y));
   struct { uint32_t n; float value; } push = {(uint32_t)y->numel, value};

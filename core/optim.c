@@ -179,11 +179,24 @@ static uint32_t batch_slots(const dam_tensor *const *a, uint32_t first,
   return end;
 }
 
+/* Write the pending zeros of the n tensors t (dam_tensor.zeros_pending):
+ * the set kernels bind their ranges directly. */
+static int materialize(dam_exec *ex, const dam_tensor *const *t, uint32_t n) {
+  int err = DAM_OK;
+  for (uint32_t i = 0; i < n && !err; i++)
+    err = dam_tensor_materialize(ex, (dam_tensor *)t[i]);
+  return err;
+}
+
 static int sets_reduce(dam_exec *ex, const char *op,
                        const dam_tensor *const *a,
                        const dam_tensor *const *b, uint32_t n, dam_tensor *y,
                        bool root) {
   int err = check_sets(op, a, b, n, y);
+  if (!err)
+    err = materialize(ex, a, n);
+  if (!err)
+    err = materialize(ex, b, n);
   if (err)
     return err;
   if (n == 0)
@@ -252,6 +265,8 @@ int dam_k_clip_by_norm(dam_exec *ex, dam_tensor *const *g, uint32_t n,
     if ((err = dam__k_check("clip_by_norm", &t, 1, 0)))
       return dam_fail(err, "%s (gradient %u)", dam_last_error(), i);
   }
+  if ((err = materialize(ex, (const dam_tensor *const *)g, n)))
+    return err;
   for (uint32_t i = 0; i < n; i += CLIP_SETS) {
     clip_push push = {.max_norm = max_norm,
                       .per = PARTIAL_PER_INVOCATION,
@@ -295,6 +310,8 @@ int dam_k_sgd_sets(dam_exec *ex, dam_tensor *const *w, dam_tensor *const *g,
     if ((err = dam__k_check("sgd_sets", t, 3, w[i] ? w[i]->numel : 0)))
       return dam_fail(err, "%s (tensor %u)", dam_last_error(), i);
   }
+  if ((err = materialize(ex, (const dam_tensor *const *)g, n)))
+    return err;
   for (uint32_t i = 0; i < n; i += SGD_SETS) {
     sgd_sets_push push = {.lr = a->lr, .wd = a->wd, .momentum = a->momentum,
                           .nesterov = a->nesterov,

@@ -140,7 +140,7 @@ static int terms_pack_grads(dam_run *run, dam_step_terms *st) {
   for (int c = 0; c < 2; c++)
     for (uint32_t k = 0; !err && k < st->n[c]; k++) {
       dam_tensor *g = st->wt[c][k]->grad;
-      if (g)
+      if (g && !(err = dam_tensor_materialize(run->ex, g)))
         err = dam_exec_copy(run->ex, dam_tensor_range(g), dst);
       dst.offset += sizeof(float);
     }
@@ -413,7 +413,11 @@ static int download_all(dam_run *run, const train_pass *tp,
                         sizeof *rb->hpo_dots);
   if (!rb->loss_i || !rb->logits || !rb->arch_grad || !rb->hpo_dots)
     return dam_fail(DAM_ENOMEM, "out of memory");
-#define PUT(T, D) (src[k] = dam_tensor_range(T), dst[k++] = (D))
+  int err = DAM_OK;
+  /* a new gradient's zeros are written first (dam_tensor.zeros_pending) */
+#define PUT(T, D)                                                             \
+  (err = err ? err : dam_tensor_materialize(run->ex, T),                      \
+   src[k] = dam_tensor_range(T), dst[k++] = (D))
   PUT(tp->loss_i, rb->loss_i);
   PUT(tp->logits, rb->logits);
   PUT(tp->loss, &rb->loss);
@@ -425,7 +429,10 @@ static int download_all(dam_run *run, const train_pass *tp,
   for (int s = 0; s < 2 && tp->mag[0]; s++) {
     if (!(rb->mag_grad[s] = malloc(n * sizeof *rb->mag_grad[s])))
       return dam_fail(DAM_ENOMEM, "out of memory");
-    PUT(dam_tensor_grad(run->ex, tp->mag[s]), rb->mag_grad[s]);
+    dam_tensor *g = dam_tensor_grad(run->ex, tp->mag[s]);
+    if (!g)
+      return DAM_ENOMEM;
+    PUT(g, rb->mag_grad[s]);
   }
   for (uint32_t i = 0; i < run->n_hpo; i++)
     for (uint32_t d = 0; d < run->hpo[i]->desc->n_dots; d++)
@@ -435,7 +442,7 @@ static int download_all(dam_run *run, const train_pass *tp,
         return dam_fail(DAM_EINVAL, "step: more than %d read-backs",
                         DAM_DOWNLOAD_RANGES);
 #undef PUT
-  return dam_exec_download_ranges(run->ex, src, k, dst);
+  return err ? err : dam_exec_download_ranges(run->ex, src, k, dst);
 }
 
 /* Host updates after the read-back: DA policy, magnitudes, arch, HPO. */

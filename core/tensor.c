@@ -140,6 +140,10 @@ void dam_tensor_release(dam_exec *ex, dam_tensor *t) {
 }
 
 int dam_tensor_materialize(dam_exec *ex, dam_tensor *t) {
+  if (t->zeros_pending && t->mem.block) {
+    t->zeros_pending = false;
+    return dam_exec_zero(ex, dam_tensor_range(t));
+  }
   if (t->persistent || t->mem.block)
     return DAM_OK;
   if (!t->relu_of)
@@ -195,7 +199,9 @@ dam_tensor *dam_tensor_grad(dam_exec *ex, dam_tensor *t) {
   dam_tensor *g = dam_tensor_new(ex, &t->shape, t->persistent);
   if (!g)
     return NULL;
-  if (dam_k_fill(ex, g, 0.0f) != DAM_OK) {
+  /* a step tensor's zeros wait for their first reader */
+  g->zeros_pending = !t->persistent;
+  if (t->persistent && dam_k_fill(ex, g, 0.0f) != DAM_OK) {
     dam_tensor_free(ex, g);
     return NULL;
   }

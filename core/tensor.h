@@ -23,6 +23,10 @@ struct dam_tensor {
   struct dam_tensor *relu_of; /* contents are relu(relu_of) (dam_relu):
                                  made when first read, and again after a
                                  release */
+  bool zeros_pending;         /* contents are zeros not yet written (a step
+                                 tensor's new gradient): written when first
+                                 bound, unless a kernel that writes every
+                                 element takes them (dam__k_take_zeros) */
   uint8_t scope_refs;         /* dam_scope_close's scratch */
   struct dam_tensor *prev, *next; /* ex's list of step or persistent
                                      tensors */
@@ -77,9 +81,11 @@ void dam_tensor_free(dam_exec *ex, dam_tensor *t);
 void dam_tensor_release(dam_exec *ex, dam_tensor *t);
 
 /* Give a step tensor without memory that has a recipe (relu_of) its
- * contents: memory from the arena and the relu, recorded now.  Nothing for
- * a tensor with memory; DAM_EINVAL for a released one without a recipe.
- * Kernels call it on every tensor they bind, downloads on theirs. */
+ * contents: memory from the arena and the relu, recorded now; write the
+ * pending zeros of a new gradient (zeros_pending).  Nothing else for a
+ * tensor with memory; DAM_EINVAL for a released one without a recipe.
+ * Kernels call it on every tensor they bind, downloads and the optimizer's
+ * set kernels on theirs. */
 int dam_tensor_materialize(dam_exec *ex, dam_tensor *t);
 
 /* The buffer range of t's elements. */
@@ -102,7 +108,9 @@ int dam_tensor_upload(dam_exec *ex, dam_tensor *t, const float *data);
 /* Finish the recorded work and read t's numel floats. */
 int dam_tensor_download(dam_exec *ex, const dam_tensor *t, float *data);
 
-/* t's gradient, created on first use (zero-filled, same lifetime as t).
+/* t's gradient, created on first use (zero, same lifetime as t; a step
+ * tensor's zeros are written when first bound, or written over by a
+ * kernel that takes them: dam_tensor.zeros_pending).
  * dam_backward releases the gradients of the step tensors its nodes
  * produced; asking again afterwards gives a new, zero gradient. */
 dam_tensor *dam_tensor_grad(dam_exec *ex, dam_tensor *t);

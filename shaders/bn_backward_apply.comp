@@ -1,5 +1,6 @@
 // Batch-norm backward to the input: gx += a * gy - b * (x - mean) - c0 with
-// coef[c] = (a, b, c0, mean) from bn_backward_stats.glsl.  Planes are
+// coef[c] = (a, b, c0, mean) from bn_backward_stats.glsl; the _set variant
+// (SET 1) writes gx = ... over zeros never written (dam__k_take_zeros).  Planes are
 // split over invocations as in bn_apply.comp (vec4 views likewise).
 #version 450
 #extension GL_GOOGLE_include_directive : require
@@ -11,6 +12,7 @@ layout(std430, binding = 2) readonly buffer C { vec4 coef[]; };
 layout(std430, binding = 3) buffer GX { float gx[]; };
 layout(std430, binding = 3) buffer GX4 { vec4 gx4[]; };
 layout(push_constant) uniform P { uint planes, c, hw, parts, wide; } p;
+#include "bn_store.glsl"
 void main() {
   uint i = dam_linear_id();
   if (i >= p.planes * p.parts) return;
@@ -20,15 +22,17 @@ void main() {
     uint n = p.hw / 4u, base = plane * n;
     for (; e < n; e += p.parts) {
       uint at = base + e;
-      gx4[at] += k.x * texelFetch(gy, int(at)) -
-                 k.y * (texelFetch(x, int(at)) - k.w) - k.z;
+      vec4 v = k.x * texelFetch(gy, int(at)) -
+               k.y * (texelFetch(x, int(at)) - k.w) - k.z;
+      BN_STORE(gx4[at], v);
     }
   } else {
     uint base = plane * p.hw;
     for (; e < p.hw; e += p.parts) {
       uint at = base + e;
-      gx[at] += k.x * dam_texel_float(gy, at) -
+      float v = k.x * dam_texel_float(gy, at) -
                 k.y * (dam_texel_float(x, at) - k.w) - k.z;
+      BN_STORE(gx[at], v);
     }
   }
 }

@@ -331,6 +331,55 @@ static void backward_partial_outputs(void **state) {
   free(x), free(gy), free(dx), free(dgy), free(want_gx);
 }
 
+/* gx a step tensor's new gradient, its zeros not yet written
+ * (dam_tensor_grad): the backward writes it over (the _set shaders) in
+ * each layout (planes of 4k floats, flat vec4 spans, single floats), a
+ * second backward adds to it, and a new gradient left alone reads as
+ * zeros. */
+static void backward_into_new_gradient(void **state) {
+  harness *h = *state;
+  static const dims layouts[] = {{2, 3, 4, 4}, {4, 3, 7, 7}, {7, 3, 9, 9}};
+  float mean[3] = {0.1f, -0.2f, 0.05f}, invstd[3] = {0.9f, 1.1f, 0.7f};
+  double dmean[3], dinv[3], want_g[3], want_b[3];
+  for (int c = 0; c < 3; c++)
+    dmean[c] = mean[c], dinv[c] = invstd[c];
+  dam_shape cs = dam_shape4(3, 0, 0, 0);
+  for (size_t k = 0; k < sizeof layouts / sizeof *layouts; k++) {
+    const dims *d = &layouts[k];
+    dam_shape xs = shape_of(d);
+    size_t nx = dam_shape_numel(&xs);
+    float *x = harness_random(h, nx, -2, 2);
+    float *gy = harness_random(h, nx, -1, 1);
+    double *dx = widen(x, nx), *dgy = widen(gy, nx);
+    double *want = calloc(nx, sizeof *want);
+    assert_non_null(want);
+    ref_backward(d, dx, dgy, NULL, dmean, dinv, want, want_g, want_b);
+    dam_tensor *tx = harness_tensor(h, xs, x);
+    dam_tensor *tgy = harness_tensor(h, xs, gy);
+    dam_tensor *tm = harness_tensor(h, cs, mean);
+    dam_tensor *ti = harness_tensor(h, cs, invstd);
+    dam_tensor *owner = dam_tensor_new(h->ex, &xs, false);
+    dam_tensor *gx = owner ? dam_tensor_grad(h->ex, owner) : NULL;
+    assert_true(gx && gx->zeros_pending);
+    assert_int_equal(dam_k_batchnorm_backward(h->ex, tx, tgy, NULL, tm, ti,
+                                              gx, NULL, NULL), 0);
+    assert_false(gx->zeros_pending);
+    expect_close(h, gx, want, "backward into a new gradient", d, 0);
+    assert_int_equal(dam_k_batchnorm_backward(h->ex, tx, tgy, NULL, tm, ti,
+                                              gx, NULL, NULL), 0);
+    for (size_t i = 0; i < nx; i++)
+      want[i] *= 2;
+    expect_close(h, gx, want, "a second backward into it", d, 0);
+    dam_tensor *other = dam_tensor_new(h->ex, &xs, false);
+    dam_tensor *untouched = other ? dam_tensor_grad(h->ex, other) : NULL;
+    assert_non_null(untouched);
+    memset(want, 0, nx * sizeof *want);
+    expect_close(h, untouched, want, "a new gradient left alone", d, 0);
+    assert_int_equal(dam_exec_end_step(h->ex), 0);
+    free(x), free(gy), free(dx), free(dgy), free(want);
+  }
+}
+
 /* The reference backward against central differences of the reference
  * training forward, for L = sum(w * y), w random. */
 static void reference_backward_matches_finite_differences(void **state) {
@@ -430,6 +479,7 @@ int main(void) {
       cmocka_unit_test(eval_mode),
       cmocka_unit_test(eval_mode_gradient),
       cmocka_unit_test(backward_partial_outputs),
+      cmocka_unit_test(backward_into_new_gradient),
       cmocka_unit_test(bad_arguments_refused),
   };
   return cmocka_run_group_tests(tests, harness_setup, harness_teardown);
