@@ -11,10 +11,12 @@
 
 #include "scale_by.spv.h"
 #include "scale_grads.spv.h"
+#include "scale_grads_set.spv.h"
 #include "scale_rows.spv.h"
 
 DAM_SHADER_TEXEL(scale_by, 6, 0x8, 0x22, 12);
 DAM_SHADER_TEXEL(scale_grads, 9, 0x198, 0x61, 12);
+DAM_SHADER_TEXEL(scale_grads_set, 9, 0x198, 0x61, 12);
 DAM_SHADER(scale_rows, 3, 0x4, 12);
 
 /* y = s0 * x0 + s1 * x1 + a (x1, s1 and a optional, NULL); a may be y
@@ -79,9 +81,17 @@ static int term_grads(dam_exec *ex, const dam_tensor *gy,
     t[5 + i] = x[i] ? x[i] : x[0];
     t[7 + i] = part[i] ? part[i] : any_out;
   }
+  /* the _set shader when every gradient asked for is new (and they differ) */
+  bool set = (mask & 3u) && g[0] != g[1];
+  for (int i = 0; i < 2; i++)
+    set = set && (!g[i] || g[i]->zeros_pending);
+  for (int i = 0; i < 2 && set; i++)
+    if (g[i])
+      dam__k_take_zeros(g[i]);
   struct { uint32_t n, mask, parts; } push = {(uint32_t)n, mask, parts};
   if (!err)
-    err = dam__k_run(ex, &shader_scale_grads, t, &push, parts);
+    err = dam__k_run(ex, set ? &shader_scale_grads_set : &shader_scale_grads,
+                     t, &push, parts);
   for (int i = 0; i < 2; i++)
     if (!err && part[i])
       err = dam_part_sums_add(ex, part[i], parts, gs[i]);
