@@ -39,12 +39,20 @@
 #include "conv2d_grad_weight_tiled.spv.h"
 #include "conv2d_fwd_1x1.spv.h"
 #include "conv2d_fwd_1x1_odd.spv.h"
+#include "conv2d_fwd_1x1_odd_set.spv.h"
 #include "conv2d_fwd_1x1_odd_tm8.spv.h"
+#include "conv2d_fwd_1x1_odd_tm8_set.spv.h"
 #include "conv2d_fwd_1x1_odd_wt.spv.h"
+#include "conv2d_fwd_1x1_odd_wt_set.spv.h"
 #include "conv2d_fwd_1x1_odd_wt_tm8.spv.h"
+#include "conv2d_fwd_1x1_odd_wt_tm8_set.spv.h"
+#include "conv2d_fwd_1x1_set.spv.h"
 #include "conv2d_fwd_1x1_tm8.spv.h"
+#include "conv2d_fwd_1x1_tm8_set.spv.h"
 #include "conv2d_fwd_1x1_wt.spv.h"
+#include "conv2d_fwd_1x1_wt_set.spv.h"
 #include "conv2d_fwd_1x1_wt_tm8.spv.h"
+#include "conv2d_fwd_1x1_wt_tm8_set.spv.h"
 #include "conv2d_fwd_packed.spv.h"
 #include "conv2d_pack_w.spv.h"
 #include "conv2d_pack_x.spv.h"
@@ -63,13 +71,21 @@ DAM_SHADER(conv2d_fwd_tiled, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_grad_input_tiled, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_grad_weight_tiled, 3, 0x4, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_fwd_1x1, 3, 0x4, 0x3, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd, 3, 0x4, 0x3, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_wt, 3, 0x4, 0x3, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_wt, 3, 0x4, 0x3, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_set, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_fwd_1x1_tm8, 3, 0x4, 0x3, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_tm8, 3, 0x4, 0x3, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_tm8_set, 3, 0x4, 0x3, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_wt, 3, 0x4, 0x3, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_wt_set, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_fwd_1x1_wt_tm8, 3, 0x4, 0x3, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_wt_tm8_set, 3, 0x4, 0x3, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd, 3, 0x4, 0x3, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_set, 3, 0x4, 0x3, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_tm8, 3, 0x4, 0x3, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_tm8_set, 3, 0x4, 0x3, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_wt, 3, 0x4, 0x3, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_wt_set, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_wt_tm8, 3, 0x4, 0x3, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_wt_tm8_set, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER(conv2d_fwd_packed, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_pack_x, 2, 0x2, sizeof(conv_push));
 DAM_SHADER(conv2d_pack_x4, 2, 0x2, sizeof(conv_push));
@@ -361,14 +377,20 @@ static int run_packed(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
     d->tiles_n = div_up((uint64_t)d->N * d->OH * d->OW, PACKED_TN);
     tiles = d->tiles_n;
   }
-  /* [odd][raw_wt][narrow] */
-  static const dam_shader *const in_place_shaders[2][2][2] = {
-      {{&shader_conv2d_fwd_1x1, &shader_conv2d_fwd_1x1_tm8},
-       {&shader_conv2d_fwd_1x1_wt, &shader_conv2d_fwd_1x1_wt_tm8}},
-      {{&shader_conv2d_fwd_1x1_odd, &shader_conv2d_fwd_1x1_odd_tm8},
-       {&shader_conv2d_fwd_1x1_odd_wt, &shader_conv2d_fwd_1x1_odd_wt_tm8}}};
-  const dam_shader *s = in_place ? in_place_shaders[odd][raw_wt][narrow]
-                                 : &shader_conv2d_fwd_packed;
+  /* [odd][raw_wt][narrow][writes y over] */
+  static const dam_shader *const in_place_shaders[2][2][2][2] = {
+      {{{&shader_conv2d_fwd_1x1, &shader_conv2d_fwd_1x1_set},
+        {&shader_conv2d_fwd_1x1_tm8, &shader_conv2d_fwd_1x1_tm8_set}},
+       {{&shader_conv2d_fwd_1x1_wt, &shader_conv2d_fwd_1x1_wt_set},
+        {&shader_conv2d_fwd_1x1_wt_tm8, &shader_conv2d_fwd_1x1_wt_tm8_set}}},
+      {{{&shader_conv2d_fwd_1x1_odd, &shader_conv2d_fwd_1x1_odd_set},
+        {&shader_conv2d_fwd_1x1_odd_tm8, &shader_conv2d_fwd_1x1_odd_tm8_set}},
+       {{&shader_conv2d_fwd_1x1_odd_wt, &shader_conv2d_fwd_1x1_odd_wt_set},
+        {&shader_conv2d_fwd_1x1_odd_wt_tm8,
+         &shader_conv2d_fwd_1x1_odd_wt_tm8_set}}}};
+  const dam_shader *s =
+      in_place ? in_place_shaders[odd][raw_wt][narrow][!d->accumulate]
+               : &shader_conv2d_fwd_packed;
   err = run_counted(ex, s, fwd, d, tiles * d->tiles_m * d->groups);
   dam_tensor_release(ex, wp);
   dam_tensor_release(ex, xp);
@@ -466,8 +488,10 @@ static int grad_input_pass(dam_exec *ex, const dam_tensor *gy,
                      (uint64_t)d.tiles_n * d.tiles_m * d.groups);
   }
   conv_push tr;
-  if (grad_input_as_1x1(ex, &d, &tr))
+  if (grad_input_as_1x1(ex, &d, &tr)) {
+    tr.accumulate = !dam__k_take_zeros(gx);
     return run_packed(ex, gy, w, &tr, gx);
+  }
   /* pixel tiles within each of the sh * sw remainder classes */
   d.tiles_n = div_up((uint64_t)d.N * div_up(d.H, d.sh) * div_up(d.W, d.sw),
                      REG_TN);

@@ -10,7 +10,8 @@
 // images.  Group v's second vec4 is group v + 1's first; where v + 1 is in
 // the next image, v is a plane's last group and that vec4 only feeds its
 // dropped pixels.  Weights are packed as in conv2d_packed.glsl; y is
-// written per float (added to with accumulate set).
+// written per float (added to with accumulate set; the _set variants, SET
+// 1, write it over and never read it).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 64) in;
@@ -21,6 +22,9 @@ layout(binding = 0) uniform samplerBuffer x;  // vec4 texels
 layout(binding = 1) uniform samplerBuffer wp;
 layout(std430, binding = 2) buffer Y { float y[]; };
 
+#ifndef SET
+#define SET 0
+#endif
 #define TM PK_TM
 #define TV 4
 
@@ -92,7 +96,11 @@ void main() {
       for (uint e = 0u; e < 4u; e++)
         if (e < nv[v]) {
           uint o = yb[v] + i * hw + e;
+#if SET
+          y[o] = acc[i][v][e];
+#else
           y[o] = p.accumulate != 0u ? y[o] + acc[i][v][e] : acc[i][v][e];
+#endif
         }
   }
 }

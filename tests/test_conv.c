@@ -140,10 +140,11 @@ static dam_shape y_shape(const conv_case *cc) {
  * three passes are the three ways of contracting over them. */
 /* FWD_RELU, GRAD_INPUT_RELU (into x's gradient), GRAD_WEIGHT_RELU: those
  * of a conv whose input was relu(x); GRAD_WEIGHT_GROUPS: GRAD_WEIGHT into
- * a tensor per group. */
+ * a tensor per group; GRAD_INPUT_NEW: GRAD_INPUT into a new gradient, its
+ * zeros not yet written (dam_tensor_grad). */
 enum pass {
   FWD, GRAD_INPUT, GRAD_WEIGHT, FWD_RELU, GRAD_INPUT_RELU, GRAD_WEIGHT_RELU,
-  GRAD_WEIGHT_GROUPS
+  GRAD_WEIGHT_GROUPS, GRAD_INPUT_NEW
 };
 
 static void reference(const conv_case *cc, enum pass ps, const double *a,
@@ -174,7 +175,8 @@ static void reference(const conv_case *cc, enum pass ps, const double *a,
                 case FWD: /* a through relu for FWD_RELU */
                 case FWD_RELU: out[yi] += a[xi] * b[wi]; break;
                 case GRAD_INPUT:
-                case GRAD_INPUT_RELU: out[xi] += a[yi] * b[wi]; break;
+                case GRAD_INPUT_RELU:
+                case GRAD_INPUT_NEW: out[xi] += a[yi] * b[wi]; break;
                 case GRAD_WEIGHT: /* a through relu for GRAD_WEIGHT_RELU */
                 case GRAD_WEIGHT_RELU:
                 case GRAD_WEIGHT_GROUPS: out[wi] += a[xi] * b[yi]; break;
@@ -226,9 +228,11 @@ static void check_case(harness *h, const conv_case *cc, enum pass ps) {
          ny = dam_shape_numel(&ys);
   float *x = harness_random(h, nx, -1, 1), *w = harness_random(h, nw, -1, 1);
   float *gy = harness_random(h, ny, -1, 1);
-  dam_shape os = ps == FWD || ps == FWD_RELU                ? ys
-                : ps == GRAD_INPUT || ps == GRAD_INPUT_RELU ? xs
-                                                            : ws;
+  dam_shape os = ps == FWD || ps == FWD_RELU ? ys
+                : ps == GRAD_INPUT || ps == GRAD_INPUT_RELU ||
+                        ps == GRAD_INPUT_NEW
+                    ? xs
+                    : ws;
   size_t no = dam_shape_numel(&os);
   float *prior = harness_random(h, no, -1, 1);
   double *dx = to_double(x, nx), *dw = to_double(w, nw),
@@ -237,6 +241,11 @@ static void check_case(harness *h, const conv_case *cc, enum pass ps) {
   dam_tensor *tx = harness_tensor(h, xs, x), *tw = harness_tensor(h, ws, w);
   dam_tensor *tgy = harness_tensor(h, ys, gy);
   dam_tensor *out = harness_tensor(h, os, prior);
+  if (ps == GRAD_INPUT_NEW) { /* no prior content: zeros, pending */
+    memset(prior, 0, no * sizeof *prior);
+    out = dam_tensor_grad(h->ex, dam_tensor_new(h->ex, &os, false));
+    assert_true(out && out->zeros_pending);
+  }
   int err = 0;
   switch (ps) {
   case FWD:
@@ -244,6 +253,7 @@ static void check_case(harness *h, const conv_case *cc, enum pass ps) {
     err = dam_k_conv2d(h->ex, tx, tw, &cc->g, out);
     break;
   case GRAD_INPUT:
+  case GRAD_INPUT_NEW:
     reference(cc, GRAD_INPUT, dgy, dw, want);
     err = dam_k_conv2d_grad_input_acc(h->ex, tgy, tw, &cc->g, out);
     break;
@@ -358,6 +368,9 @@ static void grad_input_relu(void **state) {
     assert_int_equal(dam_exec_end_step(h->ex), 0);
   }
   assert_true(folded > 0 && folded < N_CASES);
+}
+static void grad_input_new(void **s) {
+  all_cases(s, GRAD_INPUT_NEW, DAM__CONV2D_AUTO);
 }
 static void grad_weight_groups(void **s) {
   all_cases(s, GRAD_WEIGHT_GROUPS, DAM__CONV2D_AUTO);
@@ -572,6 +585,7 @@ int main(void) {
       cmocka_unit_test(grad_input_relu),
       cmocka_unit_test(grad_weight_relu),
       cmocka_unit_test(grad_weight_groups),
+      cmocka_unit_test(grad_input_new),
       cmocka_unit_test(grad_weight_parts),
       cmocka_unit_test(bad_input_refused),
   };
