@@ -73,22 +73,17 @@ static int reduce_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
     for (int i = 0; i < 2 && !err; i++) {
       dam_tensor *w = node->in[1 + i];
       gw[i] = needs & (2u << i) ? dam_tensor_grad(ex, w)
-                                : (scratch = dam_tensor_new(ex, &w->shape,
-                                                            false));
+                                : (scratch = dam_tensor_zeros(ex, &w->shape));
       if (!gw[i])
         err = DAM_ENOMEM;
-      else if (gw[i] == scratch)
-        err = dam_exec_zero(ex, dam_tensor_range(scratch));
     }
     if (!err)
       err = dam_k_conv2d_grad_weight_groups_acc(ex, z, gy, &two_groups, gw);
   }
   if (!err && (needs & 1u)) {
     dam_tensor *w = joined(ex, node->in[1], node->in[2]), *gx;
-    dam_tensor *gz = dam_tensor_new(ex, &z->shape, false);
-    err = !w || !gz || !(gx = dam_tensor_grad(ex, x))
-              ? DAM_ENOMEM
-              : dam_exec_zero(ex, dam_tensor_range(gz));
+    dam_tensor *gz = dam_tensor_zeros(ex, &z->shape);
+    err = !w || !gz || !(gx = dam_tensor_grad(ex, x)) ? DAM_ENOMEM : DAM_OK;
     if (!err)
       err = dam_k_conv2d_grad_input_acc(ex, gy, w, &two_groups, gz);
     if (!err)

@@ -193,14 +193,20 @@ int dam_tensor_download(dam_exec *ex, const dam_tensor *t, float *data) {
   return err;
 }
 
+dam_tensor *dam_tensor_zeros(dam_exec *ex, const dam_shape *shape) {
+  dam_tensor *t = dam_tensor_new(ex, shape, false);
+  if (t)
+    t->zeros_pending = true;
+  return t;
+}
+
 dam_tensor *dam_tensor_grad(dam_exec *ex, dam_tensor *t) {
   if (t->grad)
     return t->grad;
-  dam_tensor *g = dam_tensor_new(ex, &t->shape, t->persistent);
+  dam_tensor *g = t->persistent ? dam_tensor_new(ex, &t->shape, true)
+                                : dam_tensor_zeros(ex, &t->shape);
   if (!g)
     return NULL;
-  /* a step tensor's zeros wait for their first reader */
-  g->zeros_pending = !t->persistent;
   if (t->persistent && dam_k_fill(ex, g, 0.0f) != DAM_OK) {
     dam_tensor_free(ex, g);
     return NULL;

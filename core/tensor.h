@@ -108,6 +108,11 @@ int dam_tensor_upload(dam_exec *ex, dam_tensor *t, const float *data);
 /* Finish the recorded work and read t's numel floats. */
 int dam_tensor_download(dam_exec *ex, const dam_tensor *t, float *data);
 
+/* A new step tensor of zeros, written when first bound unless a kernel
+ * that writes every element takes them (dam_tensor.zeros_pending); NULL
+ * on failure, as dam_tensor_new. */
+dam_tensor *dam_tensor_zeros(dam_exec *ex, const dam_shape *shape);
+
 /* t's gradient, created on first use (zero, same lifetime as t; a step
  * tensor's zeros are written when first bound, or written over by a
  * kernel that takes them: dam_tensor.zeros_pending).
