@@ -65,17 +65,17 @@ DAM_SHADER(conv2d_dw_grad_weight, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_dw_grad_weight_slide3, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_dw_grad_weight_slide5, 3, 0x4, sizeof(conv_push));
 /* The depthwise row shaders of one pass and window, at TW 4, 8 and 16
- * (the gradients to the input bind the relu's input 4th). */
-#define DW_ROW_SHADERS(PASS, N)                                               \
-  DAM_SHADER(conv2d_dw_##PASS##_tw4, N, 0x4, sizeof(conv_push));              \
-  DAM_SHADER(conv2d_dw_##PASS##_tw8, N, 0x4, sizeof(conv_push));              \
-  DAM_SHADER(conv2d_dw_##PASS##_tw16, N, 0x4, sizeof(conv_push))
-DW_ROW_SHADERS(fwd, 3);
-DW_ROW_SHADERS(fwd_slide3, 3);
-DW_ROW_SHADERS(fwd_slide5, 3);
-DW_ROW_SHADERS(grad_input, 4);
-DW_ROW_SHADERS(grad_input_slide3, 4);
-DW_ROW_SHADERS(grad_input_slide5, 4);
+ * (the gradients to the input bind the relu's input 4th, as texels). */
+#define DW_ROW_SHADERS(PASS, N, TEXELS)                                       \
+  DAM_SHADER_TEXEL(conv2d_dw_##PASS##_tw4, N, 0x4, TEXELS, sizeof(conv_push));\
+  DAM_SHADER_TEXEL(conv2d_dw_##PASS##_tw8, N, 0x4, TEXELS, sizeof(conv_push));\
+  DAM_SHADER_TEXEL(conv2d_dw_##PASS##_tw16, N, 0x4, TEXELS, sizeof(conv_push))
+DW_ROW_SHADERS(fwd, 3, 0);
+DW_ROW_SHADERS(fwd_slide3, 3, 0);
+DW_ROW_SHADERS(fwd_slide5, 3, 0);
+DW_ROW_SHADERS(grad_input, 4, 0x8);
+DW_ROW_SHADERS(grad_input_slide3, 4, 0x8);
+DW_ROW_SHADERS(grad_input_slide5, 4, 0x8);
 #define DW_ROW_TABLE(PASS)                                                    \
   {&shader_conv2d_dw_##PASS##_tw4, &shader_conv2d_dw_##PASS##_tw8,            \
    &shader_conv2d_dw_##PASS##_tw16}
@@ -89,7 +89,7 @@ static const dam_shader *const dw_rows[2][3][3] = {
  * pixels, and (_odd) of any size. */
 #define DW_FLAT_PASSES(K)                                                     \
   DAM_SHADER_TEXEL(conv2d_dw_fwd_flat##K, 3, 0x4, 0x1, sizeof(conv_push));    \
-  DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat##K, 4, 0x4, 0x1,                 \
+  DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat##K, 4, 0x4, 0x9,                 \
                    sizeof(conv_push));                                        \
   DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat##K, 3, 0x4, 0x3,                \
                    sizeof(conv_push))
