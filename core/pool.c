@@ -35,16 +35,16 @@
 DAM_SHADER(pool2d, 2, 0x2, 44);
 DAM_SHADER(pool2d_route, 3, 0x4, 44);
 DAM_SHADER(pool2d_backward, 3, 0x4, 44);
-DAM_SHADER(pool2d_k3_s1, 2, 0x2, 44);
-DAM_SHADER(pool2d_k3_s2, 2, 0x2, 44);
-DAM_SHADER(pool2d_k3_max_backward_s1, 3, 0x4, 44);
-DAM_SHADER(pool2d_k3_avg_backward_s1, 2, 0x2, 44);
-DAM_SHADER(pool2d_k3_avg_backward_s2, 2, 0x2, 44);
-DAM_SHADER(pool2d_k3_max_backward_s2, 3, 0x4, 44);
-DAM_SHADER(pool2d_flat_max, 2, 0x2, 20);
+DAM_SHADER_TEXEL(pool2d_k3_s1, 2, 0x2, 0x1, 44);
+DAM_SHADER_TEXEL(pool2d_k3_s2, 2, 0x2, 0x1, 44);
+DAM_SHADER_TEXEL(pool2d_k3_max_backward_s1, 3, 0x4, 0x3, 44);
+DAM_SHADER_TEXEL(pool2d_k3_avg_backward_s1, 2, 0x2, 0x1, 44);
+DAM_SHADER_TEXEL(pool2d_k3_avg_backward_s2, 2, 0x2, 0x1, 44);
+DAM_SHADER_TEXEL(pool2d_k3_max_backward_s2, 3, 0x4, 0x3, 44);
+DAM_SHADER_TEXEL(pool2d_flat_max, 2, 0x2, 0x1, 20);
 DAM_SHADER_TEXEL(pool2d_flat_max_backward, 3, 0x4, 0x3, 20);
-DAM_SHADER(pool2d_flat_avg, 2, 0x2, 20);
-DAM_SHADER(pool2d_flat_avg_backward, 2, 0x2, 20);
+DAM_SHADER_TEXEL(pool2d_flat_avg, 2, 0x2, 0x1, 20);
+DAM_SHADER_TEXEL(pool2d_flat_avg_backward, 2, 0x2, 0x1, 20);
 DAM_SHADER(gap, 2, 0x2, 12);
 DAM_SHADER(gap_backward, 2, 0x2, 16);
 

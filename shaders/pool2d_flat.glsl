@@ -13,7 +13,7 @@
 // row and column mask out the padding and the neighbours across row and
 // plane edges.
 #extension GL_EXT_control_flow_attributes : require
-layout(std430, binding = 0) readonly buffer S { vec4 s4[]; };
+layout(binding = 0) uniform samplerBuffer s4;  // vec4 texels
 #ifdef BACKWARD
 layout(std430, binding = 1) buffer D { vec4 d4[]; };
 #else
@@ -22,7 +22,7 @@ layout(std430, binding = 1) writeonly buffer D { vec4 d4[]; };
 layout(push_constant) uniform P { uint n4, steps, h, w, avg; } p;
 
 // Out-of-range vec4s only ever feed masked elements.
-vec4 load(int v) { return s4[clamp(v, 0, int(p.n4) - 1)]; }
+vec4 load(int v) { return texelFetch(s4, clamp(v, 0, int(p.n4) - 1)); }
 
 // The six floats at flat distance -1 .. 4 from a step's first element,
 // float 3 + r .. 8 + r of the 12 floats of a, b, c (r in 0..3).

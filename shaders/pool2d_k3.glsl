@@ -8,7 +8,7 @@
 // Everything is unrolled over compile-time sizes.
 #extension GL_EXT_control_flow_attributes : require
 layout(local_size_x = 64) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(binding = 0) uniform samplerBuffer x;  // vec4 texels
 layout(std430, binding = 1) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform P {
   uint planes, h, w, oh, ow, k, s, pad, avg, tiles_y, tiles_x;
@@ -51,7 +51,7 @@ void main() {
       int xx = gx0 + c;
       v[c] = none;
       if (row_in && xx >= 0 && xx < w)
-        v[c] = x[at + uint(xx)];
+        v[c] = dam_texel_float(x, at + uint(xx));
     }
     float part[TW];
     [[unroll]] for (int b = 0; b < TW; b++) {

@@ -9,7 +9,7 @@
 // gx += the gathered sum.
 #extension GL_EXT_control_flow_attributes : require
 layout(local_size_x = 64) in;
-layout(std430, binding = 0) readonly buffer GY { float gy[]; };
+layout(binding = 0) uniform samplerBuffer gy;  // vec4 texels
 layout(std430, binding = 1) buffer GX { float gx[]; };
 layout(push_constant) uniform P {
   uint planes, h, w, oh, ow, k, s, pad, avg, tiles_y, tiles_x;
@@ -50,7 +50,7 @@ void main() {
       int ox = ox0 + c;
       g[c] = 0.0;
       if (orow_in && ox >= 0 && ox < ow)
-        g[c] = gy[orow + uint(ox)] / float(rows * cols[c]);
+        g[c] = dam_texel_float(gy, orow + uint(ox)) / float(rows * cols[c]);
     }
     float col[TW];
     [[unroll]] for (int b = 0; b < TW; b++) {

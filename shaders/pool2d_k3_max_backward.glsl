@@ -9,8 +9,8 @@
 // gx += the gathered sum.
 #extension GL_EXT_control_flow_attributes : require
 layout(local_size_x = 64) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) readonly buffer GY { float gy[]; };
+layout(binding = 0) uniform samplerBuffer x;  // vec4 texels
+layout(binding = 1) uniform samplerBuffer gy;
 layout(std430, binding = 2) buffer GX { float gx[]; };
 layout(push_constant) uniform P {
   uint planes, h, w, oh, ow, k, s, pad, avg, tiles_y, tiles_x;
@@ -53,7 +53,7 @@ void main() {
       int xx = gx0 + c;
       v[c] = NONE;
       if (row_in && xx >= 0 && xx < w)
-        v[c] = x[at + uint(xx)];
+        v[c] = dam_texel_float(x, at + uint(xx));
     }
     [[unroll]] for (int c = 0; c < WC; c++) {
       hv[r][c] = NONE;
@@ -76,7 +76,7 @@ void main() {
       int ox = ox0 + c;
       float g = 0.0;
       if (orow_in && ox >= 0 && ox < ow)
-        g = gy[orow + uint(ox)];
+        g = dam_texel_float(gy, orow + uint(ox));
       float best = NONE;
       int code = first_y * IC + first_x[c];
       [[unroll]] for (int d = 0; d < K; d++) {
