@@ -204,9 +204,6 @@ uint64_t dam_conv2d_macs(const dam_shape *x, const dam_shape *w,
   return (uint64_t)d.N * d.K * d.OH * d.OW * d.Cg * d.KH * d.KW;
 }
 
-/* Check the three tensors of a pass: x-shaped, w-shaped and y-shaped, in
- * the order the pass binds them (t[0..3)); `xi`, `wi` and `yi` say where
- * each sits.  Every tensor must be bindable with 32-bit indices. */
 /* d from x's and w's shapes, checking that y has the output's. */
 static int check_shapes(const char *op, const dam_shape *x,
                         const dam_shape *w, const dam_shape *y,
@@ -225,6 +222,9 @@ static int check_shapes(const char *op, const dam_shape *x,
   return DAM_OK;
 }
 
+/* Check the three tensors of a pass: x-shaped, w-shaped and y-shaped, in
+ * the order the pass binds them (t[0..3)); `xi`, `wi` and `yi` say where
+ * each sits.  Every tensor must be bindable with 32-bit indices. */
 static int check_pass(const char *op, const dam_tensor *const *t, int xi,
                       int wi, int yi, const dam_conv2d_geom *g,
                       conv_push *d) {

@@ -18,7 +18,8 @@ static int run(dam_exec *ex, const dam_shader *s, const char *op,
                bool relu) {
   const dam_tensor *t[] = {from, to};
   int err = dam__k_check(op, t, 2, 0);
-  uint32_t c = big->shape.dim[1], blocks = c ? small->shape.dim[1] / c : 0;
+  uint32_t c = err ? 0 : big->shape.dim[1];
+  uint32_t blocks = c ? small->shape.dim[1] / c : 0;
   if (!err && (big->shape.ndim != 4 || small->shape.ndim != 4 ||
                big->shape.dim[0] != small->shape.dim[0] || blocks == 0 ||
                small->shape.dim[1] != blocks * c || blocks > stride))

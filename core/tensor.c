@@ -178,6 +178,7 @@ bool dam_tensor_contiguous(const dam_tensor *t) {
 }
 
 int dam_tensor_upload(dam_exec *ex, dam_tensor *t, const float *data) {
+  t->zeros_pending = false; /* written whole */
   return dam_exec_upload(ex, dam_tensor_range(t), data);
 }
 

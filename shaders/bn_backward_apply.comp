@@ -1,6 +1,6 @@
 // Batch-norm backward to the input: gx += a * gy - b * (x - mean) - c0 with
-// coef[c] = (a, b, c0, mean) from bn_backward_stats.glsl; the _set variant
-// (SET 1) writes gx = ... over zeros never written (dam__k_take_zeros).  Planes are
+// coef[c] = (a, b, c0, mean) from bn_backward_stats.glsl (gx = ... in the
+// _set variant: set_or_add.glsl).  Planes are
 // split over invocations as in bn_apply.comp (vec4 views likewise).
 #version 450
 #extension GL_GOOGLE_include_directive : require
@@ -12,7 +12,7 @@ layout(std430, binding = 2) readonly buffer C { vec4 coef[]; };
 layout(std430, binding = 3) buffer GX { float gx[]; };
 layout(std430, binding = 3) buffer GX4 { vec4 gx4[]; };
 layout(push_constant) uniform P { uint planes, c, hw, parts, wide; } p;
-#include "bn_store.glsl"
+#include "set_or_add.glsl"
 void main() {
   uint i = dam_linear_id();
   if (i >= p.planes * p.parts) return;
@@ -24,7 +24,7 @@ void main() {
       uint at = base + e;
       vec4 v = k.x * texelFetch(gy, int(at)) -
                k.y * (texelFetch(x, int(at)) - k.w) - k.z;
-      BN_STORE(gx4[at], v);
+      SET_OR_ADD(gx4[at], v);
     }
   } else {
     uint base = plane * p.hw;
@@ -32,7 +32,7 @@ void main() {
       uint at = base + e;
       float v = k.x * dam_texel_float(gy, at) -
                 k.y * (dam_texel_float(x, at) - k.w) - k.z;
-      BN_STORE(gx[at], v);
+      SET_OR_ADD(gx[at], v);
     }
   }
 }

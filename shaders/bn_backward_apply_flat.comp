@@ -1,5 +1,5 @@
-// bn_backward_apply.comp's gx += (_set: =) a * gy - b * (x - mean) - c0 over flat
-// vec4 spans of the whole tensor (bn_flat.glsl).
+// bn_backward_apply.comp's gx += (_set: =) a * gy - b * (x - mean) - c0
+// over flat vec4 spans of the whole tensor (bn_flat.glsl).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "diffautoml/dam_shader.glsl"
@@ -9,7 +9,7 @@ layout(binding = 1) uniform samplerBuffer gy;
 layout(std430, binding = 2) readonly buffer C { vec4 coef[]; };
 layout(std430, binding = 3) buffer GX4 { vec4 gx4[]; };
 layout(push_constant) uniform P { uint planes, c, hw, parts, wide; } p;
-#include "bn_store.glsl"
+#include "set_or_add.glsl"
 #include "bn_flat.glsl"
 void main() {
   bn_flat_span s;
@@ -18,7 +18,7 @@ void main() {
     bn_flat_coef k = bn_flat_select(s);
     vec4 v = k.x * texelFetch(gy, int(s.v)) -
              k.y * (texelFetch(x, int(s.v)) - k.w) - k.z;
-    BN_STORE(gx4[s.v], v);
+    SET_OR_ADD(gx4[s.v], v);
     bn_flat_step(s);
   }
 }

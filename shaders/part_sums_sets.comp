@@ -41,7 +41,8 @@ layout(push_constant) uniform P {
   }
 void main() {
   uint i = dam_linear_id(), t = 0u;
-  for (; t < SETS && i >= (p.count[t] + 3u) / 4u; t++) i -= (p.count[t] + 3u) / 4u;
+  for (; t < SETS && i >= (p.count[t] + 3u) / 4u; t++)
+    i -= (p.count[t] + 3u) / 4u;
   if (t == SETS) return;
   SUM(0)
   SUM(1)

@@ -6,8 +6,8 @@
 // placeholders.  Invocation i of p.parts takes vec4s i, i + parts, ...
 // of the n / 4 (neighbouring invocations read neighbouring vec4s), and
 // invocations i < n % 4 one float each of those left over; gy is read
-// once for all four outputs.  The _set variant (SET 1) writes g0 and g1
-// over zeros that were never written (dam__k_take_zeros) instead.
+// once for all four outputs.  The _set variant writes g0 and g1 over
+// instead (set_or_add.glsl).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "diffautoml/dam_shader.glsl"
@@ -24,11 +24,7 @@ layout(binding = 6) uniform samplerBuffer x1;
 layout(std430, binding = 7) writeonly buffer D0 { float part0[]; };
 layout(std430, binding = 8) writeonly buffer D1 { float part1[]; };
 layout(push_constant) uniform P { uint n, mask, parts; } p;
-#if SET
-#define ADD_INTO(dst, v) dst = (v)
-#else
-#define ADD_INTO(dst, v) dst += (v)
-#endif
+#include "set_or_add.glsl"
 
 void main() {
   uint i = dam_linear_id();
@@ -40,16 +36,16 @@ void main() {
   float d0 = 0.0, d1 = 0.0;
   for (uint k = i; k < n4; k += p.parts) {
     vec4 g = texelFetch(gy, int(k));
-    if (grad0) ADD_INTO(g04[k], w0 * g);
-    if (grad1) ADD_INTO(g14[k], w1 * g);
+    if (grad0) SET_OR_ADD(g04[k], w0 * g);
+    if (grad1) SET_OR_ADD(g14[k], w1 * g);
     if (dot0) d0 += dot(g, texelFetch(x0, int(k)));
     if (dot1) d1 += dot(g, texelFetch(x1, int(k)));
   }
   if (i < p.n % 4u) {
     uint k = 4u * n4 + i;
     float g = dam_texel_float(gy, k);
-    if (grad0) ADD_INTO(g0[k], w0 * g);
-    if (grad1) ADD_INTO(g1[k], w1 * g);
+    if (grad0) SET_OR_ADD(g0[k], w0 * g);
+    if (grad1) SET_OR_ADD(g1[k], w1 * g);
     if (dot0) d0 += g * dam_texel_float(x0, k);
     if (dot1) d1 += g * dam_texel_float(x1, k);
   }

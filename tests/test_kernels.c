@@ -126,7 +126,7 @@ static void reductions(void **state) {
  * (n, block, c, i, j): odd sizes (zeros past the edge at offset 1),
  * stride 3, both phases of a factorized reduce as two blocks (the second
  * past the edge of a 1-pixel image), three blocks at stride 3, a block
- * starting past the edge. */
+ * starting past the edge; bad shapes refused. */
 static void subsample(void **state) {
   harness *h = *state;
   static const uint32_t cases[][5] = {
@@ -180,6 +180,15 @@ static void subsample(void **state) {
     free(got), free(got_r), free(got_gx), free(want), free(want_r),
         free(want_gx), free(x), free(gy), free(gx0);
   }
+  /* refused: no input, more blocks than the stride, a partial block */
+  dam_tensor *x = harness_tensor(h, dam_shape4(2, 3, 6, 6), NULL);
+  dam_tensor *three = harness_tensor(h, dam_shape4(2, 9, 3, 3), NULL);
+  dam_tensor *partial = harness_tensor(h, dam_shape4(2, 4, 3, 3), NULL);
+  assert_int_equal(dam_k_subsample(h->ex, NULL, 2, 0, three), DAM_EINVAL);
+  assert_int_equal(dam_k_subsample(h->ex, x, 2, 0, three), DAM_ESHAPE);
+  assert_int_equal(dam_k_subsample_backward_acc(h->ex, partial, 2, 0, x),
+                   DAM_ESHAPE);
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
 }
 
 static void two_dimensional_grid(void **state) {
