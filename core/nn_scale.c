@@ -82,7 +82,7 @@ static int term_grads(dam_exec *ex, const dam_tensor *gy,
     t[7 + i] = part[i] ? part[i] : any_out;
   }
   /* the _set shader when every gradient asked for is new (and they differ) */
-  bool set = (mask & 3u) && g[0] != g[1];
+  bool set = !err && (mask & 3u) && g[0] != g[1];
   for (int i = 0; i < 2; i++)
     set = set && (!g[i] || g[i]->zeros_pending);
   for (int i = 0; i < 2 && set; i++)

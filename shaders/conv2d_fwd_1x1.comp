@@ -4,8 +4,8 @@
 // conv2d_packed.glsl).  Each invocation keeps a PK_TM x TN register tile
 // of y: output channels of one group by TN pixels of one image (the last
 // tile of an image repeats its last vec4, whose results are dropped).
-// With accumulate set, y += the result; the _set variants (SET 1) write y
-// over and never read it.
+// y += the result (core/conv.c takes these with accumulate set); the _set
+// variants write y over and never read it (set_or_add.glsl).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 64) in;
@@ -16,9 +16,7 @@ layout(binding = 0) uniform samplerBuffer x;
 layout(binding = 1) uniform samplerBuffer wp;
 layout(std430, binding = 2) buffer Y { vec4 y[]; };
 
-#ifndef SET
-#define SET 0
-#endif
+#include "set_or_add.glsl"
 #define TM PK_TM
 #define TN 16
 #define TV (TN / 4)
@@ -75,11 +73,7 @@ void main() {
     for (uint v = 0u; v < TV; v++)
       if (q0 + v < hw4) {
         uint o = yo + (k0 + i) * hw4 + q0 + v;
-#if SET
-        y[o] = acc[i][v];
-#else
-        y[o] = p.accumulate != 0u ? y[o] + acc[i][v] : acc[i][v];
-#endif
+        SET_OR_ADD(y[o], acc[i][v]);
       }
   }
 }

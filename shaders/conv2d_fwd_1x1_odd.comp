@@ -10,8 +10,8 @@
 // images.  Group v's second vec4 is group v + 1's first; where v + 1 is in
 // the next image, v is a plane's last group and that vec4 only feeds its
 // dropped pixels.  Weights are packed as in conv2d_packed.glsl; y is
-// written per float (added to with accumulate set; the _set variants, SET
-// 1, write it over and never read it).
+// written per float: added to (with accumulate set), or written over by
+// the _set variants (set_or_add.glsl).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 64) in;
@@ -22,9 +22,7 @@ layout(binding = 0) uniform samplerBuffer x;  // vec4 texels
 layout(binding = 1) uniform samplerBuffer wp;
 layout(std430, binding = 2) buffer Y { float y[]; };
 
-#ifndef SET
-#define SET 0
-#endif
+#include "set_or_add.glsl"
 #define TM PK_TM
 #define TV 4
 
@@ -96,11 +94,7 @@ void main() {
       for (uint e = 0u; e < 4u; e++)
         if (e < nv[v]) {
           uint o = yb[v] + i * hw + e;
-#if SET
-          y[o] = acc[i][v][e];
-#else
-          y[o] = p.accumulate != 0u ? y[o] + acc[i][v][e] : acc[i][v][e];
-#endif
+          SET_OR_ADD(y[o], acc[i][v][e]);
         }
   }
 }
