@@ -1,6 +1,7 @@
 /* Channel-range copy and accumulate (concat, slice and their backwards)
  * over channel_copy*.comp, and concats of up to four blocks per dispatch
- * over channel_concat.comp and channel_split.comp. */
+ * over channel_concat.comp and channel_split.comp; on CPU devices concats,
+ * and splits into new gradients, as copy commands (copy_block). */
 #include "channels.h"
 #include "error.h"
 #include "kernel_util.h"
@@ -9,6 +10,8 @@
 #include "channel_copy.spv.h"
 #include "channel_copy_shift.spv.h"
 #include "channel_split.spv.h"
+
+#include <stdlib.h>
 
 DAM_SHADER_TEXEL(channel_copy, 2, 0x2, 0x1, 32);
 DAM_SHADER(channel_copy_shift, 2, 0x2, 40);
@@ -160,6 +163,40 @@ static int check_block(const dam_tensor *block, uint32_t channels,
   return err;
 }
 
+static bool copies_allowed = true;
+
+void dam__channels_allow_copies(bool allow) { copies_allowed = allow; }
+
+static bool use_copies(dam_exec *ex) {
+  return copies_allowed && dam__k_cpu_device(ex);
+}
+
+/* Channels [c0, c0 + block's) of each image of wide from block (to_wide)
+ * or into it, as one copy command of a region per image: on CPU devices
+ * a memcpy each, far faster than a shader, and run without waking the
+ * device's threads. */
+static int copy_block(dam_exec *ex, const dam_tensor *block,
+                      const dam_tensor *wide, uint32_t c0, bool to_wide) {
+  const uint32_t *w = wide->shape.dim;
+  uint64_t plane = (uint64_t)w[2] * w[3] * sizeof(float);
+  uint64_t bytes = block->shape.dim[1] * plane;
+  VkBufferCopy *r = malloc(w[0] * sizeof *r);
+  int err = r ? dam_tensor_materialize(ex, (dam_tensor *)(to_wide ? block
+                                                                   : wide))
+              : dam_fail(DAM_ENOMEM, "channel copy: %u regions", w[0]);
+  for (uint32_t n = 0; n < w[0] && !err; n++) {
+    uint64_t at = ((uint64_t)n * w[1] + c0) * plane;
+    r[n] = to_wide ? (VkBufferCopy){n * bytes, at, bytes}
+                   : (VkBufferCopy){at, n * bytes, bytes};
+  }
+  dam_range rb = dam_tensor_range(block), rw = dam_tensor_range(wide);
+  if (!err)
+    err = to_wide ? dam_exec_copy_regions(ex, rb, rw, r, w[0])
+                  : dam_exec_copy_regions(ex, rw, rb, r, w[0]);
+  free(r);
+  return err;
+}
+
 int dam_k_channel_concat(dam_exec *ex, const dam_tensor *const *xs,
                          uint32_t n, dam_tensor *y) {
   for (uint32_t i = 0, c0 = 0; i < n; i += MAX_BLOCKS) {
@@ -177,7 +214,10 @@ int dam_k_channel_concat(dam_exec *ex, const dam_tensor *const *xs,
     blocks_push p;
     if (err)
       return err;
-    if (!blocks_fit(y, c0, channels, k, &p)) {
+    if (use_copies(ex)) {
+      for (uint32_t j = 0; j < k && !err; c0 += channels[j++])
+        err = copy_block(ex, xs[i + j], y, c0, true);
+    } else if (!blocks_fit(y, c0, channels, k, &p)) {
       for (uint32_t j = 0; j < k && !err; c0 += channels[j++])
         err = dam_k_channel_copy(ex, xs[i + j], 0, y, c0, channels[j],
                                  false);
@@ -205,22 +245,25 @@ int dam_k_channel_split_acc(dam_exec *ex, const dam_tensor *gy,
     const dam_tensor *some = NULL;
     uint32_t mask = 0;
     int err = 0;
-    for (uint32_t j = 0, c = c0; j < k && !err; c += channels[i + j++]) {
+    for (uint32_t j = 0, c = c0; j < k && !err; c += channels[i + j++])
       err = check_block(gxs[i + j], channels[i + j], gy, c);
-      mask |= gxs[i + j] ? 1u << j : 0;
-      some = gxs[i + j] ? gxs[i + j] : some;
-    }
+    /* on CPU devices a new gradient takes a copy; the others add */
+    for (uint32_t j = 0, c = c0; j < k && !err; c += channels[i + j++])
+      if (gxs[i + j] && use_copies(ex) && dam__k_take_zeros(gxs[i + j]))
+        err = copy_block(ex, gxs[i + j], gy, c, false);
+      else if (gxs[i + j])
+        mask |= 1u << j, some = gxs[i + j];
     blocks_push p;
     if (err)
       return err;
     if (!blocks_fit(gy, c0, channels + i, k, &p)) {
       for (uint32_t j = 0; j < k && !err; c0 += channels[i + j++])
-        if (gxs[i + j])
+        if (mask >> j & 1u)
           err = dam_k_channel_copy(ex, gy, c0, gxs[i + j], 0,
                                    channels[i + j], true);
     } else {
       for (uint32_t j = 0; j < MAX_BLOCKS; j++)
-        t[1 + j] = j < k && gxs[i + j] ? gxs[i + j] : some;
+        t[1 + j] = j < k && (mask >> j & 1u) ? gxs[i + j] : some;
       p.mask = mask;
       err = some ? dam__k_run(ex, &shader_channel_split, t, &p,
                               (uint64_t)p.rows * p.parts)

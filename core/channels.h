@@ -21,8 +21,9 @@ int dam_k_channel_copy(dam_exec *ex, const dam_tensor *src, uint32_t src_c0,
                        bool accumulate);
 
 /* y[:, c .. c + C_i) = xs[i] for the n inputs side by side from channel 0
- * on (a concat), up to four inputs per dispatch where each is a whole
- * number of vec4s per image, otherwise one dam_k_channel_copy each.
+ * on (a concat): on CPU devices one copy command each, elsewhere up to
+ * four inputs per dispatch where each is a whole number of vec4s per
+ * image, otherwise one dam_k_channel_copy each.
  * Shapes and errors as dam_k_channel_copy's; y holds at least the inputs'
  * channels. */
 int dam_k_channel_concat(dam_exec *ex, const dam_tensor *const *xs,
@@ -30,9 +31,14 @@ int dam_k_channel_concat(dam_exec *ex, const dam_tensor *const *xs,
 
 /* The backward of dam_k_channel_concat: gxs[i] += gy[:, c .. c + C_i) for
  * blocks of channels[i] channels side by side in gy; NULL gradients are
- * skipped (their channels still counted). */
+ * skipped (their channels still counted).  On CPU devices a gradient of
+ * pending zeros (dam_tensor_grad) takes a copy command instead. */
 int dam_k_channel_split_acc(dam_exec *ex, const dam_tensor *gy,
                             dam_tensor *const *gxs, const uint32_t *channels,
                             uint32_t n);
+
+/* Internal, for tests: false keeps concats and splits on their shaders on
+ * CPU devices too.  Process-wide; not thread-safe. */
+void dam__channels_allow_copies(bool allow);
 
 #endif

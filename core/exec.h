@@ -100,6 +100,12 @@ int dam_exec_dispatch(dam_exec *ex, const dam_shader *shader,
 /* Record a copy of src into dst (same size). */
 int dam_exec_copy(dam_exec *ex, dam_range src, dam_range dst);
 
+/* Record one copy command of n regions from src into dst, the regions'
+ * offsets relative to the ranges' starts; DAM_EINVAL when one falls
+ * outside either range. */
+int dam_exec_copy_regions(dam_exec *ex, dam_range src, dam_range dst,
+                          const VkBufferCopy *regions, uint32_t n);
+
 /* Record a zero fill of dst (offset and size multiples of 4) as a
  * transfer command: on CPU devices a memset, far faster than a shader. */
 int dam_exec_zero(dam_exec *ex, dam_range dst);

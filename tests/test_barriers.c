@@ -2,8 +2,10 @@
  * time (a moving answer is a missing barrier); independent work gets no
  * barrier; long recordings split into several submits; a released range
  * handed out again is not written before its earlier readers are done,
- * within a command buffer and across an early submit. */
+ * within a command buffer and across an early submit; copy commands are
+ * ordered likewise. */
 #include "harness.h"
+#include "error.h"
 #include "kernels.h"
 
 #include <stdlib.h>
@@ -140,6 +142,33 @@ static void reuse_across_early_submit(void **state) {
   assert_int_equal(dam_exec_end_step(h->ex), 0);
 }
 
+/* Copy commands of several regions take part in the tracking like
+ * dispatches: a fill, a copy out of it, an add reading the copy and a fill
+ * over the source, in one submit, give exact values every time; a region
+ * outside either range is refused. */
+static void copy_regions_are_ordered(void **state) {
+  harness *h = *state;
+  const VkBufferCopy r[] = {{0, 0, 4 * 100}, {400, 400, 4 * (ELEMS - 100)}};
+  for (int rep = 0; rep < REPEATS; rep++) {
+    dam_tensor *src = filled(h, (float)rep), *dst = filled(h, -1.0f);
+    dam_tensor *one = filled(h, 1.0f), *sum = filled(h, 0.0f);
+    assert_int_equal(dam_exec_copy_regions(h->ex, dam_tensor_range(src),
+                                           dam_tensor_range(dst), r, 2), 0);
+    assert_int_equal(dam_k_add(h->ex, dst, one, sum), 0);
+    assert_int_equal(dam_k_fill(h->ex, src, -7.0f), 0);
+    expect_all(h, sum, rep + 1.0f);
+    assert_int_equal(dam_exec_end_step(h->ex), 0);
+  }
+  dam_tensor *a = filled(h, 0.0f), *b = filled(h, 0.0f);
+  const VkBufferCopy past = {0, 4, 4 * ELEMS + 1024};
+  uint64_t barriers = h->ex->stats.barriers;
+  assert_int_equal(dam_exec_copy_regions(h->ex, dam_tensor_range(a),
+                                         dam_tensor_range(b), &past, 1),
+                   DAM_EINVAL);
+  assert_int_equal(h->ex->stats.barriers, barriers);
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(dependent_chain_is_exact),
@@ -147,6 +176,7 @@ int main(void) {
       cmocka_unit_test(long_recording_is_one_submit),
       cmocka_unit_test(reused_range_waits_for_readers),
       cmocka_unit_test(reuse_across_early_submit),
+      cmocka_unit_test(copy_regions_are_ordered),
   };
   return cmocka_run_group_tests(tests, harness_setup, harness_teardown);
 }

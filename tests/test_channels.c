@@ -87,8 +87,12 @@ typedef struct concat_case {
 } concat_case;
 
 /* dam_k_channel_concat of k inputs and dam_k_channel_split_acc back,
- * exactly, and in the expected number of dispatches. */
-static void run_concat(harness *h, const concat_case *k) {
+ * exactly, and in the expected number of dispatches: the concat with
+ * `copies` in none (copy commands), the split as many either way, its
+ * gradients holding values; with `fresh` as well, they are new
+ * (dam_tensor_grad) and take copies too. */
+static void run_concat(harness *h, const concat_case *k, bool copies,
+                       bool fresh) {
   size_t hw = (size_t)k->h * k->w, total = 0;
   for (uint32_t i = 0; i < k->k; i++)
     total += k->c[i];
@@ -101,15 +105,23 @@ static void run_concat(harness *h, const concat_case *k) {
     data[i] = harness_random(h, k->n * k->c[i] * hw, -1, 1);
     g0[i] = harness_random(h, k->n * k->c[i] * hw, -1, 1);
     in[i] = harness_tensor(h, shape(k->n, k->c[i], k->h, k->w), data[i]);
-    if (k->grads & (1u << i))
+    if (fresh && (k->grads & (1u << i))) {
+      grad[i] = dam_tensor_grad(h->ex, in[i]);
+      assert_true(grad[i] && grad[i]->zeros_pending);
+      memset(g0[i], 0, k->n * k->c[i] * hw * sizeof *g0[i]);
+    } else if (k->grads & (1u << i)) {
       grad[i] = harness_tensor(h, shape(k->n, k->c[i], k->h, k->w), g0[i]);
+    }
   }
+  dam__channels_allow_copies(copies);
   uint64_t d0 = h->ex->stats.dispatches;
   assert_int_equal(dam_k_channel_concat(h->ex, (const dam_tensor *const *)in,
                                         k->k, y), 0);
-  assert_int_equal(h->ex->stats.dispatches - d0, k->dispatches);
+  uint64_t d1 = h->ex->stats.dispatches;
+  assert_int_equal(d1 - d0, copies ? 0 : k->dispatches);
   assert_int_equal(dam_k_channel_split_acc(h->ex, tgy, grad, k->c, k->k), 0);
-  assert_int_equal(h->ex->stats.dispatches - d0, 2 * k->dispatches);
+  assert_int_equal(h->ex->stats.dispatches - d1, fresh ? 0 : k->dispatches);
+  dam__channels_allow_copies(true);
   float *got = harness_read(h, y);
   for (uint32_t i = 0, c0 = 0; i < k->k; c0 += k->c[i++]) {
     float *g = grad[i] ? harness_read(h, grad[i]) : NULL;
@@ -127,7 +139,8 @@ static void run_concat(harness *h, const concat_case *k) {
 
 /* Blocks of whole vec4s per image (up to four per dispatch: six inputs
  * take two), odd blocks (a channel copy each), 2-D tensors, and inputs
- * without gradients. */
+ * without gradients; each through the shaders, as copy commands, and as
+ * copies into new gradients. */
 static void concat_and_backward(void **state) {
   static const concat_case cases[] = {
       {7, 9, 7, 3, {3, 1, 16}, 0x7, 3},
@@ -138,8 +151,11 @@ static void concat_and_backward(void **state) {
       {2, 1, 1, 2, {3, 5}, 0x3, 2},
       {2, 5, 5, 1, {4}, 0x1, 1},
   };
-  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
-    run_concat(*state, &cases[i]);
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    run_concat(*state, &cases[i], false, false);
+    run_concat(*state, &cases[i], true, false);
+    run_concat(*state, &cases[i], true, true);
+  }
 }
 
 /* Disjoint ranges of one tensor. */
