@@ -39,11 +39,6 @@ DAM_SHADER_TEXEL(bn_backward_apply_set, 4, 0x8, 0x3, 20);
 DAM_SHADER_TEXEL(bn_backward_apply_flat_set, 4, 0x8, 0x3, 20);
 /* workgroups of BN_LANES (bn_fused.glsl) */
 #define FUSED_LANES 8
-/* The most elements per channel for the fused path: at 64x16x28x28 (50 176)
- * its fewer, longer workgroups lost more on two lavapipe threads than the
- * dispatch it saves (0.85 against 0.73 ms); at 64x32x14x14 (12 544) about
- * the saved dispatch (0.50 against 0.43 ms in a loop of the same kernel). */
-#define FUSED_MAX_COUNT 16384
 DAM_SHADER_LOCAL(bn_train_fused, 8, 0xF8, 0x1, 32, FUSED_LANES);
 DAM_SHADER_LOCAL(bn_backward_fused, 8, 0xE0, 0x3, 24, FUSED_LANES);
 DAM_SHADER_LOCAL(bn_backward_fused_set, 8, 0xE0, 0x3, 24, FUSED_LANES);
@@ -83,16 +78,14 @@ void dam__batchnorm_force(dam__bn_variant v) { forced_variant = v; }
 /* Whether one workgroup per channel reduces it and makes the elementwise
  * pass in one dispatch (bn_fused.glsl): on CPU devices, where a dispatch's
  * fixed cost (a thread-pool hand-off) outweighs spreading the sums over
- * more invocations while channels are small (FUSED_MAX_COUNT) and two per
- * core share the threads.  The workgroup must be one subgroup (it adds
- * with subgroupAdd). */
+ * more invocations, given two channels per core to share the threads.
+ * The workgroup must be one subgroup (it adds with subgroupAdd). */
 static bool fused(dam_exec *ex, const bn_geom *g) {
   if (!dam__k_subgroup_sums(ex, FUSED_LANES))
     return false;
   if (forced_variant != DAM__BN_AUTO)
     return forced_variant == DAM__BN_FUSED;
-  return dam__k_cpu_device(ex) && g->count <= FUSED_MAX_COUNT &&
-         g->c >= 2 * dam__k_host_cores();
+  return dam__k_cpu_device(ex) && g->c >= 2 * dam__k_host_cores();
 }
 
 /* The dispatch of a bn_*_fused shader over t (p's flags, eps and

@@ -69,9 +69,8 @@ int dam_k_batchnorm_backward_xhat(dam_exec *ex, const dam_tensor *y,
 
 /* Internal, for tests and benchmarks: the batch norms' path.  AUTO picks
  * FUSED (one workgroup per channel, one dispatch per direction) on CPU
- * devices for channels of at most 16384 elements, two per host core,
- * TWO_PASS (a reduction over many invocations, then an elementwise pass)
- * elsewhere.  The backward
+ * devices with two channels per host core, TWO_PASS (a reduction over
+ * many invocations, then an elementwise pass) elsewhere.  The backward
  * without gx is one reduction either way.  Process-wide; not thread-safe. */
 typedef enum dam__bn_variant {
   DAM__BN_AUTO,
