@@ -4,8 +4,7 @@
  * per channel write partial sums, and the channel's last one to finish
  * adds them and folds everything the elementwise pass needs into four
  * coefficients per channel (shaders/bn_reduce.glsl), which that pass
- * reads once per invocation.  On CPU devices one workgroup per channel
- * does both in one dispatch instead (fused(), shaders/bn_fused.glsl).
+ * reads once per invocation.
  */
 #include "batchnorm.h"
 #include "error.h"
@@ -17,14 +16,11 @@
 #include "bn_backward_apply_set.spv.h"
 #include "bn_backward_apply_flat.spv.h"
 #include "bn_backward_apply_flat_set.spv.h"
-#include "bn_backward_fused.spv.h"
-#include "bn_backward_fused_set.spv.h"
 #include "bn_backward_stats.spv.h"
 #include "bn_backward_stats_flat.spv.h"
 #include "bn_eval_coef.spv.h"
 #include "bn_stats.spv.h"
 #include "bn_stats_flat.spv.h"
-#include "bn_train_fused.spv.h"
 
 DAM_SHADER_TEXEL(bn_stats, 10, 0x3E6, 0x1, 32);
 DAM_SHADER_TEXEL(bn_stats_flat, 10, 0x3E6, 0x1, 32);
@@ -37,11 +33,6 @@ DAM_SHADER_TEXEL(bn_apply_flat, 3, 0x4, 0x1, 20);
 DAM_SHADER_TEXEL(bn_backward_apply_flat, 4, 0x8, 0x3, 20);
 DAM_SHADER_TEXEL(bn_backward_apply_set, 4, 0x8, 0x3, 20);
 DAM_SHADER_TEXEL(bn_backward_apply_flat_set, 4, 0x8, 0x3, 20);
-/* workgroups of BN_LANES (bn_fused.glsl) */
-#define FUSED_LANES 8
-DAM_SHADER_LOCAL(bn_train_fused, 8, 0xF8, 0x1, 32, FUSED_LANES);
-DAM_SHADER_LOCAL(bn_backward_fused, 8, 0xE0, 0x3, 24, FUSED_LANES);
-DAM_SHADER_LOCAL(bn_backward_fused_set, 8, 0xE0, 0x3, 24, FUSED_LANES);
 
 /* Most invocations per channel in the one-pass reductions: the channel's
  * last one adds their partial sums alone. */
@@ -70,36 +61,6 @@ typedef struct reduce_push {
   uint32_t n, c, hw, parts, wide, flags;
   float eps, momentum;
 } reduce_push;
-
-static dam__bn_variant forced_variant;
-
-void dam__batchnorm_force(dam__bn_variant v) { forced_variant = v; }
-
-/* Whether one workgroup per channel reduces it and makes the elementwise
- * pass in one dispatch (bn_fused.glsl): on CPU devices, where a dispatch's
- * fixed cost (a thread-pool hand-off) outweighs spreading the sums over
- * more invocations, given two channels per core to share the threads.
- * The workgroup must be one subgroup (it adds with subgroupAdd). */
-static bool fused(dam_exec *ex, const bn_geom *g) {
-  if (!dam__k_subgroup_sums(ex, FUSED_LANES))
-    return false;
-  if (forced_variant != DAM__BN_AUTO)
-    return forced_variant == DAM__BN_FUSED;
-  return dam__k_cpu_device(ex) && g->c >= 2 * dam__k_host_cores();
-}
-
-/* The dispatch of a bn_*_fused shader over t (p's flags, eps and
- * momentum set). */
-static int run_fused(dam_exec *ex, const dam_shader *s,
-                     const dam_tensor *const *t, const bn_geom *g,
-                     reduce_push *p) {
-  p->n = g->n;
-  p->c = g->c;
-  p->hw = g->hw;
-  p->parts = FUSED_LANES;
-  p->wide = g->hw % 4 == 0;
-  return dam__k_run(ex, s, t, p, (uint64_t)g->c * FUSED_LANES);
-}
 
 /* Split each plane over invocations of `per` accesses (of a float, or of a
  * vec4 where the plane is a multiple of 4 floats). */
@@ -251,24 +212,13 @@ int dam_k_batchnorm_train(dam_exec *ex, const dam_tensor *x,
   if (err)
     return err;
 
+  dam_tensor *coef = coefficients(ex, op, &g);
+  if (!coef)
+    return DAM_ENOMEM;
   reduce_push p = {.flags = (gamma ? 1u : 0) | (beta ? 2u : 0) |
                             (running_mean ? 4u : 0) | (running_var ? 8u : 0),
                    .eps = a->eps,
                    .momentum = a->momentum};
-  if (fused(ex, &g)) {
-    const dam_tensor *t[] = {x,
-                             gamma ? gamma : save_mean,
-                             beta ? beta : save_mean,
-                             running_mean ? running_mean : y,
-                             running_var ? running_var : y,
-                             save_mean,
-                             save_invstd,
-                             y};
-    return run_fused(ex, &shader_bn_train_fused, t, &g, &p);
-  }
-  dam_tensor *coef = coefficients(ex, op, &g);
-  if (!coef)
-    return DAM_ENOMEM;
   const dam_tensor *t[] = {x,
                            NULL,
                            NULL,
@@ -354,23 +304,11 @@ static int backward(dam_exec *ex, const char *op, const dam_tensor *x,
   if (err || (!gx && !ggamma && !gbeta))
     return err;
 
-  reduce_push p = {.flags = flags | (gamma ? 1u : 0) | (ggamma ? 2u : 0) |
-                            (gbeta ? 4u : 0)};
-  if (gx && fused(ex, &g)) {
-    const dam_tensor *t[] = {x,           gy,
-                             save_mean,   save_invstd,
-                             gamma ? gamma : save_mean,
-                             ggamma ? ggamma : gx,
-                             gbeta ? gbeta : gx,
-                             gx};
-    return run_fused(ex,
-                     dam__k_take_zeros(gx) ? &shader_bn_backward_fused_set
-                                           : &shader_bn_backward_fused,
-                     t, &g, &p);
-  }
   dam_tensor *coef = coefficients(ex, op, &g);
   if (!coef)
     return DAM_ENOMEM;
+  reduce_push p = {.flags = flags | (gamma ? 1u : 0) | (ggamma ? 2u : 0) |
+                            (gbeta ? 4u : 0)};
   const dam_tensor *t[] = {x,
                            gy,
                            save_mean,

@@ -9,8 +9,9 @@
  * Shapes: x, y, gy and gx are [N, C, H, W] (or [N, C], as H = W = 1), all
  * the same; every per-channel tensor (gamma, beta, running_mean,
  * running_var, save_mean, save_invstd, ggamma, gbeta) has C elements, of
- * any shape.  Statistics are over the N*H*W elements of a channel, added
- * in a fixed order, so results are reproducible.
+ * any shape.  Statistics are over the N*H*W elements of a channel, reduced
+ * in two barrier-free passes (partial sums, then one invocation per
+ * channel adding them in a fixed order, so results are reproducible).
  */
 #ifndef DAM_BATCHNORM_H
 #define DAM_BATCHNORM_H
@@ -66,17 +67,5 @@ int dam_k_batchnorm_backward_xhat(dam_exec *ex, const dam_tensor *y,
                                   const dam_tensor *gy,
                                   const dam_tensor *save_invstd,
                                   dam_tensor *gx);
-
-/* Internal, for tests and benchmarks: the batch norms' path.  AUTO picks
- * FUSED (one workgroup per channel, one dispatch per direction) on CPU
- * devices with two channels per host core, TWO_PASS (a reduction over
- * many invocations, then an elementwise pass) elsewhere.  The backward
- * without gx is one reduction either way.  Process-wide; not thread-safe. */
-typedef enum dam__bn_variant {
-  DAM__BN_AUTO,
-  DAM__BN_TWO_PASS,
-  DAM__BN_FUSED,
-} dam__bn_variant;
-void dam__batchnorm_force(dam__bn_variant v);
 
 #endif

@@ -49,16 +49,9 @@ bool dam__k_cpu_device(const dam_exec *ex) {
   return ex->dev->info.type == VK_PHYSICAL_DEVICE_TYPE_CPU;
 }
 
-bool dam__k_subgroup_sums(const dam_exec *ex, uint32_t lanes) {
-  return ex->dev->info.subgroup_add && ex->dev->info.subgroup_size >= lanes;
-}
-
-uint32_t dam__k_host_cores(void) {
-  long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  return cores > 0 ? (uint32_t)cores : 1;
-}
-
 uint64_t dam__k_target_invocations(const dam_exec *ex) {
-  return dam__k_cpu_device(ex) ? 256 * (uint64_t)dam__k_host_cores()
-                               : 1u << 17;
+  if (!dam__k_cpu_device(ex))
+    return 1u << 17;
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  return 256 * (uint64_t)(cores > 0 ? cores : 1);
 }

@@ -13,14 +13,9 @@
  * NAME.spv.h), local size 64, with the bindings of TEXEL_MASK read as
  * samplerBuffers of vec4s (dam_shader.texel_mask). */
 #define DAM_SHADER_TEXEL(NAME, BINDINGS, WRITE_MASK, TEXEL_MASK, PUSH)        \
-  DAM_SHADER_LOCAL(NAME, BINDINGS, WRITE_MASK, TEXEL_MASK, PUSH, 64)
-
-/* The same with workgroups of LOCAL invocations (the shader's
- * local_size_x). */
-#define DAM_SHADER_LOCAL(NAME, BINDINGS, WRITE_MASK, TEXEL_MASK, PUSH, LOCAL) \
   static const dam_shader shader_##NAME = {                                   \
       sizeof(dam_shader), #NAME,   dam_spv_##NAME, sizeof dam_spv_##NAME,     \
-      BINDINGS,           WRITE_MASK, PUSH,        LOCAL, TEXEL_MASK}
+      BINDINGS,           WRITE_MASK, PUSH,        64, TEXEL_MASK}
 
 /* The same with every binding a storage buffer. */
 #define DAM_SHADER(NAME, BINDINGS, WRITE_MASK, PUSH)                          \
@@ -52,13 +47,6 @@ bool dam__k_take_zeros(dam_tensor *t);
 /* True when ex's device is a CPU (lavapipe): kernels pick their
  * barrier-free variants there, shared-memory tiled ones elsewhere. */
 bool dam__k_cpu_device(const dam_exec *ex);
-
-/* True when ex's compute shaders have subgroupAdd over subgroups of at
- * least `lanes` invocations, so a workgroup of `lanes` is one subgroup. */
-bool dam__k_subgroup_sums(const dam_exec *ex, uint32_t lanes);
-
-/* The host's online cores (at least 1): a CPU device's threads. */
-uint32_t dam__k_host_cores(void);
 
 /* How many invocations a pass that splits a long reduction into parts
  * aims for: on a CPU device four workgroups per host core (its threads
