@@ -226,6 +226,34 @@ static void train_far_from_zero(void **state) {
     train_case(*state, &shapes[s], 4 | (int)(s & 3));
 }
 
+/* y = x, also where a vec4 holds two channels' planes. */
+static void train_in_place(void **state) {
+  harness *h = *state;
+  static const dims in_place[] = {{3, 16, 4, 4}, {4, 16, 7, 7}, {7, 3, 5, 5}};
+  const dam_bn_args a = {1e-5f, 0.1f};
+  for (size_t i = 0; i < sizeof in_place / sizeof *in_place; i++) {
+    const dims *d = &in_place[i];
+    size_t nx = (size_t)d->n * d->c * plane(d);
+    float *x = harness_random(h, nx, 5, 9);
+    dam_shape cs = dam_shape4(d->c, 0, 0, 0);
+    dam_tensor *tx = harness_tensor(h, shape_of(d), x);
+    dam_tensor *tsm = harness_tensor(h, cs, NULL);
+    dam_tensor *tsi = harness_tensor(h, cs, NULL);
+    assert_int_equal(dam_k_batchnorm_train(h->ex, tx, NULL, NULL, NULL,
+                                           NULL, &a, tx, tsm, tsi), 0);
+    double *dx = widen(x, nx), *y = malloc(nx * sizeof *y);
+    double mean[MAX_C], var[MAX_C], invstd[MAX_C];
+    assert_non_null(y);
+    ref_stats(d, dx, mean, var);
+    for (uint32_t c = 0; c < d->c; c++)
+      invstd[c] = 1 / sqrt(var[c] + a.eps);
+    ref_normalize(d, dx, mean, invstd, NULL, NULL, y);
+    expect_close(h, tx, y, "batchnorm_train in place", d, 0);
+    assert_int_equal(dam_exec_end_step(h->ex), 0);
+    free(x), free(dx), free(y);
+  }
+}
+
 static void eval_mode(void **state) {
   harness *h = *state;
   for (size_t s = 0; s < N_SHAPES; s++) {
@@ -380,6 +408,53 @@ static void backward_into_new_gradient(void **state) {
   }
 }
 
+/* A channel's sums skip the floats of its neighbours' planes that share
+ * its vec4s: an infinity in channel 1 of 7x7 planes leaves channels 0 and
+ * 2 finite and right, forward and backward. */
+static void neighbours_kept_out(void **state) {
+  harness *h = *state;
+  const dims d = {4, 3, 7, 7};
+  const dam_bn_args a = {1e-5f, 0.1f};
+  size_t hw = plane(&d), nx = d.n * d.c * hw;
+  float *x = harness_random(h, nx, -2, 2), *gy = harness_random(h, nx, -1, 1);
+  for (uint32_t n = 0; n < d.n; n++)
+    for (size_t e = 0; e < hw; e++)
+      x[(n * d.c + 1) * hw + e] = INFINITY;
+  double *dx = widen(x, nx), *dgy = widen(gy, nx);
+  double mean[3], var[3], invstd[3], *y = malloc(nx * sizeof *y);
+  double *gx = calloc(nx, sizeof *gx);
+  assert_true(y && gx);
+  ref_stats(&d, dx, mean, var);
+  for (int c = 0; c < 3; c++)
+    invstd[c] = 1 / sqrt(var[c] + a.eps);
+  ref_normalize(&d, dx, mean, invstd, NULL, NULL, y);
+  ref_backward(&d, dx, dgy, NULL, mean, invstd, gx, NULL, NULL);
+  dam_shape cs = dam_shape4(d.c, 0, 0, 0);
+  dam_tensor *tx = harness_tensor(h, shape_of(&d), x);
+  dam_tensor *ty = harness_tensor(h, shape_of(&d), NULL);
+  dam_tensor *tgy = harness_tensor(h, shape_of(&d), gy);
+  dam_tensor *tgx = harness_tensor(h, shape_of(&d), NULL);
+  dam_tensor *tsm = harness_tensor(h, cs, NULL);
+  dam_tensor *tsi = harness_tensor(h, cs, NULL);
+  assert_int_equal(dam_k_batchnorm_train(h->ex, tx, NULL, NULL, NULL, NULL,
+                                         &a, ty, tsm, tsi), 0);
+  assert_int_equal(dam_k_fill(h->ex, tgx, 0.0f), 0);
+  assert_int_equal(dam_k_batchnorm_backward(h->ex, tx, tgy, NULL, tsm, tsi,
+                                            tgx, NULL, NULL), 0);
+  float *got_y = harness_read(h, ty), *got_gx = harness_read(h, tgx);
+  for (uint32_t n = 0; n < d.n; n++)
+    for (uint32_t c = 0; c < d.c; c += 2)
+      for (size_t e = 0; e < hw; e++) {
+        size_t i = (n * d.c + c) * hw + e;
+        if (!(fabs(got_y[i] - y[i]) < TOL && fabs(got_gx[i] - gx[i]) < TOL))
+          fail_msg("element %zu: y %g gx %g, expected %g %g", i, got_y[i],
+                   got_gx[i], y[i], gx[i]);
+      }
+  free(got_y), free(got_gx);
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
+  free(x), free(gy), free(dx), free(dgy), free(y), free(gx);
+}
+
 /* The reference backward against central differences of the reference
  * training forward, for L = sum(w * y), w random. */
 static void reference_backward_matches_finite_differences(void **state) {
@@ -476,10 +551,12 @@ int main(void) {
       cmocka_unit_test(train_plain),
       cmocka_unit_test(train_affine_running),
       cmocka_unit_test(train_far_from_zero),
+      cmocka_unit_test(train_in_place),
       cmocka_unit_test(eval_mode),
       cmocka_unit_test(eval_mode_gradient),
       cmocka_unit_test(backward_partial_outputs),
       cmocka_unit_test(backward_into_new_gradient),
+      cmocka_unit_test(neighbours_kept_out),
       cmocka_unit_test(bad_arguments_refused),
   };
   return cmocka_run_group_tests(tests, harness_setup, harness_teardown);
