@@ -284,8 +284,10 @@ static int layer_call(const row *r, dam_exec *ex) {
   case MAX_POOL_BWD:
   case AVG_POOL_BWD:
     return dam_k_pool2d_backward(ex, t[0], t[5], &r->a.pool, t[2]);
-  case CONCAT: return dam_k_channel_copy(ex, t[0], 0, t[3], 0,
-                                         t[0]->shape.dim[1], false);
+  case CONCAT: {
+    const dam_tensor *halves[] = {t[0], t[1]};
+    return dam_k_channel_concat(ex, halves, 2, t[3]);
+  }
   case GAP: return dam_k_global_avg_pool(ex, t[0], t[4]);
   case GAP_BWD: return dam_k_global_avg_pool_backward(ex, t[4], t[2]);
   }
@@ -307,7 +309,7 @@ static int bench_layers(bench *b, uint32_t c, uint32_t hw) {
       {"max_pool3x3_backward", MAX_POOL_BWD, 3, 1},
       {"avg_pool3x3", AVG_POOL, 1, 1},
       {"avg_pool3x3_backward", AVG_POOL_BWD, 2, 1},
-      {"concat (copy)", CONCAT, 1, 1}, {"global_avg_pool", GAP, 1, 0},
+      {"concat", CONCAT, 2, 2}, {"global_avg_pool", GAP, 1, 0},
       {"global_avg_pool_bwd", GAP_BWD, 1, 1},
   };
   row r = {.path = "-", .call = layer_call};
