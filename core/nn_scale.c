@@ -14,7 +14,7 @@
 #include "scale_grads_set.spv.h"
 #include "scale_rows.spv.h"
 
-DAM_SHADER_TEXEL(scale_by, 6, 0x8, 0x22, 12);
+DAM_SHADER_TEXEL(scale_by, 6, 0x8, 0x26, 12);
 DAM_SHADER_TEXEL(scale_grads, 9, 0x198, 0x61, 12);
 DAM_SHADER_TEXEL(scale_grads_set, 9, 0x198, 0x61, 12);
 DAM_SHADER(scale_rows, 3, 0x4, 12);

@@ -1,7 +1,8 @@
 // y = s0[0] * x0 + s1[0] * x1 + a, the second term (has_second 0) and a
 // (has_a 0) optional: op outputs scaled by their architecture weights
 // (which stay on the device) and added to a node's sum so far.  a may be
-// y itself (accumulation in place).
+// y itself (accumulation in place): each element is read, through a's
+// texels, only by the invocation that then writes it.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "diffautoml/dam_shader.glsl"
@@ -9,8 +10,7 @@ layout(local_size_x = 64) in;
 #include "elementwise.glsl"
 layout(std430, binding = 0) readonly buffer S0 { float s0[]; };
 layout(binding = 1) uniform samplerBuffer x0;  // vec4 texels
-layout(std430, binding = 2) readonly buffer A { float a[]; };
-layout(std430, binding = 2) readonly buffer A4 { vec4 a4[]; };
+layout(binding = 2) uniform samplerBuffer a;
 layout(std430, binding = 3) buffer Y { float y[]; };
 layout(std430, binding = 3) buffer Y4 { vec4 y4[]; };
 layout(std430, binding = 4) readonly buffer S1 { float s1[]; };
@@ -23,11 +23,11 @@ void main() {
     if (slot == DAM_VEC4) {
       vec4 v = w0 * texelFetch(x0, int(k));
       if (p.has_second != 0u) v += w1 * texelFetch(x1, int(k));
-      y4[k] = v + (p.has_a != 0u ? a4[k] : vec4(0.0));
+      y4[k] = v + (p.has_a != 0u ? texelFetch(a, int(k)) : vec4(0.0));
     } else if (slot == DAM_FLOAT) {
       float v = w0 * dam_texel_float(x0, k);
       if (p.has_second != 0u) v += w1 * dam_texel_float(x1, k);
-      y[k] = v + (p.has_a != 0u ? a[k] : 0.0);
+      y[k] = v + (p.has_a != 0u ? dam_texel_float(a, k) : 0.0);
     }
   }
 }
