@@ -184,12 +184,13 @@ static int copy_block(dam_exec *ex, const dam_tensor *block,
   int err = r ? dam_tensor_materialize(ex, (dam_tensor *)(to_wide ? block
                                                                    : wide))
               : dam_fail(DAM_ENOMEM, "channel copy: %u regions", w[0]);
-  for (uint32_t n = 0; n < w[0] && !err; n++) {
-    uint64_t at = ((uint64_t)n * w[1] + c0) * plane;
-    r[n] = to_wide ? (VkBufferCopy){n * bytes, at, bytes}
-                   : (VkBufferCopy){at, n * bytes, bytes};
-  }
   dam_range rb = dam_tensor_range(block), rw = dam_tensor_range(wide);
+  for (uint32_t n = 0; n < w[0] && !err; n++) {
+    uint64_t b = rb.offset + n * bytes;
+    uint64_t at = rw.offset + ((uint64_t)n * w[1] + c0) * plane;
+    r[n] = to_wide ? (VkBufferCopy){b, at, bytes}
+                   : (VkBufferCopy){at, b, bytes};
+  }
   if (!err)
     err = to_wide ? dam_exec_copy_regions(ex, rb, rw, r, w[0])
                   : dam_exec_copy_regions(ex, rw, rb, r, w[0]);
@@ -251,8 +252,10 @@ int dam_k_channel_split_acc(dam_exec *ex, const dam_tensor *gy,
     for (uint32_t j = 0, c = c0; j < k && !err; c += channels[i + j++])
       if (gxs[i + j] && use_copies(ex) && dam__k_take_zeros(gxs[i + j]))
         err = copy_block(ex, gxs[i + j], gy, c, false);
-      else if (gxs[i + j])
-        mask |= 1u << j, some = gxs[i + j];
+      else if (gxs[i + j]) {
+        mask |= 1u << j;
+        some = gxs[i + j];
+      }
     blocks_push p;
     if (err)
       return err;

@@ -498,34 +498,30 @@ int dam_exec_copy(dam_exec *ex, dam_range src, dam_range dst) {
     return dam_fail(DAM_EINVAL, "copy of %llu bytes into %llu",
                     (unsigned long long)src.size,
                     (unsigned long long)dst.size);
-  VkBufferCopy c = {0, 0, src.size};
+  VkBufferCopy c = {src.offset, dst.offset, src.size};
   return dam_exec_copy_regions(ex, src, dst, &c, 1);
+}
+
+/* Whether [at, at + size) lies in r. */
+static bool within(dam_range r, VkDeviceSize at, VkDeviceSize size) {
+  return at >= r.offset && at - r.offset <= r.size &&
+         size <= r.size - (at - r.offset);
 }
 
 int dam_exec_copy_regions(dam_exec *ex, dam_range src, dam_range dst,
                           const VkBufferCopy *regions, uint32_t n) {
-  VkBufferCopy *moved = malloc(n * sizeof *moved);
-  if (!moved)
-    return dam_fail(DAM_ENOMEM, "copy: %u regions", n);
-  for (uint32_t i = 0; i < n; i++) {
-    const VkBufferCopy *c = &regions[i];
-    if (c->srcOffset > src.size || c->size > src.size - c->srcOffset ||
-        c->dstOffset > dst.size || c->size > dst.size - c->dstOffset) {
-      free(moved);
+  for (uint32_t i = 0; i < n; i++)
+    if (!within(src, regions[i].srcOffset, regions[i].size) ||
+        !within(dst, regions[i].dstOffset, regions[i].size))
       return dam_fail(DAM_EINVAL, "copy: region %u (%llu bytes) is outside "
-                      "its ranges", i, (unsigned long long)c->size);
-    }
-    moved[i] = (VkBufferCopy){src.offset + c->srcOffset,
-                              dst.offset + c->dstOffset, c->size};
-  }
+                      "its ranges", i, (unsigned long long)regions[i].size);
   dam_range r[2] = {src, dst};
   int err = begin_recording(ex);
   if (!err)
     err = before_access(ex, r, 2, 2u);
   if (!err && n)
     vkCmdCopyBuffer(ex->batches[ex->cur].cb, src.buffer, dst.buffer, n,
-                    moved);
-  free(moved);
+                    regions);
   return err;
 }
 

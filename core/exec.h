@@ -100,9 +100,9 @@ int dam_exec_dispatch(dam_exec *ex, const dam_shader *shader,
 /* Record a copy of src into dst (same size). */
 int dam_exec_copy(dam_exec *ex, dam_range src, dam_range dst);
 
-/* Record one copy command of n regions from src into dst, the regions'
- * offsets relative to the ranges' starts; DAM_EINVAL when one falls
- * outside either range. */
+/* Record one copy command of n regions from src's buffer into dst's (the
+ * regions' offsets in those buffers); DAM_EINVAL when one falls outside
+ * src or dst. */
 int dam_exec_copy_regions(dam_exec *ex, dam_range src, dam_range dst,
                           const VkBufferCopy *regions, uint32_t n);
 
