@@ -95,6 +95,12 @@ class Hpo:
         self.value, self.velocity = float(v), float(vel)
 
 
+def _dot(xs, ys):
+    """The sum over i of <xs[i], ys[i]>, one multiply per tensor pair."""
+    return float(torch.stack(
+        [t.sum() for t in torch._foreach_mul(xs, ys)]).sum())
+
+
 # ---- data -----------------------------------------------------------------
 
 def _idx(path):
@@ -308,12 +314,10 @@ class Bench:
                 (vlogits.argmax(dim=1) == vy).sum()
             gval = [p.grad for p in ps]
             with torch.no_grad():
-                dots_buf = float(sum(torch._foreach_mul(
-                    gval, [self.bufs[p] for p in ps])[i].sum()
-                    for i in range(len(ps)))) if self.hpo else 0.0
-                dots_w = float(sum(torch._foreach_mul(gval, ps)[i].sum()
-                                   for i in range(len(ps)))) \
-                    if "weight_decay" in self.hpo else 0.0
+                dots_buf = _dot(gval, [self.bufs[p] for p in ps]) \
+                    if self.hpo else 0.0
+                dots_w = _dot(gval, ps) if "weight_decay" in self.hpo \
+                    else 0.0
             if pre is not None:
                 self.darts_second_order(ps, pre, gval, x, y, lr)
         # host updates: DA policy, arch codes, HPO
