@@ -12,9 +12,9 @@ layout(push_constant) uniform P { uint rows, h, w, oh, ow, s, o, relu, c, blocks
 void main() {
   uint r = dam_linear_id();
   if (r >= p.rows) return;
-  uint plane = r / p.oh, bc = p.blocks * p.c, n = plane / bc;
-  uint cy = plane - n * bc, b = cy / p.c, o = p.o + b;
-  uint iy = (r % p.oh) * p.s + o, yo = r * p.ow;
+  uint plane = dam_udiv(r, p.oh), bc = p.blocks * p.c;
+  uint n = dam_udiv(plane, bc), cy = plane - n * bc, b = dam_udiv(cy, p.c);
+  uint o = p.o + b, iy = (r - plane * p.oh) * p.s + o, yo = r * p.ow;
   uint xo = ((n * p.c + cy - b * p.c) * p.h + iy) * p.w + o;
   uint inside = iy < p.h && o < p.w ? min(p.ow, (p.w - o + p.s - 1u) / p.s) : 0u;
   for (uint j = 0u; j < p.ow; j++) {

@@ -13,6 +13,18 @@
   (gl_GlobalInvocationID.x +                                                \
    gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x)
 
+// a / d for a < 2^31 and 0 < d < 2^31, exact, through float reciprocals:
+// CPU devices (llvmpipe) divide integer vectors one lane at a time.  The
+// first estimate is within a / 2^22 + 1 of the quotient, the second (from
+// the remainder) within 1, and the last compare fixes that.
+uint dam_udiv(uint a, uint d) {
+  float inv = 1.0 / float(d);
+  uint q = uint(float(a) * inv);
+  q += uint(int(floor(float(int(a - q * d)) * inv)));
+  int r = int(a - q * d);
+  return r < 0 ? q - 1u : uint(r) >= d ? q + 1u : q;
+}
+
 // Float i of a binding read as vec4 texels (dam_shader.texel_mask).
 #define dam_texel_float(buf, i) (texelFetch(buf, int((i) >> 2))[(i) & 3u])
 
