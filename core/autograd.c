@@ -115,7 +115,7 @@ dam_tensor *dam_relu(dam_exec *ex, dam_tensor *x) {
   dam_tensor *y = x ? dam_relu_recorded(ex, x) : NULL;
   if (y)
     return y;
-  if (x && !x->mem.block && !x->relu_of)
+  if (x && !dam_tensor_readable(x))
     return dam_fail(DAM_EINVAL, "relu: the input was released"), NULL;
   y = like(ex, x);
   if (!y)

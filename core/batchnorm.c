@@ -179,42 +179,57 @@ static dam_tensor *coefficients(dam_exec *ex, const char *op,
   return t;
 }
 
-int dam_k_batchnorm_train(dam_exec *ex, const dam_tensor *x,
-                          const dam_tensor *gamma, const dam_tensor *beta,
-                          dam_tensor *running_mean, dam_tensor *running_var,
-                          const dam_bn_args *a, dam_tensor *y,
-                          dam_tensor *save_mean, dam_tensor *save_invstd) {
-  const char *op = "batchnorm_train";
-  bn_geom g;
-  int err = check_data(op, x, y, "y", &g);
-  if (!err && !y)
-    err = dam_fail(DAM_EINVAL, "%s: y is NULL", op);
+/* coef holds 4 * C floats. */
+static int check_coef(const char *op, const dam_tensor *coef,
+                      const bn_geom *g) {
+  const dam_tensor *t[] = {coef};
+  int err = dam__k_check(op, t, 1, 0);
+  if (!err && coef->numel != 4 * (uint64_t)g->c)
+    err = dam_fail(DAM_ESHAPE, "%s: coefficients of %llu floats for %u "
+                   "channels (need 4 per channel)", op,
+                   (unsigned long long)coef->numel, g->c);
+  return err;
+}
+
+/* The checks of the training form; y may be NULL (only the statistics). */
+static int train_check(const char *op, const dam_tensor *x,
+                       const dam_tensor *gamma, const dam_tensor *beta,
+                       const dam_tensor *running_mean,
+                       const dam_tensor *running_var, const dam_bn_args *a,
+                       const dam_tensor *y, const dam_tensor *save_mean,
+                       const dam_tensor *save_invstd, bn_geom *g) {
+  int err = check_data(op, x, y, "y", g);
   if (!err && !a)
     err = dam_fail(DAM_EINVAL, "%s: NULL arguments", op);
   if (!err && (!(a->eps >= 0) || !(a->momentum >= 0 && a->momentum <= 1)))
     err = dam_fail(DAM_EINVAL, "%s: eps %g, momentum %g (need eps >= 0, "
                    "0 <= momentum <= 1)", op, a->eps, a->momentum);
-  if (!err && g.count < 2)
+  if (!err && g->count < 2)
     err = dam_fail(DAM_EINVAL, "%s: channels of %u element(s) have no "
-                   "batch variance", op, g.count);
+                   "batch variance", op, g->count);
   if (!err)
-    err = check_channel(op, "gamma", gamma, &g, false);
+    err = check_channel(op, "gamma", gamma, g, false);
   if (!err)
-    err = check_channel(op, "beta", beta, &g, false);
+    err = check_channel(op, "beta", beta, g, false);
   if (!err)
-    err = check_channel(op, "running_mean", running_mean, &g, false);
+    err = check_channel(op, "running_mean", running_mean, g, false);
   if (!err)
-    err = check_channel(op, "running_var", running_var, &g, false);
+    err = check_channel(op, "running_var", running_var, g, false);
   if (!err)
-    err = check_channel(op, "save_mean", save_mean, &g, true);
+    err = check_channel(op, "save_mean", save_mean, g, true);
   if (!err)
-    err = check_channel(op, "save_invstd", save_invstd, &g, true);
-  if (err)
-    return err;
+    err = check_channel(op, "save_invstd", save_invstd, g, true);
+  return err;
+}
 
-  dam_tensor *coef = coefficients(ex, op, &g);
-  if (!coef)
-    return DAM_ENOMEM;
+/* The statistics pass of the training form into save_mean, save_invstd,
+ * the running statistics and coef (checked). */
+static int train_stats(dam_exec *ex, const char *op, const dam_tensor *x,
+                       const dam_tensor *gamma, const dam_tensor *beta,
+                       dam_tensor *running_mean, dam_tensor *running_var,
+                       const dam_bn_args *a, dam_tensor *save_mean,
+                       dam_tensor *save_invstd, dam_tensor *coef,
+                       const bn_geom *g) {
   reduce_push p = {.flags = (gamma ? 1u : 0) | (beta ? 2u : 0) |
                             (running_mean ? 4u : 0) | (running_var ? 8u : 0),
                    .eps = a->eps,
@@ -229,13 +244,63 @@ int dam_k_batchnorm_train(dam_exec *ex, const dam_tensor *x,
                            save_mean,
                            save_invstd,
                            coef};
+  return reduce_channels(ex, op, &shader_bn_stats, &shader_bn_stats_flat, t,
+                         1, g, &p);
+}
+
+int dam_k_batchnorm_train(dam_exec *ex, const dam_tensor *x,
+                          const dam_tensor *gamma, const dam_tensor *beta,
+                          dam_tensor *running_mean, dam_tensor *running_var,
+                          const dam_bn_args *a, dam_tensor *y,
+                          dam_tensor *save_mean, dam_tensor *save_invstd) {
+  const char *op = "batchnorm_train";
+  bn_geom g;
+  int err = !y ? dam_fail(DAM_EINVAL, "%s: y is NULL", op)
+               : train_check(op, x, gamma, beta, running_mean, running_var,
+                             a, y, save_mean, save_invstd, &g);
+  if (err)
+    return err;
+  dam_tensor *coef = coefficients(ex, op, &g);
+  if (!coef)
+    return DAM_ENOMEM;
   const dam_tensor *apply[] = {x, coef, y};
-  err = reduce_channels(ex, op, &shader_bn_stats, &shader_bn_stats_flat, t, 1,
-                        &g, &p);
+  err = train_stats(ex, op, x, gamma, beta, running_mean, running_var, a,
+                    save_mean, save_invstd, coef, &g);
   if (!err)
     err = planes_pass(ex, &shader_bn_apply, &shader_bn_apply_flat, apply, &g);
   dam_tensor_release(ex, coef);
   return err;
+}
+
+int dam_k_batchnorm_stats(dam_exec *ex, const dam_tensor *x,
+                          const dam_tensor *gamma, const dam_tensor *beta,
+                          dam_tensor *running_mean, dam_tensor *running_var,
+                          const dam_bn_args *a, dam_tensor *save_mean,
+                          dam_tensor *save_invstd, dam_tensor *coef) {
+  const char *op = "batchnorm_stats";
+  bn_geom g;
+  int err = train_check(op, x, gamma, beta, running_mean, running_var, a,
+                        NULL, save_mean, save_invstd, &g);
+  if (!err)
+    err = check_coef(op, coef, &g);
+  return err ? err
+             : train_stats(ex, op, x, gamma, beta, running_mean, running_var,
+                           a, save_mean, save_invstd, coef, &g);
+}
+
+int dam_k_batchnorm_apply(dam_exec *ex, const dam_tensor *x,
+                          const dam_tensor *coef, dam_tensor *y) {
+  const char *op = "batchnorm_apply";
+  bn_geom g;
+  int err = check_data(op, x, y, "y", &g);
+  if (!err && !y)
+    err = dam_fail(DAM_EINVAL, "%s: y is NULL", op);
+  if (!err)
+    err = check_coef(op, coef, &g);
+  const dam_tensor *apply[] = {x, coef, y};
+  return err ? err
+             : planes_pass(ex, &shader_bn_apply, &shader_bn_apply_flat, apply,
+                           &g);
 }
 
 int dam_k_batchnorm_eval(dam_exec *ex, const dam_tensor *x,

@@ -36,6 +36,22 @@ int dam_k_batchnorm_train(dam_exec *ex, const dam_tensor *x,
                           const dam_bn_args *a, dam_tensor *y,
                           dam_tensor *save_mean, dam_tensor *save_invstd);
 
+/* dam_k_batchnorm_train in two halves.  The statistics: save_mean,
+ * save_invstd and the running statistics as there, and coef (4 * C
+ * floats) the per-channel coefficients the normalization takes; errors as
+ * there, and DAM_ESHAPE for coef of another size. */
+int dam_k_batchnorm_stats(dam_exec *ex, const dam_tensor *x,
+                          const dam_tensor *gamma, const dam_tensor *beta,
+                          dam_tensor *running_mean, dam_tensor *running_var,
+                          const dam_bn_args *a, dam_tensor *save_mean,
+                          dam_tensor *save_invstd, dam_tensor *coef);
+
+/* The normalization: y = x normalized with coef from
+ * dam_k_batchnorm_stats over the same x (y is only written; it may be
+ * x). */
+int dam_k_batchnorm_apply(dam_exec *ex, const dam_tensor *x,
+                          const dam_tensor *coef, dam_tensor *y);
+
 /* Evaluation mode: y = (x - running_mean) / sqrt(running_var + eps) *
  * gamma + beta; y is only written (it may be x); gamma / beta NULL as in
  * training.  Errors as dam_k_batchnorm_train (the running statistics are

@@ -102,26 +102,20 @@ dam_tensor *dam_pool2d(dam_exec *ex, dam_tensor *x, const dam_pool_args *a) {
   return dam_tape_finish(ex, y ? dam_k_pool2d(ex, x, a, y) : DAM_ENOMEM, &n);
 }
 
+/* Without gamma and beta an output that was made is xhat itself, and the
+ * backward reads it rather than x (which its node marks unread, so a scope
+ * may release x once the output is made: dam_scope_close). */
 static int bn_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
   layer_data *d = node->data;
   dam_tensor *g[3] = {NULL, NULL, NULL};
   for (uint32_t i = 0; i < 3; i++)
     if ((needs & (1u << i)) && !(g[i] = grad_of(ex, node, i)))
       return DAM_ENOMEM;
-  return dam_k_batchnorm_backward(ex, node->in[0], node->out->grad,
-                                  node->in[1], d->saved[0], d->saved[1],
-                                  g[0], g[1], g[2]);
-}
-
-/* Without gamma and beta the output is xhat itself: the backward reads it,
- * and x is not kept. */
-static int bn_xhat_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
-  (void)needs;
-  dam_tensor *gx = grad_of(ex, node, 0);
-  return gx ? dam_k_batchnorm_backward_xhat(
-                  ex, node->out, node->out->grad,
-                  ((layer_data *)node->data)->saved[1], gx)
-            : DAM_ENOMEM;
+  dam_tensor *y = node->out;
+  if (node->unread & 1u && y->mem.block)
+    return dam_k_batchnorm_backward_xhat(ex, y, y->grad, d->saved[1], g[0]);
+  return dam_k_batchnorm_backward(ex, node->in[0], y->grad, node->in[1],
+                                  d->saved[0], d->saved[1], g[0], g[1], g[2]);
 }
 
 /* Inference form: gx += gy * gamma / sqrt(running_var + eps), the same
@@ -167,23 +161,26 @@ dam_tensor *dam_batchnorm(dam_exec *ex, dam_tensor *x, dam_tensor *gamma,
                                                 a->eps, y),
                            &n);
   }
+  /* The output's contents are a recipe (dam_tensor.bn_of): a node sum
+   * reads x through the coefficients; any other reader makes them. */
   layer_data *d = data_new();
   if (!d)
     return NULL;
   dam_shape c = dam_shape4(x->shape.dim[1], 0, 0, 0);
+  dam_shape c4 = dam_shape4(4 * x->shape.dim[1], 0, 0, 0);
   d->saved[0] = output(ex, c);
   d->saved[1] = output(ex, c);
-  int err = d->saved[0] && d->saved[1]
-                ? dam_k_batchnorm_train(ex, x, gamma, beta, running_mean,
-                                        running_var, a, y, d->saved[0],
-                                        d->saved[1])
+  dam_tensor *coef = output(ex, c4);
+  int err = d->saved[0] && d->saved[1] && coef
+                ? dam_k_batchnorm_stats(ex, x, gamma, beta, running_mean,
+                                        running_var, a, d->saved[0],
+                                        d->saved[1], coef)
                 : DAM_ENOMEM;
+  dam_tensor_release(ex, y);
+  y->bn_of = x;
+  y->bn_coef = coef;
   dam_node n = {"batchnorm", bn_backward, {x, gamma, beta}, 3, y, false, 0,
-                d, free, false, DAM_NODE_OUT};
-  if (!gamma && !beta) {
-    n.backward = bn_xhat_backward;
-    n.unread = 1u;
-  }
+                d, free, false, gamma || beta ? DAM_NODE_OUT : 1u};
   return dam_tape_finish(ex, err, &n);
 }
 

@@ -10,17 +10,53 @@
 #include "part_sums.h"
 
 #include "scale_by.spv.h"
+#include "scale_by_bn.spv.h"
 #include "scale_grads.spv.h"
 #include "scale_grads_set.spv.h"
 #include "scale_rows.spv.h"
 
 DAM_SHADER_TEXEL(scale_by, 6, 0x8, 0x26, 12);
+DAM_SHADER_TEXEL(scale_by_bn, 8, 0x8, 0x26, 28);
 DAM_SHADER_TEXEL(scale_grads, 9, 0x198, 0x61, 12);
 DAM_SHADER_TEXEL(scale_grads_set, 9, 0x198, 0x61, 12);
 DAM_SHADER(scale_rows, 3, 0x4, 12);
 
+/* Vec4s of each invocation's span in scale_by_bn.comp. */
+#define BN_SPAN 32
+
+/* Whether x is a batch norm's output not yet made whose normalization
+ * scale_by_bn.comp can do on the fly (flat vec4 spans: bn_flat.glsl). */
+static bool pending_bn(const dam_tensor *x) {
+  if (!x || x->mem.block || !x->bn_of || x->shape.ndim != 4)
+    return false;
+  uint64_t hw = (uint64_t)x->shape.dim[2] * x->shape.dim[3];
+  return hw >= 4 && x->numel % 4 == 0;
+}
+
+/* scale_add_run's sum through scale_by_bn.comp: terms that are pending
+ * batch-norm outputs read their inputs (t as there). */
+static int scale_add_bn(dam_exec *ex, const dam_tensor **t,
+                        const dam_tensor *x0, const dam_tensor *x1,
+                        bool has_a) {
+  bool bn0 = pending_bn(x0), bn1 = pending_bn(x1);
+  const dam_tensor *src0 = bn0 ? x0->bn_of : x0;
+  const dam_tensor *c0 = bn0 ? x0->bn_coef : x1->bn_coef;
+  /* placeholders: the first term's input, its coefficients */
+  const dam_tensor *b[8] = {t[0], src0, has_a ? t[2] : src0, t[3], t[4],
+                            bn1 ? x1->bn_of : x1 ? x1 : src0, c0,
+                            bn1 ? x1->bn_coef : c0};
+  const dam_shape *s = &x0->shape;
+  struct { uint32_t planes, c, hw, parts, has_a, has_second, bn; } push = {
+      s->dim[0] * s->dim[1], s->dim[1], s->dim[2] * s->dim[3], BN_SPAN,
+      has_a, x1 != NULL, (bn0 ? 1u : 0) | (bn1 ? 2u : 0)};
+  uint64_t vec4s = x0->numel / 4;
+  return dam__k_run(ex, &shader_scale_by_bn, b, &push,
+                    (vec4s + BN_SPAN - 1) / BN_SPAN);
+}
+
 /* y = s0 * x0 + s1 * x1 + a (x1, s1 and a optional, NULL); a may be y
- * (a node's sum accumulated in place). */
+ * (a node's sum accumulated in place).  A term that is a pending batch-norm
+ * output is normalized on the fly, not made. */
 static int scale_add_run(dam_exec *ex, const dam_tensor *s0,
                          const dam_tensor *x0, const dam_tensor *s1,
                          const dam_tensor *x1, const dam_tensor *a,
@@ -31,6 +67,8 @@ static int scale_add_run(dam_exec *ex, const dam_tensor *s0,
   int err = dam__k_check("scale_add", checked, 4, y->numel);
   if (!err)
     err = dam__k_check("scale_add", scales, 2, 1);
+  if (!err && (pending_bn(x0) || pending_bn(x1)))
+    return scale_add_bn(ex, t, x0, x1, a != NULL);
   struct { uint32_t n, has_a, has_second; } push = {
       (uint32_t)y->numel, a != NULL, x1 != NULL};
   return err ? err
@@ -78,7 +116,7 @@ static int term_grads(dam_exec *ex, const dam_tensor *gy,
   for (int i = 0; i < 2; i++) {
     t[1 + i] = s[i] ? s[i] : s[0];
     t[3 + i] = g[i] ? g[i] : any_out;
-    t[5 + i] = x[i] ? x[i] : x[0];
+    t[5 + i] = gs[i] ? x[i] : gy; /* a pending x is made only if read */
     t[7 + i] = part[i] ? part[i] : any_out;
   }
   /* the _set shader when every gradient asked for is new (and they differ) */

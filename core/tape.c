@@ -137,6 +137,13 @@ static dam_tensor *node_ref(const dam_node *node, uint32_t i) {
 /* dam_tensor.scope_refs while a scope closes. */
 enum { REFERENCED = 1, NEEDED = 2, SHARED = 4 };
 
+/* A batch-norm output not yet made (dam_tensor.bn_of) that stays keeps the
+ * input it is made from. */
+static void keep_bn_input(dam_tensor *t) {
+  if (t && t->bn_of && !t->mem.block && (t->scope_refs & NEEDED))
+    t->bn_of->scope_refs |= NEEDED;
+}
+
 void dam_scope_close(dam_exec *ex, const dam_scope *s,
                      dam_tensor *const *keep, uint32_t n_keep,
                      bool shared) {
@@ -166,6 +173,11 @@ void dam_scope_close(dam_exec *ex, const dam_scope *s,
   for (uint32_t i = 0; i < n_keep; i++)
     if (keep[i])
       keep[i]->scope_refs |= NEEDED;
+  for (uint32_t k = s->nodes; k < tape->n; k++)
+    for (uint32_t i = 0; i <= tape->nodes[k].n_in; i++)
+      keep_bn_input(node_ref(&tape->nodes[k], i));
+  for (uint32_t i = 0; i < n_keep; i++)
+    keep_bn_input(keep[i]);
   for (dam_tensor *t = ex->step_tensors; t != s->tensors; t = t->next)
     if (t->scope_refs == REFERENCED)
       dam_tensor_release(ex, t);

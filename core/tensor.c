@@ -1,5 +1,6 @@
 /* Tensor allocation, upload/download and lazily created gradients. */
 #include "tensor.h"
+#include "batchnorm.h"
 #include "error.h"
 #include "kernels.h"
 #include "rng.h"
@@ -146,11 +147,18 @@ int dam_tensor_materialize(dam_exec *ex, dam_tensor *t) {
   }
   if (t->persistent || t->mem.block)
     return DAM_OK;
-  if (!t->relu_of)
+  if (!dam_tensor_readable(t))
     return dam_fail(DAM_EINVAL, "a released %u-dim tensor of %llu elements "
                     "was read", t->shape.ndim, (unsigned long long)t->numel);
   int err = dam_pool_alloc(&ex->arena, t->numel * sizeof(float), &t->mem);
-  return err ? err : dam_k_relu(ex, t->relu_of, t);
+  if (err)
+    return err;
+  return t->relu_of ? dam_k_relu(ex, t->relu_of, t)
+                    : dam_k_batchnorm_apply(ex, t->bn_of, t->bn_coef, t);
+}
+
+bool dam_tensor_readable(const dam_tensor *t) {
+  return t->persistent || t->mem.block || t->relu_of || t->bn_of;
 }
 
 dam_range dam_tensor_range(const dam_tensor *t) {

@@ -23,6 +23,11 @@ struct dam_tensor {
   struct dam_tensor *relu_of; /* contents are relu(relu_of) (dam_relu):
                                  made when first read, and again after a
                                  release */
+  struct dam_tensor *bn_of, *bn_coef; /* contents are bn_of normalized with
+                                 the coefficients bn_coef (a batch norm in
+                                 training, dam_batchnorm): made like
+                                 relu_of's, unless a node sum reads them
+                                 through bn_of (dam_scale_add) */
   bool zeros_pending;         /* contents are zeros not yet written (a step
                                  tensor's new gradient): written when first
                                  bound, unless a kernel that writes every
@@ -80,13 +85,17 @@ void dam_tensor_free(dam_exec *ex, dam_tensor *t);
  * access to it fails with DAM_EINVAL. */
 void dam_tensor_release(dam_exec *ex, dam_tensor *t);
 
-/* Give a step tensor without memory that has a recipe (relu_of) its
- * contents: memory from the arena and the relu, recorded now; write the
+/* Give a step tensor without memory that has a recipe (relu_of, bn_of)
+ * its contents: memory from the arena and the relu or normalization,
+ * recorded now; write the
  * pending zeros of a new gradient (zeros_pending).  Nothing else for a
  * tensor with memory; DAM_EINVAL for a released one without a recipe.
  * Kernels call it on every tensor they bind, downloads and the optimizer's
  * set kernels on theirs. */
 int dam_tensor_materialize(dam_exec *ex, dam_tensor *t);
+
+/* Whether t has memory, or a recipe that makes its contents. */
+bool dam_tensor_readable(const dam_tensor *t);
 
 /* The buffer range of t's elements. */
 dam_range dam_tensor_range(const dam_tensor *t);

@@ -295,9 +295,10 @@ static void second_pass_after_release(void **state) {
   assert_int_equal(dam_exec_end_step(h->ex), 0);
 }
 
-/* relu -> 1x1 conv -> batch norm (affine or not) in a scope that releases
- * shared outputs too, as a supernet cell: x's and w's gradients, whether
- * the conv output was released, the arena's peak. */
+/* relu -> 1x1 conv -> batch norm (affine or not) -> a dot that reads the
+ * norm's output, in a scope that releases shared outputs too, as a
+ * supernet cell: x's and w's gradients, whether the conv output was
+ * released, the arena's peak. */
 static void block_grads(harness *h, bool no_release, bool affine,
                         const float *const *v, float **g, bool *released,
                         VkDeviceSize *peak) {
@@ -318,12 +319,14 @@ static void block_grads(harness *h, bool no_release, bool affine,
   dam_tensor *y = dam_batchnorm(h->ex, conv, gamma, gamma, NULL, NULL, &bn,
                                 true);
   assert_non_null(y);
-  dam_scope_close(h->ex, &scope, &y, 1, true);
+  assert_null(y->mem.block); /* made when first read: by the dot */
+  dam_tensor *loss = dam_dot(h->ex, y, c);
+  dam_scope_close(h->ex, &scope, &loss, 1, true);
   *released = !conv->mem.block;
   /* Never made: the conv reads x through the relu, both ways. */
   assert_null(r->mem.block);
   assert_non_null(y->mem.block);
-  assert_int_equal(dam_backward(h->ex, dam_dot(h->ex, y, c)), 0);
+  assert_int_equal(dam_backward(h->ex, loss), 0);
   h->ex->no_release = false;
   g[0] = harness_read(h, x->grad);
   g[1] = harness_read(h, w->grad);
