@@ -12,6 +12,8 @@
 #include "scale_by.spv.h"
 #include "scale_by_bn.spv.h"
 #include "scale_grads.spv.h"
+#include "scale_grads_bn.spv.h"
+#include "scale_grads_bn_set.spv.h"
 #include "scale_grads_set.spv.h"
 #include "scale_rows.spv.h"
 
@@ -19,6 +21,8 @@ DAM_SHADER_TEXEL(scale_by, 6, 0x8, 0x26, 12);
 DAM_SHADER_TEXEL(scale_by_bn, 8, 0x8, 0x26, 28);
 DAM_SHADER_TEXEL(scale_grads, 9, 0x198, 0x61, 12);
 DAM_SHADER_TEXEL(scale_grads_set, 9, 0x198, 0x61, 12);
+DAM_SHADER_TEXEL(scale_grads_bn, 11, 0x198, 0x61, 24);
+DAM_SHADER_TEXEL(scale_grads_bn_set, 11, 0x198, 0x61, 24);
 DAM_SHADER(scale_rows, 3, 0x4, 12);
 
 /* Vec4s of each invocation's span in scale_by_bn.comp. */
@@ -46,9 +50,9 @@ static int scale_add_bn(dam_exec *ex, const dam_tensor **t,
                             bn1 ? x1->bn_of : x1 ? x1 : src0, c0,
                             bn1 ? x1->bn_coef : c0};
   const dam_shape *s = &x0->shape;
-  struct { uint32_t planes, c, hw, parts, has_a, has_second, bn; } push = {
+  struct { uint32_t planes, c, hw, span, bn, has_a, has_second; } push = {
       s->dim[0] * s->dim[1], s->dim[1], s->dim[2] * s->dim[3], BN_SPAN,
-      has_a, x1 != NULL, (bn0 ? 1u : 0) | (bn1 ? 2u : 0)};
+      (bn0 ? 1u : 0) | (bn1 ? 2u : 0), has_a, x1 != NULL};
   uint64_t vec4s = x0->numel / 4;
   return dam__k_run(ex, &shader_scale_by_bn, b, &push,
                     (vec4s + BN_SPAN - 1) / BN_SPAN);
@@ -93,10 +97,14 @@ static int term_grads(dam_exec *ex, const dam_tensor *gy,
     mask |= (g[i] ? 1u << i : 0) | (gs[i] ? 4u << i : 0);
   if (!mask)
     return DAM_OK;
+  /* dots with pending batch-norm outputs read their inputs instead */
+  bool bn[2] = {gs[0] && pending_bn(x[0]), gs[1] && pending_bn(x[1])};
   uint64_t n = gy->numel, runs = (n / 4 + DAM_EW_SPAN - 1) / DAM_EW_SPAN;
   if ((mask & 12u) && runs > SCALE_GRAD_PARTS)
     runs = SCALE_GRAD_PARTS;
   uint32_t parts = (uint32_t)(runs > n % 4 ? runs : n % 4 ? n % 4 : 1);
+  if (bn[0] || bn[1])
+    parts = (uint32_t)((n / 4 + BN_SPAN - 1) / BN_SPAN);
   dam_shape ps = dam_shape4(parts, 0, 0, 0);
   dam_tensor *part[2] = {NULL, NULL};
   int err = DAM_OK;
@@ -112,13 +120,16 @@ static int term_grads(dam_exec *ex, const dam_tensor *gy,
                               : g[1]    ? g[1]
                               : part[0] ? part[0]
                                         : part[1];
-  const dam_tensor *t[9] = {gy};
+  const dam_tensor *t[11] = {gy};
   for (int i = 0; i < 2; i++) {
     t[1 + i] = s[i] ? s[i] : s[0];
     t[3 + i] = g[i] ? g[i] : any_out;
-    t[5 + i] = gs[i] ? x[i] : gy; /* a pending x is made only if read */
+    t[5 + i] = !gs[i] ? gy : bn[i] ? x[i]->bn_of : x[i];
     t[7 + i] = part[i] ? part[i] : any_out;
+    t[9 + i] = bn[i] ? x[i]->bn_coef : NULL;
   }
+  t[9] = t[9] ? t[9] : t[10];
+  t[10] = t[10] ? t[10] : t[9];
   /* the _set shader when every gradient asked for is new (and they differ) */
   bool set = !err && (mask & 3u) && g[0] != g[1];
   for (int i = 0; i < 2; i++)
@@ -126,10 +137,19 @@ static int term_grads(dam_exec *ex, const dam_tensor *gy,
   for (int i = 0; i < 2 && set; i++)
     if (g[i])
       dam__k_take_zeros(g[i]);
-  struct { uint32_t n, mask, parts; } push = {(uint32_t)n, mask, parts};
-  if (!err)
+  if (!err && (bn[0] || bn[1])) {
+    const dam_shape *xs = &x[bn[0] ? 0 : 1]->shape;
+    struct { uint32_t planes, c, hw, span, bn, mask; } push = {
+        xs->dim[0] * xs->dim[1], xs->dim[1], xs->dim[2] * xs->dim[3], BN_SPAN,
+        (bn[0] ? 1u : 0) | (bn[1] ? 2u : 0), mask};
+    err = dam__k_run(ex, set ? &shader_scale_grads_bn_set
+                             : &shader_scale_grads_bn,
+                     t, &push, parts);
+  } else if (!err) {
+    struct { uint32_t n, mask, parts; } push = {(uint32_t)n, mask, parts};
     err = dam__k_run(ex, set ? &shader_scale_grads_set : &shader_scale_grads,
                      t, &push, parts);
+  }
   for (int i = 0; i < 2; i++)
     if (!err && part[i])
       err = dam_part_sums_add(ex, part[i], parts, gs[i]);

@@ -1,14 +1,8 @@
-// scale_by.comp for terms that are batch-norm outputs not yet written
-// (dam_tensor.bn_of): y = s0[0] * t0 + s1[0] * t1 + a, where term i, when
-// bit i of `bn` is set, is its batch norm's input x_i normalized on the
-// fly as bn_apply.comp would, ((x - k.x) - k.y) * k.z + k.w with the
-// element's channel's coefficients k from coef_i, and otherwise x_i
-// itself (coef_i is then a placeholder, read but not used).  The second
-// term (has_second 0) and a (has_a 0) are optional; a may be y.
-// Over flat vec4 spans of the whole tensor as bn_flat.glsl walks them
-// (planes * hw floats a multiple of 4, hw >= 4): a vec4 straddles at most
-// one channel boundary, so each term carries the coefficients of the
-// current channel and the next.
+// scale_by.comp for terms that are batch-norm outputs not yet made
+// (dam_tensor.bn_of): y = s0[0] * t0 + s1[0] * t1 + a, term i read through
+// its norm's coefficients where bit i of bn is set (bn_terms.glsl).  The
+// second term (has_second 0) and a (has_a 0) are optional; a may be y.
+// Invocation i takes vec4s [i * span, (i + 1) * span).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "diffautoml/dam_shader.glsl"
@@ -22,46 +16,21 @@ layout(binding = 5) uniform samplerBuffer x1;
 layout(std430, binding = 6) readonly buffer C0 { vec4 coef0[]; };
 layout(std430, binding = 7) readonly buffer C1 { vec4 coef1[]; };
 layout(push_constant) uniform P {
-  uint planes, c, hw, parts, has_a, has_second, bn;
+  uint planes, c, hw, span, bn, has_a, has_second;
 } p;
-
-const vec4 IDENTITY = vec4(0.0, 0.0, 1.0, 0.0);
-
-// Term i's coefficients of channel ch (IDENTITY for a plain term).
-vec4 coef_of(uint i, uint ch) {
-  vec4 k = i == 0u ? coef0[ch] : coef1[ch];
-  return (p.bn & (1u << i)) != 0u ? k : IDENTITY;
-}
-
-// The vec4 t normalized with k0 for its elements in the current channel
-// and k1 for those (m) in the next.
-vec4 normalized(vec4 t, vec4 k0, vec4 k1, bvec4 m) {
-  vec4 kx = mix(vec4(k0.x), vec4(k1.x), m), ky = mix(vec4(k0.y), vec4(k1.y), m);
-  vec4 kz = mix(vec4(k0.z), vec4(k1.z), m), kw = mix(vec4(k0.w), vec4(k1.w), m);
-  return ((t - kx) - ky) * kz + kw;
-}
+#include "bn_terms.glsl"
 
 void main() {
   uint i = dam_linear_id(), total = p.planes * p.hw / 4u;
-  if (i >= (total + p.parts - 1u) / p.parts) return;
-  uint v = i * p.parts, end = min(v + p.parts, total);
-  uint f = 4u * v, plane = dam_udiv(f, p.hw), ch = plane - dam_udiv(plane, p.c) * p.c;
-  uint o = f - plane * p.hw, next = ch + 1u == p.c ? 0u : ch + 1u;
-  vec4 a0 = coef_of(0u, ch), a1 = coef_of(0u, next);
-  vec4 b0 = coef_of(1u, ch), b1 = coef_of(1u, next);
+  if (i >= (total + p.span - 1u) / p.span) return;
+  uint v = i * p.span, end = min(v + p.span, total);
+  bn_terms s = bn_terms_begin(v);
   float w0 = s0[0], w1 = p.has_second != 0u ? s1[0] : 0.0;
   for (; v < end; v++) {
-    bvec4 m = greaterThanEqual(uvec4(o) + uvec4(0u, 1u, 2u, 3u), uvec4(p.hw));
-    vec4 r = w0 * normalized(texelFetch(x0, int(v)), a0, a1, m);
+    vec4 r = w0 * bn_term(s, 0u, texelFetch(x0, int(v)));
     if (p.has_second != 0u)
-      r += w1 * normalized(texelFetch(x1, int(v)), b0, b1, m);
+      r += w1 * bn_term(s, 1u, texelFetch(x1, int(v)));
     y4[v] = r + (p.has_a != 0u ? texelFetch(a, int(v)) : vec4(0.0));
-    o += 4u;
-    if (o >= p.hw) {
-      o -= p.hw;
-      a0 = a1, b0 = b1;
-      next = next + 1u == p.c ? 0u : next + 1u;
-      a1 = coef_of(0u, next), b1 = coef_of(1u, next);
-    }
+    bn_terms_step(s);
   }
 }

@@ -1,7 +1,8 @@
 /* Batch-norm outputs not yet made (dam_tensor.bn_of) in node sums: the
  * sum reads each norm's input through its coefficients (scale_by_bn.comp)
- * and never makes the output; against the host reference, and its
- * gradients against the same graph with the outputs made first (the
+ * and never makes the output, nor do the dot products behind the sum's
+ * scales' gradients (scale_grads_bn.comp); against the host reference, and
+ * its gradients against the same graph with the outputs made first (the
  * backward then reads them).  A scope keeps the input of an output not yet
  * made; reading the output makes it. */
 #include "autograd.h"
@@ -83,6 +84,8 @@ static void sum_and_grads(harness *h, const dam_shape *s, float *const *v,
   *sum = harness_read(h, acc);
   dam_tensor *tr = harness_tensor(h, *s, r);
   assert_int_equal(dam_backward(h->ex, dam_dot(h->ex, acc, tr)), 0);
+  /* the scales' gradients read the norms' inputs too */
+  assert_true(!y0->mem.block == !made && !y1->mem.block == !made);
   for (int i = 0; i < INPUTS; i++)
     g[i] = harness_read(h, t[i]->grad);
   assert_int_equal(dam_exec_end_step(h->ex), 0);
