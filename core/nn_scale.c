@@ -25,11 +25,12 @@ DAM_SHADER_TEXEL(scale_grads_bn, 11, 0x198, 0x61, 24);
 DAM_SHADER_TEXEL(scale_grads_bn_set, 11, 0x198, 0x61, 24);
 DAM_SHADER(scale_rows, 3, 0x4, 12);
 
-/* Vec4s of each invocation's span in scale_by_bn.comp. */
+/* Vec4s of each invocation's span in scale_by_bn.comp and
+ * scale_grads_bn.comp. */
 #define BN_SPAN 32
 
-/* Whether x is a batch norm's output not yet made whose normalization
- * scale_by_bn.comp can do on the fly (flat vec4 spans: bn_flat.glsl). */
+/* Whether x is a batch norm's output not yet made whose normalization the
+ * node-sum shaders can do on the fly (flat vec4 spans: bn_terms.glsl). */
 static bool pending_bn(const dam_tensor *x) {
   if (!x || x->mem.block || !x->bn_of || x->shape.ndim != 4)
     return false;
@@ -49,7 +50,7 @@ static int scale_add_bn(dam_exec *ex, const dam_tensor **t,
   const dam_tensor *b[8] = {t[0], src0, has_a ? t[2] : src0, t[3], t[4],
                             bn1 ? x1->bn_of : x1 ? x1 : src0, c0,
                             bn1 ? x1->bn_coef : c0};
-  const dam_shape *s = &x0->shape;
+  const dam_shape *s = &(bn0 ? x0 : x1)->shape;
   struct { uint32_t planes, c, hw, span, bn, has_a, has_second; } push = {
       s->dim[0] * s->dim[1], s->dim[1], s->dim[2] * s->dim[3], BN_SPAN,
       (bn0 ? 1u : 0) | (bn1 ? 2u : 0), has_a, x1 != NULL};
