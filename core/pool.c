@@ -51,8 +51,8 @@ DAM_SHADER(gap_backward, 2, 0x2, 16);
 /* The tile of outputs (forward) or of gx elements (backward) each pooling
  * invocation owns: TH x TW in pool2d.glsl and pool2d_backward.comp; in
  * pool2d_k3*.glsl, which unroll the 3 x 3, padding 1, stride 1 or 2
- * windows of the DARTS search space at compile time, K3_TILE squared but
- * for the stride-2 forward's K3_S2_TILE squared. */
+ * windows of the DARTS search space at compile time, K3_TILE squared at
+ * stride 1 and K3_S2_TILE squared at stride 2 (fewer registers). */
 #define TILE_H 4
 #define TILE_W 4
 #define K3_TILE 8
@@ -164,6 +164,11 @@ static int run_flat(dam_exec *ex, const dam_shader *s,
   return dam__k_run(ex, s, t, &f, (n4 + FLAT_STEPS - 1) / FLAT_STEPS);
 }
 
+/* The side of the square tile a pool2d_k3* invocation owns. */
+static uint32_t k3_tile(const pool_push *p) {
+  return p->s == 1 ? K3_TILE : K3_S2_TILE;
+}
+
 /* Dispatch s over p->planes planes of h x w tiles of th x tw. */
 static int run_tiles(dam_exec *ex, const dam_shader *s,
                      const dam_tensor *const *t, pool_push *p, uint32_t h,
@@ -184,12 +189,10 @@ int dam_k_pool2d(dam_exec *ex, const dam_tensor *x, const dam_pool_args *a,
   if (flat_window(&p))
     return run_flat(ex, p.avg ? &shader_pool2d_flat_avg
                                : &shader_pool2d_flat_max, t, &p);
-  if (darts_window(&p) && p.s == 1)
-    return run_tiles(ex, &shader_pool2d_k3_s1, t, &p, p.oh, p.ow, K3_TILE,
-                     K3_TILE);
   if (darts_window(&p))
-    return run_tiles(ex, &shader_pool2d_k3_s2, t, &p, p.oh, p.ow,
-                     K3_S2_TILE, K3_S2_TILE);
+    return run_tiles(ex, p.s == 1 ? &shader_pool2d_k3_s1
+                                  : &shader_pool2d_k3_s2,
+                     t, &p, p.oh, p.ow, k3_tile(&p), k3_tile(&p));
   return run_tiles(ex, &shader_pool2d, t, &p, p.oh, p.ow, TILE_H, TILE_W);
 }
 
@@ -206,14 +209,14 @@ int dam_k_pool2d_backward(dam_exec *ex, const dam_tensor *x,
   if (!p.avg && darts_window(&p))
     return run_tiles(ex, p.s == 1 ? &shader_pool2d_k3_max_backward_s1
                                   : &shader_pool2d_k3_max_backward_s2,
-                     t, &p, p.h, p.w, K3_TILE, K3_TILE);
+                     t, &p, p.h, p.w, k3_tile(&p), k3_tile(&p));
   if (darts_window(&p)) {
     const dam_tensor *g[] = {gy, gx};
     if (flat_window(&p))
       return run_flat(ex, &shader_pool2d_flat_avg_backward, g, &p);
     return run_tiles(ex, p.s == 1 ? &shader_pool2d_k3_avg_backward_s1
                                   : &shader_pool2d_k3_avg_backward_s2,
-                     g, &p, p.h, p.w, K3_TILE, K3_TILE);
+                     g, &p, p.h, p.w, k3_tile(&p), k3_tile(&p));
   }
   const dam_tensor *routes = gy;
   dam_tensor *winners = NULL;

@@ -16,8 +16,13 @@ layout(push_constant) uniform P {
 } p;
 #define K 3
 #define PAD 1
+#if S == 1
 #define TH 8
 #define TW 8
+#else
+#define TH 4
+#define TW 4
+#endif
 // As in pool2d_k3_max_backward.glsl: the first window reaching the tile
 // starts OFF rows and columns above and left of it, and WR x WC windows
 // reach it.

@@ -17,8 +17,13 @@ layout(push_constant) uniform P {
 } p;
 #define K 3
 #define PAD 1
+#if S == 1
 #define TH 8
 #define TW 8
+#else
+#define TH 4
+#define TW 4
+#endif
 // Grid (0, 0) is the top left input of the first window reaching the tile,
 // OFF rows and columns above and left of the tile; WR x WC windows reach
 // the tile and cover IR x IC inputs.
