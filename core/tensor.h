@@ -87,9 +87,9 @@ void dam_tensor_release(dam_exec *ex, dam_tensor *t);
 
 /* Give a step tensor without memory that has a recipe (relu_of, bn_of)
  * its contents: memory from the arena and the relu or normalization,
- * recorded now; write the
- * pending zeros of a new gradient (zeros_pending).  Nothing else for a
- * tensor with memory; DAM_EINVAL for a released one without a recipe.
+ * recorded now; write the pending zeros of a new gradient
+ * (zeros_pending).  Nothing else for a tensor with memory; DAM_EINVAL for
+ * a released one without a recipe.
  * Kernels call it on every tensor they bind, downloads and the optimizer's
  * set kernels on theirs. */
 int dam_tensor_materialize(dam_exec *ex, dam_tensor *t);
