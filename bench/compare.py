@@ -10,7 +10,12 @@ per step.  docs/BENCHMARKS.md explains the columns and holds the results.
 
     bench/compare.py [--rounds 3] [--steps 10] [--warmup 2] [--threads N]
                      [--only quickstart,darts] [--methods ista,darts]
-                     [-s CONFIG:KEY=VALUE]... [--out FILE]
+                     [-s CONFIG:KEY=VALUE]... [--torch-device cpu|cuda]
+                     [--out FILE]
+
+Ours runs on the device $DIFFAUTOML_DEVICE names (else the first GPU,
+else lavapipe); PyTorch on --torch-device.  The table's first line names
+both.
 """
 import argparse
 import json
@@ -51,7 +56,8 @@ def theirs(a, resolved, kinds, env):
     for k in kinds:
         cmd = [sys.executable, "bench/torch_step.py", "--config", resolved,
                "--kind", k, "--steps", str(a.steps), "--warmup",
-               str(a.warmup), "--threads", str(a.threads)]
+               str(a.warmup), "--threads", str(a.threads),
+               "--device", a.torch_device]
         out[k] = run_json(cmd, env)[0]
     return out
 
@@ -81,6 +87,8 @@ def measure(a, name, method, env):
                                   res["theirs"][k]["images_per_s"])
                 for k in kinds)), file=sys.stderr, flush=True)
     rows = []
+    first = rounds[0]["ours"][kinds[0]], rounds[0]["theirs"][kinds[0]]
+    a.devices = (first[0]["device"], first[1]["torch"], first[1]["device"])
     for k in kinds:
         o = [r["ours"][k] for r in rounds]
         t = [r["theirs"][k] for r in rounds]
@@ -104,6 +112,7 @@ def main():
     p.add_argument("--methods", default="ista,darts")
     p.add_argument("-s", "--set", action="append", default=[],
                    help="CONFIG:KEY=VALUE, e.g. darts:train.batch_size=16")
+    p.add_argument("--torch-device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--diffautoml", default="build/core/diffautoml")
     p.add_argument("--out", help="also write the table to this file")
     a = p.parse_args()
@@ -118,7 +127,9 @@ def main():
                      (",".join(CONFIGS), name))
         for method in a.methods.split(","):
             rows += measure(a, name, method, env)
-    head = ("| config | method | step | batch | ours img/s | PyTorch img/s "
+    head = ("ours on %s; PyTorch %s on %s, %d threads\n\n" %
+            (a.devices + (a.threads,)) +
+            "| config | method | step | batch | ours img/s | PyTorch img/s "
             "| ratio | ours MiB | PyTorch MiB | memory ratio | dispatches "
             "| submits | waits |\n|" + "---|" * 13)
     lines = [head] + [

@@ -40,7 +40,8 @@ def _per_image(v, x):
 
 def _gray(x):
     if x.shape[1] == 3:
-        w = torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype)
+        w = torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype,
+                         device=x.device)
         return (x * w.view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
     return x
 
@@ -74,7 +75,7 @@ def t_equalize(x, m, sign, p):
     n, c, h, w = x.shape
     rows = n * c
     q = _levels(x).to(torch.int64).view(rows, h * w)
-    idx = q + (torch.arange(rows).view(rows, 1) * 256)
+    idx = q + (torch.arange(rows, device=x.device).view(rows, 1) * 256)
     hist = torch.bincount(idx.view(-1), minlength=rows * 256).view(rows, 256)
     # count of the highest non-empty level
     nz = hist > 0
@@ -85,7 +86,7 @@ def t_equalize(x, m, sign, p):
     safe = torch.where(step == 0, torch.ones_like(step), step)
     lut = torch.clamp(torch.div(torch.div(step, 2, rounding_mode="floor") +
                                 cum, safe, rounding_mode="floor"), max=255)
-    ident = torch.arange(256).view(1, 256).expand(rows, 256)
+    ident = torch.arange(256, device=x.device).view(1, 256).expand(rows, 256)
     lut = torch.where(step == 0, ident, lut)
     return (lut.gather(1, q).to(x.dtype) / 255.0).view(n, c, h, w)
 
@@ -117,7 +118,7 @@ _SMOOTH = torch.tensor([[1., 1., 1.], [1., 5., 1.], [1., 1., 1.]]) / 13.0
 
 def t_sharpness(x, m, sign, p):
     c = x.shape[1]
-    k = _SMOOTH.to(x.dtype).view(1, 1, 3, 3).repeat(c, 1, 1, 1)
+    k = _SMOOTH.to(x.device, x.dtype).view(1, 1, 3, 3).repeat(c, 1, 1, 1)
     inner = F.conv2d(x, k, groups=c)  # valid: the border keeps x
     d = x.clone()
     d[:, :, 1:-1, 1:-1] = inner
@@ -128,8 +129,9 @@ def _affine(x, a, t, fill):
     """Output pixel p samples x bilinearly at c + A (p - c) + t (pixel
     coordinates, centres at integers); a: [n, 2, 2], t: [n, 2]."""
     n, ch, h, w = x.shape
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=x.dtype),
-                            torch.arange(w, dtype=x.dtype), indexing="ij")
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=x.dtype, device=x.device),
+                            torch.arange(w, dtype=x.dtype, device=x.device),
+                            indexing="ij")
     cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
     rel = torch.stack([xs - cx, ys - cy], dim=-1).view(1, h * w, 2)
     src = rel @ a.transpose(1, 2) + t.view(n, 1, 2)  # minus c
@@ -146,8 +148,8 @@ def _affine(x, a, t, fill):
 def _make_affine(kind):
     def run(x, m, sign, p):
         n, _, h, w = x.shape
-        a = torch.eye(2, dtype=x.dtype).repeat(n, 1, 1)
-        t = torch.zeros(n, 2, dtype=x.dtype)
+        a = torch.eye(2, dtype=x.dtype, device=x.device).repeat(n, 1, 1)
+        t = torch.zeros(n, 2, dtype=x.dtype, device=x.device)
         if kind == "rotate":
             q = sign * m * (p["max_degrees"] * math.pi / 180.0 / 8.0)
             cs, sn = torch.cos(q), torch.sin(q)
@@ -170,10 +172,10 @@ def _make_affine(kind):
 def t_cutout(x, m, sign, p):
     n, _, h, w = x.shape
     half = m * (p.get("max_fraction", 0.5) * min(h, w) / 16.0)
-    cx = torch.rand(n) * w
-    cy = torch.rand(n) * h
-    xs = torch.arange(w, dtype=x.dtype).view(1, 1, w)
-    ys = torch.arange(h, dtype=x.dtype).view(1, h, 1)
+    cx = torch.rand(n, device=x.device) * w
+    cy = torch.rand(n, device=x.device) * h
+    xs = torch.arange(w, dtype=x.dtype, device=x.device).view(1, 1, w)
+    ys = torch.arange(h, dtype=x.dtype, device=x.device).view(1, h, 1)
     cut = (((xs - cx.view(n, 1, 1)).abs() < half.view(n, 1, 1)) &
            ((ys - cy.view(n, 1, 1)).abs() < half.view(n, 1, 1)))
     return torch.where(cut.unsqueeze(1), torch.full_like(x, p.get("_fill", 0.0)),

@@ -1,14 +1,15 @@
 #!/usr/bin/python3
-"""PyTorch (CPU) twin of the engine's training step, for speed and memory
-comparisons with the Vulkan engine on the same resolved config.
+"""PyTorch twin of the engine's training step, for speed and memory
+comparisons with the Vulkan engine on the same resolved config, on the
+CPU or (--device cuda) on an NVIDIA GPU.
 
   /usr/bin/python3 bench/torch_step.py --config RESOLVED.cfg
       --kind {weight,arch,full} [--steps N] [--warmup W] [--threads T]
-      [--batch B]
+      [--batch B] [--device cpu|cuda]
 
 prints one JSON line: impl, kind, method, batch, steps, seconds,
-images_per_s, peak_bytes, params, torch, threads.  Errors: one line on
-stderr, exit 2.
+images_per_s, peak_bytes, params, torch, threads, device.  Errors: one
+line on stderr, exit 2.
 
 Kinds (the reference is core/search_step.c, dam__search_step):
   weight  forward + backward + grad-norm clip + SGD on a training batch,
@@ -116,7 +117,8 @@ def _idx(path):
 class Batches:
     """Pre-generated batches, cycled (not timed by either side)."""
 
-    def __init__(self, n, size, real, offset=0, pool=4, gen=None):
+    def __init__(self, n, size, real, offset=0, pool=4, gen=None,
+                 device="cpu"):
         self.i = 0
         self.items = []
         if real:
@@ -134,6 +136,8 @@ class Batches:
                                    torch.randint(0, 10, (size,),
                                                  generator=gen)))
 
+        self.items = [(x.to(device), y.to(device)) for x, y in self.items]
+
     def next(self):
         b = self.items[self.i % len(self.items)]
         self.i += 1
@@ -143,8 +147,9 @@ class Batches:
 # ---- the benchmark ------------------------------------------------------------
 
 class Bench:
-    def __init__(self, cfg, kind, batch, real):
+    def __init__(self, cfg, kind, batch, real, device="cpu"):
         self.cfg = cfg
+        self.device = torch.device(device)
         self.kind = kind
         method = torch_config.get(cfg, "nas.method")
         if method not in ("ista", "darts"):
@@ -161,12 +166,14 @@ class Bench:
         self.batch = batch
         self.val_batch = int(tr.get("val_batch_size", 0)) or batch
         self.net, self.ops = torch_supernet.build_supernet(cfg, self.method)
-        self.net.train()
+        self.net.to(self.device).train()
         none = self.ops.index("none") if "none" in self.ops else -1
         if self.method == "ista":
-            self.arch = torch_supernet.IstaArch(cfg, len(self.ops), none)
+            self.arch = torch_supernet.IstaArch(cfg, len(self.ops), none,
+                                                device)
         else:
-            self.arch = torch_supernet.DartsArch(cfg, len(self.ops), none, gen)
+            self.arch = torch_supernet.DartsArch(cfg, len(self.ops), none, gen,
+                                                 device)
         nas = cfg["nas"]
         self.arch_opt = torch.optim.Adam(
             self.arch.parameters(), lr=float(nas["arch_lr"]),
@@ -200,8 +207,10 @@ class Bench:
                 if name not in ("learning_rate", "weight_decay"):
                     raise UsageError("hpo module %s: not implemented" % name)
                 self.hpo[name] = Hpo(name, hpo["params"][name])
-        self.train_data = Batches(60000, batch, real, 0, gen=gen)
-        self.val_data = Batches(60000, self.val_batch, real, 50000, gen=gen)
+        self.train_data = Batches(60000, batch, real, 0, gen=gen,
+                                  device=device)
+        self.val_data = Batches(60000, self.val_batch, real, 50000, gen=gen,
+                                device=device)
         self.last_loss = float("nan")
 
     # -- pieces ---------------------------------------------------------------
@@ -285,7 +294,8 @@ class Bench:
         need_val = bool(self.hpo) or not ista
         x, y = self.train_data.next()
         if self.da is not None:
-            pair, mag, sign = self.da.sample(x.shape[0])
+            pair, mag, sign = (t.to(self.device)
+                               for t in self.da.sample(x.shape[0]))
             with torch.no_grad():
                 x = self.da.apply(x, pair, mag, sign)
         x = self.normalize(x)
@@ -322,7 +332,7 @@ class Bench:
                 self.darts_second_order(ps, pre, gval, x, y, lr)
         # host updates: DA policy, arch codes, HPO
         if self.da is not None:
-            self.da.step(pair.numpy(), li.detach().numpy())
+            self.da.step(pair.cpu().numpy(), li.detach().cpu().numpy())
         self.arch_opt.step()
         if "learning_rate" in self.hpo:
             self.hpo["learning_rate"].apply(-dots_buf)
@@ -395,6 +405,15 @@ class Bench:
                 add(v)
         return total + self.arch.persistent_bytes()
 
+    def cuda_peak(self):
+        """Peak bytes allocated on the GPU during one step: everything
+        live then, the tensors kept across steps included."""
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        self.step()
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated()
+
     def transient_peak(self):
         """Peak of the allocations one step makes on top of what lives
         across steps, from torch.profiler's memory events: every CPU
@@ -427,6 +446,7 @@ def parse_args(argv):
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--batch", type=int, default=0)
     ap.add_argument("--data", choices=["random", "real"], default="random")
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ap.add_argument("--log-loss", action="store_true")
     ap.add_argument("--no-memory", action="store_true",
                     help="skip the profiled step (peak_bytes: persistent only)")
@@ -448,19 +468,30 @@ def main(argv):
     batch = a.batch or int(torch_config.get(cfg, "train.batch_size"))
     if batch < 1:
         raise UsageError("batch size %d" % batch)
-    b = Bench(cfg, a.kind, batch, a.data == "real")
+    cuda = a.device == "cuda"
+    if cuda and not torch.cuda.is_available():
+        raise UsageError("--device cuda: this torch %s sees no CUDA device"
+                         % torch.__version__)
+    b = Bench(cfg, a.kind, batch, a.data == "real", a.device)
     for i in range(a.warmup):
         b.step()
         if a.log_loss:
             print("warmup %d loss %.4f" % (i, b.last_loss), file=sys.stderr)
+    if cuda:
+        torch.cuda.synchronize()
     t0 = time.perf_counter()
     for i in range(a.steps):
         b.step()
         if a.log_loss:
             print("step %d loss %.4f" % (i, b.last_loss), file=sys.stderr)
+    if cuda:
+        torch.cuda.synchronize()
     seconds = time.perf_counter() - t0
-    transient = 0 if a.no_memory else b.transient_peak()
-    peak = b.persistent_bytes() + transient
+    if cuda:
+        peak = b.cuda_peak()
+    else:
+        transient = 0 if a.no_memory else b.transient_peak()
+        peak = b.persistent_bytes() + transient
     images = b.val_batch if a.kind == "arch" else batch
     print(json.dumps({
         "impl": "pytorch", "kind": a.kind, "method": b.method,
@@ -468,7 +499,8 @@ def main(argv):
         "images_per_s": round(images * a.steps / seconds, 3),
         "peak_bytes": int(peak),
         "params": torch_supernet.count_params(b.net),
-        "torch": torch.__version__, "threads": a.threads}))
+        "torch": torch.__version__, "threads": a.threads,
+        "device": (torch.cuda.get_device_name() if cuda else "cpu")}))
     return 0
 
 

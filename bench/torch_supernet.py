@@ -208,8 +208,8 @@ class Cell(nn.Module):
                 h = self.edges[edge_of(i, frm)][op](x)
                 if drop_path > 0 and self.training and h is not x:
                     keep = 1.0 - drop_path
-                    mask = torch.bernoulli(torch.full((h.shape[0], 1, 1, 1),
-                                                      keep)) / keep
+                    mask = torch.bernoulli(torch.full(
+                        (h.shape[0], 1, 1, 1), keep, device=h.device)) / keep
                     h = h * mask
                 h = h * weights[k]
                 acc = h if acc is None else acc + h
@@ -369,7 +369,7 @@ class IstaArch:
     float64 tensor per cell kind ([nodes, P]); terms() gives the support
     terms and their weights as a differentiable function of b."""
 
-    def __init__(self, cfg, n_ops, none_op=-1):
+    def __init__(self, cfg, n_ops, none_op=-1, device="cpu"):
         ista = cfg["nas"]["ista"]
         self.nodes = int(cfg["search_space"]["nodes"])
         self.P = int(ista["proj_dims"])
@@ -396,10 +396,10 @@ class IstaArch:
                            np.zeros(As[i].shape[1]))
                 zs.append(z)
                 sups.append(self._pick(i, z))
-            self.A.append([torch.from_numpy(a) for a in As])
+            self.A.append([torch.from_numpy(a).to(device) for a in As])
             self.b.append(torch.tensor(bs, dtype=torch.float64,
-                                       requires_grad=True))
-            self.z.append([torch.from_numpy(z) for z in zs])
+                                       device=device, requires_grad=True))
+            self.z.append([torch.from_numpy(z).to(device) for z in zs])
             self.sup.append(sups)
 
     def _pick(self, i, z):
@@ -426,7 +426,8 @@ class IstaArch:
             sup = self.sup[cell][i]
             A_S = self.A[cell][i][:, sup]
             z_S = self.z[cell][i][sup]
-            gram = A_S.t() @ A_S - torch.eye(len(sup), dtype=torch.float64)
+            gram = A_S.t() @ A_S - torch.eye(len(sup), dtype=torch.float64,
+                                             device=A_S.device)
             ws.append(A_S.t() @ self.b[cell][i] - gram @ z_S)
             terms += [(i, col // self.n_ops, col % self.n_ops) for col in sup]
         return terms, torch.cat(ws).float()
@@ -443,12 +444,12 @@ class DartsArch:
     """DARTS alphas per cell kind ([edges, n_ops], float32, 1e-3 N(0,1));
     terms() = every non-none op of every edge with its softmax weight."""
 
-    def __init__(self, cfg, n_ops, none_op, generator=None):
+    def __init__(self, cfg, n_ops, none_op, generator=None, device="cpu"):
         nodes = int(cfg["search_space"]["nodes"])
         self.nodes, self.n_ops, self.none_op = nodes, n_ops, none_op
         edges = nodes * (nodes + 3) // 2
         self.alpha = [(1e-3 * torch.randn(edges, n_ops, generator=generator)
-                       ).requires_grad_(True) for _ in range(2)]
+                       ).to(device).requires_grad_(True) for _ in range(2)]
         self.keep = [o for o in range(n_ops) if o != none_op]
         self._terms = []
         for i in range(nodes):

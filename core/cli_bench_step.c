@@ -127,7 +127,7 @@ static const char *method_name(const dam_config *cfg, int kind) {
 }
 
 static void print_row(const bench_args *a, const dam_config *cfg, int kind,
-                      const dam_bench_result *r, const char *device) {
+                      const dam_bench_result *r) {
   if (a->json) {
     printf("{\"impl\":\"diffautoml\",\"kind\":\"%s\",\"method\":\"%s\","
            "\"batch\":%u,\"steps\":%u,\"seconds\":%.6f,"
@@ -136,7 +136,7 @@ static void print_row(const bench_args *a, const dam_config *cfg, int kind,
            "\"device\":\"%s\"}\n",
            kind_names[kind], method_name(cfg, kind), r->batch, a->steps,
            r->seconds, r->images_per_s, (unsigned long long)r->peak_bytes,
-           r->dispatches, r->barriers, r->submits, r->waits, device);
+           r->dispatches, r->barriers, r->submits, r->waits, r->device);
   } else {
     printf("%-7s %-6s %6u %10.1f %10.1f %11.0f %9.0f %8.2f %6.2f\n",
            kind_names[kind], method_name(cfg, kind), r->batch,
@@ -171,7 +171,6 @@ int dam_cmd_bench_step(const dam_cli_opts *opts, int argc, char **argv) {
   dam_bench_opts bo = {.device = dam_device_spec(opts->device, e.cfg.device),
                        .warmup = a.warmup, .steps = a.steps,
                        .profile = a.profile, .out = stdout};
-  const char *device = bo.device && *bo.device ? bo.device : "automatic";
   if (!a.json)
     printf("%-7s %-6s %6s %10s %10s %11s %9s %8s %6s\n", "kind", "method",
            "batch", "images/s", "peak MiB", "dispatches", "barriers",
@@ -181,7 +180,7 @@ int dam_cmd_bench_step(const dam_cli_opts *opts, int argc, char **argv) {
     if (a.kinds[k] &&
         !(rc = dam_search_bench(&e.cfg, e.reg, &e.sd, (dam_bench_kind)k, &bo,
                                 &r)))
-      print_row(&a, &e.cfg, k, &r, device);
+      print_row(&a, &e.cfg, k, &r);
   }
   int exit_code = rc ? dam_cli_fail(rc) : DAM_EXIT_OK;
   dam_cli_experiment_free(&e);

@@ -77,6 +77,7 @@ typedef struct dam_bench_result {
   uint64_t peak_bytes;   /* device memory: persistent tensors + the peak
                             of step tensors + the staging peak */
   double dispatches, barriers, submits, waits; /* per step */
+  char device[256];      /* the Vulkan device's name */
 } dam_bench_result;
 
 /* Set up the run cfg describes (ARCH forces nas.method = darts), take

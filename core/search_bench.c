@@ -45,6 +45,7 @@ static void measure(dam_run *run, const dam_exec_stats *s0, double seconds,
   res->barriers = (double)(ex->stats.barriers - s0->barriers) / n;
   res->submits = (double)(ex->stats.submits - s0->submits) / n;
   res->waits = (double)(ex->stats.waits - s0->waits) / n;
+  snprintf(res->device, sizeof res->device, "%s", ex->dev->info.name);
 }
 
 int dam_search_bench(const dam_config *cfg, const dam_registry *reg,
