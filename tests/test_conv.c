@@ -105,6 +105,8 @@ static const conv_case cases[] = {
     {1, 8, 3, 7, 16, 1, 1, GEOM(.groups = 1)},
     {3, 12, 1, 1, 5, 1, 1, GEOM(.groups = 1)},
     {2, 6, 5, 5, 6, 1, 1, GEOM(.groups = 1)},
+    /* its transposed pass (the gradient to the input) on 8-output tiles */
+    {2, 8, 7, 7, 12, 1, 1, GEOM(.groups = 1)},
     /* rows of 4k pixels and 4k + 2 channels per group, packed a row at a
      * time from vec4s; padding per axis */
     {2, 12, 5, 8, 10, 3, 3, GEOM(.pad = {1, 2}, .groups = 2)},
@@ -140,11 +142,11 @@ static dam_shape y_shape(const conv_case *cc) {
  * three passes are the three ways of contracting over them. */
 /* FWD_RELU, GRAD_INPUT_RELU (into x's gradient), GRAD_WEIGHT_RELU: those
  * of a conv whose input was relu(x); GRAD_WEIGHT_GROUPS: GRAD_WEIGHT into
- * a tensor per group; GRAD_INPUT_NEW: GRAD_INPUT into a new gradient, its
- * zeros not yet written (dam_tensor_grad). */
+ * a tensor per group; GRAD_INPUT_NEW, GRAD_INPUT_RELU_NEW: into a new
+ * gradient, its zeros not yet written (dam_tensor_grad). */
 enum pass {
   FWD, GRAD_INPUT, GRAD_WEIGHT, FWD_RELU, GRAD_INPUT_RELU, GRAD_WEIGHT_RELU,
-  GRAD_WEIGHT_GROUPS, GRAD_INPUT_NEW
+  GRAD_WEIGHT_GROUPS, GRAD_INPUT_NEW, GRAD_INPUT_RELU_NEW
 };
 
 static void reference(const conv_case *cc, enum pass ps, const double *a,
@@ -176,7 +178,8 @@ static void reference(const conv_case *cc, enum pass ps, const double *a,
                 case FWD_RELU: out[yi] += a[xi] * b[wi]; break;
                 case GRAD_INPUT:
                 case GRAD_INPUT_RELU:
-                case GRAD_INPUT_NEW: out[xi] += a[yi] * b[wi]; break;
+                case GRAD_INPUT_NEW:
+                case GRAD_INPUT_RELU_NEW: out[xi] += a[yi] * b[wi]; break;
                 case GRAD_WEIGHT: /* a through relu for GRAD_WEIGHT_RELU */
                 case GRAD_WEIGHT_RELU:
                 case GRAD_WEIGHT_GROUPS: out[wi] += a[xi] * b[yi]; break;
@@ -230,7 +233,7 @@ static void check_case(harness *h, const conv_case *cc, enum pass ps) {
   float *gy = harness_random(h, ny, -1, 1);
   dam_shape os = ps == FWD || ps == FWD_RELU ? ys
                 : ps == GRAD_INPUT || ps == GRAD_INPUT_RELU ||
-                        ps == GRAD_INPUT_NEW
+                        ps == GRAD_INPUT_NEW || ps == GRAD_INPUT_RELU_NEW
                     ? xs
                     : ws;
   size_t no = dam_shape_numel(&os);
@@ -241,7 +244,8 @@ static void check_case(harness *h, const conv_case *cc, enum pass ps) {
   dam_tensor *tx = harness_tensor(h, xs, x), *tw = harness_tensor(h, ws, w);
   dam_tensor *tgy = harness_tensor(h, ys, gy);
   dam_tensor *out = harness_tensor(h, os, prior);
-  if (ps == GRAD_INPUT_NEW) { /* no prior content: zeros, pending */
+  if (ps == GRAD_INPUT_NEW || ps == GRAD_INPUT_RELU_NEW) {
+    /* no prior content: zeros, pending */
     memset(prior, 0, no * sizeof *prior);
     out = dam_tensor_grad(h->ex, dam_tensor_new(h->ex, &os, false));
     assert_true(out && out->zeros_pending);
@@ -265,6 +269,7 @@ static void check_case(harness *h, const conv_case *cc, enum pass ps) {
     reference(cc, GRAD_WEIGHT, dx, dgy, want);
     break;
   case GRAD_INPUT_RELU: /* the relu's mask on top of GRAD_INPUT */
+  case GRAD_INPUT_RELU_NEW:
     reference(cc, GRAD_INPUT, dgy, dw, want);
     for (size_t i = 0; i < nx; i++)
       want[i] = x[i] > 0 ? want[i] : 0;
@@ -350,15 +355,15 @@ static void grad_input_relu(void **state) {
   size_t folded = 0;
   for (size_t i = 0; i < N_CASES; i++) {
     const conv_case *cc = &cases[i];
-    dam_shape ws = w_shape(cc);
+    dam_shape ws = w_shape(cc), xs = x_shape(cc), ys = y_shape(cc);
     dam_tensor w = {.shape = ws};
+    harness *h = *state;
     if (dam_k_conv2d_folds_relu(&w, &cc->g)) {
       check_case(*state, cc, GRAD_INPUT_RELU);
+      check_case(*state, cc, GRAD_INPUT_RELU_NEW);
       folded++;
       continue;
     }
-    harness *h = *state;
-    dam_shape xs = x_shape(cc), ys = y_shape(cc);
     dam_tensor *tx = harness_tensor(h, xs, NULL);
     assert_int_equal(dam_k_conv2d_grad_input_relu_acc(
                          h->ex, harness_tensor(h, ys, NULL),
