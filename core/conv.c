@@ -434,6 +434,13 @@ static int forward(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
   d.relu_x = relu_x;
   if (!use_depthwise(&d) || !dam__dw_flat_twin(ex, &d, &s1))
     return forward_pass(ex, x, w, y, d);
+  if (d.sh == 2) { /* the twin stores only the pixels it keeps */
+    uint64_t n;
+    s1.OH = d.OH;
+    s1.OW = d.OW;
+    const dam_shader *s = dam__dw_shader(&s1, PASS_FORWARD_KEEP2, &n);
+    return run_counted(ex, s, t, &s1, n);
+  }
   dam_tensor *full = dam__dw_twin_planes(ex, &s1);
   if (!full)
     return DAM_ENOMEM;

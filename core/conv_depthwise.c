@@ -7,8 +7,9 @@
  * dilated or not (all three passes) the _flat shaders walk whole planes
  * as vec4 texels (_odd variants for planes of 4k + 1..3 pixels, which
  * start inside a vec4), and on CPU devices strided
- * convs run as their stride-1 _flat twin with every stride-th pixel kept
- * (subsample.c).  docs/CONV.md has the reasons and the measurements.
+ * convs run as their stride-1 _flat twin with every stride-th pixel kept:
+ * stored by the twin itself at stride 2 (_keep2 variants), else by
+ * subsample.c.  docs/CONV.md has the reasons and the measurements.
  */
 #include "conv_internal.h"
 #include "error.h"
@@ -35,6 +36,14 @@
 #include "conv2d_dw_grad_weight_flat3d2_odd.spv.h"
 #include "conv2d_dw_grad_weight_flat5_odd.spv.h"
 #include "conv2d_dw_grad_weight_flat5d2_odd.spv.h"
+#include "conv2d_dw_fwd_flat3_keep2.spv.h"
+#include "conv2d_dw_fwd_flat3d2_keep2.spv.h"
+#include "conv2d_dw_fwd_flat5_keep2.spv.h"
+#include "conv2d_dw_fwd_flat5d2_keep2.spv.h"
+#include "conv2d_dw_fwd_flat3_odd_keep2.spv.h"
+#include "conv2d_dw_fwd_flat3d2_odd_keep2.spv.h"
+#include "conv2d_dw_fwd_flat5_odd_keep2.spv.h"
+#include "conv2d_dw_fwd_flat5d2_odd_keep2.spv.h"
 #include "conv2d_dw_grad_weight.spv.h"
 #include "conv2d_dw_fwd_tw4.spv.h"
 #include "conv2d_dw_fwd_tw8.spv.h"
@@ -89,6 +98,8 @@ static const dam_shader *const dw_rows[2][3][3] = {
  * pixels, and (_odd) of any size. */
 #define DW_FLAT_PASSES(K)                                                     \
   DAM_SHADER_TEXEL(conv2d_dw_fwd_flat##K, 3, 0x4, 0x1, sizeof(conv_push));    \
+  DAM_SHADER_TEXEL(conv2d_dw_fwd_flat##K##_keep2, 3, 0x4, 0x1,                \
+                   sizeof(conv_push));                                        \
   DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat##K, 4, 0x4, 0x9,                 \
                    sizeof(conv_push));                                        \
   DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat##K, 3, 0x4, 0x3,                \
@@ -100,9 +111,9 @@ DW_FLAT_SHADERS(5);
 DW_FLAT_SHADERS(5d2);
 #define DW_FLAT_TABLE(K)                                                      \
   {&shader_conv2d_dw_fwd_flat##K, &shader_conv2d_dw_grad_input_flat##K,      \
-   &shader_conv2d_dw_grad_weight_flat##K}
+   &shader_conv2d_dw_grad_weight_flat##K, &shader_conv2d_dw_fwd_flat##K##_keep2}
 /* By plane (4k pixels, any), kernel (3, 3d2, 5, 5d2) and pass. */
-static const dam_shader *const dw_flat[2][4][3] = {
+static const dam_shader *const dw_flat[2][4][4] = {
     {DW_FLAT_TABLE(3), DW_FLAT_TABLE(3d2), DW_FLAT_TABLE(5),
      DW_FLAT_TABLE(5d2)},
     {DW_FLAT_TABLE(3_odd), DW_FLAT_TABLE(3d2_odd), DW_FLAT_TABLE(5_odd),

@@ -23,7 +23,11 @@ typedef struct conv_push {
   uint32_t transpose, raw_w, relu_x;
 } conv_push;
 
-enum conv_pass { PASS_FORWARD, PASS_GRAD_INPUT, PASS_GRAD_WEIGHT };
+/* PASS_FORWARD_KEEP2: the forward of a stride-2 depthwise conv as its
+ * stride-1 _flat twin (dam__dw_flat_twin) storing only the kept pixels. */
+enum conv_pass {
+  PASS_FORWARD, PASS_GRAD_INPUT, PASS_GRAD_WEIGHT, PASS_FORWARD_KEEP2
+};
 
 /* The most floats of a weight gradient's partial sums. */
 #define MAX_PARTIAL (16u << 20)

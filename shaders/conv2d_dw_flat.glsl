@@ -26,6 +26,9 @@
 // Each output's row and column mask the padding and the neighbours across
 // row and plane edges; the weights of the plane's channel stay in
 // registers.
+// With KEEP2 (the _keep2 variants) the forward is a stride-2 conv's
+// stride-1 twin: it stores only the outputs at even rows and columns, each
+// at (row / 2, col / 2) of an OH x OW plane.
 #extension GL_EXT_control_flow_attributes : require
 layout(binding = 0) uniform samplerBuffer s4;  // vec4 texels
 #if defined(GRAD_WEIGHT)
@@ -158,7 +161,12 @@ void main() {
       [[unroll]] for (int i = 0; i < NV - 1; i++)
         win[j][i] = win[j][i + 1];
     }
-#if defined(ODD_PLANES) && !defined(GRAD_WEIGHT)
+#if defined(KEEP2)
+    uint kept = plane * p.OH * p.OW;
+    [[unroll]] for (int k = 0; k < 4; k++)
+      if (row[k] < h && ((row[k] | col[k]) & 1) == 0)
+        out_f[kept + uint(row[k] >> 1) * p.OW + uint(col[k] >> 1)] = o[k];
+#elif defined(ODD_PLANES) && !defined(GRAD_WEIGHT)
     [[unroll]] for (int k = 0; k < 4; k++) {
       uint at = uint(base + 4 * q + k);
       if (row[k] < h)

@@ -71,10 +71,10 @@ static const conv_case cases[] = {
     {2, 3, 17, 17, 3, 3, 3,
      GEOM(.pad = {2, 2}, .dilation = {2, 2}, .groups = 3)},
     {1, 5, 7, 7, 5, 5, 5, GEOM(.pad = {4, 4}, .dilation = {2, 2}, .groups = 5)},
-    /* strided depthwise as the _flat stride-1 pass then every stride-th
-     * pixel (CPU devices): sep_conv 3x3 and 5x5 and dil_conv 3x3 at
-     * stride 2 on even and odd sizes, stride 3, planes of 4k + 2 and
-     * 4k + 1 pixels */
+    /* strided depthwise as the _flat stride-1 pass storing every second
+     * pixel (_keep2), or then keeping every stride-th (CPU devices):
+     * sep_conv 3x3 and 5x5 and dil_conv 3x3 at stride 2 on even and odd
+     * sizes, stride 3, planes of 4k + 2 and 4k + 1 pixels */
     {3, 5, 8, 8, 5, 3, 3, GEOM(.stride = {2, 2}, .pad = {1, 1}, .groups = 5)},
     {2, 4, 12, 11, 4, 5, 5, GEOM(.stride = {2, 2}, .pad = {2, 2}, .groups = 4)},
     {2, 6, 7, 12, 6, 3, 3,
@@ -82,6 +82,11 @@ static const conv_case cases[] = {
     {2, 3, 9, 8, 3, 3, 3, GEOM(.stride = {3, 3}, .pad = {1, 1}, .groups = 3)},
     {1, 4, 10, 9, 4, 3, 3, GEOM(.stride = {2, 2}, .pad = {1, 1}, .groups = 4)},
     {2, 4, 7, 7, 4, 5, 5, GEOM(.stride = {2, 2}, .pad = {2, 2}, .groups = 4)},
+    /* the dilated kernels on planes of 4k + 1 and 4k + 3 pixels */
+    {2, 3, 9, 9, 3, 3, 3,
+     GEOM(.stride = {2, 2}, .pad = {2, 2}, .dilation = {2, 2}, .groups = 3)},
+    {1, 5, 11, 7, 5, 5, 5,
+     GEOM(.stride = {2, 2}, .pad = {4, 4}, .dilation = {2, 2}, .groups = 5)},
     /* the packed forward's edges: K past a 16-row tile, 1 to 3 channels
      * per group (one partly filled vec4), 7x7 images (49 pixels, tiles
      * across images), 4k + 1 and 4k + 2 channels */
