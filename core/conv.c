@@ -510,10 +510,11 @@ static int grad_input_pass(dam_exec *ex, const dam_tensor *gy,
 
 /* The gradient to the input, through relu_x's relu where given (the
  * depthwise shaders only: conv2d_gx_relu.glsl).  gx's shape fixes H and W;
- * dims() then checks gy against the output shape it implies. */
+ * dims() then checks gy against the output shape it implies.  spread, when
+ * given, is gy spread for the stride-1 twin (dam__dw_spread_gy). */
 static int grad_input(dam_exec *ex, const dam_tensor *gy, const dam_tensor *w,
                       const dam_conv2d_geom *g, dam_tensor *gx,
-                      const dam_tensor *relu_x) {
+                      const dam_tensor *relu_x, dam_tensor *spread) {
   const dam_tensor *t[] = {gy, w, gx, relu_x ? relu_x : gx};
   conv_push d;
   int err = check_pass("conv2d_grad_input", t, 2, 1, 0, g, &d);
@@ -530,18 +531,19 @@ static int grad_input(dam_exec *ex, const dam_tensor *gy, const dam_tensor *w,
   conv_push s1;
   if (!use_depthwise(&d) || !dam__dw_flat_twin(ex, &d, &s1))
     return grad_input_pass(ex, gy, w, gx, t[3], d);
-  dam_tensor *full = dam__dw_spread_gy(ex, gy, &s1, d.sh);
+  dam_tensor *full = spread ? spread : dam__dw_spread_gy(ex, gy, &s1, d.sh);
   if (!full)
     return DAM_ENOMEM;
   err = grad_input_pass(ex, full, w, gx, t[3], s1);
-  dam_tensor_release(ex, full);
+  if (!spread)
+    dam_tensor_release(ex, full);
   return err;
 }
 
 int dam_k_conv2d_grad_input_acc(dam_exec *ex, const dam_tensor *gy,
                                 const dam_tensor *w, const dam_conv2d_geom *g,
                                 dam_tensor *gx) {
-  return grad_input(ex, gy, w, g, gx, NULL);
+  return grad_input(ex, gy, w, g, gx, NULL, NULL);
 }
 
 bool dam_k_conv2d_folds_relu(const dam_tensor *w, const dam_conv2d_geom *g) {
@@ -553,7 +555,7 @@ int dam_k_conv2d_grad_input_relu_acc(dam_exec *ex, const dam_tensor *gy,
                                      const dam_tensor *w,
                                      const dam_conv2d_geom *g,
                                      const dam_tensor *x, dam_tensor *gx) {
-  return grad_input(ex, gy, w, g, gx, x);
+  return grad_input(ex, gy, w, g, gx, x, NULL);
 }
 
 /* How many parts to split `rows` (the N * OH output rows, or the N images
@@ -654,18 +656,20 @@ static int grad_weight_pass(dam_exec *ex, const dam_tensor *x,
 }
 
 /* The weight gradient in d's geometry into gw[0..n_gw), through the
- * stride-1 twin where the depthwise shaders take that. */
+ * stride-1 twin where the depthwise shaders take that (spread as in
+ * grad_input). */
 static int grad_weight_run(dam_exec *ex, const dam_tensor *x,
                            const dam_tensor *gy, dam_tensor *const *gw,
-                           uint32_t n_gw, conv_push d) {
+                           uint32_t n_gw, conv_push d, dam_tensor *spread) {
   conv_push s1;
   if (!use_depthwise(&d) || !dam__dw_flat_twin(ex, &d, &s1))
     return grad_weight_pass(ex, x, gy, gw, n_gw, d);
-  dam_tensor *full = dam__dw_spread_gy(ex, gy, &s1, d.sh);
+  dam_tensor *full = spread ? spread : dam__dw_spread_gy(ex, gy, &s1, d.sh);
   if (!full)
     return DAM_ENOMEM;
   int err = grad_weight_pass(ex, x, full, gw, n_gw, s1);
-  dam_tensor_release(ex, full);
+  if (!spread)
+    dam_tensor_release(ex, full);
   return err;
 }
 
@@ -673,27 +677,48 @@ static int grad_weight_run(dam_exec *ex, const dam_tensor *x,
  * conv_x in conv2d.glsl) or x. */
 static int grad_weight(dam_exec *ex, const dam_tensor *x,
                        const dam_tensor *gy, const dam_conv2d_geom *g,
-                       dam_tensor *gw, bool relu_x) {
+                       dam_tensor *gw, bool relu_x, dam_tensor *spread) {
   const dam_tensor *t[] = {x, gy, gw};
   conv_push d;
   int err = check_pass("conv2d_grad_weight", t, 0, 2, 1, g, &d);
   if (err)
     return err;
   d.relu_x = relu_x;
-  return grad_weight_run(ex, x, gy, &gw, 1, d);
+  return grad_weight_run(ex, x, gy, &gw, 1, d, spread);
 }
 
 int dam_k_conv2d_grad_weight_acc(dam_exec *ex, const dam_tensor *x,
                                  const dam_tensor *gy,
                                  const dam_conv2d_geom *g, dam_tensor *gw) {
-  return grad_weight(ex, x, gy, g, gw, false);
+  return grad_weight(ex, x, gy, g, gw, false, NULL);
 }
 
 int dam_k_conv2d_grad_weight_relu_acc(dam_exec *ex, const dam_tensor *x,
                                       const dam_tensor *gy,
                                       const dam_conv2d_geom *g,
                                       dam_tensor *gw) {
-  return grad_weight(ex, x, gy, g, gw, true);
+  return grad_weight(ex, x, gy, g, gw, true, NULL);
+}
+
+int dam_k_conv2d_backward_acc(dam_exec *ex, const dam_tensor *x, bool relu,
+                              const dam_tensor *w, const dam_conv2d_geom *g,
+                              const dam_tensor *gy, dam_tensor *gx,
+                              dam_tensor *gw) {
+  conv_push d, s1;
+  dam_shape ys;
+  dam_tensor *spread = NULL;
+  bool share = gx && gw && x && w && gy &&
+               !dam_conv2d_out_shape(&x->shape, &w->shape, g, &ys) &&
+               dam_shape_equal(&gy->shape, &ys) &&
+               !dims("conv2d_backward", &x->shape, &w->shape, g, &d) &&
+               use_depthwise(&d) && dam__dw_flat_twin(ex, &d, &s1);
+  if (share && !(spread = dam__dw_spread_gy(ex, gy, &s1, d.sh)))
+    return DAM_ENOMEM;
+  int err = gx ? grad_input(ex, gy, w, g, gx, relu ? x : NULL, spread) : 0;
+  if (!err && gw)
+    err = grad_weight(ex, x, gy, g, gw, relu, spread);
+  dam_tensor_release(ex, spread);
+  return err;
 }
 
 int dam_k_conv2d_grad_weight_groups_acc(dam_exec *ex, const dam_tensor *x,
@@ -718,5 +743,5 @@ int dam_k_conv2d_grad_weight_groups_acc(dam_exec *ex, const dam_tensor *x,
   ws.dim[0] *= groups;
   conv_push d;
   err = check_shapes(op, &x->shape, &ws, &gy->shape, g, &d);
-  return err ? err : grad_weight_run(ex, x, gy, gw, groups, d);
+  return err ? err : grad_weight_run(ex, x, gy, gw, groups, d, NULL);
 }

@@ -71,6 +71,16 @@ int dam_k_conv2d_grad_weight_relu_acc(dam_exec *ex, const dam_tensor *x,
                                       const dam_conv2d_geom *g,
                                       dam_tensor *gw);
 
+/* Both gradients of a conv whose input was x, or relu(x) with relu (then
+ * dam_k_conv2d_folds_relu must hold): dam_k_conv2d_grad_input_acc (or its
+ * _relu_acc) into gx and dam_k_conv2d_grad_weight_acc (or its _relu_acc)
+ * into gw, either NULL to skip it.  With both, a strided depthwise conv
+ * spreads gy for its stride-1 twin once for the two. */
+int dam_k_conv2d_backward_acc(dam_exec *ex, const dam_tensor *x, bool relu,
+                              const dam_tensor *w, const dam_conv2d_geom *g,
+                              const dam_tensor *gy, dam_tensor *gx,
+                              dam_tensor *gw);
+
 /* The same for a grouped conv whose groups' weights are separate tensors:
  * gw[i] += dL/dw of group i's weights, i < g->groups, each gw[i] shaped
  * [K / groups, C / groups, KH, KW]. */

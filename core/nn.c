@@ -43,19 +43,17 @@ static dam_tensor *grad_of(dam_exec *ex, dam_node *node, uint32_t i) {
 static int conv_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
   const dam_conv2d_geom *g = &((layer_data *)node->data)->u.conv;
   dam_tensor *gy = node->out->grad, *x = node->in[0], *w = node->in[1];
-  dam_tensor *src = x->relu_of, *gx, *gw;
-  int err = 0;
-  if (needs & 1u) {
-    bool fold = src && dam_k_conv2d_folds_relu(w, g);
-    err = !(gx = dam_tensor_grad(ex, fold ? src : x)) ? DAM_ENOMEM
-          : fold ? dam_k_conv2d_grad_input_relu_acc(ex, gy, w, g, src, gx)
-                 : dam_k_conv2d_grad_input_acc(ex, gy, w, g, gx);
-  }
-  if ((needs & 2u) && !err)
-    err = !(gw = grad_of(ex, node, 1)) ? DAM_ENOMEM
-          : src ? dam_k_conv2d_grad_weight_relu_acc(ex, src, gy, g, gw)
-                : dam_k_conv2d_grad_weight_acc(ex, x, gy, g, gw);
-  return err;
+  dam_tensor *src = x->relu_of, *gx = NULL, *gw = NULL;
+  bool fold = src && dam_k_conv2d_folds_relu(w, g);
+  if (((needs & 1u) && !(gx = dam_tensor_grad(ex, fold ? src : x))) ||
+      ((needs & 2u) && !(gw = grad_of(ex, node, 1))))
+    return DAM_ENOMEM;
+  if (!src || fold) /* one input (the relu's, read through it) for both */
+    return dam_k_conv2d_backward_acc(ex, fold ? src : x, fold, w, g, gy, gx,
+                                     gw);
+  int err = gx ? dam_k_conv2d_grad_input_acc(ex, gy, w, g, gx) : 0;
+  return err || !gw ? err
+                    : dam_k_conv2d_grad_weight_relu_acc(ex, src, gy, g, gw);
 }
 
 dam_tensor *dam_conv2d(dam_exec *ex, dam_tensor *x, dam_tensor *w,

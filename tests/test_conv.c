@@ -392,6 +392,53 @@ static void grad_weight_relu(void **s) {
   all_cases(s, GRAD_WEIGHT_RELU, DAM__CONV2D_SHARED);
 }
 
+/* Both gradients in one call (dam_k_conv2d_backward_acc: a strided
+ * depthwise conv spreads gy once for the two) against the reference, and
+ * through the relu where it folds. */
+static void backward_both(void **state) {
+  harness *h = *state;
+  for (size_t i = 0; i < N_CASES; i++) {
+    const conv_case *cc = &cases[i];
+    dam_shape xs = x_shape(cc), ws = w_shape(cc), ys = y_shape(cc);
+    size_t nx = dam_shape_numel(&xs), nw = dam_shape_numel(&ws),
+           ny = dam_shape_numel(&ys);
+    dam_tensor shape_only = {.shape = ws};
+    int relus = dam_k_conv2d_folds_relu(&shape_only, &cc->g) ? 2 : 1;
+    for (int relu = 0; relu < relus; relu++) {
+      float *x = harness_random(h, nx, -1, 1), *w = harness_random(h, nw, -1, 1);
+      float *gy = harness_random(h, ny, -1, 1);
+      float *px = harness_random(h, nx, -1, 1), *pw = harness_random(h, nw, -1, 1);
+      double *dx = to_double(x, nx), *dw = to_double(w, nw),
+             *dgy = to_double(gy, ny);
+      double *want_x = calloc(nx, sizeof *want_x),
+             *want_w = calloc(nw, sizeof *want_w);
+      assert_true(want_x && want_w);
+      for (size_t k = 0; relu && k < nx; k++)
+        dx[k] = dx[k] > 0 ? dx[k] : 0;
+      reference(cc, GRAD_INPUT, dgy, dw, want_x);
+      reference(cc, GRAD_WEIGHT, dx, dgy, want_w);
+      for (size_t k = 0; k < nx; k++)
+        want_x[k] = (relu && x[k] <= 0 ? 0 : want_x[k]) + px[k];
+      for (size_t k = 0; k < nw; k++)
+        want_w[k] += pw[k];
+      dam_tensor *gx = harness_tensor(h, xs, px), *gw = harness_tensor(h, ws, pw);
+      if (dam_k_conv2d_backward_acc(h->ex, harness_tensor(h, xs, x), relu,
+                                    harness_tensor(h, ws, w), &cc->g,
+                                    harness_tensor(h, ys, gy), gx, gw))
+        fail_msg("case %zu: %s", i, dam_last_error());
+      float *got_x = harness_read(h, gx), *got_w = harness_read(h, gw);
+      double ex = harness_max_rel_err(got_x, want_x, nx),
+             ew = harness_max_rel_err(got_w, want_w, nw);
+      if (ex > 1e-4 || ew > 1e-4)
+        fail_msg("case %zu, relu %d: max relative error %g (gx), %g (gw)", i,
+                 relu, ex, ew);
+      free(got_x), free(got_w), free(x), free(w), free(gy), free(px);
+      free(pw), free(dx), free(dw), free(dgy), free(want_x), free(want_w);
+      assert_int_equal(dam_exec_end_step(h->ex), 0);
+    }
+  }
+}
+
 /* The weight-gradient sum split into 1 part, a few, and more parts than
  * output rows (clamped), in each variant. */
 static void grad_weight_parts(void **state) {
@@ -597,6 +644,7 @@ int main(void) {
       cmocka_unit_test(grad_weight_groups),
       cmocka_unit_test(grad_input_new),
       cmocka_unit_test(grad_weight_parts),
+      cmocka_unit_test(backward_both),
       cmocka_unit_test(bad_input_refused),
   };
   return cmocka_run_group_tests(tests, harness_setup, harness_teardown);
