@@ -47,7 +47,8 @@ setup() {
     cp "$DATA_DIR"/*.gz /usr/share/datasets/fashion-mnist/
   fi
   local src
-  src=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["directories"]["source"])' \
+  src=$(python3 -c 'import json, sys
+print(json.load(open(sys.argv[1]))["directories"]["source"])' \
     "$B/meson-info/meson-info.json")
   if [ ! -e "$src" ]; then
     mkdir -p "$(dirname "$src")" && ln -s "$(pwd -P)" "$src"
@@ -57,10 +58,13 @@ setup() {
 
 smoke() {
   command -v nvidia-smi >/dev/null && nvidia-smi -L
-  python3 -c 'import torch; print("torch", torch.__version__, torch.cuda.is_available() and torch.cuda.get_device_name())'
+  python3 -c 'import torch; print("torch", torch.__version__,
+      torch.cuda.is_available() and torch.cuda.get_device_name())'
   timeout 60 "$D" devices
-  timeout 90 "$D" bench step --config configs/quickstart.cfg --steps 3 --warmup 1 --kind weight,full
-  timeout 120 "$D" bench step --config configs/quickstart.cfg -s nas.method=darts --steps 2 --warmup 1
+  local qs=configs/quickstart.cfg
+  timeout 90 "$D" bench step --config $qs --steps 3 --warmup 1 --kind weight,full
+  timeout 120 "$D" bench step --config $qs -s nas.method=darts --steps 2 \
+    --warmup 1
 }
 
 tests() {
@@ -89,10 +93,11 @@ PY
 }
 
 profile() {
-  timeout 90 "$D" bench step --config configs/quickstart.cfg -s nas.method=darts \
-    --kind weight --steps 3 --warmup 1 --profile >"$OUT/profile_qs_darts.txt" 2>&1
-  timeout 90 "$D" bench step --config configs/quickstart.cfg --kind weight \
-    --steps 5 --warmup 2 --profile >"$OUT/profile_qs_ista.txt" 2>&1
+  local qs=configs/quickstart.cfg
+  timeout 90 "$D" bench step --config $qs -s nas.method=darts --kind weight \
+    --steps 3 --warmup 1 --profile >"$OUT/profile_qs_darts.txt" 2>&1
+  timeout 90 "$D" bench step --config $qs --kind weight --steps 5 \
+    --warmup 2 --profile >"$OUT/profile_qs_ista.txt" 2>&1
 }
 
 cmp() { # CONFIG METHODS ROUNDS STEPS WARMUP CAP_S

@@ -405,9 +405,11 @@ static void backward_both(void **state) {
     dam_tensor shape_only = {.shape = ws};
     int relus = dam_k_conv2d_folds_relu(&shape_only, &cc->g) ? 2 : 1;
     for (int relu = 0; relu < relus; relu++) {
-      float *x = harness_random(h, nx, -1, 1), *w = harness_random(h, nw, -1, 1);
+      float *x = harness_random(h, nx, -1, 1);
+      float *w = harness_random(h, nw, -1, 1);
       float *gy = harness_random(h, ny, -1, 1);
-      float *px = harness_random(h, nx, -1, 1), *pw = harness_random(h, nw, -1, 1);
+      float *px = harness_random(h, nx, -1, 1); /* prior gradients */
+      float *pw = harness_random(h, nw, -1, 1);
       double *dx = to_double(x, nx), *dw = to_double(w, nw),
              *dgy = to_double(gy, ny);
       double *want_x = calloc(nx, sizeof *want_x),
@@ -421,7 +423,8 @@ static void backward_both(void **state) {
         want_x[k] = (relu && x[k] <= 0 ? 0 : want_x[k]) + px[k];
       for (size_t k = 0; k < nw; k++)
         want_w[k] += pw[k];
-      dam_tensor *gx = harness_tensor(h, xs, px), *gw = harness_tensor(h, ws, pw);
+      dam_tensor *gx = harness_tensor(h, xs, px);
+      dam_tensor *gw = harness_tensor(h, ws, pw);
       if (dam_k_conv2d_backward_acc(h->ex, harness_tensor(h, xs, x), relu,
                                     harness_tensor(h, ws, w), &cc->g,
                                     harness_tensor(h, ys, gy), gx, gw))
