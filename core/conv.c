@@ -531,9 +531,9 @@ static int grad_input(dam_exec *ex, const dam_tensor *gy, const dam_tensor *w,
   conv_push s1;
   if (!use_depthwise(&d) || !dam__dw_flat_twin(ex, &d, &s1))
     return grad_input_pass(ex, gy, w, gx, t[3], d);
-  dam_tensor *full = spread ? spread : dam__dw_spread_gy(ex, gy, &s1, d.sh);
-  if (!full)
-    return DAM_ENOMEM;
+  dam_tensor *full = spread;
+  if (!full && (err = dam__dw_spread_gy(ex, gy, &s1, d.sh, &full)))
+    return err;
   err = grad_input_pass(ex, full, w, gx, t[3], s1);
   if (!spread)
     dam_tensor_release(ex, full);
@@ -664,10 +664,11 @@ static int grad_weight_run(dam_exec *ex, const dam_tensor *x,
   conv_push s1;
   if (!use_depthwise(&d) || !dam__dw_flat_twin(ex, &d, &s1))
     return grad_weight_pass(ex, x, gy, gw, n_gw, d);
-  dam_tensor *full = spread ? spread : dam__dw_spread_gy(ex, gy, &s1, d.sh);
-  if (!full)
-    return DAM_ENOMEM;
-  int err = grad_weight_pass(ex, x, full, gw, n_gw, s1);
+  dam_tensor *full = spread;
+  int err = full ? DAM_OK : dam__dw_spread_gy(ex, gy, &s1, d.sh, &full);
+  if (err)
+    return err;
+  err = grad_weight_pass(ex, x, full, gw, n_gw, s1);
   if (!spread)
     dam_tensor_release(ex, full);
   return err;
@@ -712,9 +713,10 @@ int dam_k_conv2d_backward_acc(dam_exec *ex, const dam_tensor *x, bool relu,
                dam_shape_equal(&gy->shape, &ys) &&
                !dims("conv2d_backward", &x->shape, &w->shape, g, &d) &&
                use_depthwise(&d) && dam__dw_flat_twin(ex, &d, &s1);
-  if (share && !(spread = dam__dw_spread_gy(ex, gy, &s1, d.sh)))
-    return DAM_ENOMEM;
-  int err = gx ? grad_input(ex, gy, w, g, gx, relu ? x : NULL, spread) : 0;
+  int err = share ? dam__dw_spread_gy(ex, gy, &s1, d.sh, &spread) : DAM_OK;
+  if (err)
+    return err;
+  err = gx ? grad_input(ex, gy, w, g, gx, relu ? x : NULL, spread) : 0;
   if (!err && gw)
     err = grad_weight(ex, x, gy, g, gw, relu, spread);
   dam_tensor_release(ex, spread);

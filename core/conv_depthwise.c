@@ -189,15 +189,20 @@ dam_tensor *dam__dw_twin_planes(dam_exec *ex, const conv_push *s1) {
   return t;
 }
 
-dam_tensor *dam__dw_spread_gy(dam_exec *ex, const dam_tensor *gy,
-                              const conv_push *s1, uint32_t stride) {
+int dam__dw_spread_gy(dam_exec *ex, const dam_tensor *gy,
+                      const conv_push *s1, uint32_t stride, dam_tensor **out) {
   dam_tensor *full = dam__dw_twin_planes(ex, s1);
-  if (full && (dam_exec_zero(ex, dam_tensor_range(full)) ||
-               dam_k_subsample_backward_acc(ex, gy, stride, 0, full))) {
+  if (!full)
+    return DAM_ENOMEM;
+  int err = dam_exec_zero(ex, dam_tensor_range(full));
+  if (!err)
+    err = dam_k_subsample_backward_acc(ex, gy, stride, 0, full);
+  if (err) {
     dam_tensor_release(ex, full);
-    return NULL;
+    return err;
   }
-  return full;
+  *out = full;
+  return DAM_OK;
 }
 
 const dam_shader *dam__dw_shader(conv_push *d, enum conv_pass pass,

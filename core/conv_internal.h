@@ -60,9 +60,9 @@ bool dam__dw_flat_twin(dam_exec *ex, const conv_push *d, conv_push *s1);
 /* A step tensor of the twin s1's N x C planes at full resolution. */
 dam_tensor *dam__dw_twin_planes(dam_exec *ex, const conv_push *s1);
 
-/* gy of a stride-`stride` conv spread over the zeroed planes of its twin
- * s1 (gy's pixel (i, j) at (stride i, stride j)). */
-dam_tensor *dam__dw_spread_gy(dam_exec *ex, const dam_tensor *gy,
-                              const conv_push *s1, uint32_t stride);
+/* *out = gy of a stride-`stride` conv spread over the zeroed planes of its
+ * twin s1 (gy's pixel (i, j) at (stride i, stride j)), a new step tensor. */
+int dam__dw_spread_gy(dam_exec *ex, const dam_tensor *gy,
+                      const conv_push *s1, uint32_t stride, dam_tensor **out);
 
 #endif
