@@ -7,12 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *harness_device_spec(void) {
+  const char *spec = getenv("DIFFAUTOML_DEVICE");
+  return spec && spec[0] ? spec : "llvmpipe";
+}
+
 int harness_setup(void **state) {
   harness *h = calloc(1, sizeof *h);
-  const char *spec = getenv("DIFFAUTOML_DEVICE");
   if (!h)
     return -1;
-  if (dam_device_open(spec && spec[0] ? spec : "llvmpipe", &h->dev) ||
+  if (dam_device_open(harness_device_spec(), &h->dev) ||
       dam_exec_create(h->dev, &h->ex)) {
     fprintf(stderr, "harness: %s\n", dam_last_error());
     dam_device_close(h->dev);

@@ -21,6 +21,9 @@ typedef struct harness {
   uint64_t rng;
 } harness;
 
+/* The device the tests run on: $DIFFAUTOML_DEVICE, else lavapipe. */
+const char *harness_device_spec(void);
+
 /* CMocka setup/teardown: *state becomes a harness. */
 int harness_setup(void **state);
 int harness_teardown(void **state);
