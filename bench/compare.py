@@ -63,6 +63,8 @@ def theirs(a, resolved, kinds, env):
 
 
 def measure(a, name, method, env):
+    """The table's rows of one config and method, and (our device, torch's
+    version, its device)."""
     cfg = CONFIGS[name][0]
     sets = ["nas.method=" + method] + [s.split(":", 1)[1] for s in a.set
                                       if s.split(":", 1)[0] == name]
@@ -88,7 +90,7 @@ def measure(a, name, method, env):
                 for k in kinds)), file=sys.stderr, flush=True)
     rows = []
     first = rounds[0]["ours"][kinds[0]], rounds[0]["theirs"][kinds[0]]
-    a.devices = (first[0]["device"], first[1]["torch"], first[1]["device"])
+    devices = (first[0]["device"], first[1]["torch"], first[1]["device"])
     for k in kinds:
         o = [r["ours"][k] for r in rounds]
         t = [r["theirs"][k] for r in rounds]
@@ -99,7 +101,7 @@ def measure(a, name, method, env):
         rows.append((name, method, k, o[0]["batch"], oi, ti, oi / ti,
                      om / 2**20, tm / 2**20, om / tm, o[0]["dispatches"],
                      o[0]["submits"], o[0]["waits"]))
-    return rows
+    return rows, devices
 
 
 def main():
@@ -126,9 +128,10 @@ def main():
             sys.exit("compare.py: --only takes %s, got %r" %
                      (",".join(CONFIGS), name))
         for method in a.methods.split(","):
-            rows += measure(a, name, method, env)
+            got, devices = measure(a, name, method, env)
+            rows += got
     head = ("ours on %s; PyTorch %s on %s, %d threads\n\n" %
-            (a.devices + (a.threads,)) +
+            (devices + (a.threads,)) +
             "| config | method | step | batch | ours img/s | PyTorch img/s "
             "| ratio | ours MiB | PyTorch MiB | memory ratio | dispatches "
             "| submits | waits |\n|" + "---|" * 13)

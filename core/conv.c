@@ -508,13 +508,28 @@ static int grad_input_pass(dam_exec *ex, const dam_tensor *gy,
                          d.groups);
 }
 
+/* gy spread for the stride-1 twin s1 (dam__dw_spread_gy) into *full: the
+ * one in *share where there is one, else a new one, which is left in
+ * *share for the caller to release when share is given. */
+static int twin_gy(dam_exec *ex, const dam_tensor *gy, const conv_push *s1,
+                   uint32_t stride, dam_tensor **share, dam_tensor **full) {
+  if (share && *share) {
+    *full = *share;
+    return DAM_OK;
+  }
+  int err = dam__dw_spread_gy(ex, gy, s1, stride, full);
+  if (!err && share)
+    *share = *full;
+  return err;
+}
+
 /* The gradient to the input, through relu_x's relu where given (the
  * depthwise shaders only: conv2d_gx_relu.glsl).  gx's shape fixes H and W;
- * dims() then checks gy against the output shape it implies.  spread, when
- * given, is gy spread for the stride-1 twin (dam__dw_spread_gy). */
+ * dims() then checks gy against the output shape it implies.  share as in
+ * twin_gy (NULL: nothing shared). */
 static int grad_input(dam_exec *ex, const dam_tensor *gy, const dam_tensor *w,
                       const dam_conv2d_geom *g, dam_tensor *gx,
-                      const dam_tensor *relu_x, dam_tensor *spread) {
+                      const dam_tensor *relu_x, dam_tensor **share) {
   const dam_tensor *t[] = {gy, w, gx, relu_x ? relu_x : gx};
   conv_push d;
   int err = check_pass("conv2d_grad_input", t, 2, 1, 0, g, &d);
@@ -531,11 +546,11 @@ static int grad_input(dam_exec *ex, const dam_tensor *gy, const dam_tensor *w,
   conv_push s1;
   if (!use_depthwise(&d) || !dam__dw_flat_twin(ex, &d, &s1))
     return grad_input_pass(ex, gy, w, gx, t[3], d);
-  dam_tensor *full = spread;
-  if (!full && (err = dam__dw_spread_gy(ex, gy, &s1, d.sh, &full)))
+  dam_tensor *full;
+  if ((err = twin_gy(ex, gy, &s1, d.sh, share, &full)))
     return err;
   err = grad_input_pass(ex, full, w, gx, t[3], s1);
-  if (!spread)
+  if (!share)
     dam_tensor_release(ex, full);
   return err;
 }
@@ -656,20 +671,20 @@ static int grad_weight_pass(dam_exec *ex, const dam_tensor *x,
 }
 
 /* The weight gradient in d's geometry into gw[0..n_gw), through the
- * stride-1 twin where the depthwise shaders take that (spread as in
- * grad_input). */
+ * stride-1 twin where the depthwise shaders take that (share as in
+ * twin_gy). */
 static int grad_weight_run(dam_exec *ex, const dam_tensor *x,
                            const dam_tensor *gy, dam_tensor *const *gw,
-                           uint32_t n_gw, conv_push d, dam_tensor *spread) {
+                           uint32_t n_gw, conv_push d, dam_tensor **share) {
   conv_push s1;
   if (!use_depthwise(&d) || !dam__dw_flat_twin(ex, &d, &s1))
     return grad_weight_pass(ex, x, gy, gw, n_gw, d);
-  dam_tensor *full = spread;
-  int err = full ? DAM_OK : dam__dw_spread_gy(ex, gy, &s1, d.sh, &full);
+  dam_tensor *full;
+  int err = twin_gy(ex, gy, &s1, d.sh, share, &full);
   if (err)
     return err;
   err = grad_weight_pass(ex, x, full, gw, n_gw, s1);
-  if (!spread)
+  if (!share)
     dam_tensor_release(ex, full);
   return err;
 }
@@ -678,14 +693,14 @@ static int grad_weight_run(dam_exec *ex, const dam_tensor *x,
  * conv_x in conv2d.glsl) or x. */
 static int grad_weight(dam_exec *ex, const dam_tensor *x,
                        const dam_tensor *gy, const dam_conv2d_geom *g,
-                       dam_tensor *gw, bool relu_x, dam_tensor *spread) {
+                       dam_tensor *gw, bool relu_x, dam_tensor **share) {
   const dam_tensor *t[] = {x, gy, gw};
   conv_push d;
   int err = check_pass("conv2d_grad_weight", t, 0, 2, 1, g, &d);
   if (err)
     return err;
   d.relu_x = relu_x;
-  return grad_weight_run(ex, x, gy, &gw, 1, d, spread);
+  return grad_weight_run(ex, x, gy, &gw, 1, d, share);
 }
 
 int dam_k_conv2d_grad_weight_acc(dam_exec *ex, const dam_tensor *x,
@@ -705,20 +720,10 @@ int dam_k_conv2d_backward_acc(dam_exec *ex, const dam_tensor *x, bool relu,
                               const dam_tensor *w, const dam_conv2d_geom *g,
                               const dam_tensor *gy, dam_tensor *gx,
                               dam_tensor *gw) {
-  conv_push d, s1;
-  dam_shape ys;
-  dam_tensor *spread = NULL;
-  bool share = gx && gw && x && w && gy &&
-               !dam_conv2d_out_shape(&x->shape, &w->shape, g, &ys) &&
-               dam_shape_equal(&gy->shape, &ys) &&
-               !dims("conv2d_backward", &x->shape, &w->shape, g, &d) &&
-               use_depthwise(&d) && dam__dw_flat_twin(ex, &d, &s1);
-  int err = share ? dam__dw_spread_gy(ex, gy, &s1, d.sh, &spread) : DAM_OK;
-  if (err)
-    return err;
-  err = gx ? grad_input(ex, gy, w, g, gx, relu ? x : NULL, spread) : 0;
+  dam_tensor *spread = NULL, **share = gx && gw ? &spread : NULL;
+  int err = gx ? grad_input(ex, gy, w, g, gx, relu ? x : NULL, share) : 0;
   if (!err && gw)
-    err = grad_weight(ex, x, gy, g, gw, relu, spread);
+    err = grad_weight(ex, x, gy, g, gw, relu, share);
   dam_tensor_release(ex, spread);
   return err;
 }
