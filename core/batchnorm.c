@@ -4,7 +4,9 @@
  * per channel write partial sums, and the channel's last one to finish
  * adds them and folds everything the elementwise pass needs into four
  * coefficients per channel (shaders/bn_reduce.glsl), which that pass
- * reads once per invocation.
+ * reads once per invocation.  On CPU devices the backward is instead one
+ * dispatch of a subgroup per channel (bn_backward_channel.comp): there a
+ * launch costs more than the parallelism of the split.
  */
 #include "batchnorm.h"
 #include "error.h"
@@ -16,6 +18,8 @@
 #include "bn_backward_apply_set.spv.h"
 #include "bn_backward_apply_flat.spv.h"
 #include "bn_backward_apply_flat_set.spv.h"
+#include "bn_backward_channel.spv.h"
+#include "bn_backward_channel_set.spv.h"
 #include "bn_backward_stats.spv.h"
 #include "bn_backward_stats_flat.spv.h"
 #include "bn_eval_coef.spv.h"
@@ -33,6 +37,8 @@ DAM_SHADER_TEXEL(bn_apply_flat, 3, 0x4, 0x1, 20);
 DAM_SHADER_TEXEL(bn_backward_apply_flat, 4, 0x8, 0x3, 20);
 DAM_SHADER_TEXEL(bn_backward_apply_set, 4, 0x8, 0x3, 20);
 DAM_SHADER_TEXEL(bn_backward_apply_flat_set, 4, 0x8, 0x3, 20);
+DAM_SHADER_SIZED(bn_backward_channel, 8, 0xE0, 0x3, 20, 8);
+DAM_SHADER_SIZED(bn_backward_channel_set, 8, 0xE0, 0x3, 20, 8);
 
 /* Most invocations per channel in the one-pass reductions: the channel's
  * last one adds their partial sums alone. */
@@ -42,6 +48,8 @@ DAM_SHADER_TEXEL(bn_backward_apply_flat_set, 4, 0x8, 0x3, 20);
 #define PER_INVOCATION 8
 /* Vec4s of each invocation's span in the flat elementwise passes. */
 #define FLAT_SPAN 32
+/* Invocations (one subgroup) per channel in bn_backward_channel.comp. */
+#define CHANNEL_LANES 8
 
 typedef struct bn_geom {
   uint32_t n, c, hw, count; /* count = n * hw, the elements of a channel */
@@ -342,8 +350,40 @@ int dam_k_batchnorm_eval(dam_exec *ex, const dam_tensor *x,
   return err;
 }
 
-/* Flag of the backward reduction: x holds xhat (bn_backward_stats.glsl). */
+/* Flags of the backward (bn_backward_coef.glsl): x holds xhat; and of
+ * bn_backward_channel.comp: gx is given. */
 #define X_IS_XHAT 8u
+#define GX_GIVEN 16u
+
+static bool force_split;
+
+void dam__batchnorm_force_split(bool split) { force_split = split; }
+
+/* The backward as one dispatch of a subgroup of 8 per channel: CPU
+ * devices with such subgroups that add up, and planes read as vec4s. */
+static bool use_channel_pass(dam_exec *ex, const bn_geom *g) {
+  const dam_device_info *d = &ex->dev->info;
+  return !force_split && dam__k_cpu_device(ex) &&
+         d->subgroup_size == CHANNEL_LANES && d->subgroup_add &&
+         g->hw % 4 == 0;
+}
+
+/* The backward through bn_backward_channel.comp: in = {x, gy, save_mean,
+ * save_invstd, gamma (or a placeholder)}, flags as the reduction's. */
+static int channel_backward(dam_exec *ex, const dam_tensor *const in[5],
+                            dam_tensor *gx, dam_tensor *ggamma,
+                            dam_tensor *gbeta, const bn_geom *g,
+                            uint32_t flags) {
+  const dam_tensor *any = gx ? gx : ggamma ? ggamma : gbeta;
+  const dam_tensor *t[] = {in[0], in[1], in[2], in[3], in[4],
+                           ggamma ? ggamma : any, gbeta ? gbeta : any, any};
+  struct { uint32_t n, c, hw, parts, flags; } p = {
+      g->n, g->c, g->hw, CHANNEL_LANES, flags | (gx ? GX_GIVEN : 0)};
+  bool set = gx && dam__k_take_zeros(gx);
+  return dam__k_run(ex, set ? &shader_bn_backward_channel_set
+                            : &shader_bn_backward_channel,
+                    t, &p, (uint64_t)g->c * CHANNEL_LANES);
+}
 
 static int backward(dam_exec *ex, const char *op, const dam_tensor *x,
                     const dam_tensor *gy, const dam_tensor *gamma,
@@ -369,11 +409,16 @@ static int backward(dam_exec *ex, const char *op, const dam_tensor *x,
   if (err || (!gx && !ggamma && !gbeta))
     return err;
 
+  reduce_push p = {.flags = flags | (gamma ? 1u : 0) | (ggamma ? 2u : 0) |
+                            (gbeta ? 4u : 0)};
+  if (use_channel_pass(ex, &g)) {
+    const dam_tensor *in[] = {x, gy, save_mean, save_invstd,
+                              gamma ? gamma : save_mean};
+    return channel_backward(ex, in, gx, ggamma, gbeta, &g, p.flags);
+  }
   dam_tensor *coef = coefficients(ex, op, &g);
   if (!coef)
     return DAM_ENOMEM;
-  reduce_push p = {.flags = flags | (gamma ? 1u : 0) | (ggamma ? 2u : 0) |
-                            (gbeta ? 4u : 0)};
   const dam_tensor *t[] = {x,
                            gy,
                            save_mean,

@@ -117,8 +117,11 @@ static int create_instance(bool validate, dam_device *d) {
 
 static void describe(VkPhysicalDevice pd, uint32_t index,
                      dam_device_info *info) {
+  VkPhysicalDeviceSubgroupProperties sub = {
+      .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
   VkPhysicalDeviceIDProperties id = {
-      .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ID_PROPERTIES};
+      .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ID_PROPERTIES,
+      .pNext = &sub};
   VkPhysicalDeviceProperties2 p2 = {
       .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &id};
   vkGetPhysicalDeviceProperties2(pd, &p2);
@@ -133,6 +136,10 @@ static void describe(VkPhysicalDevice pd, uint32_t index,
   info->driver_version = p2.properties.driverVersion;
   info->api_version = p2.properties.apiVersion;
   memcpy(info->uuid, id.deviceUUID, VK_UUID_SIZE);
+  bool compute = sub.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT;
+  info->subgroup_size = sub.subgroupSize;
+  info->subgroup_add =
+      compute && (sub.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
   for (uint32_t h = 0; h < mp.memoryHeapCount; h++)
     if ((mp.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) &&
         mp.memoryHeaps[h].size > info->memory_bytes)

@@ -16,6 +16,8 @@ typedef struct dam_device_info {
   uint64_t memory_bytes; /* largest DEVICE_LOCAL heap */
   uint32_t vendor_id, device_id, driver_version, api_version;
   uint8_t uuid[VK_UUID_SIZE];
+  uint32_t subgroup_size;
+  bool subgroup_add; /* compute shaders have subgroup arithmetic */
 } dam_device_info;
 
 struct dam_pipeline_table;

@@ -13,13 +13,17 @@
  * NAME.spv.h), local size 64, with the bindings of TEXEL_MASK read as
  * samplerBuffers of vec4s (dam_shader.texel_mask). */
 #define DAM_SHADER_TEXEL(NAME, BINDINGS, WRITE_MASK, TEXEL_MASK, PUSH)        \
-  static const dam_shader shader_##NAME = {                                   \
-      sizeof(dam_shader), #NAME,   dam_spv_##NAME, sizeof dam_spv_##NAME,     \
-      BINDINGS,           WRITE_MASK, PUSH,        64, TEXEL_MASK}
+  DAM_SHADER_SIZED(NAME, BINDINGS, WRITE_MASK, TEXEL_MASK, PUSH, 64)
 
 /* The same with every binding a storage buffer. */
 #define DAM_SHADER(NAME, BINDINGS, WRITE_MASK, PUSH)                          \
   DAM_SHADER_TEXEL(NAME, BINDINGS, WRITE_MASK, 0, PUSH)
+
+/* DAM_SHADER_TEXEL for a shader of local size LOCAL. */
+#define DAM_SHADER_SIZED(NAME, BINDINGS, WRITE_MASK, TEXEL_MASK, PUSH, LOCAL)  \
+  static const dam_shader shader_##NAME = {                                   \
+      sizeof(dam_shader), #NAME,   dam_spv_##NAME, sizeof dam_spv_##NAME,     \
+      BINDINGS,           WRITE_MASK, PUSH,        LOCAL, TEXEL_MASK}
 
 /* Check that the n tensors t[0..n) are non-NULL and contiguous, and, when
  * numel is non-zero, that each has numel elements; t[0] must fit 32-bit

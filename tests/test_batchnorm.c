@@ -1,7 +1,9 @@
 /* Batch normalization (training, evaluation, backward) against plain C
  * references in double, whose backward is checked once against central
  * finite differences; with and without affine parameters and running
- * statistics, on odd shapes; and the refusal of bad arguments. */
+ * statistics, on odd shapes; the backward by both its paths (one
+ * dispatch per channel, and sums then gx); and the refusal of bad
+ * arguments. */
 #include "harness.h"
 #include "batchnorm.h"
 #include "error.h"
@@ -322,41 +324,47 @@ static void eval_mode_gradient(void **state) {
   free(x), free(r), free(gamma), free(rv), free(rm), free(gx);
 }
 
-/* Each of gx, ggamma, gbeta alone; and none, which records nothing. */
+/* Each of gx, ggamma, gbeta alone; and none, which records nothing; on
+ * odd planes and on planes of 4k floats. */
 static void backward_partial_outputs(void **state) {
   harness *h = *state;
-  const dims d = {7, 3, 9, 9};
-  size_t nx = 7 * 3 * 81;
-  float *x = harness_random(h, nx, -2, 2), *gy = harness_random(h, nx, -1, 1);
-  float mean[3] = {0.1f, -0.2f, 0.05f}, invstd[3] = {0.9f, 1.1f, 0.7f};
-  double dmean[3], dinv[3], want_g[3] = {0}, want_b[3] = {0};
-  double *dx = widen(x, nx), *dgy = widen(gy, nx);
-  double *want_gx = calloc(nx, sizeof *want_gx);
-  assert_non_null(want_gx);
-  for (int c = 0; c < 3; c++)
-    dmean[c] = mean[c], dinv[c] = invstd[c];
-  ref_backward(&d, dx, dgy, NULL, dmean, dinv, want_gx, want_g, want_b);
-  dam_shape cs = dam_shape4(3, 0, 0, 0), xs = dam_shape4(7, 3, 9, 9);
-  dam_tensor *tx = harness_tensor(h, xs, x), *tgy = harness_tensor(h, xs, gy);
-  dam_tensor *tm = harness_tensor(h, cs, mean);
-  dam_tensor *ti = harness_tensor(h, cs, invstd);
-  for (int which = 0; which < 3; which++) {
-    dam_tensor *tgx = which == 0 ? harness_tensor(h, xs, NULL) : NULL;
-    dam_tensor *tgg = which == 1 ? harness_tensor(h, cs, NULL) : NULL;
-    dam_tensor *tgb = which == 2 ? harness_tensor(h, cs, NULL) : NULL;
-    dam_tensor *out = tgx ? tgx : tgg ? tgg : tgb;
-    assert_int_equal(dam_k_fill(h->ex, out, 0.0f), 0);
+  static const dims shapes2[] = {{7, 3, 9, 9}, {7, 3, 4, 4}};
+  for (size_t k = 0; k < 2; k++) {
+    const dims *d = &shapes2[k];
+    size_t nx = d->n * d->c * plane(d);
+    float *x = harness_random(h, nx, -2, 2);
+    float *gy = harness_random(h, nx, -1, 1);
+    float mean[3] = {0.1f, -0.2f, 0.05f}, invstd[3] = {0.9f, 1.1f, 0.7f};
+    double dmean[3], dinv[3], want_g[3] = {0}, want_b[3] = {0};
+    double *dx = widen(x, nx), *dgy = widen(gy, nx);
+    double *want_gx = calloc(nx, sizeof *want_gx);
+    assert_non_null(want_gx);
+    for (int c = 0; c < 3; c++)
+      dmean[c] = mean[c], dinv[c] = invstd[c];
+    ref_backward(d, dx, dgy, NULL, dmean, dinv, want_gx, want_g, want_b);
+    dam_shape cs = dam_shape4(3, 0, 0, 0), xs = shape_of(d);
+    dam_tensor *tx = harness_tensor(h, xs, x);
+    dam_tensor *tgy = harness_tensor(h, xs, gy);
+    dam_tensor *tm = harness_tensor(h, cs, mean);
+    dam_tensor *ti = harness_tensor(h, cs, invstd);
+    for (int which = 0; which < 3; which++) {
+      dam_tensor *tgx = which == 0 ? harness_tensor(h, xs, NULL) : NULL;
+      dam_tensor *tgg = which == 1 ? harness_tensor(h, cs, NULL) : NULL;
+      dam_tensor *tgb = which == 2 ? harness_tensor(h, cs, NULL) : NULL;
+      dam_tensor *out = tgx ? tgx : tgg ? tgg : tgb;
+      assert_int_equal(dam_k_fill(h->ex, out, 0.0f), 0);
+      assert_int_equal(dam_k_batchnorm_backward(h->ex, tx, tgy, NULL, tm, ti,
+                                                tgx, tgg, tgb), 0);
+      expect_close(h, out, which == 0 ? want_gx : which == 1 ? want_g : want_b,
+                   "batchnorm_backward alone", d, which);
+    }
+    uint64_t dispatches = h->ex->stats.dispatches;
     assert_int_equal(dam_k_batchnorm_backward(h->ex, tx, tgy, NULL, tm, ti,
-                                              tgx, tgg, tgb), 0);
-    expect_close(h, out, which == 0 ? want_gx : which == 1 ? want_g : want_b,
-                 "batchnorm_backward alone", &d, which);
+                                              NULL, NULL, NULL), 0);
+    assert_int_equal(h->ex->stats.dispatches, dispatches);
+    assert_int_equal(dam_exec_end_step(h->ex), 0);
+    free(x), free(gy), free(dx), free(dgy), free(want_gx);
   }
-  uint64_t dispatches = h->ex->stats.dispatches;
-  assert_int_equal(dam_k_batchnorm_backward(h->ex, tx, tgy, NULL, tm, ti,
-                                            NULL, NULL, NULL), 0);
-  assert_int_equal(h->ex->stats.dispatches, dispatches);
-  assert_int_equal(dam_exec_end_step(h->ex), 0);
-  free(x), free(gy), free(dx), free(dgy), free(want_gx);
 }
 
 /* gx a step tensor's new gradient, its zeros not yet written
@@ -545,6 +553,23 @@ static void bad_arguments_refused(void **state) {
   assert_int_equal(dam_exec_end_step(h->ex), 0);
 }
 
+/* The backward's two-pass path of GPUs, on every device. */
+static int split_on(void **state) {
+  (void)state;
+  dam__batchnorm_force_split(true);
+  return 0;
+}
+
+static int split_off(void **state) {
+  (void)state;
+  dam__batchnorm_force_split(false);
+  return 0;
+}
+
+/* A test again with the backward split in two passes (the device's own
+ * choice runs as the test itself: one pass on CPU devices). */
+#define SPLIT(f) {#f "_split", f, split_on, split_off, NULL}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(reference_backward_matches_finite_differences),
@@ -558,6 +583,13 @@ int main(void) {
       cmocka_unit_test(backward_into_new_gradient),
       cmocka_unit_test(neighbours_kept_out),
       cmocka_unit_test(bad_arguments_refused),
+      SPLIT(train_plain),
+      SPLIT(train_affine_running),
+      SPLIT(train_far_from_zero),
+      SPLIT(eval_mode_gradient),
+      SPLIT(backward_partial_outputs),
+      SPLIT(backward_into_new_gradient),
+      SPLIT(neighbours_kept_out),
   };
   return cmocka_run_group_tests(tests, harness_setup, harness_teardown);
 }
