@@ -4,9 +4,10 @@
  * per channel write partial sums, and the channel's last one to finish
  * adds them and folds everything the elementwise pass needs into four
  * coefficients per channel (shaders/bn_reduce.glsl), which that pass
- * reads once per invocation.  On CPU devices the backward is instead one
- * dispatch of a subgroup per channel (bn_backward_channel.comp): there a
- * launch costs more than the parallelism of the split.
+ * reads once per invocation.  On CPU devices a subgroup per channel does
+ * the statistics alone, and the backward's sums and gx in one dispatch
+ * (the bn_*_channel shaders): there a launch costs more than the
+ * parallelism of the split.
  */
 #include "batchnorm.h"
 #include "error.h"
@@ -24,6 +25,7 @@
 #include "bn_backward_stats_flat.spv.h"
 #include "bn_eval_coef.spv.h"
 #include "bn_stats.spv.h"
+#include "bn_stats_channel.spv.h"
 #include "bn_stats_flat.spv.h"
 
 DAM_SHADER_TEXEL(bn_stats, 10, 0x3E6, 0x1, 32);
@@ -37,6 +39,7 @@ DAM_SHADER_TEXEL(bn_apply_flat, 3, 0x4, 0x1, 20);
 DAM_SHADER_TEXEL(bn_backward_apply_flat, 4, 0x8, 0x3, 20);
 DAM_SHADER_TEXEL(bn_backward_apply_set, 4, 0x8, 0x3, 20);
 DAM_SHADER_TEXEL(bn_backward_apply_flat_set, 4, 0x8, 0x3, 20);
+DAM_SHADER_SIZED(bn_stats_channel, 8, 0xF8, 0x1, 32, 8);
 DAM_SHADER_SIZED(bn_backward_channel, 8, 0xE0, 0x3, 20, 8);
 DAM_SHADER_SIZED(bn_backward_channel_set, 8, 0xE0, 0x3, 20, 8);
 
@@ -48,7 +51,7 @@ DAM_SHADER_SIZED(bn_backward_channel_set, 8, 0xE0, 0x3, 20, 8);
 #define PER_INVOCATION 8
 /* Vec4s of each invocation's span in the flat elementwise passes. */
 #define FLAT_SPAN 32
-/* Invocations (one subgroup) per channel in bn_backward_channel.comp. */
+/* Invocations (one subgroup) per channel in the bn_*_channel shaders. */
 #define CHANNEL_LANES 8
 
 typedef struct bn_geom {
@@ -76,6 +79,20 @@ static planes_push planes_split(const bn_geom *g, uint32_t per) {
   uint32_t wide = g->hw % 4 == 0, units = wide ? g->hw / 4 : g->hw;
   return (planes_push){g->n * g->c, g->c, g->hw, (units + per - 1) / per,
                        wide};
+}
+
+static bool force_split;
+
+void dam__batchnorm_force_split(bool split) { force_split = split; }
+
+/* A channel's reduction as one subgroup of 8 (the bn_*_channel shaders):
+ * CPU devices with such subgroups that add up, and planes read as
+ * vec4s. */
+static bool use_channel_pass(dam_exec *ex, const bn_geom *g) {
+  const dam_device_info *d = &ex->dev->info;
+  return !force_split && dam__k_cpu_device(ex) &&
+         d->subgroup_size == CHANNEL_LANES && d->subgroup_add &&
+         g->hw % 4 == 0;
 }
 
 /* x (required) 2-D or 4-D; y, when given, of x's shape. */
@@ -242,6 +259,19 @@ static int train_stats(dam_exec *ex, const char *op, const dam_tensor *x,
                             (running_mean ? 4u : 0) | (running_var ? 8u : 0),
                    .eps = a->eps,
                    .momentum = a->momentum};
+  if (use_channel_pass(ex, g)) {
+    const dam_tensor *t[] = {x,
+                             gamma ? gamma : save_mean,
+                             beta ? beta : save_mean,
+                             running_mean ? running_mean : coef,
+                             running_var ? running_var : coef,
+                             save_mean,
+                             save_invstd,
+                             coef};
+    p.n = g->n, p.c = g->c, p.hw = g->hw, p.parts = CHANNEL_LANES;
+    return dam__k_run(ex, &shader_bn_stats_channel, t, &p,
+                      (uint64_t)g->c * CHANNEL_LANES);
+  }
   const dam_tensor *t[] = {x,
                            NULL,
                            NULL,
@@ -354,19 +384,6 @@ int dam_k_batchnorm_eval(dam_exec *ex, const dam_tensor *x,
  * bn_backward_channel.comp: gx is given. */
 #define X_IS_XHAT 8u
 #define GX_GIVEN 16u
-
-static bool force_split;
-
-void dam__batchnorm_force_split(bool split) { force_split = split; }
-
-/* The backward as one dispatch of a subgroup of 8 per channel: CPU
- * devices with such subgroups that add up, and planes read as vec4s. */
-static bool use_channel_pass(dam_exec *ex, const bn_geom *g) {
-  const dam_device_info *d = &ex->dev->info;
-  return !force_split && dam__k_cpu_device(ex) &&
-         d->subgroup_size == CHANNEL_LANES && d->subgroup_add &&
-         g->hw % 4 == 0;
-}
 
 /* The backward through bn_backward_channel.comp: in = {x, gy, save_mean,
  * save_invstd, gamma (or a placeholder)}, flags as the reduction's. */

@@ -84,8 +84,9 @@ int dam_k_batchnorm_backward_xhat(dam_exec *ex, const dam_tensor *y,
                                   const dam_tensor *save_invstd,
                                   dam_tensor *gx);
 
-/* Internal (tests): split 1 makes the backward take the two-pass path of
- * GPUs (sums, then gx) on every device; 0 restores the choice by device.
+/* Internal (tests): split 1 makes the statistics and the backward take
+ * the path of GPUs (many invocations per channel; the backward's sums,
+ * then gx) on every device; 0 restores the choice by device.
  * Process-wide; not thread-safe. */
 void dam__batchnorm_force_split(bool split);
 

@@ -1,9 +1,9 @@
 /* Batch normalization (training, evaluation, backward) against plain C
  * references in double, whose backward is checked once against central
  * finite differences; with and without affine parameters and running
- * statistics, on odd shapes; the backward by both its paths (one
- * dispatch per channel, and sums then gx); and the refusal of bad
- * arguments. */
+ * statistics, on odd shapes; the statistics and the backward by both
+ * their paths (a subgroup per channel, and many invocations per channel);
+ * and the refusal of bad arguments. */
 #include "harness.h"
 #include "batchnorm.h"
 #include "error.h"
@@ -553,7 +553,7 @@ static void bad_arguments_refused(void **state) {
   assert_int_equal(dam_exec_end_step(h->ex), 0);
 }
 
-/* The backward's two-pass path of GPUs, on every device. */
+/* The statistics and backward of GPUs, on every device. */
 static int split_on(void **state) {
   (void)state;
   dam__batchnorm_force_split(true);
@@ -566,8 +566,8 @@ static int split_off(void **state) {
   return 0;
 }
 
-/* A test again with the backward split in two passes (the device's own
- * choice runs as the test itself: one pass on CPU devices). */
+/* A test again on the path of GPUs (the device's own choice runs as the
+ * test itself: a subgroup per channel on CPU devices). */
 #define SPLIT(f) {#f "_split", f, split_on, split_off, NULL}
 
 int main(void) {
@@ -586,6 +586,7 @@ int main(void) {
       SPLIT(train_plain),
       SPLIT(train_affine_running),
       SPLIT(train_far_from_zero),
+      SPLIT(train_in_place),
       SPLIT(eval_mode_gradient),
       SPLIT(backward_partial_outputs),
       SPLIT(backward_into_new_gradient),

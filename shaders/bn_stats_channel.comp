@@ -1,0 +1,41 @@
+// Batch-norm training statistics in one dispatch without partial sums (CPU
+// devices; planes of 4k floats): workgroup ch, one subgroup of 8
+// invocations, takes channel ch.  Invocation j sums d = x - shift and d * d
+// over the vec4 slots j, j + 8, ... of the channel's planes (bn_slot.glsl,
+// parts = 8), subgroupAdd adds the eight up, and invocation 0 writes what
+// bn_stats.glsl's last invocation would (bn_stats_coef.glsl).
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#include "diffautoml/dam_shader.glsl"
+layout(local_size_x = 8) in;
+layout(binding = 0) uniform samplerBuffer x;  // vec4 texels
+layout(std430, binding = 1) readonly buffer G { float gamma[]; };
+layout(std430, binding = 2) readonly buffer B { float beta[]; };
+layout(std430, binding = 3) buffer RM { float running_mean[]; };
+layout(std430, binding = 4) buffer RV { float running_var[]; };
+layout(std430, binding = 5) writeonly buffer SM { float save_mean[]; };
+layout(std430, binding = 6) writeonly buffer SI { float save_invstd[]; };
+layout(std430, binding = 7) writeonly buffer C { vec4 coef[]; };
+layout(push_constant) uniform P {
+  uint n, c, hw, parts, wide, flags; // parts 8; wide unused
+  float eps, momentum;
+} p;
+#include "bn_slot.glsl"
+#include "bn_stats_coef.glsl"
+
+void main() {
+  uint ch = dam_linear_id() / 8u, j = gl_LocalInvocationID.x;
+  if (ch >= p.c) return; // whole workgroups
+  uint units = p.hw / 4u;
+  float shift = bn_shift(ch);
+  vec2 s = vec2(0.0);
+  for (bn_slot t = bn_slot_first(j, units); t.n < p.n;
+       bn_slot_next(t, units)) {
+    vec4 d = texelFetch(x, int((t.n * p.c + ch) * units + t.u)) - shift;
+    s.x += (d.x + d.y) + (d.z + d.w);
+    s.y += dot(d, d);
+  }
+  s = subgroupAdd(s);
+  if (j == 0u) coef[ch] = bn_stats_coef(ch, s);
+}
