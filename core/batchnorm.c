@@ -21,11 +21,14 @@
 #include "bn_backward_apply_flat_set.spv.h"
 #include "bn_backward_channel.spv.h"
 #include "bn_backward_channel_set.spv.h"
+#include "bn_backward_channel_flat.spv.h"
+#include "bn_backward_channel_flat_set.spv.h"
 #include "bn_backward_stats.spv.h"
 #include "bn_backward_stats_flat.spv.h"
 #include "bn_eval_coef.spv.h"
 #include "bn_stats.spv.h"
 #include "bn_stats_channel.spv.h"
+#include "bn_stats_channel_flat.spv.h"
 #include "bn_stats_flat.spv.h"
 
 DAM_SHADER_TEXEL(bn_stats, 10, 0x3E6, 0x1, 32);
@@ -40,8 +43,11 @@ DAM_SHADER_TEXEL(bn_backward_apply_flat, 4, 0x8, 0x3, 20);
 DAM_SHADER_TEXEL(bn_backward_apply_set, 4, 0x8, 0x3, 20);
 DAM_SHADER_TEXEL(bn_backward_apply_flat_set, 4, 0x8, 0x3, 20);
 DAM_SHADER_SIZED(bn_stats_channel, 8, 0xF8, 0x1, 32, 8);
+DAM_SHADER_SIZED(bn_stats_channel_flat, 8, 0xF8, 0x1, 32, 8);
 DAM_SHADER_SIZED(bn_backward_channel, 8, 0xE0, 0x3, 20, 8);
 DAM_SHADER_SIZED(bn_backward_channel_set, 8, 0xE0, 0x3, 20, 8);
+DAM_SHADER_SIZED(bn_backward_channel_flat, 8, 0xE0, 0x3, 20, 8);
+DAM_SHADER_SIZED(bn_backward_channel_flat_set, 8, 0xE0, 0x3, 20, 8);
 
 /* Most invocations per channel in the one-pass reductions: the channel's
  * last one adds their partial sums alone. */
@@ -86,13 +92,13 @@ static bool force_split;
 void dam__batchnorm_force_split(bool split) { force_split = split; }
 
 /* A channel's reduction as one subgroup of 8 (the bn_*_channel shaders):
- * CPU devices with such subgroups that add up, and planes read as
- * vec4s. */
+ * CPU devices with such subgroups that add up, and tensors read as vec4s
+ * (4k floats). */
 static bool use_channel_pass(dam_exec *ex, const bn_geom *g) {
   const dam_device_info *d = &ex->dev->info;
   return !force_split && dam__k_cpu_device(ex) &&
          d->subgroup_size == CHANNEL_LANES && d->subgroup_add &&
-         g->hw % 4 == 0;
+         (uint64_t)g->n * g->c * g->hw % 4 == 0;
 }
 
 /* x (required) 2-D or 4-D; y, when given, of x's shape. */
@@ -269,8 +275,9 @@ static int train_stats(dam_exec *ex, const char *op, const dam_tensor *x,
                              save_invstd,
                              coef};
     p.n = g->n, p.c = g->c, p.hw = g->hw, p.parts = CHANNEL_LANES;
-    return dam__k_run(ex, &shader_bn_stats_channel, t, &p,
-                      (uint64_t)g->c * CHANNEL_LANES);
+    return dam__k_run(ex, g->hw % 4 ? &shader_bn_stats_channel_flat
+                                    : &shader_bn_stats_channel,
+                      t, &p, (uint64_t)g->c * CHANNEL_LANES);
   }
   const dam_tensor *t[] = {x,
                            NULL,
@@ -396,10 +403,13 @@ static int channel_backward(dam_exec *ex, const dam_tensor *const in[5],
                            ggamma ? ggamma : any, gbeta ? gbeta : any, any};
   struct { uint32_t n, c, hw, parts, flags; } p = {
       g->n, g->c, g->hw, CHANNEL_LANES, flags | (gx ? GX_GIVEN : 0)};
+  static const dam_shader *const shaders[2][2] = {
+      {&shader_bn_backward_channel, &shader_bn_backward_channel_set},
+      {&shader_bn_backward_channel_flat,
+       &shader_bn_backward_channel_flat_set}};
   bool set = gx && dam__k_take_zeros(gx);
-  return dam__k_run(ex, set ? &shader_bn_backward_channel_set
-                            : &shader_bn_backward_channel,
-                    t, &p, (uint64_t)g->c * CHANNEL_LANES);
+  return dam__k_run(ex, shaders[g->hw % 4 != 0][set], t, &p,
+                    (uint64_t)g->c * CHANNEL_LANES);
 }
 
 static int backward(dam_exec *ex, const char *op, const dam_tensor *x,

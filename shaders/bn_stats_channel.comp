@@ -1,8 +1,8 @@
 // Batch-norm training statistics in one dispatch without partial sums (CPU
-// devices; planes of 4k floats): workgroup ch, one subgroup of 8
-// invocations, takes channel ch.  Invocation j sums d = x - shift and d * d
-// over the vec4 slots j, j + 8, ... of the channel's planes (bn_slot.glsl,
-// parts = 8), subgroupAdd adds the eight up, and invocation 0 writes what
+// devices): workgroup ch, one subgroup of 8 invocations, takes channel ch.
+// Each sums d = x - shift and d * d over its texels of the channel
+// (bn_channel.glsl; the _flat variant for planes of other than 4k floats),
+// subgroupAdd adds the eight up, and invocation 0 writes what
 // bn_stats.glsl's last invocation would (bn_stats_coef.glsl).
 #version 450
 #extension GL_GOOGLE_include_directive : require
@@ -21,18 +21,19 @@ layout(push_constant) uniform P {
   uint n, c, hw, parts, wide, flags; // parts 8; wide unused
   float eps, momentum;
 } p;
-#include "bn_slot.glsl"
+#include "bn_channel.glsl"
 #include "bn_stats_coef.glsl"
 
 void main() {
   uint ch = dam_linear_id() / 8u, j = gl_LocalInvocationID.x;
   if (ch >= p.c) return; // whole workgroups
-  uint units = p.hw / 4u;
   float shift = bn_shift(ch);
   vec2 s = vec2(0.0);
-  for (bn_slot t = bn_slot_first(j, units); t.n < p.n;
-       bn_slot_next(t, units)) {
-    vec4 d = texelFetch(x, int((t.n * p.c + ch) * units + t.u)) - shift;
+  bn_walk w = bn_walk_begin(ch, j);
+  uint v;
+  bvec4 lanes;
+  while (bn_walk_next(w, v, lanes)) {
+    vec4 d = mix(vec4(0.0), texelFetch(x, int(v)) - shift, lanes);
     s.x += (d.x + d.y) + (d.z + d.w);
     s.y += dot(d, d);
   }
