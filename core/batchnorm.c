@@ -31,8 +31,8 @@
 #include "bn_stats_channel_flat.spv.h"
 #include "bn_stats_flat.spv.h"
 
-DAM_SHADER_TEXEL(bn_stats, 10, 0x3E6, 0x1, 32);
-DAM_SHADER_TEXEL(bn_stats_flat, 10, 0x3E6, 0x1, 32);
+DAM_SHADER_TEXEL(bn_stats, 10, 0x3F8, 0x1, 32);
+DAM_SHADER_TEXEL(bn_stats_flat, 10, 0x3F8, 0x1, 32);
 DAM_SHADER_TEXEL(bn_backward_stats, 10, 0x3E0, 0x3, 24);
 DAM_SHADER_TEXEL(bn_backward_stats_flat, 10, 0x3E0, 0x3, 24);
 DAM_SHADER(bn_eval_coef, 5, 0x10, 12);
@@ -265,32 +265,24 @@ static int train_stats(dam_exec *ex, const char *op, const dam_tensor *x,
                             (running_mean ? 4u : 0) | (running_var ? 8u : 0),
                    .eps = a->eps,
                    .momentum = a->momentum};
-  if (use_channel_pass(ex, g)) {
-    const dam_tensor *t[] = {x,
-                             gamma ? gamma : save_mean,
-                             beta ? beta : save_mean,
-                             running_mean ? running_mean : coef,
-                             running_var ? running_var : coef,
-                             save_mean,
-                             save_invstd,
-                             coef};
-    p.n = g->n, p.c = g->c, p.hw = g->hw, p.parts = CHANNEL_LANES;
-    return dam__k_run(ex, g->hw % 4 ? &shader_bn_stats_channel_flat
-                                    : &shader_bn_stats_channel,
-                      t, &p, (uint64_t)g->c * CHANNEL_LANES);
-  }
   const dam_tensor *t[] = {x,
-                           NULL,
-                           NULL,
                            gamma ? gamma : save_mean,
                            beta ? beta : save_mean,
                            running_mean ? running_mean : coef,
                            running_var ? running_var : coef,
                            save_mean,
                            save_invstd,
-                           coef};
+                           coef,
+                           NULL,
+                           NULL};
+  if (use_channel_pass(ex, g)) {
+    p.n = g->n, p.c = g->c, p.hw = g->hw, p.parts = CHANNEL_LANES;
+    return dam__k_run(ex, g->hw % 4 ? &shader_bn_stats_channel_flat
+                                    : &shader_bn_stats_channel,
+                      t, &p, (uint64_t)g->c * CHANNEL_LANES);
+  }
   return reduce_channels(ex, op, &shader_bn_stats, &shader_bn_stats_flat, t,
-                         1, g, &p);
+                         8, g, &p);
 }
 
 int dam_k_batchnorm_train(dam_exec *ex, const dam_tensor *x,

@@ -11,15 +11,15 @@
 
 layout(local_size_x = 64) in;
 layout(binding = 0) uniform samplerBuffer x;  // vec4 texels
-layout(std430, binding = 1) coherent buffer PART { vec2 part[]; };
-layout(std430, binding = 2) buffer ARRIVED { uint arrived[]; };
-layout(std430, binding = 3) readonly buffer G { float gamma[]; };
-layout(std430, binding = 4) readonly buffer B { float beta[]; };
-layout(std430, binding = 5) buffer RM { float running_mean[]; };
-layout(std430, binding = 6) buffer RV { float running_var[]; };
-layout(std430, binding = 7) writeonly buffer SM { float save_mean[]; };
-layout(std430, binding = 8) writeonly buffer SI { float save_invstd[]; };
-layout(std430, binding = 9) writeonly buffer C { vec4 coef[]; };
+layout(std430, binding = 1) readonly buffer G { float gamma[]; };
+layout(std430, binding = 2) readonly buffer B { float beta[]; };
+layout(std430, binding = 3) buffer RM { float running_mean[]; };
+layout(std430, binding = 4) buffer RV { float running_var[]; };
+layout(std430, binding = 5) writeonly buffer SM { float save_mean[]; };
+layout(std430, binding = 6) writeonly buffer SI { float save_invstd[]; };
+layout(std430, binding = 7) writeonly buffer C { vec4 coef[]; };
+layout(std430, binding = 8) coherent buffer PART { vec2 part[]; };
+layout(std430, binding = 9) buffer ARRIVED { uint arrived[]; };
 layout(push_constant) uniform P {
   uint n, c, hw, parts;
   uint wide;  // bn_stats.comp: planes read as vec4s

@@ -3,7 +3,8 @@
 // Each sums d = x - shift and d * d over its texels of the channel
 // (bn_channel.glsl; the _flat variant for planes of other than 4k floats),
 // subgroupAdd adds the eight up, and invocation 0 writes what
-// bn_stats.glsl's last invocation would (bn_stats_coef.glsl).
+// bn_stats.glsl's last invocation would (bn_stats_coef.glsl).  Bindings
+// are bn_stats.glsl's first 8.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
