@@ -44,10 +44,10 @@ DAM_SHADER_TEXEL(bn_backward_apply_set, 4, 0x8, 0x3, 20);
 DAM_SHADER_TEXEL(bn_backward_apply_flat_set, 4, 0x8, 0x3, 20);
 DAM_SHADER_SIZED(bn_stats_channel, 8, 0xF8, 0x1, 32, 8);
 DAM_SHADER_SIZED(bn_stats_channel_flat, 8, 0xF8, 0x1, 32, 8);
-DAM_SHADER_SIZED(bn_backward_channel, 8, 0xE0, 0x3, 20, 8);
-DAM_SHADER_SIZED(bn_backward_channel_set, 8, 0xE0, 0x3, 20, 8);
-DAM_SHADER_SIZED(bn_backward_channel_flat, 8, 0xE0, 0x3, 20, 8);
-DAM_SHADER_SIZED(bn_backward_channel_flat_set, 8, 0xE0, 0x3, 20, 8);
+DAM_SHADER_SIZED(bn_backward_channel, 9, 0xE0, 0x3, 20, 8);
+DAM_SHADER_SIZED(bn_backward_channel_set, 9, 0xE0, 0x3, 20, 8);
+DAM_SHADER_SIZED(bn_backward_channel_flat, 9, 0xE0, 0x3, 20, 8);
+DAM_SHADER_SIZED(bn_backward_channel_flat_set, 9, 0xE0, 0x3, 20, 8);
 
 /* Most invocations per channel in the one-pass reductions: the channel's
  * last one adds their partial sums alone. */
@@ -380,19 +380,24 @@ int dam_k_batchnorm_eval(dam_exec *ex, const dam_tensor *x,
 }
 
 /* Flags of the backward (bn_backward_coef.glsl): x holds xhat; and of
- * bn_backward_channel.comp: gx is given. */
+ * bn_backward_channel.comp: gx is given, gy is scaled. */
 #define X_IS_XHAT 8u
 #define GX_GIVEN 16u
+#define GY_SCALED 32u
 
 /* The backward through bn_backward_channel.comp: in = {x, gy, save_mean,
- * save_invstd, gamma (or a placeholder)}, flags as the reduction's. */
-static int channel_backward(dam_exec *ex, const dam_tensor *const in[5],
+ * save_invstd, gamma, gy's scale (either NULL when not given)}, flags as
+ * the reduction's. */
+static int channel_backward(dam_exec *ex, const dam_tensor *const in[6],
                             dam_tensor *gx, dam_tensor *ggamma,
                             dam_tensor *gbeta, const bn_geom *g,
                             uint32_t flags) {
   const dam_tensor *any = gx ? gx : ggamma ? ggamma : gbeta;
-  const dam_tensor *t[] = {in[0], in[1], in[2], in[3], in[4],
-                           ggamma ? ggamma : any, gbeta ? gbeta : any, any};
+  const dam_tensor *t[] = {in[0], in[1], in[2], in[3],
+                           in[4] ? in[4] : in[2],
+                           ggamma ? ggamma : any, gbeta ? gbeta : any, any,
+                           in[5] ? in[5] : in[2]};
+  flags |= in[5] ? GY_SCALED : 0;
   struct { uint32_t n, c, hw, parts, flags; } p = {
       g->n, g->c, g->hw, CHANNEL_LANES, flags | (gx ? GX_GIVEN : 0)};
   static const dam_shader *const shaders[2][2] = {
@@ -431,8 +436,7 @@ static int backward(dam_exec *ex, const char *op, const dam_tensor *x,
   reduce_push p = {.flags = flags | (gamma ? 1u : 0) | (ggamma ? 2u : 0) |
                             (gbeta ? 4u : 0)};
   if (use_channel_pass(ex, &g)) {
-    const dam_tensor *in[] = {x, gy, save_mean, save_invstd,
-                              gamma ? gamma : save_mean};
+    const dam_tensor *in[] = {x, gy, save_mean, save_invstd, gamma, NULL};
     return channel_backward(ex, in, gx, ggamma, gbeta, &g, p.flags);
   }
   dam_tensor *coef = coefficients(ex, op, &g);
@@ -479,4 +483,40 @@ int dam_k_batchnorm_backward_xhat(dam_exec *ex, const dam_tensor *y,
                                   dam_tensor *gx) {
   return backward(ex, "batchnorm_backward_xhat", y, gy, NULL, save_invstd,
                   save_invstd, gx, NULL, NULL, X_IS_XHAT);
+}
+
+bool dam__batchnorm_scales(dam_exec *ex, const dam_tensor *x) {
+  if (!x || x->shape.ndim != 4)
+    return false;
+  const uint32_t *d = x->shape.dim;
+  bn_geom g = {d[0], d[1], d[2] * d[3], d[0] * d[2] * d[3]};
+  return use_channel_pass(ex, &g);
+}
+
+int dam_k_batchnorm_backward_scaled(dam_exec *ex, const dam_tensor *x,
+                                    const dam_tensor *gy,
+                                    const dam_tensor *scale,
+                                    const dam_tensor *save_mean,
+                                    const dam_tensor *save_invstd,
+                                    dam_tensor *gx) {
+  const char *op = "batchnorm_backward_scaled";
+  bn_geom g;
+  int err = check_data(op, x, gy, "gy", &g);
+  if (!err && (!gy || !gx))
+    err = dam_fail(DAM_EINVAL, "%s: gy or gx is NULL", op);
+  if (!err)
+    err = check_data(op, x, gx, "gx", &g);
+  if (!err)
+    err = check_channel(op, "save_mean", save_mean, &g, true);
+  if (!err)
+    err = check_channel(op, "save_invstd", save_invstd, &g, true);
+  if (!err && (!scale || scale->numel != 1))
+    err = dam_fail(DAM_EINVAL, "%s: the scale is not one element", op);
+  if (!err && !use_channel_pass(ex, &g))
+    err = dam_fail(DAM_EINVAL, "%s: needs the one-dispatch backward of CPU "
+                   "devices", op);
+  if (err)
+    return err;
+  const dam_tensor *in[] = {x, gy, save_mean, save_invstd, NULL, scale};
+  return channel_backward(ex, in, gx, NULL, NULL, &g, 0);
 }

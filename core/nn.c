@@ -177,6 +177,10 @@ dam_tensor *dam_batchnorm(dam_exec *ex, dam_tensor *x, dam_tensor *gamma,
   dam_tensor_release(ex, y);
   y->bn_of = x;
   y->bn_coef = coef;
+  if (!gamma && !beta) {
+    y->bn_stats[0] = d->saved[0];
+    y->bn_stats[1] = d->saved[1];
+  }
   dam_node n = {"batchnorm", bn_backward, {x, gamma, beta}, 3, y, false, 0,
                 d, free, false, gamma || beta ? DAM_NODE_OUT : 1u};
   return dam_tape_finish(ex, err, &n);

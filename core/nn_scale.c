@@ -1,8 +1,11 @@
 /*
  * Differentiable scalings of whole tensors: by a one-element device tensor
  * (an op's output times its architecture weight, with the gradient to the
- * weight) and by a per-image host mask (drop-path).
+ * weight) and by a per-image host mask (drop-path).  A term that is a
+ * batch norm's output not yet made is read through the norm's input, and
+ * on CPU devices its gradient goes through the norm's backward at once.
  */
+#include "batchnorm.h"
 #include "error.h"
 #include "kernel_util.h"
 #include "kernels.h"
@@ -159,23 +162,52 @@ static int term_grads(dam_exec *ex, const dam_tensor *gy,
   return err;
 }
 
-/* The gradient of x (bit gx_bit of needs) and of s (gs_bit), or NULL;
- * false when one asked for cannot be made. */
+/* Whether term x (a batch norm's output not yet made, of a norm without
+ * gamma and beta) takes its gradient s * gy into the norm's input here,
+ * the norm's backward run on it directly (dam_k_batchnorm_backward_scaled)
+ * instead of making x's gradient first.  x's gradient is then not made, so
+ * the norm's own backward sees only what other readers of x add (it is
+ * linear in that gradient). *err on failure. */
+static bool norm_backward_here(dam_exec *ex, dam_tensor *x, dam_tensor *s,
+                               dam_tensor *gy, int *err) {
+  if (!pending_bn(x) || !x->bn_stats[0] || !dam__batchnorm_scales(ex, x))
+    return false;
+  dam_tensor *in = x->bn_of;
+  if (!in->requires_grad)
+    return true;
+  dam_tensor *gin = dam_tensor_grad(ex, in);
+  *err = gin ? dam_k_batchnorm_backward_scaled(ex, in, gy, s, x->bn_stats[0],
+                                               x->bn_stats[1], gin)
+             : DAM_ENOMEM;
+  return true;
+}
+
+/* The gradient of x (bit gx_bit of needs; NULL where the norm x comes from
+ * took it: norm_backward_here) and of s (gs_bit), or NULL; false when one
+ * asked for cannot be made or the norm's backward failed (*err). */
 static bool term_needs(dam_exec *ex, uint32_t needs, dam_tensor *x,
                        uint32_t gx_bit, dam_tensor *s, uint32_t gs_bit,
-                       dam_tensor **gx, dam_tensor **gs) {
-  *gx = needs & gx_bit ? dam_tensor_grad(ex, x) : NULL;
+                       dam_tensor *gy, dam_tensor **gx, dam_tensor **gs,
+                       int *err) {
+  *err = DAM_OK;
+  bool here = (needs & gx_bit) && norm_backward_here(ex, x, s, gy, err);
+  *gx = needs & gx_bit && !here ? dam_tensor_grad(ex, x) : NULL;
   *gs = needs & gs_bit ? dam_tensor_grad(ex, s) : NULL;
-  return !((needs & gx_bit) && !*gx) && !((needs & gs_bit) && !*gs);
+  if (!*err && (((needs & gx_bit) && !here && !*gx) ||
+                ((needs & gs_bit) && !*gs)))
+    *err = DAM_ENOMEM;
+  return !*err;
 }
 
 /* in = {x, s, a}: gx += s * gy; gs += <gy, x>; ga += gy. */
 static int scale_add_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
   dam_tensor *x[2] = {node->in[0], NULL}, *s[2] = {node->in[1], NULL};
   dam_tensor *g[2] = {NULL, NULL}, *gs[2] = {NULL, NULL};
-  if (!term_needs(ex, needs, x[0], 1u, s[0], 2u, &g[0], &gs[0]))
-    return DAM_ENOMEM;
-  int err = term_grads(ex, node->out->grad, x, s, g, gs);
+  dam_tensor *gy = node->out->grad;
+  int err;
+  if (!term_needs(ex, needs, x[0], 1u, s[0], 2u, gy, &g[0], &gs[0], &err))
+    return err;
+  err = term_grads(ex, gy, x, s, g, gs);
   if (!err && (needs & 4u)) {
     dam_tensor *ga = dam_tensor_grad(ex, node->in[2]);
     err = ga ? dam_k_axpby(ex, 1.0f, node->out->grad, 1.0f, ga)
@@ -190,10 +222,12 @@ static int scale_pair_backward(dam_exec *ex, dam_node *node,
                                uint32_t needs) {
   dam_tensor **in = node->in;
   dam_tensor *x[2] = {in[0], in[2]}, *s[2] = {in[1], in[3]}, *g[2], *gs[2];
-  if (!term_needs(ex, needs, x[0], 1u, s[0], 2u, &g[0], &gs[0]) ||
-      !term_needs(ex, needs, x[1], 4u, s[1], 8u, &g[1], &gs[1]))
-    return DAM_ENOMEM;
-  return term_grads(ex, node->out->grad, x, s, g, gs);
+  dam_tensor *gy = node->out->grad;
+  int err;
+  if (!term_needs(ex, needs, x[0], 1u, s[0], 2u, gy, &g[0], &gs[0], &err) ||
+      !term_needs(ex, needs, x[1], 4u, s[1], 8u, gy, &g[1], &gs[1], &err))
+    return err;
+  return term_grads(ex, gy, x, s, g, gs);
 }
 
 dam_tensor *dam_scale_add(dam_exec *ex, dam_tensor *a, dam_tensor *x,

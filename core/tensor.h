@@ -28,6 +28,10 @@ struct dam_tensor {
                                  training, dam_batchnorm): made like
                                  relu_of's, unless a node sum reads them
                                  through bn_of (dam_scale_add) */
+  struct dam_tensor *bn_stats[2]; /* such a batch norm's save_mean and
+                                 save_invstd when it has no gamma and beta:
+                                 a node sum runs its backward for its own
+                                 term (nn_scale.c) */
   bool zeros_pending;         /* contents are zeros not yet written (a step
                                  tensor's new gradient): written when first
                                  bound, unless a kernel that writes every

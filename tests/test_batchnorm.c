@@ -7,6 +7,7 @@
 #include "harness.h"
 #include "batchnorm.h"
 #include "error.h"
+#include "kernel_util.h"
 #include "kernels.h"
 #include "autograd.h"
 #include "nn.h"
@@ -463,6 +464,55 @@ static void neighbours_kept_out(void **state) {
   free(x), free(gy), free(dx), free(dgy), free(y), free(gx);
 }
 
+/* The backward of a node sum's term, for scale[0] * gy, against the
+ * reference on each layout (4k-float planes, odd planes) where the device
+ * takes it; refused with a scale of two elements, and where the backward is
+ * split in two passes. */
+static void backward_scaled(void **state) {
+  harness *h = *state;
+  static const dims shapes2[] = {{4, 3, 4, 4}, {4, 3, 5, 5}};
+  const float scale = -0.75f;
+  for (size_t k = 0; k < 2; k++) {
+    const dims *d = &shapes2[k];
+    size_t nx = d->n * d->c * plane(d);
+    float *x = harness_random(h, nx, -2, 2);
+    float *gy = harness_random(h, nx, -1, 1);
+    float mean[3] = {0.2f, -0.1f, 0.4f}, invstd[3] = {1.2f, 0.8f, 1.1f};
+    double dmean[3], dinv[3], *dx = widen(x, nx), *dgy = widen(gy, nx);
+    double *want = calloc(nx, sizeof *want);
+    assert_non_null(want);
+    for (int c = 0; c < 3; c++)
+      dmean[c] = mean[c], dinv[c] = invstd[c];
+    for (size_t i = 0; i < nx; i++)
+      dgy[i] *= scale;
+    ref_backward(d, dx, dgy, NULL, dmean, dinv, want, NULL, NULL);
+    dam_shape cs = dam_shape4(3, 0, 0, 0), one = dam_shape4(1, 0, 0, 0);
+    dam_tensor *tx = harness_tensor(h, shape_of(d), x);
+    dam_tensor *tgy = harness_tensor(h, shape_of(d), gy);
+    dam_tensor *tm = harness_tensor(h, cs, mean);
+    dam_tensor *ti = harness_tensor(h, cs, invstd);
+    dam_tensor *ts = harness_tensor(h, one, &scale);
+    dam_tensor *tgx = harness_tensor(h, shape_of(d), NULL);
+    assert_true(dam__batchnorm_scales(h->ex, tx) ==
+                dam__k_cpu_device(h->ex));
+    if (dam__batchnorm_scales(h->ex, tx)) {
+      assert_int_equal(dam_k_fill(h->ex, tgx, 0.0f), 0);
+      assert_int_equal(dam_k_batchnorm_backward_scaled(h->ex, tx, tgy, ts, tm,
+                                                       ti, tgx), 0);
+      expect_close(h, tgx, want, "batchnorm_backward_scaled", d, 0);
+    }
+    assert_int_equal(dam_k_batchnorm_backward_scaled(h->ex, tx, tgy, tm, tm,
+                                                     ti, tgx), DAM_EINVAL);
+    dam__batchnorm_force_split(true);
+    assert_false(dam__batchnorm_scales(h->ex, tx));
+    assert_int_equal(dam_k_batchnorm_backward_scaled(h->ex, tx, tgy, ts, tm,
+                                                     ti, tgx), DAM_EINVAL);
+    dam__batchnorm_force_split(false);
+    assert_int_equal(dam_exec_end_step(h->ex), 0);
+    free(x), free(gy), free(dx), free(dgy), free(want);
+  }
+}
+
 /* The reference backward against central differences of the reference
  * training forward, for L = sum(w * y), w random. */
 static void reference_backward_matches_finite_differences(void **state) {
@@ -583,6 +633,7 @@ int main(void) {
       cmocka_unit_test(backward_into_new_gradient),
       cmocka_unit_test(neighbours_kept_out),
       cmocka_unit_test(bad_arguments_refused),
+      cmocka_unit_test(backward_scaled),
       SPLIT(train_plain),
       SPLIT(train_affine_running),
       SPLIT(train_far_from_zero),
