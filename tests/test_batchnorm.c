@@ -325,6 +325,36 @@ static void eval_mode_gradient(void **state) {
   free(x), free(r), free(gamma), free(rv), free(rm), free(gx);
 }
 
+/* A backward case over 3 channels with given statistics (the forward's
+ * save_mean and save_invstd): random x and gy of d's shape as tensors, and
+ * the reference gx, ggamma and gbeta (no gamma) for scale * gy. */
+typedef struct stats_case {
+  dam_tensor *x, *gy, *mean, *invstd;
+  double *want_gx, want_g[3], want_b[3];
+} stats_case;
+
+static stats_case stats_case_new(harness *h, const dims *d, double scale) {
+  static const float mean[3] = {0.1f, -0.2f, 0.05f};
+  static const float invstd[3] = {0.9f, 1.1f, 0.7f};
+  size_t nx = d->n * d->c * plane(d);
+  float *x = harness_random(h, nx, -2, 2), *gy = harness_random(h, nx, -1, 1);
+  double dmean[3], dinv[3], *dx = widen(x, nx), *dgy = widen(gy, nx);
+  stats_case c = {.want_gx = calloc(nx, sizeof(double))};
+  assert_non_null(c.want_gx);
+  for (int k = 0; k < 3; k++)
+    dmean[k] = mean[k], dinv[k] = invstd[k];
+  for (size_t i = 0; i < nx; i++)
+    dgy[i] *= scale;
+  ref_backward(d, dx, dgy, NULL, dmean, dinv, c.want_gx, c.want_g, c.want_b);
+  dam_shape cs = dam_shape4(3, 0, 0, 0);
+  c.x = harness_tensor(h, shape_of(d), x);
+  c.gy = harness_tensor(h, shape_of(d), gy);
+  c.mean = harness_tensor(h, cs, mean);
+  c.invstd = harness_tensor(h, cs, invstd);
+  free(x), free(gy), free(dx), free(dgy);
+  return c;
+}
+
 /* Each of gx, ggamma, gbeta alone; and none, which records nothing; on
  * odd planes and on planes of 4k floats. */
 static void backward_partial_outputs(void **state) {
@@ -332,39 +362,29 @@ static void backward_partial_outputs(void **state) {
   static const dims shapes2[] = {{7, 3, 9, 9}, {7, 3, 4, 4}};
   for (size_t k = 0; k < 2; k++) {
     const dims *d = &shapes2[k];
-    size_t nx = d->n * d->c * plane(d);
-    float *x = harness_random(h, nx, -2, 2);
-    float *gy = harness_random(h, nx, -1, 1);
-    float mean[3] = {0.1f, -0.2f, 0.05f}, invstd[3] = {0.9f, 1.1f, 0.7f};
-    double dmean[3], dinv[3], want_g[3] = {0}, want_b[3] = {0};
-    double *dx = widen(x, nx), *dgy = widen(gy, nx);
-    double *want_gx = calloc(nx, sizeof *want_gx);
-    assert_non_null(want_gx);
-    for (int c = 0; c < 3; c++)
-      dmean[c] = mean[c], dinv[c] = invstd[c];
-    ref_backward(d, dx, dgy, NULL, dmean, dinv, want_gx, want_g, want_b);
+    stats_case c = stats_case_new(h, d, 1.0);
     dam_shape cs = dam_shape4(3, 0, 0, 0), xs = shape_of(d);
-    dam_tensor *tx = harness_tensor(h, xs, x);
-    dam_tensor *tgy = harness_tensor(h, xs, gy);
-    dam_tensor *tm = harness_tensor(h, cs, mean);
-    dam_tensor *ti = harness_tensor(h, cs, invstd);
     for (int which = 0; which < 3; which++) {
       dam_tensor *tgx = which == 0 ? harness_tensor(h, xs, NULL) : NULL;
       dam_tensor *tgg = which == 1 ? harness_tensor(h, cs, NULL) : NULL;
       dam_tensor *tgb = which == 2 ? harness_tensor(h, cs, NULL) : NULL;
       dam_tensor *out = tgx ? tgx : tgg ? tgg : tgb;
       assert_int_equal(dam_k_fill(h->ex, out, 0.0f), 0);
-      assert_int_equal(dam_k_batchnorm_backward(h->ex, tx, tgy, NULL, tm, ti,
-                                                tgx, tgg, tgb), 0);
-      expect_close(h, out, which == 0 ? want_gx : which == 1 ? want_g : want_b,
+      assert_int_equal(dam_k_batchnorm_backward(h->ex, c.x, c.gy, NULL,
+                                                c.mean, c.invstd, tgx, tgg,
+                                                tgb), 0);
+      expect_close(h, out,
+                   which == 0   ? c.want_gx
+                   : which == 1 ? c.want_g
+                                : c.want_b,
                    "batchnorm_backward alone", d, which);
     }
     uint64_t dispatches = h->ex->stats.dispatches;
-    assert_int_equal(dam_k_batchnorm_backward(h->ex, tx, tgy, NULL, tm, ti,
-                                              NULL, NULL, NULL), 0);
+    assert_int_equal(dam_k_batchnorm_backward(h->ex, c.x, c.gy, NULL, c.mean,
+                                              c.invstd, NULL, NULL, NULL), 0);
     assert_int_equal(h->ex->stats.dispatches, dispatches);
     assert_int_equal(dam_exec_end_step(h->ex), 0);
-    free(x), free(gy), free(dx), free(dgy), free(want_gx);
+    free(c.want_gx);
   }
 }
 
@@ -474,42 +494,29 @@ static void backward_scaled(void **state) {
   const float scale = -0.75f;
   for (size_t k = 0; k < 2; k++) {
     const dims *d = &shapes2[k];
-    size_t nx = d->n * d->c * plane(d);
-    float *x = harness_random(h, nx, -2, 2);
-    float *gy = harness_random(h, nx, -1, 1);
-    float mean[3] = {0.2f, -0.1f, 0.4f}, invstd[3] = {1.2f, 0.8f, 1.1f};
-    double dmean[3], dinv[3], *dx = widen(x, nx), *dgy = widen(gy, nx);
-    double *want = calloc(nx, sizeof *want);
-    assert_non_null(want);
-    for (int c = 0; c < 3; c++)
-      dmean[c] = mean[c], dinv[c] = invstd[c];
-    for (size_t i = 0; i < nx; i++)
-      dgy[i] *= scale;
-    ref_backward(d, dx, dgy, NULL, dmean, dinv, want, NULL, NULL);
-    dam_shape cs = dam_shape4(3, 0, 0, 0), one = dam_shape4(1, 0, 0, 0);
-    dam_tensor *tx = harness_tensor(h, shape_of(d), x);
-    dam_tensor *tgy = harness_tensor(h, shape_of(d), gy);
-    dam_tensor *tm = harness_tensor(h, cs, mean);
-    dam_tensor *ti = harness_tensor(h, cs, invstd);
-    dam_tensor *ts = harness_tensor(h, one, &scale);
+    stats_case c = stats_case_new(h, d, scale);
+    dam_tensor *ts = harness_tensor(h, dam_shape4(1, 0, 0, 0), &scale);
     dam_tensor *tgx = harness_tensor(h, shape_of(d), NULL);
-    assert_true(dam__batchnorm_scales(h->ex, tx) ==
-                dam__k_cpu_device(h->ex));
-    if (dam__batchnorm_scales(h->ex, tx)) {
+    bool scales = dam__batchnorm_scales(h->ex, c.x);
+    assert_true(scales == dam__k_cpu_device(h->ex));
+    if (scales) {
       assert_int_equal(dam_k_fill(h->ex, tgx, 0.0f), 0);
-      assert_int_equal(dam_k_batchnorm_backward_scaled(h->ex, tx, tgy, ts, tm,
-                                                       ti, tgx), 0);
-      expect_close(h, tgx, want, "batchnorm_backward_scaled", d, 0);
+      assert_int_equal(dam_k_batchnorm_backward_scaled(h->ex, c.x, c.gy, ts,
+                                                       c.mean, c.invstd, tgx),
+                       0);
+      expect_close(h, tgx, c.want_gx, "batchnorm_backward_scaled", d, 0);
     }
-    assert_int_equal(dam_k_batchnorm_backward_scaled(h->ex, tx, tgy, tm, tm,
-                                                     ti, tgx), DAM_EINVAL);
+    assert_int_equal(dam_k_batchnorm_backward_scaled(h->ex, c.x, c.gy, c.mean,
+                                                     c.mean, c.invstd, tgx),
+                     DAM_EINVAL);
     dam__batchnorm_force_split(true);
-    assert_false(dam__batchnorm_scales(h->ex, tx));
-    assert_int_equal(dam_k_batchnorm_backward_scaled(h->ex, tx, tgy, ts, tm,
-                                                     ti, tgx), DAM_EINVAL);
+    assert_false(dam__batchnorm_scales(h->ex, c.x));
+    assert_int_equal(dam_k_batchnorm_backward_scaled(h->ex, c.x, c.gy, ts,
+                                                     c.mean, c.invstd, tgx),
+                     DAM_EINVAL);
     dam__batchnorm_force_split(false);
     assert_int_equal(dam_exec_end_step(h->ex), 0);
-    free(x), free(gy), free(dx), free(dgy), free(want);
+    free(c.want_gx);
   }
 }
 
