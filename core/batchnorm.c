@@ -409,27 +409,39 @@ static int channel_backward(dam_exec *ex, const dam_tensor *const in[6],
                     (uint64_t)g->c * CHANNEL_LANES);
 }
 
+/* The checks of the backward's arguments (NULL where optional). */
+static int backward_check(const char *op, const dam_tensor *x,
+                          const dam_tensor *gy, const dam_tensor *gamma,
+                          const dam_tensor *save_mean,
+                          const dam_tensor *save_invstd,
+                          const dam_tensor *gx, const dam_tensor *ggamma,
+                          const dam_tensor *gbeta, bn_geom *g) {
+  int err = check_data(op, x, gy, "gy", g);
+  if (!err && !gy)
+    err = dam_fail(DAM_EINVAL, "%s: gy is NULL", op);
+  if (!err && gx)
+    err = check_data(op, x, gx, "gx", g);
+  if (!err)
+    err = check_channel(op, "gamma", gamma, g, false);
+  if (!err)
+    err = check_channel(op, "save_mean", save_mean, g, true);
+  if (!err)
+    err = check_channel(op, "save_invstd", save_invstd, g, true);
+  if (!err)
+    err = check_channel(op, "ggamma", ggamma, g, false);
+  if (!err)
+    err = check_channel(op, "gbeta", gbeta, g, false);
+  return err;
+}
+
 static int backward(dam_exec *ex, const char *op, const dam_tensor *x,
                     const dam_tensor *gy, const dam_tensor *gamma,
                     const dam_tensor *save_mean,
                     const dam_tensor *save_invstd, dam_tensor *gx,
                     dam_tensor *ggamma, dam_tensor *gbeta, uint32_t flags) {
   bn_geom g;
-  int err = check_data(op, x, gy, "gy", &g);
-  if (!err && !gy)
-    err = dam_fail(DAM_EINVAL, "%s: gy is NULL", op);
-  if (!err && gx)
-    err = check_data(op, x, gx, "gx", &g);
-  if (!err)
-    err = check_channel(op, "gamma", gamma, &g, false);
-  if (!err)
-    err = check_channel(op, "save_mean", save_mean, &g, true);
-  if (!err)
-    err = check_channel(op, "save_invstd", save_invstd, &g, true);
-  if (!err)
-    err = check_channel(op, "ggamma", ggamma, &g, false);
-  if (!err)
-    err = check_channel(op, "gbeta", gbeta, &g, false);
+  int err = backward_check(op, x, gy, gamma, save_mean, save_invstd, gx,
+                           ggamma, gbeta, &g);
   if (err || (!gx && !ggamma && !gbeta))
     return err;
 
@@ -501,15 +513,10 @@ int dam_k_batchnorm_backward_scaled(dam_exec *ex, const dam_tensor *x,
                                     dam_tensor *gx) {
   const char *op = "batchnorm_backward_scaled";
   bn_geom g;
-  int err = check_data(op, x, gy, "gy", &g);
-  if (!err && (!gy || !gx))
-    err = dam_fail(DAM_EINVAL, "%s: gy or gx is NULL", op);
-  if (!err)
-    err = check_data(op, x, gx, "gx", &g);
-  if (!err)
-    err = check_channel(op, "save_mean", save_mean, &g, true);
-  if (!err)
-    err = check_channel(op, "save_invstd", save_invstd, &g, true);
+  int err = backward_check(op, x, gy, NULL, save_mean, save_invstd, gx, NULL,
+                           NULL, &g);
+  if (!err && !gx)
+    err = dam_fail(DAM_EINVAL, "%s: gx is NULL", op);
   if (!err && (!scale || scale->numel != 1))
     err = dam_fail(DAM_EINVAL, "%s: the scale is not one element", op);
   if (!err && !use_channel_pass(ex, &g))

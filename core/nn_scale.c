@@ -172,10 +172,7 @@ static bool norm_backward_here(dam_exec *ex, dam_tensor *x, dam_tensor *s,
                                dam_tensor *gy, int *err) {
   if (!pending_bn(x) || !x->bn_stats[0] || !dam__batchnorm_scales(ex, x))
     return false;
-  dam_tensor *in = x->bn_of;
-  if (!in->requires_grad)
-    return true;
-  dam_tensor *gin = dam_tensor_grad(ex, in);
+  dam_tensor *in = x->bn_of, *gin = dam_tensor_grad(ex, in);
   *err = gin ? dam_k_batchnorm_backward_scaled(ex, in, gy, s, x->bn_stats[0],
                                                x->bn_stats[1], gin)
              : DAM_ENOMEM;
@@ -183,20 +180,18 @@ static bool norm_backward_here(dam_exec *ex, dam_tensor *x, dam_tensor *s,
 }
 
 /* The gradient of x (bit gx_bit of needs; NULL where the norm x comes from
- * took it: norm_backward_here) and of s (gs_bit), or NULL; false when one
- * asked for cannot be made or the norm's backward failed (*err). */
-static bool term_needs(dam_exec *ex, uint32_t needs, dam_tensor *x,
-                       uint32_t gx_bit, dam_tensor *s, uint32_t gs_bit,
-                       dam_tensor *gy, dam_tensor **gx, dam_tensor **gs,
-                       int *err) {
-  *err = DAM_OK;
-  bool here = (needs & gx_bit) && norm_backward_here(ex, x, s, gy, err);
-  *gx = needs & gx_bit && !here ? dam_tensor_grad(ex, x) : NULL;
+ * took it: norm_backward_here) and of s (gs_bit), or NULL; an error when
+ * one asked for cannot be made or the norm's backward failed. */
+static int term_needs(dam_exec *ex, uint32_t needs, dam_tensor *x,
+                      uint32_t gx_bit, dam_tensor *s, uint32_t gs_bit,
+                      dam_tensor *gy, dam_tensor **gx, dam_tensor **gs) {
+  int err = DAM_OK;
+  bool want_gx = (needs & gx_bit) && !norm_backward_here(ex, x, s, gy, &err);
+  *gx = want_gx ? dam_tensor_grad(ex, x) : NULL;
   *gs = needs & gs_bit ? dam_tensor_grad(ex, s) : NULL;
-  if (!*err && (((needs & gx_bit) && !here && !*gx) ||
-                ((needs & gs_bit) && !*gs)))
-    *err = DAM_ENOMEM;
-  return !*err;
+  if (!err && ((want_gx && !*gx) || ((needs & gs_bit) && !*gs)))
+    err = DAM_ENOMEM;
+  return err;
 }
 
 /* in = {x, s, a}: gx += s * gy; gs += <gy, x>; ga += gy. */
@@ -204,13 +199,12 @@ static int scale_add_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
   dam_tensor *x[2] = {node->in[0], NULL}, *s[2] = {node->in[1], NULL};
   dam_tensor *g[2] = {NULL, NULL}, *gs[2] = {NULL, NULL};
   dam_tensor *gy = node->out->grad;
-  int err;
-  if (!term_needs(ex, needs, x[0], 1u, s[0], 2u, gy, &g[0], &gs[0], &err))
-    return err;
-  err = term_grads(ex, gy, x, s, g, gs);
+  int err = term_needs(ex, needs, x[0], 1u, s[0], 2u, gy, &g[0], &gs[0]);
+  if (!err)
+    err = term_grads(ex, gy, x, s, g, gs);
   if (!err && (needs & 4u)) {
     dam_tensor *ga = dam_tensor_grad(ex, node->in[2]);
-    err = ga ? dam_k_axpby(ex, 1.0f, node->out->grad, 1.0f, ga)
+    err = ga ? dam_k_axpby(ex, 1.0f, gy, 1.0f, ga)
              : DAM_ENOMEM;
   }
   return err;
@@ -223,11 +217,10 @@ static int scale_pair_backward(dam_exec *ex, dam_node *node,
   dam_tensor **in = node->in;
   dam_tensor *x[2] = {in[0], in[2]}, *s[2] = {in[1], in[3]}, *g[2], *gs[2];
   dam_tensor *gy = node->out->grad;
-  int err;
-  if (!term_needs(ex, needs, x[0], 1u, s[0], 2u, gy, &g[0], &gs[0], &err) ||
-      !term_needs(ex, needs, x[1], 4u, s[1], 8u, gy, &g[1], &gs[1], &err))
-    return err;
-  return term_grads(ex, gy, x, s, g, gs);
+  int err = term_needs(ex, needs, x[0], 1u, s[0], 2u, gy, &g[0], &gs[0]);
+  if (!err)
+    err = term_needs(ex, needs, x[1], 4u, s[1], 8u, gy, &g[1], &gs[1]);
+  return err ? err : term_grads(ex, gy, x, s, g, gs);
 }
 
 dam_tensor *dam_scale_add(dam_exec *ex, dam_tensor *a, dam_tensor *x,

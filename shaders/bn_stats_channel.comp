@@ -3,27 +3,15 @@
 // Each sums d = x - shift and d * d over its texels of the channel
 // (bn_channel.glsl; the _flat variant for planes of other than 4k floats),
 // subgroupAdd adds the eight up, and invocation 0 writes what
-// bn_stats.glsl's last invocation would (bn_stats_coef.glsl).  Bindings
-// are bn_stats.glsl's first 8.
+// bn_stats.glsl's last invocation would (bn_stats_coef.glsl, which has
+// the bindings and push constants; parts is 8, wide unused).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #include "diffautoml/dam_shader.glsl"
 layout(local_size_x = 8) in;
-layout(binding = 0) uniform samplerBuffer x;  // vec4 texels
-layout(std430, binding = 1) readonly buffer G { float gamma[]; };
-layout(std430, binding = 2) readonly buffer B { float beta[]; };
-layout(std430, binding = 3) buffer RM { float running_mean[]; };
-layout(std430, binding = 4) buffer RV { float running_var[]; };
-layout(std430, binding = 5) writeonly buffer SM { float save_mean[]; };
-layout(std430, binding = 6) writeonly buffer SI { float save_invstd[]; };
-layout(std430, binding = 7) writeonly buffer C { vec4 coef[]; };
-layout(push_constant) uniform P {
-  uint n, c, hw, parts, wide, flags; // parts 8; wide unused
-  float eps, momentum;
-} p;
-#include "bn_channel.glsl"
 #include "bn_stats_coef.glsl"
+#include "bn_channel.glsl"
 
 void main() {
   uint ch = dam_linear_id() / 8u, j = gl_LocalInvocationID.x;
