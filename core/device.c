@@ -201,7 +201,9 @@ static int find_mem_type(const VkPhysicalDeviceMemoryProperties *mp,
 }
 
 /* Tensors live in DEVICE_LOCAL memory; on UMA devices (CPU, integrated)
- * that memory is also host-visible and is mapped directly. */
+ * that memory is also host-visible and is mapped directly, unless
+ * DIFFAUTOML_STAGED_MEMORY=1 asks for a discrete GPU's path (tensors
+ * reached through staging copies only; for testing that path anywhere). */
 static int choose_memory(dam_device *d) {
   VkBufferCreateInfo bi = {
       .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
@@ -222,7 +224,9 @@ static int choose_memory(dam_device *d) {
   const VkMemoryPropertyFlags host = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
                                      VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
   const VkMemoryPropertyFlags local = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT;
-  bool shared = d->info.type != VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU;
+  const char *staged = getenv("DIFFAUTOML_STAGED_MEMORY");
+  bool shared = d->info.type != VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU &&
+                !(staged && !strcmp(staged, "1"));
   int t = shared ? find_mem_type(&d->mem_props, req.memoryTypeBits,
                                  local | host) : -1;
   d->uma = t >= 0;

@@ -83,6 +83,7 @@ int dam_exec_create(dam_device *dev, dam_exec **out) {
   dam_pool_init(&ex->params, dev, DAM_POOL_PERSISTENT, dev->tensor_mem_type);
   dam_pool_init(&ex->arena, dev, DAM_POOL_ARENA, dev->tensor_mem_type);
   dam_pool_init(&ex->staging, dev, DAM_POOL_ARENA, dev->staging_mem_type);
+  ex->params.host_mapped = ex->arena.host_mapped = dev->uma;
   const char *prof = getenv("DIFFAUTOML_PROFILE");
   ex->profile = prof && prof[0] && strcmp(prof, "0") != 0 && dev->timestamps;
   VkCommandPoolCreateInfo pi = {
@@ -516,7 +517,9 @@ int dam_exec_copy_regions(dam_exec *ex, dam_range src, dam_range dst,
       return dam_fail(DAM_EINVAL, "copy: region %u (%llu bytes) is outside "
                       "its ranges", i, (unsigned long long)regions[i].size);
   dam_range r[2] = {src, dst};
-  int err = begin_recording(ex);
+  int err = dam_part_sums_flush_touching(ex, r, 2);
+  if (!err)
+    err = begin_recording(ex);
   if (!err)
     err = before_access(ex, r, 2, 2u);
   if (!err && n)
@@ -530,7 +533,9 @@ int dam_exec_zero(dam_exec *ex, dam_range dst) {
     return dam_fail(DAM_EINVAL, "zero: range %llu+%llu is not 4-byte aligned",
                     (unsigned long long)dst.offset,
                     (unsigned long long)dst.size);
-  int err = begin_recording(ex);
+  int err = dam_part_sums_flush_touching(ex, &dst, 1);
+  if (!err)
+    err = begin_recording(ex);
   if (!err)
     err = before_access(ex, &dst, 1, 1u);
   if (err)

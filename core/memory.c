@@ -29,6 +29,8 @@ void dam_pool_init(dam_pool *pool, dam_device *dev, dam_pool_kind kind,
   pool->dev = dev;
   pool->kind = kind;
   pool->mem_type = mem_type;
+  pool->host_mapped = dev->mem_props.memoryTypes[mem_type].propertyFlags &
+                      VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT;
   pool->alignment = dev->props.limits.minStorageBufferOffsetAlignment;
   if (pool->alignment < 64)
     pool->alignment = 64;
@@ -69,9 +71,7 @@ static int block_create(dam_pool *pool, VkDeviceSize size, dam_block **out) {
   }
   if (r == VK_SUCCESS)
     r = vkBindBufferMemory(vd, b->buffer, b->memory, 0);
-  VkMemoryPropertyFlags flags =
-      pool->dev->mem_props.memoryTypes[pool->mem_type].propertyFlags;
-  if (r == VK_SUCCESS && (flags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT))
+  if (r == VK_SUCCESS && pool->host_mapped)
     r = vkMapMemory(vd, b->memory, 0, VK_WHOLE_SIZE, 0, (void **)&b->map);
   if (r != VK_SUCCESS) {
     block_destroy(vd, b);

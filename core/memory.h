@@ -30,6 +30,7 @@ typedef struct dam_pool {
   dam_pool_kind kind;
   uint32_t mem_type;
   VkDeviceSize alignment;
+  bool host_mapped; /* blocks are mapped (default: the type is host-visible) */
   dam_block *blocks; /* singly linked, newest first */
   VkDeviceSize bytes_reserved; /* sum of block sizes */
   VkDeviceSize bytes_used;     /* live allocations */

@@ -2,8 +2,9 @@
  * Deferred sums of partial results.  A kernel that splits a long sum over
  * parts (the convolution weight gradient) queues dst += the parts' sum;
  * queued sums are recorded together, up to DAM_PENDING_SUMS per dispatch,
- * when the queue is full, at the end of a backward pass (dam_backward) and
- * before any submit, so whatever reads dst after either sees the sum.
+ * when the queue is full, at the end of a backward pass (dam_backward),
+ * before a transfer (copy, fill) that touches a queued dst, and before any
+ * submit, so whatever reads dst after any of these sees the sum.
  */
 #ifndef DAM_PART_SUMS_H
 #define DAM_PART_SUMS_H
@@ -27,5 +28,10 @@ int dam_part_sums_add_split(dam_exec *ex, dam_tensor *parts,
 
 /* Record every queued sum (nothing when none is). */
 int dam_part_sums_flush(dam_exec *ex);
+
+/* Record every queued sum if one of them adds into one of the n ranges
+ * (before a transfer command that reads or writes them). */
+int dam_part_sums_flush_touching(dam_exec *ex, const dam_range *r,
+                                 uint32_t n);
 
 #endif

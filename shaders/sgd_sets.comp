@@ -27,7 +27,8 @@ layout(push_constant) uniform P {
 #define STEP(T)                                                                \
   for (uint j = i; j < n; j += parts) {                                        \
     float wj = w##T.v[j];                                                      \
-    float d = g##T.v[j] * f + p.wd * wj;                                       \
+    precise float gj = g##T.v[j] * f; /* rounded as clip.comp writes it */    \
+    float d = gj + p.wd * wj;                                                  \
     float b = p.momentum * b##T.v[j] + d;                                      \
     b##T.v[j] = b;                                                             \
     w##T.v[j] = wj - p.lr * (p.nesterov != 0u ? d + p.momentum * b : b);       \

@@ -250,6 +250,13 @@ static void clip_by_norm(void **state) {
   }
 }
 
+static double max_abs_diff(const float *a, const float *b, size_t n) {
+  double m = 0;
+  for (size_t i = 0; i < n; i++)
+    m = fmax(m, fabs((double)a[i] - b[i]));
+  return m;
+}
+
 /* The fused weight step equals clip + one dam_k_sgd per tensor bit for
  * bit, over sizes that leave dispatches partly filled and one tensor long
  * enough to be strided (over 4096 * 128 elements); and without a norm it
@@ -292,7 +299,9 @@ static void sgd_sets_equals_clip_then_sgd(void **state) {
       float *g1 = harness_read(h, g[1][i]);
       size_t bytes = lens[i] * sizeof(float);
       if (memcmp(w0, w1, bytes) || memcmp(b0, b1, bytes))
-        fail_msg("clip %d, tensor %u: fused step differs", clip, i);
+        fail_msg("clip %d, tensor %u: fused step differs (by up to %g, %g)",
+                 clip, i, max_abs_diff(w1, w0, lens[i]),
+                 max_abs_diff(b1, b0, lens[i]));
       if (memcmp(g1, data[1][i], bytes))
         fail_msg("clip %d, tensor %u: the gradient was changed", clip, i);
       free(w0), free(w1), free(b0), free(b1), free(g1);
