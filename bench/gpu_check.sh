@@ -16,7 +16,8 @@
 #   smoke      `bench step` on the quick start, both modes
 #   tests      every meson test of BUILD_DIR (bench_compare excepted), 8 at
 #              a time: OUT_DIR/tests.txt, failed_tests.log, test_logs.tgz
-#   profile    per-kernel GPU time of the quick start's weight steps
+#   profile    per-kernel GPU time of the quick start's weight steps and
+#              the DARTS-size DARTS-mode architecture step
 #   cmp_qs     compare.py, quick start, ISTA and DARTS mode
 #   cmp_darts  compare.py, DARTS size, ISTA and DARTS mode (batch 64)
 #
@@ -98,6 +99,9 @@ profile() {
     --steps 3 --warmup 1 --profile >"$OUT/profile_qs_darts.txt" 2>&1
   timeout 90 "$D" bench step --config $qs --kind weight --steps 5 \
     --warmup 2 --profile >"$OUT/profile_qs_ista.txt" 2>&1
+  timeout 90 "$D" bench step --config configs/fashion_mnist.cfg \
+    -s nas.method=darts --kind arch --steps 2 --warmup 1 --profile \
+    >"$OUT/profile_darts_arch.txt" 2>&1
 }
 
 cmp() { # CONFIG METHODS ROUNDS STEPS WARMUP CAP_S

@@ -405,7 +405,7 @@ static int forward_pass(dam_exec *ex, const dam_tensor *x,
   const dam_shader *s;
   if (use_depthwise(&d)) {
     uint64_t n;
-    s = dam__dw_shader(&d, PASS_FORWARD, &n);
+    s = dam__dw_shader(ex, &d, PASS_FORWARD, &n);
     return run_counted(ex, s, t, &d, n);
   }
   if (use_shared(ex)) {
@@ -438,7 +438,7 @@ static int forward(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
     uint64_t n;
     s1.OH = d.OH;
     s1.OW = d.OW;
-    const dam_shader *s = dam__dw_shader(&s1, PASS_FORWARD_KEEP2, &n);
+    const dam_shader *s = dam__dw_shader(ex, &s1, PASS_FORWARD_KEEP2, &n);
     return run_counted(ex, s, t, &s1, n);
   }
   dam_tensor *full = dam__dw_twin_planes(ex, &s1);
@@ -485,7 +485,7 @@ static int grad_input_pass(dam_exec *ex, const dam_tensor *gy,
   const dam_shader *s;
   if (use_depthwise(&d)) {
     uint64_t n;
-    s = dam__dw_shader(&d, PASS_GRAD_INPUT, &n);
+    s = dam__dw_shader(ex, &d, PASS_GRAD_INPUT, &n);
     return run_counted(ex, s, t, &d, n);
   }
   if (use_shared(ex)) {

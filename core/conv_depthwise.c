@@ -120,9 +120,13 @@ static const dam_shader *const dw_flat[2][4][4] = {
      DW_FLAT_TABLE(5d2_odd)}};
 
 #define DW_SLIDE_MAXK 5
-/* Most output vec4s of a plane one _flat invocation walks (64 and 128
- * measured alike, 32 slower, 8 slowest: each chunk reloads the weights). */
+/* Most output vec4s of a plane one _flat invocation walks on a CPU device
+ * (64 and 128 measured alike, 32 slower, 8 slowest: each chunk reloads the
+ * weights), and in a GPU's forward and input-gradient passes, whose
+ * invocations each wait on memory (at 64 they took 17-60 us a dispatch on
+ * an H200). */
 #define DW_FLAT_STEPS 64
+#define DW_FLAT_GPU_STEPS 8
 
 /* The depthwise _slide shaders (width stride 1): a kernel row's inputs
  * stay in registers while the kernel slides along the width.  Their tiles
@@ -159,13 +163,14 @@ static const dam_shader *dw_rows_shader(conv_push *d, enum conv_pass pass,
 /* The depthwise _flat shaders: stride 1, 3x3 or 5x5 with dilation 1 or 2
  * on both axes and size-keeping padding.  Returns the shader of the pass
  * and sets d's chunking, or NULL. */
-static const dam_shader *use_flat(conv_push *d, enum conv_pass pass) {
+static const dam_shader *use_flat(conv_push *d, enum conv_pass pass,
+                                  uint32_t steps) {
   if (d->sh != 1 || d->sw != 1 || d->KH != d->KW || d->dh != d->dw ||
       d->ph != d->pw || 2 * d->ph != d->dh * (d->KH - 1) ||
       (d->KH != 3 && d->KH != 5) || (d->dh != 1 && d->dh != 2))
     return NULL;
   uint32_t groups = div_up(d->H * d->W, 4);
-  d->tiles_n = div_up(groups, DW_FLAT_STEPS);
+  d->tiles_n = div_up(groups, steps);
   d->tiles_m = div_up(groups, d->tiles_n);
   int kernel = (d->KH == 5) * 2 + (d->dh == 2);
   return dw_flat[(d->H * d->W) % 4 != 0][kernel][pass];
@@ -178,7 +183,7 @@ bool dam__dw_flat_twin(dam_exec *ex, const conv_push *d, conv_push *s1) {
   s1->sh = s1->sw = 1;
   s1->OH = d->H;
   s1->OW = d->W;
-  return use_flat(s1, PASS_FORWARD) != NULL;
+  return use_flat(s1, PASS_FORWARD, DW_FLAT_STEPS) != NULL;
 }
 
 dam_tensor *dam__dw_twin_planes(dam_exec *ex, const conv_push *s1) {
@@ -205,9 +210,10 @@ int dam__dw_spread_gy(dam_exec *ex, const dam_tensor *gy,
   return DAM_OK;
 }
 
-const dam_shader *dam__dw_shader(conv_push *d, enum conv_pass pass,
-                                 uint64_t *invocations) {
-  const dam_shader *s = use_flat(d, pass);
+const dam_shader *dam__dw_shader(dam_exec *ex, conv_push *d,
+                                 enum conv_pass pass, uint64_t *invocations) {
+  const dam_shader *s = use_flat(
+      d, pass, dam__k_cpu_device(ex) ? DW_FLAT_STEPS : DW_FLAT_GPU_STEPS);
   if (s) {
     *invocations = (uint64_t)d->N * d->C * d->tiles_n;
     return s;
@@ -217,7 +223,7 @@ const dam_shader *dam__dw_shader(conv_push *d, enum conv_pass pass,
 
 const dam_shader *dam__dw_grad_weight_shader(conv_push *d, uint64_t gw_numel,
                                              uint64_t *per_part, bool *flat) {
-  const dam_shader *s = use_flat(d, PASS_GRAD_WEIGHT);
+  const dam_shader *s = use_flat(d, PASS_GRAD_WEIGHT, DW_FLAT_STEPS);
   *flat = s && (uint64_t)d->N * d->tiles_n * gw_numel <= MAX_PARTIAL;
   if (*flat) {
     *per_part = d->C;

@@ -39,8 +39,8 @@ static inline uint32_t div_up(uint64_t a, uint64_t b) {
 /* The shader of a depthwise forward or gradient-to-the-input pass in d's
  * geometry and its invocation count: a _flat shader where one takes the
  * shape, otherwise a row shader.  Sets d's tiling. */
-const dam_shader *dam__dw_shader(conv_push *d, enum conv_pass pass,
-                                 uint64_t *invocations);
+const dam_shader *dam__dw_shader(dam_exec *ex, conv_push *d,
+                                 enum conv_pass pass, uint64_t *invocations);
 
 /* The shader of a depthwise weight gradient in d's geometry and the
  * invocations of one part; *flat for a _flat shader, which writes a part

@@ -52,6 +52,9 @@ bool dam__k_take_zeros(dam_tensor *t);
  * barrier-free variants there, shared-memory tiled ones elsewhere. */
 bool dam__k_cpu_device(const dam_exec *ex);
 
+/* Tests: with on, every device takes the paths of a GPU. */
+void dam__k_force_gpu_paths(bool on);
+
 /* How many invocations a pass that splits a long reduction into parts
  * aims for: on a CPU device four workgroups per host core (its threads
  * run there), on other devices 2^17. */

@@ -40,10 +40,13 @@ DAM_SHADER(optim_dot_sets, 2 * DOT_SETS + 1, 1u << (2 * DOT_SETS),
            4 * 3 * DOT_SETS);
 DAM_SHADER(optim_reduce, 3, 0x4, 16);
 
-/* Each partial-sum (or clipping) invocation takes at least this many
- * elements of a tensor; a later pass at least REDUCE_PER_INVOCATION
+/* Each partial-sum (or clipping, or update) invocation takes at least
+ * this many elements of a tensor on a CPU device, GPU_PER_INVOCATION on a
+ * GPU (whose invocations each wait on memory: on an H200 sgd_sets took
+ * 95 us a dispatch at 128); a later pass at least REDUCE_PER_INVOCATION
  * partial sums. */
 #define PARTIAL_PER_INVOCATION 128
+#define GPU_PER_INVOCATION 4
 #define REDUCE_PER_INVOCATION 64
 #define MAX_PARTS 4096
 
@@ -99,9 +102,14 @@ int dam_k_adam(dam_exec *ex, dam_tensor *w, const dam_tensor *g,
   return dam__k_run(ex, &shader_adam, t, &push, w->numel);
 }
 
+static uint32_t partial_per(const dam_exec *ex) {
+  return dam__k_cpu_device(ex) ? PARTIAL_PER_INVOCATION : GPU_PER_INVOCATION;
+}
+
 /* Invocations of the partial-sum pass over a tensor of n elements. */
-static uint32_t partial_parts(uint64_t n) {
-  uint64_t parts = (n + PARTIAL_PER_INVOCATION - 1) / PARTIAL_PER_INVOCATION;
+static uint32_t partial_parts(const dam_exec *ex, uint64_t n) {
+  uint32_t per = partial_per(ex);
+  uint64_t parts = (n + per - 1) / per;
   return parts < 1 ? 1 : parts > MAX_PARTS ? MAX_PARTS : (uint32_t)parts;
 }
 
@@ -164,13 +172,14 @@ static int reduce_to_one(dam_exec *ex, const dam_tensor *part, uint32_t n,
 /* The push constants of the partial-sum dispatch over pairs
  * [first, first + DOT_SETS) (fewer at the end of the set); returns its
  * slot count, padded so that the next slice starts on a binding offset. */
-static uint32_t batch_slots(const dam_tensor *const *a, uint32_t first,
-                            uint32_t n, uint32_t align, dot_sets_push *push) {
+static uint32_t batch_slots(const dam_exec *ex, const dam_tensor *const *a,
+                            uint32_t first, uint32_t n, uint32_t align,
+                            dot_sets_push *push) {
   uint32_t end = 0, k = 0;
   memset(push, 0, sizeof *push);
   for (; k < DOT_SETS && first + k < n; k++) {
     push->n[k] = (uint32_t)a[first + k]->numel;
-    push->parts[k] = partial_parts(push->n[k]);
+    push->parts[k] = partial_parts(ex, push->n[k]);
     push->end[k] = end += push->parts[k];
   }
   end = round_up(end, align);
@@ -201,7 +210,7 @@ static int sets_reduce(dam_exec *ex, const char *op,
     return err;
   if (n == 0)
     return dam_k_fill(ex, y, 0.0f);
-  if (n == 1 && partial_parts(a[0]->numel) == 1) {
+  if (n == 1 && partial_parts(ex, a[0]->numel) == 1) {
     reduce_push push = {(uint32_t)a[0]->numel, 1, 1, root};
     const dam_tensor *t[] = {a[0], b[0], y};
     return dam__k_run(ex, &shader_optim_reduce, t, &push, 1);
@@ -210,7 +219,7 @@ static int sets_reduce(dam_exec *ex, const char *op,
   uint64_t total = 0;
   dot_sets_push push;
   for (uint32_t i = 0; i < n; i += DOT_SETS)
-    total += batch_slots(a, i, n, align, &push);
+    total += batch_slots(ex, a, i, n, align, &push);
   if (total > UINT32_MAX)
     return dam_fail(DAM_ERANGE, "%s: %u tensors need too many partial sums",
                     op, n);
@@ -221,7 +230,7 @@ static int sets_reduce(dam_exec *ex, const char *op,
   dam_range whole = dam_tensor_range(part), r[2 * DOT_SETS + 1];
   VkDeviceSize offset = whole.offset;
   for (uint32_t i = 0; i < n; i += DOT_SETS) {
-    uint32_t slots = batch_slots(a, i, n, align, &push);
+    uint32_t slots = batch_slots(ex, a, i, n, align, &push);
     for (uint32_t k = 0; k < DOT_SETS; k++) {
       uint32_t t = i + k < n ? i + k : i;
       r[k] = dam_tensor_range(a[t]);
@@ -269,7 +278,7 @@ int dam_k_clip_by_norm(dam_exec *ex, dam_tensor *const *g, uint32_t n,
     return err;
   for (uint32_t i = 0; i < n; i += CLIP_SETS) {
     clip_push push = {.max_norm = max_norm,
-                      .per = PARTIAL_PER_INVOCATION,
+                      .per = partial_per(ex),
                       .max_parts = MAX_PARTS};
     dam_range r[CLIP_SETS + 1] = {dam_tensor_range(norm)};
     uint32_t invocations = 0;
@@ -277,7 +286,7 @@ int dam_k_clip_by_norm(dam_exec *ex, dam_tensor *const *g, uint32_t n,
       bool used = i + k < n;
       r[1 + k] = dam_tensor_range(g[used ? i + k : i]);
       push.n[k] = used ? (uint32_t)g[i + k]->numel : 0;
-      invocations += used ? partial_parts(push.n[k]) : 0;
+      invocations += used ? partial_parts(ex, push.n[k]) : 0;
     }
     if ((err = dam_exec_dispatch(ex, &shader_clip, r, CLIP_SETS + 1, &push,
                                  invocations)))
@@ -316,7 +325,7 @@ int dam_k_sgd_sets(dam_exec *ex, dam_tensor *const *w, dam_tensor *const *g,
     sgd_sets_push push = {.lr = a->lr, .wd = a->wd, .momentum = a->momentum,
                           .nesterov = a->nesterov,
                           .max_norm = norm ? max_norm : 0.0f,
-                          .per = PARTIAL_PER_INVOCATION,
+                          .per = partial_per(ex),
                           .max_parts = MAX_PARTS};
     dam_range r[3 * SGD_SETS + 1];
     r[0] = dam_tensor_range(norm ? norm : w[i]);
@@ -327,7 +336,7 @@ int dam_k_sgd_sets(dam_exec *ex, dam_tensor *const *w, dam_tensor *const *g,
       r[2 + 3 * k] = dam_tensor_range(g[j]);
       r[3 + 3 * k] = dam_tensor_range(buf[j]);
       push.n[k] = i + k < n ? (uint32_t)w[j]->numel : 0;
-      invocations += push.n[k] ? partial_parts(push.n[k]) : 0;
+      invocations += push.n[k] ? partial_parts(ex, push.n[k]) : 0;
     }
     if ((err = dam_exec_dispatch(ex, &shader_sgd_sets, r, 3 * SGD_SETS + 1,
                                  &push, invocations)))
