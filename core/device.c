@@ -201,9 +201,8 @@ static int find_mem_type(const VkPhysicalDeviceMemoryProperties *mp,
 }
 
 /* Tensors live in DEVICE_LOCAL memory; on UMA devices (CPU, integrated)
- * that memory is also host-visible and is mapped directly, unless
- * DIFFAUTOML_STAGED_MEMORY=1 asks for a discrete GPU's path (tensors
- * reached through staging copies only; for testing that path anywhere). */
+ * that memory is also host-visible and is mapped directly, unless the
+ * device takes a discrete GPU's paths (then staging copies reach it). */
 static int choose_memory(dam_device *d) {
   VkBufferCreateInfo bi = {
       .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
@@ -224,9 +223,8 @@ static int choose_memory(dam_device *d) {
   const VkMemoryPropertyFlags host = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
                                      VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
   const VkMemoryPropertyFlags local = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT;
-  const char *staged = getenv("DIFFAUTOML_STAGED_MEMORY");
   bool shared = d->info.type != VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU &&
-                !(staged && !strcmp(staged, "1"));
+                !d->discrete_paths;
   int t = shared ? find_mem_type(&d->mem_props, req.memoryTypeBits,
                                  local | host) : -1;
   d->uma = t >= 0;
@@ -306,6 +304,8 @@ int dam_device_open(const char *spec, dam_device **out) {
   err = create_device(d);
   if (err)
     goto fail;
+  const char *discrete = getenv("DIFFAUTOML_DISCRETE_PATHS");
+  d->discrete_paths = discrete && !strcmp(discrete, "1");
   err = choose_memory(d);
   if (err)
     goto fail;

@@ -35,6 +35,9 @@ typedef struct dam_device {
   uint32_t tensor_mem_type;  /* memory type of tensor blocks */
   uint32_t staging_mem_type; /* host-visible, coherent */
   bool uma;                  /* tensor memory is host-visible */
+  bool discrete_paths; /* DIFFAUTOML_DISCRETE_PATHS=1: a discrete GPU's
+                          memory and kernel paths whatever the device (to
+                          test them on lavapipe) */
   bool timestamps;           /* the queue supports timestamps */
   struct dam_pipeline_table *pipelines;
   volatile int validation_errors; /* messages of severity ERROR seen */

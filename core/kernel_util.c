@@ -50,7 +50,8 @@ static bool gpu_paths;
 void dam__k_force_gpu_paths(bool on) { gpu_paths = on; }
 
 bool dam__k_cpu_device(const dam_exec *ex) {
-  return !gpu_paths && ex->dev->info.type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  return !gpu_paths && !ex->dev->discrete_paths &&
+         ex->dev->info.type == VK_PHYSICAL_DEVICE_TYPE_CPU;
 }
 
 uint64_t dam__k_target_invocations(const dam_exec *ex) {

@@ -88,11 +88,10 @@ static void open_by_name_index_and_bad(void **state) {
   assert_int_equal(dam_device_open(harness_device_spec(), &d), 0);
   uint32_t index = d->info.index;
   /* tensors in host-visible memory on a CPU (lavapipe: one memory type),
-   * unless the staged path is asked for; in device-local memory on a
-   * discrete GPU */
-  const char *staged = getenv("DIFFAUTOML_STAGED_MEMORY");
+   * unless a discrete GPU's paths are asked for; in device-local memory on
+   * a discrete GPU */
   if (d->info.type == VK_PHYSICAL_DEVICE_TYPE_CPU)
-    assert_true(d->uma == !(staged && !strcmp(staged, "1")));
+    assert_true(d->uma == !d->discrete_paths);
   if (d->info.type == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU)
     assert_false(d->uma);
   dam_device_close(d);
