@@ -2,34 +2,43 @@
 # The checks to run on a machine with a GPU, in one go: every test on the
 # GPU, the per-kernel breakdown of a step, and bench/compare.py against
 # PyTorch on CUDA.  Each stage has its own time cap; everything it prints
-# also goes to OUT_DIR/main.log, and each stage leaves its files in OUT_DIR.
+# also goes to OUT_DIR/main.log, and its files are packed into
+# OUT_DIR/check.tgz after each stage (a machine that returns few files, or
+# stops at a limit, still returns them).
 #
 #   bench/gpu_check.sh BUILD_DIR OUT_DIR STAGE...
 #
 # stages, in the order given:
 #   setup      (for a machine with no package registry) unpack the .deb
-#              files in $DEPS_DIR into /opt/diffautoml-deps and add its
-#              libraries to ld.so.conf; copy Fashion-MNIST from $DATA_DIR
+#              files in $GL_DIR into / (the Vulkan loader and the glvnd
+#              libraries the NVIDIA ICD needs: libvulkan1 libegl1 libglvnd0
+#              libopengl0 libgl1 libglx0 libgles2) and those in $DEPS_DIR
+#              into /opt/diffautoml-deps, adding its libraries to
+#              ld.so.conf; copy Fashion-MNIST from $DATA_DIR
 #              to /usr/share/datasets/fashion-mnist; link the build's
 #              configured source root to this tree if it is missing (the
 #              tests' paths are absolute); needs root
 #   smoke      `bench step` on the quick start, both modes
 #   tests      every meson test of BUILD_DIR (bench_compare excepted), 8 at
-#              a time: OUT_DIR/tests.txt, failed_tests.log, test_logs.tgz
+#              a time: tests.txt, failed_tests.log, test_logs.tgz
 #   profile    per-kernel GPU time of the quick start's weight steps and
 #              the DARTS-size DARTS-mode architecture step
+#   kernels    `bench kernels` (every kernel row)
 #   cmp_qs     compare.py, quick start, ISTA and DARTS mode
 #   cmp_darts  compare.py, DARTS size, ISTA and DARTS mode (batch 64)
 #
+# compare.py takes $ROUNDS rounds (default 2); on an H200 one round of
+# both modes took about 1.5 minutes at each size.
 # The device is $DIFFAUTOML_DEVICE (default: NVIDIA); PyTorch's is
 # $TORCH_DEVICE (default: cuda).
 set -u
 [ $# -ge 3 ] || { echo "usage: $0 BUILD_DIR OUT_DIR STAGE..." >&2; exit 2; }
-B=$(cd "$1" && pwd -P) OUT=$2
+B=$(cd "$1" && pwd -P) TOP=$2
+OUT=$TOP/files
 shift 2
 mkdir -p "$OUT"
 T0=$(date +%s)
-exec > >(tee -a "$OUT/main.log") 2>&1
+exec > >(tee -a "$TOP/main.log") 2>&1
 D=$B/core/diffautoml
 export DIFFAUTOML_PLUGIN_PATH=$B/plugins/ops:$B/plugins/augment:$B/plugins/hpo
 export DIFFAUTOML_DEVICE=${DIFFAUTOML_DEVICE:-NVIDIA}
@@ -38,6 +47,10 @@ icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 
 setup() {
   local deps=/opt/diffautoml-deps
+  if [ -n "${GL_DIR:-}" ]; then
+    for f in "$GL_DIR"/*.deb; do dpkg -x "$f" /; done
+    ldconfig
+  fi
   if [ -n "${DEPS_DIR:-}" ]; then
     mkdir -p $deps && for f in "$DEPS_DIR"/*.deb; do dpkg -x "$f" $deps; done
     echo $deps/usr/lib/x86_64-linux-gnu >/etc/ld.so.conf.d/diffautoml.conf
@@ -110,14 +123,24 @@ cmp() { # CONFIG METHODS ROUNDS STEPS WARMUP CAP_S
     --rounds "$3" --steps "$4" --warmup "$5" --out "$OUT/cmp_$1_$2.md"
   echo "compare $1 $2: exit $?"
 }
-cmp_qs() { cmp quickstart ista 3 20 3 80; cmp quickstart darts 2 10 2 110; }
-cmp_darts() { cmp darts ista 2 10 2 90; cmp darts darts 2 5 2 150; }
+kernels() { timeout 120 "$D" bench kernels >"$OUT/kernels.txt" 2>&1; }
+
+R=${ROUNDS:-2}
+cmp_qs() {
+  cmp quickstart ista "$R" 20 3 $((R * 60))
+  cmp quickstart darts "$R" 10 2 $((R * 70))
+}
+cmp_darts() {
+  cmp darts ista "$R" 10 2 $((R * 60))
+  cmp darts darts "$R" 5 2 $((R * 100))
+}
 
 for stage in "$@"; do
   echo "== $stage at $(($(date +%s) - T0)) s"
   case $stage in
-    setup | smoke | tests | profile | cmp_qs | cmp_darts) $stage ;;
+    setup | smoke | tests | profile | kernels | cmp_qs | cmp_darts) $stage ;;
     *) echo "unknown stage $stage" ;;
   esac
+  tar czf "$TOP/check.tgz" -C "$OUT" .
 done
 echo "== done at $(($(date +%s) - T0)) s"
