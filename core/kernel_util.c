@@ -45,12 +45,8 @@ bool dam__k_take_zeros(dam_tensor *t) {
   return pending;
 }
 
-static bool gpu_paths;
-
-void dam__k_force_gpu_paths(bool on) { gpu_paths = on; }
-
 bool dam__k_cpu_device(const dam_exec *ex) {
-  return !gpu_paths && !ex->dev->discrete_paths &&
+  return !ex->dev->discrete_paths &&
          ex->dev->info.type == VK_PHYSICAL_DEVICE_TYPE_CPU;
 }
 

@@ -48,12 +48,10 @@ uint64_t dam__k_elementwise_invocations(uint64_t n);
  * overwrites instead of adding to; they are no longer pending either way. */
 bool dam__k_take_zeros(dam_tensor *t);
 
-/* True when ex's device is a CPU (lavapipe): kernels pick their
- * barrier-free variants there, shared-memory tiled ones elsewhere. */
+/* True when ex's device is a CPU (lavapipe) not asked to take a discrete
+ * GPU's paths (dam_device.discrete_paths): kernels pick their barrier-free
+ * variants there, shared-memory tiled ones elsewhere. */
 bool dam__k_cpu_device(const dam_exec *ex);
-
-/* Tests: with on, every device takes the paths of a GPU. */
-void dam__k_force_gpu_paths(bool on);
 
 /* How many invocations a pass that splits a long reduction into parts
  * aims for: on a CPU device four workgroups per host core (its threads
