@@ -33,8 +33,8 @@
 
 DAM_SHADER_TEXEL(bn_stats, 10, 0x3F8, 0x1, 32);
 DAM_SHADER_TEXEL(bn_stats_flat, 10, 0x3F8, 0x1, 32);
-DAM_SHADER_TEXEL(bn_backward_stats, 10, 0x3E0, 0x3, 24);
-DAM_SHADER_TEXEL(bn_backward_stats_flat, 10, 0x3E0, 0x3, 24);
+DAM_SHADER_TEXEL(bn_backward_stats, 11, 0x3E0, 0x3, 24);
+DAM_SHADER_TEXEL(bn_backward_stats_flat, 11, 0x3E0, 0x3, 24);
 DAM_SHADER(bn_eval_coef, 5, 0x10, 12);
 DAM_SHADER_TEXEL(bn_apply, 3, 0x4, 0x1, 20);
 DAM_SHADER_TEXEL(bn_backward_apply, 4, 0x8, 0x3, 20);
@@ -383,8 +383,9 @@ int dam_k_batchnorm_eval(dam_exec *ex, const dam_tensor *x,
   return err;
 }
 
-/* Flags of the backward (bn_backward_coef.glsl): x holds xhat; and of
- * bn_backward_channel.comp: gx is given, gy is scaled. */
+/* Flags of the backward (bn_backward_coef.glsl): x holds xhat; of
+ * bn_backward_channel.comp: gx is given; of both backward paths: gy is
+ * scaled. */
 #define X_IS_XHAT 8u
 #define GX_GIVEN 16u
 #define GY_SCALED 32u
@@ -438,24 +439,22 @@ static int backward_check(const char *op, const dam_tensor *x,
   return err;
 }
 
-static int backward(dam_exec *ex, const char *op, const dam_tensor *x,
-                    const dam_tensor *gy, const dam_tensor *gamma,
-                    const dam_tensor *save_mean,
-                    const dam_tensor *save_invstd, dam_tensor *gx,
-                    dam_tensor *ggamma, dam_tensor *gbeta, uint32_t flags) {
-  bn_geom g;
-  int err = backward_check(op, x, gy, gamma, save_mean, save_invstd, gx,
-                           ggamma, gbeta, &g);
-  if (err || (!gx && !ggamma && !gbeta))
-    return err;
-
+/* The backward for scale[0] * gy (scale NULL: gy), its arguments
+ * checked (g their geometry). */
+static int backward_run(dam_exec *ex, const char *op, const dam_tensor *x,
+                        const dam_tensor *gy, const dam_tensor *scale,
+                        const dam_tensor *gamma, const dam_tensor *save_mean,
+                        const dam_tensor *save_invstd, dam_tensor *gx,
+                        dam_tensor *ggamma, dam_tensor *gbeta,
+                        const bn_geom *g, uint32_t flags) {
   reduce_push p = {.flags = flags | (gamma ? 1u : 0) | (ggamma ? 2u : 0) |
                             (gbeta ? 4u : 0)};
-  if (use_channel_pass(ex, &g)) {
-    const dam_tensor *in[] = {x, gy, save_mean, save_invstd, gamma, NULL};
-    return channel_backward(ex, in, gx, ggamma, gbeta, &g, p.flags);
+  if (use_channel_pass(ex, g)) {
+    const dam_tensor *in[] = {x, gy, save_mean, save_invstd, gamma, scale};
+    return channel_backward(ex, in, gx, ggamma, gbeta, g, p.flags);
   }
-  dam_tensor *coef = coefficients(ex, op, &g);
+  p.flags |= scale ? GY_SCALED : 0;
+  dam_tensor *coef = coefficients(ex, op, g);
   if (!coef)
     return DAM_ENOMEM;
   const dam_tensor *t[] = {x,
@@ -467,9 +466,10 @@ static int backward(dam_exec *ex, const char *op, const dam_tensor *x,
                            NULL,
                            ggamma ? ggamma : coef,
                            gbeta ? gbeta : coef,
-                           coef};
-  err = reduce_channels(ex, op, &shader_bn_backward_stats,
-                        &shader_bn_backward_stats_flat, t, 5, &g, &p);
+                           coef,
+                           scale ? scale : coef};
+  int err = reduce_channels(ex, op, &shader_bn_backward_stats,
+                            &shader_bn_backward_stats_flat, t, 5, g, &p);
   if (!err && gx) {
     const dam_tensor *apply[] = {x, gy, coef, gx};
     bool set = dam__k_take_zeros(gx);
@@ -478,10 +478,24 @@ static int backward(dam_exec *ex, const char *op, const dam_tensor *x,
                           : &shader_bn_backward_apply,
                       set ? &shader_bn_backward_apply_flat_set
                           : &shader_bn_backward_apply_flat,
-                      apply, &g);
+                      apply, g);
   }
   dam_tensor_release(ex, coef);
   return err;
+}
+
+static int backward(dam_exec *ex, const char *op, const dam_tensor *x,
+                    const dam_tensor *gy, const dam_tensor *gamma,
+                    const dam_tensor *save_mean,
+                    const dam_tensor *save_invstd, dam_tensor *gx,
+                    dam_tensor *ggamma, dam_tensor *gbeta, uint32_t flags) {
+  bn_geom g;
+  int err = backward_check(op, x, gy, gamma, save_mean, save_invstd, gx,
+                           ggamma, gbeta, &g);
+  if (err || (!gx && !ggamma && !gbeta))
+    return err;
+  return backward_run(ex, op, x, gy, NULL, gamma, save_mean, save_invstd, gx,
+                      ggamma, gbeta, &g, flags);
 }
 
 int dam_k_batchnorm_backward(dam_exec *ex, const dam_tensor *x,
@@ -501,14 +515,6 @@ int dam_k_batchnorm_backward_xhat(dam_exec *ex, const dam_tensor *y,
                   save_invstd, gx, NULL, NULL, X_IS_XHAT);
 }
 
-bool dam__batchnorm_scales(dam_exec *ex, const dam_tensor *x) {
-  if (!x || x->shape.ndim != 4)
-    return false;
-  const uint32_t *d = x->shape.dim;
-  bn_geom g = {d[0], d[1], d[2] * d[3], d[0] * d[2] * d[3]};
-  return use_channel_pass(ex, &g);
-}
-
 int dam_k_batchnorm_backward_scaled(dam_exec *ex, const dam_tensor *x,
                                     const dam_tensor *gy,
                                     const dam_tensor *scale,
@@ -523,11 +529,7 @@ int dam_k_batchnorm_backward_scaled(dam_exec *ex, const dam_tensor *x,
     err = dam_fail(DAM_EINVAL, "%s: gx is NULL", op);
   if (!err && (!scale || scale->numel != 1))
     err = dam_fail(DAM_EINVAL, "%s: the scale is not one element", op);
-  if (!err && !use_channel_pass(ex, &g))
-    err = dam_fail(DAM_EINVAL, "%s: needs the one-dispatch backward of CPU "
-                   "devices", op);
-  if (err)
-    return err;
-  const dam_tensor *in[] = {x, gy, save_mean, save_invstd, NULL, scale};
-  return channel_backward(ex, in, gx, NULL, NULL, &g, 0);
+  return err ? err
+             : backward_run(ex, op, x, gy, scale, NULL, save_mean,
+                            save_invstd, gx, NULL, NULL, &g, 0);
 }

@@ -85,16 +85,14 @@ int dam_k_batchnorm_backward_xhat(dam_exec *ex, const dam_tensor *y,
                                   dam_tensor *gx);
 
 /* dam_k_batchnorm_backward's gx without gamma and beta, for the gradient
- * scale[0] * gy (scale a one-element tensor): a node sum's term that is
- * the norm's output.  Only where dam__batchnorm_scales(ex, x) (CPU
- * devices taking the one-dispatch backward); DAM_EINVAL elsewhere. */
+ * scale[0] * gy (scale a one-element tensor, else DAM_EINVAL): a node
+ * sum's term that is the norm's output. */
 int dam_k_batchnorm_backward_scaled(dam_exec *ex, const dam_tensor *x,
                                     const dam_tensor *gy,
                                     const dam_tensor *scale,
                                     const dam_tensor *save_mean,
                                     const dam_tensor *save_invstd,
                                     dam_tensor *gx);
-bool dam__batchnorm_scales(dam_exec *ex, const dam_tensor *x);
 
 /* Internal (tests): split 1 makes the statistics and the backward take
  * the path of GPUs (many invocations per channel; the backward's sums,

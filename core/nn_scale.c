@@ -176,7 +176,7 @@ static int term_grads(dam_exec *ex, const dam_tensor *gy,
  * linear in that gradient). *err on failure. */
 static bool norm_backward_here(dam_exec *ex, dam_tensor *x, dam_tensor *s,
                                dam_tensor *gy, int *err) {
-  if (!pending_bn(x) || !x->bn_stats[0] || !dam__batchnorm_scales(ex, x))
+  if (!pending_bn(x) || !x->bn_stats[0])
     return false;
   dam_tensor *in = x->bn_of, *gin = dam_tensor_grad(ex, in);
   *err = gin ? dam_k_batchnorm_backward_scaled(ex, in, gy, s, x->bn_stats[0],

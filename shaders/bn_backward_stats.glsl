@@ -3,7 +3,9 @@
 // not): each invocation sums gy and gy * (x - mean) over its slots
 // (bn_reduce.glsl), and the channel's last one turns the sums into the
 // gradients of gamma and beta and the coefficients of
-// bn_backward_apply.comp (bn_backward_coef.glsl).
+// bn_backward_apply.comp (bn_backward_coef.glsl).  With flag 32 the
+// gradient is scale[0] * gy (a node sum's term): the sums are scaled, and
+// so is the coefficient of gy, so the apply pass reads gy as it is.
 #ifndef DAM_BN_BACKWARD_STATS_GLSL
 #define DAM_BN_BACKWARD_STATS_GLSL
 
@@ -18,17 +20,21 @@ layout(std430, binding = 6) buffer ARRIVED { uint arrived[]; };
 layout(std430, binding = 7) buffer GG { float ggamma[]; };
 layout(std430, binding = 8) buffer GB { float gbeta[]; };
 layout(std430, binding = 9) writeonly buffer C { vec4 coef[]; };
+layout(std430, binding = 10) readonly buffer S { float scale[]; };
 layout(push_constant) uniform P {
   uint n, c, hw, parts;
   uint wide;  // bn_backward_stats.comp: planes read as vec4s
-  uint flags; // 1: gamma, 2: ggamma, 4: gbeta given; 8: x is xhat
+  uint flags; // 1: gamma, 2: ggamma, 4: gbeta given; 8: x is xhat;
+              // 32: gy scaled
 } p;
 #include "bn_reduce.glsl"
 #include "bn_backward_coef.glsl"
 
 void bn_backward_finish(uint ch, uint j, vec2 sums) {
-  if (bn_last_partial(ch, j, sums))
-    coef[ch] = bn_backward_coef(ch, bn_channel_sum(ch), true);
+  if (!bn_last_partial(ch, j, sums)) return;
+  float sc = (p.flags & 32u) != 0u ? scale[0] : 1.0;
+  vec4 k = bn_backward_coef(ch, sc * bn_channel_sum(ch), true);
+  coef[ch] = vec4(sc * k.x, k.yzw);
 }
 
 #endif

@@ -485,9 +485,8 @@ static void neighbours_kept_out(void **state) {
 }
 
 /* The backward of a node sum's term, for scale[0] * gy, against the
- * reference on each layout (4k-float planes, odd planes) where the device
- * takes it; refused with a scale of two elements, and where the backward is
- * split in two passes. */
+ * reference on each layout (4k-float planes, odd planes); refused with a
+ * scale of two elements.  (Run on both paths: SPLIT below.) */
 static void backward_scaled(void **state) {
   harness *h = *state;
   static const dims shapes2[] = {{4, 3, 4, 4}, {4, 3, 5, 5}};
@@ -497,24 +496,14 @@ static void backward_scaled(void **state) {
     stats_case c = stats_case_new(h, d, scale);
     dam_tensor *ts = harness_tensor(h, dam_shape4(1, 0, 0, 0), &scale);
     dam_tensor *tgx = harness_tensor(h, shape_of(d), NULL);
-    bool scales = dam__batchnorm_scales(h->ex, c.x);
-    assert_true(scales == dam__k_cpu_device(h->ex));
-    if (scales) {
-      assert_int_equal(dam_k_fill(h->ex, tgx, 0.0f), 0);
-      assert_int_equal(dam_k_batchnorm_backward_scaled(h->ex, c.x, c.gy, ts,
-                                                       c.mean, c.invstd, tgx),
-                       0);
-      expect_close(h, tgx, c.want_gx, "batchnorm_backward_scaled", d, 0);
-    }
+    assert_int_equal(dam_k_fill(h->ex, tgx, 0.0f), 0);
+    assert_int_equal(dam_k_batchnorm_backward_scaled(h->ex, c.x, c.gy, ts,
+                                                     c.mean, c.invstd, tgx),
+                     0);
+    expect_close(h, tgx, c.want_gx, "batchnorm_backward_scaled", d, 0);
     assert_int_equal(dam_k_batchnorm_backward_scaled(h->ex, c.x, c.gy, c.mean,
                                                      c.mean, c.invstd, tgx),
                      DAM_EINVAL);
-    dam__batchnorm_force_split(true);
-    assert_false(dam__batchnorm_scales(h->ex, c.x));
-    assert_int_equal(dam_k_batchnorm_backward_scaled(h->ex, c.x, c.gy, ts,
-                                                     c.mean, c.invstd, tgx),
-                     DAM_EINVAL);
-    dam__batchnorm_force_split(false);
     assert_int_equal(dam_exec_end_step(h->ex), 0);
     free(c.want_gx);
   }
@@ -649,6 +638,7 @@ int main(void) {
       SPLIT(backward_partial_outputs),
       SPLIT(backward_into_new_gradient),
       SPLIT(neighbours_kept_out),
+      SPLIT(backward_scaled),
   };
   return cmocka_run_group_tests(tests, harness_setup, harness_teardown);
 }
