@@ -379,12 +379,16 @@ static void descriptors(void **state) {
   }
 }
 
-/* How many floats lie between a and b (both finite, same sign). */
-static uint32_t ulps_apart(float a, float b) {
+/* How many floats lie between a and b (finite; over 2^31 when their signs
+ * differ and they are not both zero). */
+static int64_t ulps_apart(float a, float b) {
+  if (a == b)
+    return 0;
   int32_t ia, ib;
   memcpy(&ia, &a, sizeof ia);
   memcpy(&ib, &b, sizeof ib);
-  return ia > ib ? (uint32_t)(ia - ib) : (uint32_t)(ib - ia);
+  int64_t d = (int64_t)ia - ib;
+  return d < 0 ? -d : d;
 }
 
 /* Images [first, first+count) of y against the reference; the others
