@@ -392,7 +392,7 @@ int dam_k_batchnorm_eval(dam_exec *ex, const dam_tensor *x,
 
 /* The backward through bn_backward_channel.comp: in = {x, gy, save_mean,
  * save_invstd, gamma, gy's scale (either NULL when not given)}, flags as
- * the reduction's. */
+ * the reduction's (GY_SCALED with a scale). */
 static int channel_backward(dam_exec *ex, const dam_tensor *const in[6],
                             dam_tensor *gx, dam_tensor *ggamma,
                             dam_tensor *gbeta, const bn_geom *g,
@@ -402,7 +402,6 @@ static int channel_backward(dam_exec *ex, const dam_tensor *const in[6],
                            in[4] ? in[4] : in[2],
                            ggamma ? ggamma : any, gbeta ? gbeta : any, any,
                            in[5] ? in[5] : in[2]};
-  flags |= in[5] ? GY_SCALED : 0;
   struct { uint32_t n, c, hw, parts, flags; } p = {
       g->n, g->c, g->hw, CHANNEL_LANES, flags | (gx ? GX_GIVEN : 0)};
   static const dam_shader *const shaders[2][2] = {
@@ -448,12 +447,11 @@ static int backward_run(dam_exec *ex, const char *op, const dam_tensor *x,
                         dam_tensor *ggamma, dam_tensor *gbeta,
                         const bn_geom *g, uint32_t flags) {
   reduce_push p = {.flags = flags | (gamma ? 1u : 0) | (ggamma ? 2u : 0) |
-                            (gbeta ? 4u : 0)};
+                            (gbeta ? 4u : 0) | (scale ? GY_SCALED : 0)};
   if (use_channel_pass(ex, g)) {
     const dam_tensor *in[] = {x, gy, save_mean, save_invstd, gamma, scale};
     return channel_backward(ex, in, gx, ggamma, gbeta, g, p.flags);
   }
-  p.flags |= scale ? GY_SCALED : 0;
   dam_tensor *coef = coefficients(ex, op, g);
   if (!coef)
     return DAM_ENOMEM;

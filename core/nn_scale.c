@@ -3,7 +3,7 @@
  * (an op's output times its architecture weight, with the gradient to the
  * weight) and by a per-image host mask (drop-path).  A term that is a
  * batch norm's output not yet made is read through the norm's input, and
- * on CPU devices its gradient goes through the norm's backward at once.
+ * its gradient goes through the norm's backward at once.
  */
 #include "batchnorm.h"
 #include "error.h"
