@@ -121,7 +121,6 @@ static void reductions(void **state) {
   }
 }
 
-/* More workgroups than maxComputeWorkGroupCount[0] allows in x. */
 /* subsample (of x, or of relu(x)) and its backward against a loop over
  * (n, block, c, i, j): odd sizes (zeros past the edge at offset 1),
  * stride 3, both phases of a factorized reduce as two blocks (the second
@@ -191,6 +190,7 @@ static void subsample(void **state) {
   assert_int_equal(dam_exec_end_step(h->ex), 0);
 }
 
+/* More workgroups than maxComputeWorkGroupCount[0] allows in x. */
 static void two_dimensional_grid(void **state) {
   harness *h = *state;
   uint32_t limit = h->dev->props.limits.maxComputeWorkGroupCount[0];
