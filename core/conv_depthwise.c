@@ -100,7 +100,7 @@ static const dam_shader *const dw_rows[2][3][3] = {
   DAM_SHADER_TEXEL(conv2d_dw_fwd_flat##K, 3, 0x4, 0x1, sizeof(conv_push));    \
   DAM_SHADER_TEXEL(conv2d_dw_fwd_flat##K##_keep2, 3, 0x4, 0x1,                \
                    sizeof(conv_push));                                        \
-  DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat##K, 4, 0x4, 0x9,                 \
+  DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat##K, 5, 0x4, 0x19,                \
                    sizeof(conv_push));                                        \
   DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat##K, 3, 0x4, 0x3,                \
                    sizeof(conv_push))

@@ -22,7 +22,7 @@ DAM_SHADER(mul, 3, 0x4, 4);
 DAM_SHADER(mul_acc, 3, 0x4, 4);
 DAM_SHADER(axpby, 2, 0x2, 12);
 DAM_SHADER_TEXEL(relu, 2, 0x2, 0x1, 4);
-DAM_SHADER_TEXEL(relu_backward, 3, 0x4, 0x3, 4);
+DAM_SHADER_TEXEL(relu_backward, 4, 0x4, 0xb, 4);
 DAM_SHADER(reduce_sum, 3, 0x4, 12);
 DAM_SHADER(broadcast_acc, 3, 0x4, 12);
 
@@ -68,7 +68,12 @@ int dam_k_mul_acc(dam_exec *ex, const dam_tensor *a, const dam_tensor *b,
 
 int dam_k_relu_backward(dam_exec *ex, const dam_tensor *x,
                         const dam_tensor *gy, dam_tensor *gx) {
-  return binary(ex, "relu_backward", &shader_relu_backward, x, gy, gx);
+  const dam_tensor *t[] = {x, gy, gx, gx};
+  int err = dam__k_check("relu_backward", t, 3, gx ? gx->numel : 0);
+  uint32_t n = err ? 0 : (uint32_t)gx->numel;
+  return err ? err
+             : dam__k_run(ex, &shader_relu_backward, t, &n,
+                          dam__k_elementwise_invocations(n));
 }
 
 int dam_k_axpby(dam_exec *ex, float alpha, const dam_tensor *x, float beta,

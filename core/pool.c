@@ -42,9 +42,9 @@ DAM_SHADER_TEXEL(pool2d_k3_avg_backward_s1, 2, 0x2, 0x1, 44);
 DAM_SHADER_TEXEL(pool2d_k3_avg_backward_s2, 2, 0x2, 0x1, 44);
 DAM_SHADER_TEXEL(pool2d_k3_max_backward_s2, 3, 0x4, 0x3, 44);
 DAM_SHADER_TEXEL(pool2d_flat_max, 2, 0x2, 0x1, 20);
-DAM_SHADER_TEXEL(pool2d_flat_max_backward, 3, 0x4, 0x3, 20);
+DAM_SHADER_TEXEL(pool2d_flat_max_backward, 4, 0x4, 0xb, 20);
 DAM_SHADER_TEXEL(pool2d_flat_avg, 2, 0x2, 0x1, 20);
-DAM_SHADER_TEXEL(pool2d_flat_avg_backward, 2, 0x2, 0x1, 20);
+DAM_SHADER_TEXEL(pool2d_flat_avg_backward, 3, 0x2, 0x5, 20);
 DAM_SHADER(gap, 2, 0x2, 12);
 DAM_SHADER(gap_backward, 2, 0x2, 16);
 
@@ -150,7 +150,8 @@ static bool darts_window(const pool_push *p) {
 
 /* Stride-1 3 x 3 windows over tensors of a multiple of 4 elements: the
  * vec4 shaders pool2d_flat*, whose bindings are t[0] (x or gy) and t[1]
- * (y or gx), or for max's backward x, gy and gx. */
+ * (y or gx), or for max's backward x, gy and gx; a backward binds gx
+ * again last, as texels. */
 static bool flat_window(const pool_push *p) {
   return darts_window(p) && p->s == 1 && (uint64_t)p->planes * p->h * p->w
                                                  % 4 == 0;
@@ -199,7 +200,7 @@ int dam_k_pool2d(dam_exec *ex, const dam_tensor *x, const dam_pool_args *a,
 int dam_k_pool2d_backward(dam_exec *ex, const dam_tensor *x,
                           const dam_tensor *gy, const dam_pool_args *a,
                           dam_tensor *gx) {
-  const dam_tensor *t[] = {x, gy, gx};
+  const dam_tensor *t[] = {x, gy, gx, gx};
   pool_push p;
   int err = pool_prepare("pool2d_backward", t, 3, a, &p);
   if (err)
@@ -211,7 +212,7 @@ int dam_k_pool2d_backward(dam_exec *ex, const dam_tensor *x,
                                   : &shader_pool2d_k3_max_backward_s2,
                      t, &p, p.h, p.w, k3_tile(&p), k3_tile(&p));
   if (darts_window(&p)) {
-    const dam_tensor *g[] = {gy, gx};
+    const dam_tensor *g[] = {gy, gx, gx};
     if (flat_window(&p))
       return run_flat(ex, &shader_pool2d_flat_avg_backward, g, &p);
     return run_tiles(ex, p.s == 1 ? &shader_pool2d_k3_avg_backward_s1

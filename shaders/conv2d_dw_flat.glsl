@@ -36,8 +36,9 @@ layout(binding = 1) uniform samplerBuffer g4;
 layout(std430, binding = 2) writeonly buffer O { float part[]; };
 #elif defined(GRAD)
 layout(std430, binding = 1) readonly buffer Wt { float w[]; };
-layout(std430, binding = 2) buffer O { float out_f[]; };
-layout(std430, binding = 2) buffer O4 { vec4 out4[]; };
+layout(std430, binding = 2) writeonly buffer O { float out_f[]; };
+layout(std430, binding = 2) writeonly buffer O4 { vec4 out4[]; };
+layout(binding = 4) uniform samplerBuffer gx_old;  // binding 2 as texels
 #include "conv2d_gx_relu.glsl"
 #else
 layout(std430, binding = 1) readonly buffer Wt { float w[]; };
@@ -171,14 +172,15 @@ void main() {
       uint at = uint(base + 4 * q + k);
       if (row[k] < h)
 #ifdef GRAD
-        out_f[at] += conv_gx(at, o[k]);
+        out_f[at] = dam_texel_float(gx_old, at) + conv_gx(at, o[k]);
 #else
         out_f[at] = o[k];
 #endif
     }
 #elif defined(GRAD)
     uint at = uint(b + q);
-    out4[at] += conv_gx4(at, vec4(o[0], o[1], o[2], o[3]));
+    out4[at] = texelFetch(gx_old, int(at)) +
+               conv_gx4(at, vec4(o[0], o[1], o[2], o[3]));
 #elif !defined(GRAD_WEIGHT)
     out4[b + q] = vec4(o[0], o[1], o[2], o[3]);
 #endif

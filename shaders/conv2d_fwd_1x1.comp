@@ -4,8 +4,9 @@
 // conv2d_packed.glsl).  Each invocation keeps a PK_TM x TN register tile
 // of y: output channels of one group by TN pixels of one image (the last
 // tile of an image repeats its last vec4, whose results are dropped).
-// y += the result (core/conv.c takes these with accumulate set); the _set
-// variants write y over and never read it (set_or_add.glsl).
+// y += the result (core/conv.c takes these with accumulate set; binding 3
+// is y's range again, as texels); the _set variants write y over and never
+// read it (set_or_add.glsl).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 64) in;
@@ -14,7 +15,8 @@ layout(local_size_x = 64) in;
 #include "conv2d_packed.glsl"
 layout(binding = 0) uniform samplerBuffer x;
 layout(binding = 1) uniform samplerBuffer wp;
-layout(std430, binding = 2) buffer Y { vec4 y[]; };
+layout(std430, binding = 2) writeonly buffer Y { vec4 y[]; };
+layout(binding = 3) uniform samplerBuffer y_old;  // binding 2 as texels
 
 #include "set_or_add.glsl"
 #define TM PK_TM
@@ -73,7 +75,7 @@ void main() {
     for (uint v = 0u; v < TV; v++)
       if (q0 + v < hw4) {
         uint o = yo + (k0 + i) * hw4 + q0 + v;
-        SET_OR_ADD(y[o], acc[i][v]);
+        SET_OR_ADD_TO(y[o], texelFetch(y_old, int(o)), acc[i][v]);
       }
   }
 }

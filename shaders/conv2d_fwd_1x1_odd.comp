@@ -10,8 +10,9 @@
 // images.  Group v's second vec4 is group v + 1's first; where v + 1 is in
 // the next image, v is a plane's last group and that vec4 only feeds its
 // dropped pixels.  Weights are packed as in conv2d_packed.glsl; y is
-// written per float: added to (with accumulate set), or written over by
-// the _set variants (set_or_add.glsl).
+// written per float: added to (with accumulate set, read through binding
+// 3, its range as texels), or written over by the _set variants
+// (set_or_add.glsl).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 64) in;
@@ -20,7 +21,8 @@ layout(local_size_x = 64) in;
 #include "conv2d_packed.glsl"
 layout(binding = 0) uniform samplerBuffer x;  // vec4 texels
 layout(binding = 1) uniform samplerBuffer wp;
-layout(std430, binding = 2) buffer Y { float y[]; };
+layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+layout(binding = 3) uniform samplerBuffer y_old;  // binding 2 as texels
 
 #include "set_or_add.glsl"
 #define TM PK_TM
@@ -94,7 +96,7 @@ void main() {
       for (uint e = 0u; e < 4u; e++)
         if (e < nv[v]) {
           uint o = yb[v] + i * hw + e;
-          SET_OR_ADD(y[o], acc[i][v][e]);
+          SET_OR_ADD_TO(y[o], dam_texel_float(y_old, o), acc[i][v][e]);
         }
   }
 }

@@ -3,8 +3,9 @@
 // over all planes seen as one flat array of n4 vec4s (so the element count
 // must be a multiple of 4).  Forward: d = max pooling of s, or average
 // pooling with AVG defined.  With BACKWARD (and AVG): d += the gather of
-// each window's gradient s divided by
-// its count of in-bounds inputs.  Stride 1 keeps the shape, so an output
+// each window's gradient s divided by its count of in-bounds inputs, d's
+// old value read through binding 2, its range as texels (CPU devices load
+// a storage buffer one lane at a time).  Stride 1 keeps the shape, so an output
 // and the inputs of its window, or a gx element and the windows reaching
 // it, lie at flat distances -w, 0 and +w (the three spans) plus -1, 0, +1.
 // Invocation i owns the vec4s [i steps, (i + 1) steps) of d and walks them
@@ -14,10 +15,9 @@
 // plane edges.
 #extension GL_EXT_control_flow_attributes : require
 layout(binding = 0) uniform samplerBuffer s4;  // vec4 texels
-#ifdef BACKWARD
-layout(std430, binding = 1) buffer D { vec4 d4[]; };
-#else
 layout(std430, binding = 1) writeonly buffer D { vec4 d4[]; };
+#ifdef BACKWARD
+layout(binding = 2) uniform samplerBuffer d_old;  // binding 1 as texels
 #endif
 layout(push_constant) uniform P { uint n4, steps, h, w, avg; } p;
 
@@ -110,7 +110,7 @@ void main() {
       o[k] = acc;
     }
 #ifdef BACKWARD
-    d4[v] += vec4(o[0], o[1], o[2], o[3]);
+    d4[v] = texelFetch(d_old, int(v)) + vec4(o[0], o[1], o[2], o[3]);
 #else
     d4[v] = vec4(o[0], o[1], o[2], o[3]);
 #endif

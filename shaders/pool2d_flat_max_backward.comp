@@ -19,7 +19,8 @@
 layout(local_size_x = 64) in;
 layout(binding = 0) uniform samplerBuffer x4;
 layout(binding = 1) uniform samplerBuffer gy4;
-layout(std430, binding = 2) buffer GX { vec4 gx4[]; };
+layout(std430, binding = 2) writeonly buffer GX { vec4 gx4[]; };
+layout(binding = 3) uniform samplerBuffer gx_old;  // binding 2 as texels
 layout(push_constant) uniform P { uint n4, steps, h, w, avg; } p;
 
 // Floats r .. r + 7 of the 12 in a, b, c (r in 0..3).
@@ -131,7 +132,7 @@ void main() {
           acc += wc[d][k + c] == 3 * (1 - d) + 1 - c ? wg[d][k + c] : 0.0;
       o[k] = acc;
     }
-    gx4[v] += vec4(o[0], o[1], o[2], o[3]);
+    gx4[v] = texelFetch(gx_old, int(v)) + vec4(o[0], o[1], o[2], o[3]);
     [[unroll]] for (int j = 0; j < 5; j++) {
       xw[j][0] = xw[j][1];
       xw[j][1] = xw[j][2];
