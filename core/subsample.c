@@ -7,7 +7,7 @@
 #include "subsample_backward.spv.h"
 
 DAM_SHADER_TEXEL(subsample, 2, 0x2, 0x1, 40);
-DAM_SHADER_TEXEL(subsample_backward, 2, 0x2, 0x1, 40);
+DAM_SHADER_TEXEL(subsample_backward, 3, 0x2, 0x5, 40);
 
 /* Run s over the rows of `small` (y forward, gy backward), `big` the
  * planes the pixels are picked from or added into; relu: the forward
@@ -16,7 +16,7 @@ static int run(dam_exec *ex, const dam_shader *s, const char *op,
                const dam_tensor *from, dam_tensor *to, const dam_tensor *big,
                const dam_tensor *small, uint32_t stride, uint32_t offset,
                bool relu) {
-  const dam_tensor *t[] = {from, to};
+  const dam_tensor *t[] = {from, to, to};
   int err = dam__k_check(op, t, 2, 0);
   uint32_t c = err ? 0 : big->shape.dim[1];
   uint32_t blocks = c ? small->shape.dim[1] / c : 0;

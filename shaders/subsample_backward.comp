@@ -2,13 +2,16 @@
 // inside x; gy holds `blocks` blocks of gx's C channels, blocks <= s): one
 // invocation per row of gy (rows = N * blocks * C * oh).  The map from
 // (b, i, j) to x is one-to-one, so no two invocations write one element,
-// and the other elements of gx are not touched at all.
+// and the other elements of gx are not touched at all.  gx is read
+// through binding 2, its range as texels (CPU devices load a storage
+// buffer one lane at a time).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "diffautoml/dam_shader.glsl"
 layout(local_size_x = 64) in;
 layout(binding = 0) uniform samplerBuffer gy;  // vec4 texels
-layout(std430, binding = 1) buffer GX { float gx[]; };
+layout(std430, binding = 1) writeonly buffer GX { float gx[]; };
+layout(binding = 2) uniform samplerBuffer gx_old;  // binding 1 as texels
 layout(push_constant) uniform P { uint rows, h, w, oh, ow, s, o, relu, c, blocks; } p;
 void main() {
   uint r = dam_linear_id();
@@ -20,5 +23,6 @@ void main() {
   uint xo = ((n * p.c + cy - b * p.c) * p.h + iy) * p.w + o;
   uint inside = min(p.ow, (p.w - o + p.s - 1u) / p.s);
   for (uint j = 0u; j < inside; j++)
-    gx[xo + j * p.s] += dam_texel_float(gy, yo + j);
+    gx[xo + j * p.s] = dam_texel_float(gx_old, xo + j * p.s) +
+                       dam_texel_float(gy, yo + j);
 }
