@@ -25,16 +25,32 @@
 #include "bn_backward_channel_flat_set.spv.h"
 #include "bn_backward_stats.spv.h"
 #include "bn_backward_stats_flat.spv.h"
+#include "bn_backward_stats_flat_wg.spv.h"
+#include "bn_backward_stats_wg.spv.h"
 #include "bn_eval_coef.spv.h"
 #include "bn_stats.spv.h"
 #include "bn_stats_channel.spv.h"
 #include "bn_stats_channel_flat.spv.h"
 #include "bn_stats_flat.spv.h"
+#include "bn_stats_flat_wg.spv.h"
+#include "bn_stats_wg.spv.h"
 
 DAM_SHADER_TEXEL(bn_stats, 10, 0x3F8, 0x1, 32);
 DAM_SHADER_TEXEL(bn_stats_flat, 10, 0x3F8, 0x1, 32);
 DAM_SHADER_TEXEL(bn_backward_stats, 11, 0x3E0, 0x3, 24);
 DAM_SHADER_TEXEL(bn_backward_stats_flat, 11, 0x3E0, 0x3, 24);
+DAM_SHADER_TEXEL(bn_stats_wg, 10, 0x3F8, 0x1, 32);
+DAM_SHADER_TEXEL(bn_stats_flat_wg, 10, 0x3F8, 0x1, 32);
+DAM_SHADER_TEXEL(bn_backward_stats_wg, 11, 0x3E0, 0x3, 24);
+DAM_SHADER_TEXEL(bn_backward_stats_flat_wg, 11, 0x3E0, 0x3, 24);
+/* The one-pass reductions by device (CPU, GPU: the _wg variants) and by
+ * plane (vec4s or floats, or the vec4s covering the tensor). */
+static const dam_shader *const stats_shaders[2][2] = {
+    {&shader_bn_stats, &shader_bn_stats_flat},
+    {&shader_bn_stats_wg, &shader_bn_stats_flat_wg}};
+static const dam_shader *const backward_stats_shaders[2][2] = {
+    {&shader_bn_backward_stats, &shader_bn_backward_stats_flat},
+    {&shader_bn_backward_stats_wg, &shader_bn_backward_stats_flat_wg}};
 DAM_SHADER(bn_eval_coef, 5, 0x10, 12);
 DAM_SHADER_TEXEL(bn_apply, 3, 0x4, 0x1, 20);
 DAM_SHADER_TEXEL(bn_backward_apply, 4, 0x8, 0x3, 20);
@@ -49,12 +65,16 @@ DAM_SHADER_SIZED(bn_backward_channel_set, 9, 0xE0, 0x3, 20, 8);
 DAM_SHADER_SIZED(bn_backward_channel_flat, 9, 0xE0, 0x3, 20, 8);
 DAM_SHADER_SIZED(bn_backward_channel_flat_set, 9, 0xE0, 0x3, 20, 8);
 
-/* Most invocations per channel in the one-pass reductions: the channel's
- * last one adds their partial sums alone.  On a GPU that sum is the cost:
- * at 64x16x28x28 to 64x64x7x7 on an H200, 128 took 37-66 us a pass, 1024
- * 78-90 us and 32 42-125 us (bench kernels batchnorm). */
+/* Most invocations per channel in the one-pass reductions on a CPU
+ * device, whose last one adds their partial sums alone, and on a GPU,
+ * whose workgroups (of REDUCE_WG) each add theirs first and whose last
+ * workgroup adds at most one partial a lane.  When a GPU's last invocation
+ * added them alone, that sum was the cost: at 64x16x28x28 to 64x64x7x7 on
+ * an H200, 128 parts took 37-66 us a pass, 1024 78-90 us and 32 42-125 us
+ * (bench kernels batchnorm). */
 #define MAX_PARTS 1024
-#define GPU_MAX_PARTS 128
+#define REDUCE_WG 64
+#define GPU_MAX_PARTS (REDUCE_WG * REDUCE_WG)
 /* Accesses (floats, or vec4s where a plane is a multiple of 4 floats) of a
  * plane each elementwise invocation makes. */
 #define PER_INVOCATION 8
@@ -144,14 +164,15 @@ static int check_channel(const char *op, const char *name,
   return DAM_OK;
 }
 
-/* The one-pass reduction of every channel (shaders/bn_reduce.glsl) by s,
- * or by `flat` where x is read as the vec4s covering each plane.  t holds
- * s's bindings except t[at] and t[at + 1], the partial sums and the
- * arrival counts, which are made here; p comes with its flags (and eps
- * and momentum) set. */
-static int reduce_channels(dam_exec *ex, const char *op, const dam_shader *s,
-                           const dam_shader *flat, const dam_tensor **t,
-                           uint32_t at, const bn_geom *g, reduce_push *p) {
+/* The one-pass reduction of every channel (shaders/bn_reduce.glsl) by
+ * shaders[gpu][flat], flat where x is read as the vec4s covering each
+ * plane.  t holds their bindings except t[at] and t[at + 1], the partial
+ * sums and the arrival counts, which are made here; p comes with its
+ * flags (and eps and momentum) set. */
+static int reduce_channels(dam_exec *ex, const char *op,
+                           const dam_shader *const shaders[2][2],
+                           const dam_tensor **t, uint32_t at,
+                           const bn_geom *g, reduce_push *p) {
   uint32_t units = g->hw;
   p->wide = g->hw % 4 == 0;
   if (p->wide) {
@@ -163,14 +184,18 @@ static int reduce_channels(dam_exec *ex, const char *op, const dam_shader *s,
   uint64_t parts = (dam__k_target_invocations(ex) + g->c - 1) / g->c;
   if (parts > (uint64_t)g->n * units)
     parts = (uint64_t)g->n * units;
-  uint64_t most = dam__k_cpu_device(ex) ? MAX_PARTS : GPU_MAX_PARTS;
+  bool gpu = !dam__k_cpu_device(ex);
+  uint64_t most = gpu ? GPU_MAX_PARTS : MAX_PARTS;
   if (parts > most)
     parts = most;
+  if (gpu) /* whole workgroups; lanes past the slots add nothing */
+    parts = (parts + REDUCE_WG - 1) / REDUCE_WG * REDUCE_WG;
   p->n = g->n;
   p->c = g->c;
   p->hw = g->hw;
   p->parts = (uint32_t)parts;
-  dam_shape ps = dam_shape4(g->c * p->parts * 2, 0, 0, 0);
+  uint64_t partials = gpu ? parts / REDUCE_WG : parts;
+  dam_shape ps = dam_shape4((uint32_t)(g->c * partials * 2), 0, 0, 0);
   dam_shape as = dam_shape4(g->c, 0, 0, 0);
   dam_tensor *part = dam_tensor_new(ex, &ps, false);
   dam_tensor *arrived = part ? dam_tensor_new(ex, &as, false) : NULL;
@@ -180,7 +205,7 @@ static int reduce_channels(dam_exec *ex, const char *op, const dam_shader *s,
   if (!err) {
     t[at] = part;
     t[at + 1] = arrived;
-    err = dam__k_run(ex, p->wide == 2 ? flat : s, t, p,
+    err = dam__k_run(ex, shaders[gpu][p->wide == 2], t, p,
                      (uint64_t)g->c * p->parts);
   }
   dam_tensor_release(ex, part);
@@ -285,8 +310,7 @@ static int train_stats(dam_exec *ex, const char *op, const dam_tensor *x,
                                     : &shader_bn_stats_channel,
                       t, &p, (uint64_t)g->c * CHANNEL_LANES);
   }
-  return reduce_channels(ex, op, &shader_bn_stats, &shader_bn_stats_flat, t,
-                         8, g, &p);
+  return reduce_channels(ex, op, stats_shaders, t, 8, g, &p);
 }
 
 int dam_k_batchnorm_train(dam_exec *ex, const dam_tensor *x,
@@ -466,8 +490,7 @@ static int backward_run(dam_exec *ex, const char *op, const dam_tensor *x,
                            gbeta ? gbeta : coef,
                            coef,
                            scale ? scale : coef};
-  int err = reduce_channels(ex, op, &shader_bn_backward_stats,
-                            &shader_bn_backward_stats_flat, t, 5, g, &p);
+  int err = reduce_channels(ex, op, backward_stats_shaders, t, 5, g, &p);
   if (!err && gx) {
     const dam_tensor *apply[] = {x, gy, coef, gx};
     bool set = dam__k_take_zeros(gx);

@@ -32,8 +32,10 @@ layout(push_constant) uniform P {
 
 void bn_backward_finish(uint ch, uint j, vec2 sums) {
   if (!bn_last_partial(ch, j, sums)) return;
+  vec2 s = bn_channel_sum(ch);
+  if (!bn_writes()) return;
   float sc = (p.flags & 32u) != 0u ? scale[0] : 1.0;
-  vec4 k = bn_backward_coef(ch, sc * bn_channel_sum(ch), true);
+  vec4 k = bn_backward_coef(ch, sc * s, true);
   coef[ch] = vec4(sc * k.x, k.yzw);
 }
 

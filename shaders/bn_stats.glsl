@@ -16,8 +16,9 @@ layout(std430, binding = 9) buffer ARRIVED { uint arrived[]; };
 #include "bn_reduce.glsl"
 
 void bn_stats_finish(uint ch, uint j, vec2 sums) {
-  if (bn_last_partial(ch, j, sums))
-    coef[ch] = bn_stats_coef(ch, bn_channel_sum(ch));
+  if (!bn_last_partial(ch, j, sums)) return;
+  vec2 s = bn_channel_sum(ch);
+  if (bn_writes()) coef[ch] = bn_stats_coef(ch, s);
 }
 
 #endif
