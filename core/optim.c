@@ -2,49 +2,49 @@
  * Optimizer kernels: SGD (DHA form) and Adam steps, and the reductions over
  * sets of parameter tensors (dot products, gradient norm) with clipping.
  *
- * A set reduction over n tensors binds DOT_SETS pairs per dispatch, each
- * dispatch writing the partial sums of its pairs into its own aligned
- * slice of one step tensor.  The slices are disjoint buffer ranges, so the
- * runtime puts no barrier between these dispatches; then one or two
- * strided passes reduce the slices to the one-element result (taking the
- * square root in the last pass for a norm).  Clipping binds CLIP_SETS
- * gradients per dispatch and reads the norm on the device.  Nothing is
- * read back: over 100 tensors, the norm, the clipping and two dots take
- * 58 dispatches and no host wait.
+ * The weight step and the set reductions take a whole set in one dispatch
+ * per group of tensors that share their buffers (usually one: the
+ * persistent pool's block): the group's ranges are bound once, each
+ * covering its tensors, and a table of offsets (shaders/optim_table.glsl,
+ * uploaded into a step tensor) tells each invocation its tensor.  A
+ * reduction's groups write their partial sums into aligned slices of one
+ * step tensor, then one or two strided passes reduce them to the
+ * one-element result (taking the square root in the last pass for a norm).
+ * Clipping alone binds CLIP_SETS gradients per dispatch.  Nothing is read
+ * back: no kernel here waits on the host.
  */
 #include "optim.h"
 #include "kernel_util.h"
 #include "kernels.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "adam.spv.h"
 #include "clip.spv.h"
-#include "optim_dot_sets.spv.h"
+#include "optim_dot_table.spv.h"
 #include "optim_reduce.spv.h"
 #include "sgd.spv.h"
-#include "sgd_sets.spv.h"
+#include "sgd_table.spv.h"
 
-/* Tensors per dispatch of optim_dot_sets.comp (pairs) and clip.comp
- * (SETS there). */
-#define DOT_SETS 7
+/* Tensors per dispatch of clip.comp (SETS there). */
 #define CLIP_SETS 15
-#define SGD_SETS 5
+/* uint32s per tensor in a set's table (OPTIM_ENTRY in optim_table.glsl). */
+#define TABLE_ENTRY 8
 
 DAM_SHADER(sgd, 3, 0x5, 20);
-DAM_SHADER(sgd_sets, 3 * SGD_SETS + 1, 0xb6da, 4 * (SGD_SETS + 7));
+DAM_SHADER(sgd_table, 5, 0xa, 24);
 DAM_SHADER(adam, 4, 0xd, 28);
 DAM_SHADER(clip, CLIP_SETS + 1, 0xfffe, 4 * (CLIP_SETS + 3));
-DAM_SHADER(optim_dot_sets, 2 * DOT_SETS + 1, 1u << (2 * DOT_SETS),
-           4 * 3 * DOT_SETS);
+DAM_SHADER(optim_dot_table, 4, 0x8, 8);
 DAM_SHADER(optim_reduce, 3, 0x4, 16);
 
 /* Each partial-sum (or clipping, or update) invocation takes at least
  * this many elements of a tensor on a CPU device, GPU_PER_INVOCATION on a
- * GPU (whose invocations each wait on memory: on an H200 sgd_sets took
- * 95 us a dispatch at 128); a later pass at least REDUCE_PER_INVOCATION
- * partial sums. */
+ * GPU (whose invocations each wait on memory: on an H200 the update took
+ * 95 us a dispatch of five tensors at 128); a later pass at least
+ * REDUCE_PER_INVOCATION partial sums. */
 #define PARTIAL_PER_INVOCATION 128
 #define GPU_PER_INVOCATION 4
 #define REDUCE_PER_INVOCATION 64
@@ -53,10 +53,6 @@ DAM_SHADER(optim_reduce, 3, 0x4, 16);
 typedef struct reduce_push {
   uint32_t n, parts, dot, root;
 } reduce_push;
-
-typedef struct dot_sets_push {
-  uint32_t n[DOT_SETS], parts[DOT_SETS], end[DOT_SETS];
-} dot_sets_push;
 
 typedef struct clip_push {
   uint32_t n[CLIP_SETS];
@@ -169,23 +165,112 @@ static int reduce_to_one(dam_exec *ex, const dam_tensor *part, uint32_t n,
   }
 }
 
-/* The push constants of the partial-sum dispatch over pairs
- * [first, first + DOT_SETS) (fewer at the end of the set); returns its
- * slot count, padded so that the next slice starts on a binding offset. */
-static uint32_t batch_slots(const dam_exec *ex, const dam_tensor *const *a,
-                            uint32_t first, uint32_t n, uint32_t align,
-                            dot_sets_push *push) {
-  uint32_t end = 0, k = 0;
-  memset(push, 0, sizeof *push);
-  for (; k < DOT_SETS && first + k < n; k++) {
-    push->n[k] = (uint32_t)a[first + k]->numel;
-    push->parts[k] = partial_parts(ex, push->n[k]);
-    push->end[k] = end += push->parts[k];
+/* A set of tensor tuples (t[r][i], r < roles) in groups whose tensors
+ * share their buffers (usually one group), each taking one dispatch: per
+ * group the range covering each role's tensors, its invocations, and the
+ * range of its table (shaders/optim_table.glsl) in one step tensor that
+ * holds every group's, uploaded at once. */
+typedef struct table_group {
+  dam_range range[3], table;
+  uint32_t members, slots;
+} table_group;
+
+typedef struct set_plan {
+  table_group *group;
+  uint32_t n_groups;
+  dam_tensor *table;
+} set_plan;
+
+static bool same_buffers(const dam_tensor *const *const *t, uint32_t roles,
+                         uint32_t i, uint32_t j) {
+  for (uint32_t r = 0; r < roles; r++)
+    if (t[r][i]->mem.buffer != t[r][j]->mem.buffer)
+      return false;
+  return true;
+}
+
+static void set_plan_free(dam_exec *ex, set_plan *plan) {
+  dam_tensor_release(ex, plan->table);
+  free(plan->group);
+}
+
+/* Fills the table entries of `plan`'s groups (of[i]: tuple i's group,
+ * start[k]: group k's first entry). */
+static void fill_entries(const dam_exec *ex,
+                         const dam_tensor *const *const *t, uint32_t roles,
+                         uint32_t n, const uint32_t *of, const uint32_t *start,
+                         set_plan *plan, uint32_t *entry) {
+  for (uint32_t i = 0; i < n; i++) {
+    table_group *g = &plan->group[of[i]];
+    uint32_t *e = entry + TABLE_ENTRY * (start[of[i]] + g->members++);
+    for (uint32_t r = 0; r < roles; r++)
+      e[r] = (uint32_t)((t[r][i]->mem.offset - g->range[r].offset) /
+                        sizeof(float));
+    e[3] = (uint32_t)t[0][i]->numel;
+    e[4] = g->slots;
+    g->slots += partial_parts(ex, t[0][i]->numel);
   }
-  end = round_up(end, align);
-  for (uint32_t j = k - 1; j < DOT_SETS; j++)
-    push->end[j] = end;
-  return end;
+  for (uint32_t k = 0; k < plan->n_groups; k++)
+    entry[TABLE_ENTRY * (start[k] + plan->group[k].members) + 4] =
+        plan->group[k].slots;
+}
+
+static int set_plan_make(dam_exec *ex, const dam_tensor *const *const *t,
+                         uint32_t roles, uint32_t n, set_plan *plan) {
+  memset(plan, 0, sizeof *plan);
+  uint32_t *of = calloc(2 * (size_t)n + 1, sizeof *of), *first = of + n;
+  plan->group = calloc(n, sizeof *plan->group);
+  if (!of || !plan->group) {
+    free(of);
+    free(plan->group);
+    return dam_fail(DAM_ENOMEM, "out of memory");
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t k = 0;
+    while (k < plan->n_groups && !same_buffers(t, roles, first[k], i))
+      k++;
+    table_group *g = &plan->group[k];
+    if (k == plan->n_groups) {
+      first[plan->n_groups++] = i;
+      for (uint32_t r = 0; r < roles; r++)
+        g->range[r] = dam_tensor_range(t[r][i]);
+    }
+    of[i] = k;
+    for (uint32_t r = 0; r < roles; r++) {
+      dam_range *c = &g->range[r], x = dam_tensor_range(t[r][i]);
+      VkDeviceSize end = c->offset + c->size;
+      end = x.offset + x.size > end ? x.offset + x.size : end;
+      c->offset = x.offset < c->offset ? x.offset : c->offset;
+      c->size = end - c->offset;
+    }
+    g->members++;
+  }
+  /* each group's table starts on a binding offset the device accepts */
+  uint32_t align = (slot_align(ex) + TABLE_ENTRY - 1) / TABLE_ENTRY, total = 0;
+  for (uint32_t k = 0; k < plan->n_groups; k++) {
+    first[k] = total; /* now the group's first entry */
+    total = round_up(total + plan->group[k].members + 1, align);
+    plan->group[k].members = 0;
+  }
+  uint32_t *entry = calloc((size_t)total * TABLE_ENTRY, sizeof *entry);
+  dam_shape s = dam_shape4(total * TABLE_ENTRY, 0, 0, 0);
+  plan->table = entry ? dam_tensor_new(ex, &s, false) : NULL;
+  int err = plan->table ? DAM_OK : DAM_ENOMEM;
+  if (!err) {
+    fill_entries(ex, t, roles, n, of, first, plan, entry);
+    err = dam_tensor_upload(ex, plan->table, (const float *)entry);
+  }
+  dam_range whole = plan->table ? dam_tensor_range(plan->table)
+                                : (dam_range){0};
+  for (uint32_t k = 0; !err && k < plan->n_groups; k++)
+    plan->group[k].table = (dam_range){
+        whole.buffer, whole.offset + first[k] * TABLE_ENTRY * sizeof(float),
+        (plan->group[k].members + 1) * TABLE_ENTRY * sizeof(float)};
+  free(entry);
+  free(of);
+  if (err)
+    set_plan_free(ex, plan);
+  return err;
 }
 
 /* Write the pending zeros of the n tensors t (dam_tensor.zeros_pending):
@@ -215,34 +300,36 @@ static int sets_reduce(dam_exec *ex, const char *op,
     const dam_tensor *t[] = {a[0], b[0], y};
     return dam__k_run(ex, &shader_optim_reduce, t, &push, 1);
   }
+  const dam_tensor *const *pair[] = {a, b};
+  set_plan plan;
+  if ((err = set_plan_make(ex, pair, 2, n, &plan)))
+    return err;
   uint32_t align = slot_align(ex);
   uint64_t total = 0;
-  dot_sets_push push;
-  for (uint32_t i = 0; i < n; i += DOT_SETS)
-    total += batch_slots(ex, a, i, n, align, &push);
-  if (total > UINT32_MAX)
-    return dam_fail(DAM_ERANGE, "%s: %u tensors need too many partial sums",
-                    op, n);
+  for (uint32_t k = 0; k < plan.n_groups; k++)
+    total += round_up(plan.group[k].slots, align);
   dam_shape s = dam_shape4((uint32_t)total, 0, 0, 0);
-  dam_tensor *part = dam_tensor_new(ex, &s, false);
-  if (!part)
-    return DAM_ENOMEM;
-  dam_range whole = dam_tensor_range(part), r[2 * DOT_SETS + 1];
+  dam_tensor *part = NULL;
+  if (total > UINT32_MAX)
+    err = dam_fail(DAM_ERANGE, "%s: %u tensors need too many partial sums",
+                   op, n);
+  else if (!(part = dam_tensor_new(ex, &s, false)))
+    err = DAM_ENOMEM;
+  dam_range whole = part ? dam_tensor_range(part) : (dam_range){0};
   VkDeviceSize offset = whole.offset;
-  for (uint32_t i = 0; i < n; i += DOT_SETS) {
-    uint32_t slots = batch_slots(ex, a, i, n, align, &push);
-    for (uint32_t k = 0; k < DOT_SETS; k++) {
-      uint32_t t = i + k < n ? i + k : i;
-      r[k] = dam_tensor_range(a[t]);
-      r[DOT_SETS + k] = dam_tensor_range(b[t]);
-    }
-    r[2 * DOT_SETS] = (dam_range){whole.buffer, offset,
-                                  slots * sizeof(float)};
-    if ((err = dam_exec_dispatch(ex, &shader_optim_dot_sets, r,
-                                 2 * DOT_SETS + 1, &push, slots)))
-      return err;
-    offset += slots * sizeof(float);
+  for (uint32_t k = 0; k < plan.n_groups && !err; k++) {
+    const table_group *g = &plan.group[k];
+    struct { uint32_t tensors, slots; } push = {g->members,
+                                                round_up(g->slots, align)};
+    dam_range r[] = {g->range[0], g->range[1], g->table,
+                     {whole.buffer, offset, push.slots * sizeof(float)}};
+    err = dam_exec_dispatch(ex, &shader_optim_dot_table, r, 4, &push,
+                            push.slots);
+    offset += push.slots * sizeof(float);
   }
+  set_plan_free(ex, &plan);
+  if (err)
+    return err;
   return reduce_to_one(ex, part, (uint32_t)total, y, root);
 }
 
@@ -295,14 +382,6 @@ int dam_k_clip_by_norm(dam_exec *ex, dam_tensor *const *g, uint32_t n,
   return DAM_OK;
 }
 
-typedef struct sgd_sets_push {
-  uint32_t n[SGD_SETS];
-  float lr, wd, momentum;
-  uint32_t nesterov;
-  float max_norm;
-  uint32_t per, max_parts;
-} sgd_sets_push;
-
 int dam_k_sgd_sets(dam_exec *ex, dam_tensor *const *w, dam_tensor *const *g,
                    dam_tensor *const *buf, uint32_t n, const dam_tensor *norm,
                    float max_norm, const dam_sgd_args *a) {
@@ -321,26 +400,25 @@ int dam_k_sgd_sets(dam_exec *ex, dam_tensor *const *w, dam_tensor *const *g,
   }
   if ((err = materialize(ex, (const dam_tensor *const *)g, n)))
     return err;
-  for (uint32_t i = 0; i < n; i += SGD_SETS) {
-    sgd_sets_push push = {.lr = a->lr, .wd = a->wd, .momentum = a->momentum,
-                          .nesterov = a->nesterov,
-                          .max_norm = norm ? max_norm : 0.0f,
-                          .per = partial_per(ex),
-                          .max_parts = MAX_PARTS};
-    dam_range r[3 * SGD_SETS + 1];
-    r[0] = dam_tensor_range(norm ? norm : w[i]);
-    uint32_t invocations = 0;
-    for (uint32_t k = 0; k < SGD_SETS; k++) {
-      uint32_t j = i + k < n ? i + k : i;
-      r[1 + 3 * k] = dam_tensor_range(w[j]);
-      r[2 + 3 * k] = dam_tensor_range(g[j]);
-      r[3 + 3 * k] = dam_tensor_range(buf[j]);
-      push.n[k] = i + k < n ? (uint32_t)w[j]->numel : 0;
-      invocations += push.n[k] ? partial_parts(ex, push.n[k]) : 0;
-    }
-    if ((err = dam_exec_dispatch(ex, &shader_sgd_sets, r, 3 * SGD_SETS + 1,
-                                 &push, invocations)))
-      return err;
+  const dam_tensor *const *sets[] = {(const dam_tensor *const *)w,
+                                     (const dam_tensor *const *)g,
+                                     (const dam_tensor *const *)buf};
+  set_plan plan;
+  if (n == 0 || (err = set_plan_make(ex, sets, 3, n, &plan)))
+    return err;
+  for (uint32_t k = 0; k < plan.n_groups && !err; k++) {
+    const table_group *grp = &plan.group[k];
+    struct {
+      float lr, wd, momentum;
+      uint32_t nesterov;
+      float max_norm;
+      uint32_t tensors;
+    } push = {a->lr, a->wd, a->momentum, a->nesterov,
+              norm ? max_norm : 0.0f, grp->members};
+    dam_range r[] = {norm ? dam_tensor_range(norm) : grp->range[1],
+                     grp->range[0], grp->range[1], grp->range[2], grp->table};
+    err = dam_exec_dispatch(ex, &shader_sgd_table, r, 5, &push, grp->slots);
   }
-  return DAM_OK;
+  set_plan_free(ex, &plan);
+  return err;
 }

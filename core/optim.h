@@ -29,8 +29,10 @@ typedef struct dam_sgd_args {
   bool nesterov;
 } dam_sgd_args;
 
-/* dam_k_sgd over n parameter tensors (w[i], g[i], buf[i]) in
- * ceil(n / 5) dispatches, each gradient clipped on the way in by
+/* dam_k_sgd over n parameter tensors (w[i], g[i], buf[i]) in one dispatch
+ * per group of them that share their buffers (one where every w, every g
+ * and every buf lie in one buffer each), each gradient clipped on the way
+ * in by
  * min(1, max_norm / (norm[0] + 1e-6)) when norm is non-NULL (the factor of
  * dam_k_clip_by_norm; g itself is left unclipped).  Bit for bit the result
  * of clip, then one dam_k_sgd per tensor.  DAM_EINVAL for NULL arrays or
@@ -59,8 +61,8 @@ int dam_k_adam(dam_exec *ex, dam_tensor *w, const dam_tensor *g,
 /* y[0] = sum over i < n of <a[i], b[i]> (a[i] and b[i] of the same element
  * count; a[i] == b[i] gives squared norms).  y has one element and is
  * written, on the device.  n == 0 writes y = 0.  One partial-sum dispatch
- * per 7 pairs into disjoint slices (no hazard, so no barrier, between
- * them), then one or two short passes.
+ * per group of pairs that share their buffers, into disjoint slices (no
+ * hazard, so no barrier, between them), then one or two short passes.
  * DAM_EINVAL for a NULL array or tensor, DAM_ESHAPE for a pair of unequal
  * sizes or a y of more than one element. */
 int dam_k_dot_sets(dam_exec *ex, const dam_tensor *const *a,

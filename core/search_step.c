@@ -259,8 +259,7 @@ static bool second_order(const dam_run *run) {
 
 /* The weight step w' = w - eta * buf with the current hyper-parameters,
  * the gradients clipped on the way in when train.grad_clip > 0 (buf_prev
- * copied first when a module needs it), in one dispatch per five
- * tensors. */
+ * copied first when a module needs it), in one dispatch (dam_k_sgd_sets). */
 static int weight_step(dam_run *run, step_params *p, dam_step_result *r) {
   dam_exec *ex = run->ex;
   float max_norm = (float)run->cfg->train.grad_clip;
