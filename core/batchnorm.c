@@ -73,6 +73,7 @@ DAM_SHADER_SIZED(bn_backward_channel_flat_set, 9, 0xE0, 0x3, 20, 8);
  * an H200, 128 parts took 37-66 us a pass, 1024 78-90 us and 32 42-125 us
  * (bench kernels batchnorm). */
 #define MAX_PARTS 1024
+/* the local size of bn_stats.glsl and bn_backward_stats.glsl */
 #define REDUCE_WG 64
 #define GPU_MAX_PARTS (REDUCE_WG * REDUCE_WG)
 /* Accesses (floats, or vec4s where a plane is a multiple of 4 floats) of a

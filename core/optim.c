@@ -255,7 +255,9 @@ static int set_plan_make(dam_exec *ex, const dam_tensor *const *const *t,
   uint32_t *entry = calloc((size_t)total * TABLE_ENTRY, sizeof *entry);
   dam_shape s = dam_shape4(total * TABLE_ENTRY, 0, 0, 0);
   plan->table = entry ? dam_tensor_new(ex, &s, false) : NULL;
-  int err = plan->table ? DAM_OK : DAM_ENOMEM;
+  int err = !entry         ? dam_fail(DAM_ENOMEM, "out of memory")
+            : plan->table ? DAM_OK
+                          : DAM_ENOMEM;
   if (!err) {
     fill_entries(ex, t, roles, n, of, first, plan, entry);
     err = dam_tensor_upload(ex, plan->table, (const float *)entry);
