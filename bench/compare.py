@@ -5,8 +5,11 @@ For each config, method and kind of step, runs `diffautoml bench step`
 and bench/torch_step.py in turn (the order swaps every round, so neither
 always runs on a cooler machine), several rounds, then prints a Markdown
 table: the median images/s of each, their ratio (ours / PyTorch), the
-peak memory of each and its ratio, and our dispatches, submits and waits
-per step.  docs/BENCHMARKS.md explains the columns and holds the results.
+peak memory of each and its ratio, our dispatches, submits and waits per
+step, and the paired ratio: the median over the rounds of each round's
+ratio (a round's two sides run back to back, so a drift of the machine's
+speed, which moves both, cancels in it).  docs/BENCHMARKS.md explains
+the columns and holds the results.
 
     bench/compare.py [--rounds 3] [--steps 10] [--warmup 2] [--threads N]
                      [--only quickstart,darts] [--methods ista,darts]
@@ -96,11 +99,13 @@ def measure(a, name, method, env):
         t = [r["theirs"][k] for r in rounds]
         oi = statistics.median(x["images_per_s"] for x in o)
         ti = statistics.median(x["images_per_s"] for x in t)
+        paired = statistics.median(x["images_per_s"] / y["images_per_s"]
+                                   for x, y in zip(o, t))
         om = max(x["peak_bytes"] for x in o)
         tm = max(x["peak_bytes"] for x in t)
         rows.append((name, method, k, o[0]["batch"], oi, ti, oi / ti,
                      om / 2**20, tm / 2**20, om / tm, o[0]["dispatches"],
-                     o[0]["submits"], o[0]["waits"]))
+                     o[0]["submits"], o[0]["waits"], paired))
     return rows, devices
 
 
@@ -134,10 +139,10 @@ def main():
             (devices + (a.threads,)) +
             "| config | method | step | batch | ours img/s | PyTorch img/s "
             "| ratio | ours MiB | PyTorch MiB | memory ratio | dispatches "
-            "| submits | waits |\n|" + "---|" * 13)
+            "| submits | waits | paired ratio |\n|" + "---|" * 14)
     lines = [head] + [
         "| %s | %s | %s | %d | %.1f | %.1f | %.2f | %.0f | %.0f | %.2f "
-        "| %.0f | %.2f | %.2f |" % r for r in rows]
+        "| %.0f | %.2f | %.2f | %.2f |" % r for r in rows]
     text = "\n".join(lines) + "\n"
     print(text, end="")
     if a.out:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/compare.py end to end on a tiny quick start (3 cells of 4
 # channels, batch 8, one timed step, one round): both sides run every kind of step in both modes and
-# the table has a row for each with positive speeds and memory; then the
-# refusals of `bench step`.  Exits 77 (skipped) without PyTorch.
+# the table has a row for each with positive speeds and memory (and, with
+# one round, a paired ratio equal to the ratio); then the refusals of
+# `bench step`.  Exits 77 (skipped) without PyTorch.
 # usage: check_bench.sh DIFFAUTOML SOURCE_ROOT
 set -euo pipefail
 exe=$1 root=$2
@@ -23,8 +24,10 @@ want = sorted([("ista", "weight"), ("ista", "full"), ("darts", "weight"),
                ("darts", "arch"), ("darts", "full")])
 assert kinds == want, kinds
 for r in rows:
-    ours, theirs, ratio, om, tm = (float(r[i]) for i in (4, 5, 6, 7, 8))
+    ours, theirs, ratio, om, tm, paired = (float(r[i])
+                                           for i in (4, 5, 6, 7, 8, 13))
     assert min(ours, theirs, ratio, om, tm) > 0, r
+    assert abs(paired - ratio) <= 0.011, r  # one round: its ratio
     assert float(r[11]) == 1.0, "submits per step: %s" % r[11]
 print("bench table: %d rows" % len(rows))
 PY
