@@ -5,9 +5,10 @@
 // pooling with AVG defined.  With BACKWARD (and AVG): d += the gather of
 // each window's gradient s divided by its count of in-bounds inputs, d's
 // old value read through binding 2, its range as texels (CPU devices load
-// a storage buffer one lane at a time).  Stride 1 keeps the shape, so an output
-// and the inputs of its window, or a gx element and the windows reaching
-// it, lie at flat distances -w, 0 and +w (the three spans) plus -1, 0, +1.
+// a storage buffer one lane at a time).  Stride 1 keeps the shape, so an
+// output and the inputs of its window, or a gx element and the windows
+// reaching it, lie at flat distances -w, 0 and +w (the three spans) plus
+// -1, 0, +1.
 // Invocation i owns the vec4s [i steps, (i + 1) steps) of d and walks them
 // in order; each span is read through aligned vec4s in a sliding window of
 // three, so a step loads one vec4 per span and writes one.  Each element's
