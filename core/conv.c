@@ -71,21 +71,21 @@ DAM_SHADER(conv2d_fwd_tiled, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_grad_input_tiled, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_grad_weight_tiled, 3, 0x4, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_fwd_1x1, 4, 0x4, 0xb, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_set, 4, 0x4, 0xb, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_set, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_fwd_1x1_tm8, 4, 0x4, 0xb, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_tm8_set, 4, 0x4, 0xb, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_tm8_set, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_fwd_1x1_wt, 4, 0x4, 0xb, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_wt_set, 4, 0x4, 0xb, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_wt_set, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_fwd_1x1_wt_tm8, 4, 0x4, 0xb, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_wt_tm8_set, 4, 0x4, 0xb, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_wt_tm8_set, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd, 4, 0x4, 0xb, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_set, 4, 0x4, 0xb, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_set, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_tm8, 4, 0x4, 0xb, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_tm8_set, 4, 0x4, 0xb, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_tm8_set, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_wt, 4, 0x4, 0xb, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_wt_set, 4, 0x4, 0xb, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_wt_set, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_wt_tm8, 4, 0x4, 0xb, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_wt_tm8_set, 4, 0x4, 0xb, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_wt_tm8_set, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER(conv2d_fwd_packed, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_pack_x, 2, 0x2, sizeof(conv_push));
 DAM_SHADER(conv2d_pack_x4, 2, 0x2, sizeof(conv_push));
@@ -357,6 +357,7 @@ static int run_packed(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
                     dam_last_error());
   }
   const dam_tensor *pw[] = {w, wp};
+  /* the adding 1x1 shaders read y again, as texels, at binding 3 */
   const dam_tensor *fwd[] = {in_place ? x : xp, packs_w ? wp : w, y, y};
   int err = packs_w ? run_counted(ex, &shader_conv2d_pack_w, pw, d,
                                   wp->numel / 4)

@@ -42,9 +42,11 @@ int dam_k_fill(dam_exec *ex, dam_tensor *y, float value) {
                     dam__k_elementwise_invocations(y->numel));
 }
 
+/* y = op(a, b) elementwise; a shader of 4 bindings also reads y, as texels,
+ * at binding 3 (relu_backward adds into it). */
 static int binary(dam_exec *ex, const char *op, const dam_shader *s,
                   const dam_tensor *a, const dam_tensor *b, dam_tensor *y) {
-  const dam_tensor *t[] = {a, b, y};
+  const dam_tensor *t[] = {a, b, y, y};
   int err = dam__k_check(op, t, 3, y ? y->numel : 0);
   uint32_t n = err ? 0 : (uint32_t)y->numel;
   return err ? err
@@ -68,12 +70,7 @@ int dam_k_mul_acc(dam_exec *ex, const dam_tensor *a, const dam_tensor *b,
 
 int dam_k_relu_backward(dam_exec *ex, const dam_tensor *x,
                         const dam_tensor *gy, dam_tensor *gx) {
-  const dam_tensor *t[] = {x, gy, gx, gx};
-  int err = dam__k_check("relu_backward", t, 3, gx ? gx->numel : 0);
-  uint32_t n = err ? 0 : (uint32_t)gx->numel;
-  return err ? err
-             : dam__k_run(ex, &shader_relu_backward, t, &n,
-                          dam__k_elementwise_invocations(n));
+  return binary(ex, "relu_backward", &shader_relu_backward, x, gy, gx);
 }
 
 int dam_k_axpby(dam_exec *ex, float alpha, const dam_tensor *x, float beta,

@@ -16,9 +16,11 @@ layout(local_size_x = 64) in;
 layout(binding = 0) uniform samplerBuffer x;
 layout(binding = 1) uniform samplerBuffer wp;
 layout(std430, binding = 2) writeonly buffer Y { vec4 y[]; };
-layout(binding = 3) uniform samplerBuffer y_old;  // binding 2 as texels
 
 #include "set_or_add.glsl"
+#if !SET
+layout(binding = 3) uniform samplerBuffer y_old;  // binding 2 as texels
+#endif
 #define TM PK_TM
 #define TN 16
 #define TV (TN / 4)
