@@ -398,15 +398,27 @@ static int run_packed(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
   return err;
 }
 
-/* The forward in d's geometry: picks the shader. */
+/* x as the depthwise passes in d's geometry read it: the batch norm's
+ * input, with *coef its coefficients, where they read relu(x) through x's
+ * recipe (dam__dw_reads_bn); else x, with *coef NULL. */
+static const dam_tensor *dw_source(dam_exec *ex, const conv_push *d,
+                                   const dam_tensor *x,
+                                   const dam_tensor **coef) {
+  bool bn = use_depthwise(d) && dam__dw_reads_bn(ex, d, x);
+  *coef = bn ? x->bn_coef : NULL;
+  return bn ? x->bn_of : x;
+}
+
+/* The forward in d's geometry: picks the shader (coef as dw_source's). */
 static int forward_pass(dam_exec *ex, const dam_tensor *x,
-                        const dam_tensor *w, dam_tensor *y, conv_push d) {
-  const dam_tensor *t[] = {x, w, y};
+                        const dam_tensor *w, dam_tensor *y,
+                        const dam_tensor *coef, conv_push d) {
+  const dam_tensor *t[] = {x, w, y, coef};
   uint64_t npix = (uint64_t)d.N * d.OH * d.OW;
   const dam_shader *s;
   if (use_depthwise(&d)) {
     uint64_t n;
-    s = dam__dw_shader(ex, &d, PASS_FORWARD, &n);
+    s = dam__dw_shader(ex, &d, PASS_FORWARD, coef != NULL, &n);
     return run_counted(ex, s, t, &d, n);
   }
   if (use_shared(ex)) {
@@ -427,25 +439,27 @@ static int forward_pass(dam_exec *ex, const dam_tensor *x,
  * through conv_x) or x. */
 static int forward(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
                    const dam_conv2d_geom *g, dam_tensor *y, bool relu_x) {
-  const dam_tensor *t[] = {x, w, y};
+  const dam_tensor *t[] = {x, w, y, NULL};
   conv_push d, s1;
   int err = check_pass("conv2d", t, 0, 1, 2, g, &d);
   if (err)
     return err;
   d.relu_x = relu_x;
+  x = t[0] = dw_source(ex, &d, x, &t[3]);
   if (!use_depthwise(&d) || !dam__dw_flat_twin(ex, &d, &s1))
-    return forward_pass(ex, x, w, y, d);
+    return forward_pass(ex, x, w, y, t[3], d);
   if (d.sh == 2) { /* the twin stores only the pixels it keeps */
     uint64_t n;
     s1.OH = d.OH;
     s1.OW = d.OW;
-    const dam_shader *s = dam__dw_shader(ex, &s1, PASS_FORWARD_KEEP2, &n);
+    const dam_shader *s =
+        dam__dw_shader(ex, &s1, PASS_FORWARD_KEEP2, t[3] != NULL, &n);
     return run_counted(ex, s, t, &s1, n);
   }
   dam_tensor *full = dam__dw_twin_planes(ex, &s1);
   if (!full)
     return DAM_ENOMEM;
-  err = forward_pass(ex, x, w, full, s1);
+  err = forward_pass(ex, x, w, full, t[3], s1);
   if (!err)
     err = dam_k_subsample(ex, full, d.sh, 0, y);
   dam_tensor_release(ex, full);
@@ -477,16 +491,17 @@ static bool grad_input_as_1x1(dam_exec *ex, const conv_push *d,
 }
 
 /* The gradient to the input in d's geometry (relu_x: gx where there is
- * none): picks the shader. */
+ * none; coef as dw_source's for it): picks the shader. */
 static int grad_input_pass(dam_exec *ex, const dam_tensor *gy,
                            const dam_tensor *w, dam_tensor *gx,
-                           const dam_tensor *relu_x, conv_push d) {
-  const dam_tensor *t[] = {gy, w, gx, relu_x, gx};
+                           const dam_tensor *relu_x, const dam_tensor *coef,
+                           conv_push d) {
+  const dam_tensor *t[] = {gy, w, gx, relu_x, gx, coef};
   uint64_t npix = (uint64_t)d.N * d.H * d.W;
   const dam_shader *s;
   if (use_depthwise(&d)) {
     uint64_t n;
-    s = dam__dw_shader(ex, &d, PASS_GRAD_INPUT, &n);
+    s = dam__dw_shader(ex, &d, PASS_GRAD_INPUT, coef != NULL, &n);
     return run_counted(ex, s, t, &d, n);
   }
   if (use_shared(ex)) {
@@ -544,13 +559,14 @@ static int grad_input(dam_exec *ex, const dam_tensor *gy, const dam_tensor *w,
   if (err)
     return err;
   d.relu_x = relu_x != NULL;
+  const dam_tensor *coef, *src = dw_source(ex, &d, t[3], &coef);
   conv_push s1;
   if (!use_depthwise(&d) || !dam__dw_flat_twin(ex, &d, &s1))
-    return grad_input_pass(ex, gy, w, gx, t[3], d);
+    return grad_input_pass(ex, gy, w, gx, src, coef, d);
   dam_tensor *full;
   if ((err = twin_gy(ex, gy, &s1, d.sh, share, &full)))
     return err;
-  err = grad_input_pass(ex, full, w, gx, t[3], s1);
+  err = grad_input_pass(ex, full, w, gx, src, coef, s1);
   if (!share)
     dam_tensor_release(ex, full);
   return err;
@@ -601,10 +617,12 @@ static void choose_parts(dam_exec *ex, conv_push *d, uint64_t rows,
   d->parts = div_up(rows, d->rows_per_part);
 }
 
-/* The weight gradient in d's geometry: picks the shader. */
+/* The weight gradient in d's geometry: picks the shader (coef as
+ * dw_source's). */
 static int grad_weight_pass(dam_exec *ex, const dam_tensor *x,
                             const dam_tensor *gy, dam_tensor *const *gw,
-                            uint32_t n_gw, conv_push d) {
+                            uint32_t n_gw, const dam_tensor *coef,
+                            conv_push d) {
   uint64_t gw_numel = 0;
   for (uint32_t i = 0; i < n_gw; i++)
     gw_numel += gw[i]->numel;
@@ -616,7 +634,7 @@ static int grad_weight_pass(dam_exec *ex, const dam_tensor *x,
   uint64_t rows = (uint64_t)d.N * d.OH, min_rows = MIN_ROWS;
   bool flat = false;
   if (use_depthwise(&d)) {
-    s = dam__dw_grad_weight_shader(&d, gw_numel, &per_part, &flat);
+    s = dam__dw_grad_weight_shader(&d, coef != NULL, &per_part, &flat);
   } else if (use_shared(ex)) {
     s = &shader_conv2d_grad_weight_tiled;
     d.tiles_n = div_up((uint64_t)d.Cg * khw, SHARED_BN);
@@ -659,7 +677,7 @@ static int grad_weight_pass(dam_exec *ex, const dam_tensor *x,
     out = partial;
   }
   d.accumulate = out == gw[0];
-  const dam_tensor *pass[] = {x, gy, out};
+  const dam_tensor *pass[] = {x, gy, out, coef};
   err = tiled ? run_tiled(ex, s, pass, &d, per_part * d.parts)
               : run_counted(ex, s, pass, &d, per_part * d.parts);
   if (!partial)
@@ -677,14 +695,16 @@ static int grad_weight_pass(dam_exec *ex, const dam_tensor *x,
 static int grad_weight_run(dam_exec *ex, const dam_tensor *x,
                            const dam_tensor *gy, dam_tensor *const *gw,
                            uint32_t n_gw, conv_push d, dam_tensor **share) {
+  const dam_tensor *coef;
+  x = dw_source(ex, &d, x, &coef);
   conv_push s1;
   if (!use_depthwise(&d) || !dam__dw_flat_twin(ex, &d, &s1))
-    return grad_weight_pass(ex, x, gy, gw, n_gw, d);
+    return grad_weight_pass(ex, x, gy, gw, n_gw, coef, d);
   dam_tensor *full;
   int err = twin_gy(ex, gy, &s1, d.sh, share, &full);
   if (err)
     return err;
-  err = grad_weight_pass(ex, x, full, gw, n_gw, s1);
+  err = grad_weight_pass(ex, x, full, gw, n_gw, coef, s1);
   if (!share)
     dam_tensor_release(ex, full);
   return err;

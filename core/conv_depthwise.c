@@ -44,6 +44,38 @@
 #include "conv2d_dw_fwd_flat3d2_odd_keep2.spv.h"
 #include "conv2d_dw_fwd_flat5_odd_keep2.spv.h"
 #include "conv2d_dw_fwd_flat5d2_odd_keep2.spv.h"
+#include "conv2d_dw_fwd_flat3_bn.spv.h"
+#include "conv2d_dw_fwd_flat3_odd_bn.spv.h"
+#include "conv2d_dw_fwd_flat3_keep2_bn.spv.h"
+#include "conv2d_dw_fwd_flat3_odd_keep2_bn.spv.h"
+#include "conv2d_dw_fwd_flat3d2_bn.spv.h"
+#include "conv2d_dw_fwd_flat3d2_odd_bn.spv.h"
+#include "conv2d_dw_fwd_flat3d2_keep2_bn.spv.h"
+#include "conv2d_dw_fwd_flat3d2_odd_keep2_bn.spv.h"
+#include "conv2d_dw_fwd_flat5_bn.spv.h"
+#include "conv2d_dw_fwd_flat5_odd_bn.spv.h"
+#include "conv2d_dw_fwd_flat5_keep2_bn.spv.h"
+#include "conv2d_dw_fwd_flat5_odd_keep2_bn.spv.h"
+#include "conv2d_dw_fwd_flat5d2_bn.spv.h"
+#include "conv2d_dw_fwd_flat5d2_odd_bn.spv.h"
+#include "conv2d_dw_fwd_flat5d2_keep2_bn.spv.h"
+#include "conv2d_dw_fwd_flat5d2_odd_keep2_bn.spv.h"
+#include "conv2d_dw_grad_input_flat3_bn.spv.h"
+#include "conv2d_dw_grad_input_flat3_odd_bn.spv.h"
+#include "conv2d_dw_grad_input_flat3d2_bn.spv.h"
+#include "conv2d_dw_grad_input_flat3d2_odd_bn.spv.h"
+#include "conv2d_dw_grad_input_flat5_bn.spv.h"
+#include "conv2d_dw_grad_input_flat5_odd_bn.spv.h"
+#include "conv2d_dw_grad_input_flat5d2_bn.spv.h"
+#include "conv2d_dw_grad_input_flat5d2_odd_bn.spv.h"
+#include "conv2d_dw_grad_weight_flat3_bn.spv.h"
+#include "conv2d_dw_grad_weight_flat3_odd_bn.spv.h"
+#include "conv2d_dw_grad_weight_flat3d2_bn.spv.h"
+#include "conv2d_dw_grad_weight_flat3d2_odd_bn.spv.h"
+#include "conv2d_dw_grad_weight_flat5_bn.spv.h"
+#include "conv2d_dw_grad_weight_flat5_odd_bn.spv.h"
+#include "conv2d_dw_grad_weight_flat5d2_bn.spv.h"
+#include "conv2d_dw_grad_weight_flat5d2_odd_bn.spv.h"
 #include "conv2d_dw_grad_weight.spv.h"
 #include "conv2d_dw_fwd_tw4.spv.h"
 #include "conv2d_dw_fwd_tw8.spv.h"
@@ -94,30 +126,40 @@ static const dam_shader *const dw_rows[2][3][3] = {
     {DW_ROW_TABLE(fwd), DW_ROW_TABLE(fwd_slide3), DW_ROW_TABLE(fwd_slide5)},
     {DW_ROW_TABLE(grad_input), DW_ROW_TABLE(grad_input_slide3),
      DW_ROW_TABLE(grad_input_slide5)}};
-/* The _flat shaders of one kernel (3, 3d2, 5, 5d2): for planes of 4k
- * pixels, and (_odd) of any size. */
-#define DW_FLAT_PASSES(K)                                                     \
-  DAM_SHADER_TEXEL(conv2d_dw_fwd_flat##K, 3, 0x4, 0x1, sizeof(conv_push));    \
-  DAM_SHADER_TEXEL(conv2d_dw_fwd_flat##K##_keep2, 3, 0x4, 0x1,                \
+/* The _flat shaders of one kernel (3, 3d2, 5, 5d2) and plane (4k pixels,
+ * or _odd: any), and (BN _bn, B 1) those reading a batch norm's input
+ * through its coefficients, bound last. */
+#define DW_FLAT_PASSES(K, BN, B)                                              \
+  DAM_SHADER_TEXEL(conv2d_dw_fwd_flat##K##BN, 3 + B, 0x4, 0x1,                \
                    sizeof(conv_push));                                        \
-  DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat##K, 5, 0x4, 0x19,                \
+  DAM_SHADER_TEXEL(conv2d_dw_fwd_flat##K##_keep2##BN, 3 + B, 0x4, 0x1,        \
                    sizeof(conv_push));                                        \
-  DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat##K, 3, 0x4, 0x3,                \
+  DAM_SHADER_TEXEL(conv2d_dw_grad_input_flat##K##BN, 5 + B, 0x4, 0x19,        \
+                   sizeof(conv_push));                                        \
+  DAM_SHADER_TEXEL(conv2d_dw_grad_weight_flat##K##BN, 3 + B, 0x4, 0x3,        \
                    sizeof(conv_push))
-#define DW_FLAT_SHADERS(K) DW_FLAT_PASSES(K); DW_FLAT_PASSES(K##_odd)
+#define DW_FLAT_SHADERS(K)                                                    \
+  DW_FLAT_PASSES(K, , 0);                                                     \
+  DW_FLAT_PASSES(K##_odd, , 0);                                               \
+  DW_FLAT_PASSES(K, _bn, 1);                                                  \
+  DW_FLAT_PASSES(K##_odd, _bn, 1)
 DW_FLAT_SHADERS(3);
 DW_FLAT_SHADERS(3d2);
 DW_FLAT_SHADERS(5);
 DW_FLAT_SHADERS(5d2);
-#define DW_FLAT_TABLE(K)                                                      \
-  {&shader_conv2d_dw_fwd_flat##K, &shader_conv2d_dw_grad_input_flat##K,      \
-   &shader_conv2d_dw_grad_weight_flat##K, &shader_conv2d_dw_fwd_flat##K##_keep2}
-/* By plane (4k pixels, any), kernel (3, 3d2, 5, 5d2) and pass. */
-static const dam_shader *const dw_flat[2][4][4] = {
-    {DW_FLAT_TABLE(3), DW_FLAT_TABLE(3d2), DW_FLAT_TABLE(5),
-     DW_FLAT_TABLE(5d2)},
-    {DW_FLAT_TABLE(3_odd), DW_FLAT_TABLE(3d2_odd), DW_FLAT_TABLE(5_odd),
-     DW_FLAT_TABLE(5d2_odd)}};
+#define DW_FLAT_TABLE(K, BN)                                                  \
+  {&shader_conv2d_dw_fwd_flat##K##BN,                                         \
+   &shader_conv2d_dw_grad_input_flat##K##BN,                                  \
+   &shader_conv2d_dw_grad_weight_flat##K##BN,                                 \
+   &shader_conv2d_dw_fwd_flat##K##_keep2##BN}
+#define DW_FLAT_KERNELS(P, BN)                                                \
+  {DW_FLAT_TABLE(3##P, BN), DW_FLAT_TABLE(3d2##P, BN), DW_FLAT_TABLE(5##P, BN), \
+   DW_FLAT_TABLE(5d2##P, BN)}
+/* By input (x, a batch norm's), plane (4k pixels, any), kernel (3, 3d2, 5,
+ * 5d2) and pass. */
+static const dam_shader *const dw_flat[2][2][4][4] = {
+    {DW_FLAT_KERNELS(, ), DW_FLAT_KERNELS(_odd, )},
+    {DW_FLAT_KERNELS(, _bn), DW_FLAT_KERNELS(_odd, _bn)}};
 
 #define DW_SLIDE_MAXK 5
 /* Most output vec4s of a plane one _flat invocation walks on a CPU device
@@ -162,9 +204,9 @@ static const dam_shader *dw_rows_shader(conv_push *d, enum conv_pass pass,
 
 /* The depthwise _flat shaders: stride 1, 3x3 or 5x5 with dilation 1 or 2
  * on both axes and size-keeping padding.  Returns the shader of the pass
- * and sets d's chunking, or NULL. */
+ * (bn: its _bn variant) and sets d's chunking, or NULL. */
 static const dam_shader *use_flat(conv_push *d, enum conv_pass pass,
-                                  uint32_t steps) {
+                                  uint32_t steps, bool bn) {
   if (d->sh != 1 || d->sw != 1 || d->KH != d->KW || d->dh != d->dw ||
       d->ph != d->pw || 2 * d->ph != d->dh * (d->KH - 1) ||
       (d->KH != 3 && d->KH != 5) || (d->dh != 1 && d->dh != 2))
@@ -173,7 +215,7 @@ static const dam_shader *use_flat(conv_push *d, enum conv_pass pass,
   d->tiles_n = div_up(groups, steps);
   d->tiles_m = div_up(groups, d->tiles_n);
   int kernel = (d->KH == 5) * 2 + (d->dh == 2);
-  return dw_flat[(d->H * d->W) % 4 != 0][kernel][pass];
+  return dw_flat[bn][(d->H * d->W) % 4 != 0][kernel][pass];
 }
 
 bool dam__dw_flat_twin(dam_exec *ex, const conv_push *d, conv_push *s1) {
@@ -183,7 +225,23 @@ bool dam__dw_flat_twin(dam_exec *ex, const conv_push *d, conv_push *s1) {
   s1->sh = s1->sw = 1;
   s1->OH = d->H;
   s1->OW = d->W;
-  return use_flat(s1, PASS_FORWARD, DW_FLAT_STEPS) != NULL;
+  return use_flat(s1, PASS_FORWARD, DW_FLAT_STEPS, false) != NULL;
+}
+
+/* Whether a _flat weight gradient's partial sums, a copy of gw's C K x K
+ * floats per (image, chunk), fit MAX_PARTIAL (d's chunking set). */
+static bool flat_parts_fit(const conv_push *d) {
+  return (uint64_t)d->N * d->tiles_n * d->C * d->KH * d->KW <= MAX_PARTIAL;
+}
+
+bool dam__dw_reads_bn(dam_exec *ex, const conv_push *d, const dam_tensor *x) {
+  if (!d->relu_x || !x->bn_of || x->mem.block)
+    return false;
+  conv_push f = *d;
+  if ((d->sh != 1 || d->sw != 1) && !dam__dw_flat_twin(ex, d, &f))
+    return false;
+  return use_flat(&f, PASS_GRAD_WEIGHT, DW_FLAT_STEPS, true) &&
+         flat_parts_fit(&f);
 }
 
 dam_tensor *dam__dw_twin_planes(dam_exec *ex, const conv_push *s1) {
@@ -211,9 +269,10 @@ int dam__dw_spread_gy(dam_exec *ex, const dam_tensor *gy,
 }
 
 const dam_shader *dam__dw_shader(dam_exec *ex, conv_push *d,
-                                 enum conv_pass pass, uint64_t *invocations) {
+                                 enum conv_pass pass, bool bn,
+                                 uint64_t *invocations) {
   const dam_shader *s = use_flat(
-      d, pass, dam__k_cpu_device(ex) ? DW_FLAT_STEPS : DW_FLAT_GPU_STEPS);
+      d, pass, dam__k_cpu_device(ex) ? DW_FLAT_STEPS : DW_FLAT_GPU_STEPS, bn);
   if (s) {
     *invocations = (uint64_t)d->N * d->C * d->tiles_n;
     return s;
@@ -221,10 +280,10 @@ const dam_shader *dam__dw_shader(dam_exec *ex, conv_push *d,
   return dw_rows_shader(d, pass, invocations);
 }
 
-const dam_shader *dam__dw_grad_weight_shader(conv_push *d, uint64_t gw_numel,
+const dam_shader *dam__dw_grad_weight_shader(conv_push *d, bool bn,
                                              uint64_t *per_part, bool *flat) {
-  const dam_shader *s = use_flat(d, PASS_GRAD_WEIGHT, DW_FLAT_STEPS);
-  *flat = s && (uint64_t)d->N * d->tiles_n * gw_numel <= MAX_PARTIAL;
+  const dam_shader *s = use_flat(d, PASS_GRAD_WEIGHT, DW_FLAT_STEPS, bn);
+  *flat = s && flat_parts_fit(d);
   if (*flat) {
     *per_part = d->C;
     return s;

@@ -38,15 +38,25 @@ static inline uint32_t div_up(uint64_t a, uint64_t b) {
 
 /* The shader of a depthwise forward or gradient-to-the-input pass in d's
  * geometry and its invocation count: a _flat shader where one takes the
- * shape, otherwise a row shader.  Sets d's tiling. */
+ * shape, otherwise a row shader.  Sets d's tiling.  bn (only where
+ * dam__dw_reads_bn said so): the _flat shader's _bn variant. */
 const dam_shader *dam__dw_shader(dam_exec *ex, conv_push *d,
-                                 enum conv_pass pass, uint64_t *invocations);
+                                 enum conv_pass pass, bool bn,
+                                 uint64_t *invocations);
 
 /* The shader of a depthwise weight gradient in d's geometry and the
  * invocations of one part; *flat for a _flat shader, which writes a part
- * per (image, chunk): d->N * d->tiles_n parts of gw_numel floats. */
-const dam_shader *dam__dw_grad_weight_shader(conv_push *d, uint64_t gw_numel,
+ * per (image, chunk): d->N * d->tiles_n parts of d->C * KH * KW floats.
+ * bn as in dam__dw_shader. */
+const dam_shader *dam__dw_grad_weight_shader(conv_push *d, bool bn,
                                              uint64_t *per_part, bool *flat);
+
+/* Whether the depthwise passes in d's geometry (relu_x set), whose input
+ * is relu(x), read x, an unmade batch-norm output (dam_tensor.bn_of),
+ * through its recipe instead of making it: where every pass takes a
+ * _flat shader, each of which has a _bn variant binding the batch norm's
+ * input in x's place and its coefficients after the pass's own tensors. */
+bool dam__dw_reads_bn(dam_exec *ex, const conv_push *d, const dam_tensor *x);
 
 /* A strided depthwise conv d on a CPU device whose stride-1 twin (same
  * kernel, dilation and size-keeping padding) takes a _flat shader runs as

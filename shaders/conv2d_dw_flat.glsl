@@ -29,8 +29,18 @@
 // With KEEP2 (the _keep2 variants) the forward is a stride-2 conv's
 // stride-1 twin: it stores only the outputs at even rows and columns, each
 // at (row / 2, col / 2) of an OH x OW plane.
+// With BN_X (the _bn variants) the input, or for the gradient to the input
+// the relu's, is a batch norm's not yet made, read through the plane's
+// channel's coefficients at the binding after the others
+// (conv2d_bn_x.glsl).
 #extension GL_EXT_control_flow_attributes : require
 layout(binding = 0) uniform samplerBuffer s4;  // vec4 texels
+#ifdef GRAD
+#define BN_COEF 5
+#else
+#define BN_COEF 3
+#endif
+#include "conv2d_bn_x.glsl"
 #if defined(GRAD_WEIGHT)
 layout(binding = 1) uniform samplerBuffer g4;
 layout(std430, binding = 2) writeonly buffer O { float part[]; };
@@ -57,7 +67,7 @@ vec4 load(int v, int n4) {
 #ifdef GRAD
   return t; // gy: the relu applies to the output (conv_gx4)
 #else
-  return conv_x(t);
+  return conv_x(bn_x(t));
 #endif
 }
 
@@ -73,6 +83,7 @@ void main() {
   uint id = dam_linear_id();
   if (id >= p.count) return;
   uint chunk = id % p.tiles_n, plane = id / p.tiles_n, c = plane % p.C;
+  bn_x_begin(c);
   int h = int(p.H), wd = int(p.W), hw = h * wd;
   int groups = (hw + 3) / 4, first = int(chunk * p.tiles_m);
   int last = min(first + int(p.tiles_m), groups);

@@ -5,6 +5,7 @@
 #include "harness.h"
 #include "conv.h"
 #include "error.h"
+#include "kernel_util.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -442,6 +443,92 @@ static void backward_both(void **state) {
   }
 }
 
+/* Whether every depthwise pass of cc takes a _flat shader: a size-keeping
+ * 3x3 or 5x5 kernel, dilated by 1 or 2, at stride 1, or on CPU devices at
+ * equal strides (their stride-1 twin). */
+static bool takes_flat(const conv_case *cc, bool cpu) {
+  uint32_t sh = geom1(cc->g.stride[0]), sw = geom1(cc->g.stride[1]);
+  uint32_t dh = geom1(cc->g.dilation[0]), dw = geom1(cc->g.dilation[1]);
+  bool kernel = cc->kh == cc->kw && (cc->kh == 3 || cc->kh == 5) &&
+                dh == dw && dh <= 2 && cc->g.pad[0] == cc->g.pad[1] &&
+                2 * cc->g.pad[0] == dh * (cc->kh - 1);
+  return kernel && sh == sw && (sh == 1 || cpu);
+}
+
+/* A depthwise conv whose input is relu(y), y a batch norm's output not
+ * yet made (dam_tensor.bn_of, bn_coef): the forward and both gradients
+ * against the reference on relu(((x - a) - b) * c + d) with channel
+ * coefficients (a, b, c, d).  y stays unmade where every pass takes a
+ * _flat shader (their _bn variants) and is made elsewhere. */
+static void through_unmade_batchnorm(void **state) {
+  harness *h = *state;
+  size_t unmade = 0;
+  for (size_t i = 0; i < N_CASES; i++) {
+    const conv_case *cc = &cases[i];
+    dam_shape xs = x_shape(cc), ws = w_shape(cc), ys = y_shape(cc);
+    dam_tensor shape_only = {.shape = ws};
+    if (!dam_k_conv2d_folds_relu(&shape_only, &cc->g))
+      continue;
+    size_t nx = dam_shape_numel(&xs), nw = dam_shape_numel(&ws),
+           ny = dam_shape_numel(&ys), plane = (size_t)cc->h * cc->w;
+    float *x = harness_random(h, nx, -1, 1), *w = harness_random(h, nw, -1, 1);
+    float *gy = harness_random(h, ny, -1, 1), *px = harness_random(h, nx, -1, 1);
+    float *pw = harness_random(h, nw, -1, 1);
+    float *coef = harness_random(h, 4 * (size_t)cc->c, -0.5f, 0.5f);
+    double *v = malloc(nx * sizeof *v), *dw = to_double(w, nw),
+           *dgy = to_double(gy, ny), *want_y = calloc(ny, sizeof *want_y),
+           *want_x = calloc(nx, sizeof *want_x),
+           *want_w = calloc(nw, sizeof *want_w);
+    assert_true(v && want_y && want_x && want_w);
+    bool *on = malloc(nx * sizeof *on);
+    assert_non_null(on);
+    for (uint32_t c = 0; c < cc->c; c++)
+      coef[4 * c + 2] += 1.25f; /* scales in [0.75, 1.75] */
+    for (size_t k = 0; k < nx; k++) {
+      const float *a = coef + 4 * ((k / plane) % cc->c);
+      float bn = ((x[k] - a[0]) - a[1]) * a[2] + a[3];
+      on[k] = bn > 0;
+      v[k] = on[k] ? bn : 0;
+    }
+    reference(cc, FWD, v, dw, want_y);
+    reference(cc, GRAD_INPUT, dgy, dw, want_x);
+    reference(cc, GRAD_WEIGHT, v, dgy, want_w);
+    for (size_t k = 0; k < nx; k++)
+      want_x[k] = (on[k] ? want_x[k] : 0) + px[k];
+    for (size_t k = 0; k < nw; k++)
+      want_w[k] += pw[k];
+    dam_tensor *y = dam_tensor_new(h->ex, &xs, false);
+    assert_non_null(y);
+    dam_tensor_release(h->ex, y);
+    y->bn_of = harness_tensor(h, xs, x);
+    y->bn_coef = harness_tensor(h, dam_shape4(4 * cc->c, 0, 0, 0), coef);
+    dam_tensor *tw = harness_tensor(h, ws, w), *out = harness_tensor(h, ys, NULL);
+    dam_tensor *gx = harness_tensor(h, xs, px), *gw = harness_tensor(h, ws, pw);
+    if (dam_k_conv2d_relu(h->ex, y, tw, &cc->g, out) ||
+        dam_k_conv2d_backward_acc(h->ex, y, true, tw, &cc->g,
+                                  harness_tensor(h, ys, gy), gx, gw))
+      fail_msg("case %zu: %s", i, dam_last_error());
+    bool flat = takes_flat(cc, dam__k_cpu_device(h->ex));
+    if (flat == (y->mem.block != NULL))
+      fail_msg("case %zu: the batch norm's output was %s", i,
+               flat ? "made" : "not made");
+    unmade += flat;
+    float *got_y = harness_read(h, out), *got_x = harness_read(h, gx);
+    float *got_w = harness_read(h, gw);
+    double ey = harness_max_rel_err(got_y, want_y, ny),
+           ex = harness_max_rel_err(got_x, want_x, nx),
+           ew = harness_max_rel_err(got_w, want_w, nw);
+    if (ey > 1e-4 || ex > 1e-4 || ew > 1e-4)
+      fail_msg("case %zu: max relative error %g (y), %g (gx), %g (gw)", i, ey,
+               ex, ew);
+    free(got_y), free(got_x), free(got_w), free(x), free(w), free(gy);
+    free(px), free(pw), free(coef), free(v), free(dw), free(dgy);
+    free(want_y), free(want_x), free(want_w), free(on);
+    assert_int_equal(dam_exec_end_step(h->ex), 0);
+  }
+  assert_true(unmade > 0);
+}
+
 /* The weight-gradient sum split into 1 part, a few, and more parts than
  * output rows (clamped), in each variant. */
 static void grad_weight_parts(void **state) {
@@ -648,6 +735,7 @@ int main(void) {
       cmocka_unit_test(grad_input_new),
       cmocka_unit_test(grad_weight_parts),
       cmocka_unit_test(backward_both),
+      cmocka_unit_test(through_unmade_batchnorm),
       cmocka_unit_test(bad_input_refused),
   };
   return cmocka_run_group_tests(tests, harness_setup, harness_teardown);
