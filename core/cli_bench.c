@@ -261,6 +261,16 @@ static int bench_convs(bench *b, uint32_t c, uint32_t hw) {
   return err;
 }
 
+/* The stems of the two benchmark configs on Fashion-MNIST's 28x28x1
+ * images: the quick start's 1->24 at stride 2, DARTS' default 1->48. */
+static int bench_stems(bench *b) {
+  int err = bench_conv(b, "stem 1->24 s2", 1, 24, 28, 3,
+                       (dam_conv2d_geom){.stride = {2, 2}, .pad = {1, 1}});
+  return err ? err
+             : bench_conv(b, "stem 1->48", 1, 48, 28, 3,
+                          (dam_conv2d_geom){.pad = {1, 1}});
+}
+
 /* ---- memory-bound layers ----------------------------------------------- */
 
 enum layer {
@@ -474,6 +484,8 @@ static int parse(int argc, char **argv, bench *b,
 
 static int run(bench *b) {
   int err = bench_copy(b);
+  if (!err)
+    err = bench_stems(b);
   for (size_t i = 0; i < sizeof stages / sizeof *stages && !err; i++) {
     err = bench_convs(b, stages[i].c, stages[i].hw);
     if (!err)

@@ -245,6 +245,22 @@ static bool use_depthwise(const conv_push *d) {
   return forced_variant == DAM__CONV2D_AUTO && d->Cg == 1 && d->Kg == 1;
 }
 
+/* One input channel per group feeding several outputs (a channel
+ * multiplier: the stems on one-channel images): the depthwise _flat
+ * shaders take its forward and weight gradient where they take the
+ * geometry at stride 1 (through the stride-1 twin, the quick start's
+ * stride-2 stem ran 3.6 -> 3.0 ms forward but 1.2 -> 3.0 ms for the
+ * weight gradient); its gradient to the input takes the general paths. */
+static bool use_multiplier(dam_exec *ex, const conv_push *d) {
+  return forced_variant == DAM__CONV2D_AUTO && d->Cg == 1 && d->Kg > 1 &&
+         d->sh == 1 && d->sw == 1 && dam__dw_all_flat(ex, d);
+}
+
+/* The depthwise shaders' forward and weight gradient. */
+static bool use_dw_shaders(dam_exec *ex, const conv_push *d) {
+  return use_depthwise(d) || use_multiplier(ex, d);
+}
+
 static bool use_shared(dam_exec *ex) {
   return forced_variant == DAM__CONV2D_SHARED ||
          (forced_variant == DAM__CONV2D_AUTO && !dam__k_cpu_device(ex));
@@ -270,6 +286,7 @@ const char *dam__conv2d_path(dam_exec *ex, const dam_shape *x,
   if (dims("conv2d", x, w, g, &d))
     return "invalid";
   return use_depthwise(&d)       ? "depthwise"
+         : use_multiplier(ex, &d) ? "multiplier"
          : use_shared(ex)        ? "shared"
          : use_packed(ex, &d)    ? "packed"
                                  : "register";
@@ -416,7 +433,7 @@ static int forward_pass(dam_exec *ex, const dam_tensor *x,
   const dam_tensor *t[] = {x, w, y, coef};
   uint64_t npix = (uint64_t)d.N * d.OH * d.OW;
   const dam_shader *s;
-  if (use_depthwise(&d)) {
+  if (use_dw_shaders(ex, &d)) {
     uint64_t n;
     s = dam__dw_shader(ex, &d, PASS_FORWARD, coef != NULL, &n);
     return run_counted(ex, s, t, &d, n);
@@ -446,7 +463,7 @@ static int forward(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
     return err;
   d.relu_x = relu_x;
   x = t[0] = dw_source(ex, &d, x, &t[3]);
-  if (!use_depthwise(&d) || !dam__dw_flat_twin(ex, &d, &s1))
+  if (!use_dw_shaders(ex, &d) || !dam__dw_flat_twin(ex, &d, &s1))
     return forward_pass(ex, x, w, y, t[3], d);
   if (d.sh == 2) { /* the twin stores only the pixels it keeps */
     uint64_t n;
@@ -633,7 +650,7 @@ static int grad_weight_pass(dam_exec *ex, const dam_tensor *x,
   uint32_t khw = d.KH * d.KW;
   uint64_t rows = (uint64_t)d.N * d.OH, min_rows = MIN_ROWS;
   bool flat = false;
-  if (use_depthwise(&d)) {
+  if (use_dw_shaders(ex, &d)) {
     s = dam__dw_grad_weight_shader(&d, coef != NULL, &per_part, &flat);
   } else if (use_shared(ex)) {
     s = &shader_conv2d_grad_weight_tiled;
@@ -698,7 +715,7 @@ static int grad_weight_run(dam_exec *ex, const dam_tensor *x,
   const dam_tensor *coef;
   x = dw_source(ex, &d, x, &coef);
   conv_push s1;
-  if (!use_depthwise(&d) || !dam__dw_flat_twin(ex, &d, &s1))
+  if (!use_dw_shaders(ex, &d) || !dam__dw_flat_twin(ex, &d, &s1))
     return grad_weight_pass(ex, x, gy, gw, n_gw, coef, d);
   dam_tensor *full;
   int err = twin_gy(ex, gy, &s1, d.sh, share, &full);

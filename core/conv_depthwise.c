@@ -228,24 +228,26 @@ bool dam__dw_flat_twin(dam_exec *ex, const conv_push *d, conv_push *s1) {
   return use_flat(s1, PASS_FORWARD, DW_FLAT_STEPS, false) != NULL;
 }
 
-/* Whether a _flat weight gradient's partial sums, a copy of gw's C K x K
+/* Whether a _flat weight gradient's partial sums, a copy of gw's K KH x KW
  * floats per (image, chunk), fit MAX_PARTIAL (d's chunking set). */
 static bool flat_parts_fit(const conv_push *d) {
-  return (uint64_t)d->N * d->tiles_n * d->C * d->KH * d->KW <= MAX_PARTIAL;
+  return (uint64_t)d->N * d->tiles_n * d->K * d->KH * d->KW <= MAX_PARTIAL;
 }
 
-bool dam__dw_reads_bn(dam_exec *ex, const conv_push *d, const dam_tensor *x) {
-  if (!d->relu_x || !x->bn_of || x->mem.block)
-    return false;
+bool dam__dw_all_flat(dam_exec *ex, const conv_push *d) {
   conv_push f = *d;
   if ((d->sh != 1 || d->sw != 1) && !dam__dw_flat_twin(ex, d, &f))
     return false;
-  return use_flat(&f, PASS_GRAD_WEIGHT, DW_FLAT_STEPS, true) &&
+  return use_flat(&f, PASS_GRAD_WEIGHT, DW_FLAT_STEPS, false) &&
          flat_parts_fit(&f);
 }
 
+bool dam__dw_reads_bn(dam_exec *ex, const conv_push *d, const dam_tensor *x) {
+  return d->relu_x && x->bn_of && !x->mem.block && dam__dw_all_flat(ex, d);
+}
+
 dam_tensor *dam__dw_twin_planes(dam_exec *ex, const conv_push *s1) {
-  dam_shape fs = dam_shape4(s1->N, s1->C, s1->H, s1->W);
+  dam_shape fs = dam_shape4(s1->N, s1->K, s1->H, s1->W);
   dam_tensor *t = dam_tensor_new(ex, &fs, false);
   if (!t)
     dam_fail(DAM_ENOMEM, "conv2d: stride-1 planes: %s", dam_last_error());
@@ -273,8 +275,9 @@ const dam_shader *dam__dw_shader(dam_exec *ex, conv_push *d,
                                  uint64_t *invocations) {
   const dam_shader *s = use_flat(
       d, pass, dam__k_cpu_device(ex) ? DW_FLAT_STEPS : DW_FLAT_GPU_STEPS, bn);
-  if (s) {
-    *invocations = (uint64_t)d->N * d->C * d->tiles_n;
+  if (s) { /* a plane of gx, or of y */
+    *invocations = (uint64_t)d->N * (pass == PASS_GRAD_INPUT ? d->C : d->K) *
+                   d->tiles_n;
     return s;
   }
   return dw_rows_shader(d, pass, invocations);
@@ -285,7 +288,7 @@ const dam_shader *dam__dw_grad_weight_shader(conv_push *d, bool bn,
   const dam_shader *s = use_flat(d, PASS_GRAD_WEIGHT, DW_FLAT_STEPS, bn);
   *flat = s && flat_parts_fit(d);
   if (*flat) {
-    *per_part = d->C;
+    *per_part = d->K;
     return s;
   }
   *per_part = (uint64_t)d->C * d->KH;

@@ -46,16 +46,23 @@ const dam_shader *dam__dw_shader(dam_exec *ex, conv_push *d,
 
 /* The shader of a depthwise weight gradient in d's geometry and the
  * invocations of one part; *flat for a _flat shader, which writes a part
- * per (image, chunk): d->N * d->tiles_n parts of d->C * KH * KW floats.
+ * per (image, chunk): d->N * d->tiles_n parts of d->K * KH * KW floats.
  * bn as in dam__dw_shader. */
 const dam_shader *dam__dw_grad_weight_shader(conv_push *d, bool bn,
                                              uint64_t *per_part, bool *flat);
 
+/* Whether the forward and the weight gradient in d's geometry (one input
+ * channel per group) take _flat shaders: at stride 1, or through the
+ * stride-1 twin (dam__dw_flat_twin), with the weight gradient's partial
+ * sums within bounds. */
+bool dam__dw_all_flat(dam_exec *ex, const conv_push *d);
+
 /* Whether the depthwise passes in d's geometry (relu_x set), whose input
  * is relu(x), read x, an unmade batch-norm output (dam_tensor.bn_of),
  * through its recipe instead of making it: where every pass takes a
- * _flat shader, each of which has a _bn variant binding the batch norm's
- * input in x's place and its coefficients after the pass's own tensors. */
+ * _flat shader (dam__dw_all_flat: the gradient to the input then does
+ * too), each of which has a _bn variant binding the batch norm's input in
+ * x's place and its coefficients after the pass's own tensors. */
 bool dam__dw_reads_bn(dam_exec *ex, const conv_push *d, const dam_tensor *x);
 
 /* A strided depthwise conv d on a CPU device whose stride-1 twin (same
@@ -67,7 +74,7 @@ bool dam__dw_reads_bn(dam_exec *ex, const conv_push *d, const dam_tensor *x);
  * geometry, when d runs so. */
 bool dam__dw_flat_twin(dam_exec *ex, const conv_push *d, conv_push *s1);
 
-/* A step tensor of the twin s1's N x C planes at full resolution. */
+/* A step tensor of the twin s1's N x K output planes at full resolution. */
 dam_tensor *dam__dw_twin_planes(dam_exec *ex, const conv_push *s1);
 
 /* *out = gy of a stride-`stride` conv spread over the zeroed planes of its

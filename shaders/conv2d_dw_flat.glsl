@@ -15,8 +15,11 @@
 // Binding 0 is x (or gy; vec4 texels), 1 the weights, 2 y (or gx); push
 // constants as conv2d.glsl with tiles_n chunks per plane and tiles_m
 // groups per chunk.
-// Invocation id owns one chunk of one plane and walks its output groups
-// in order.  The taps of kernel row j lie at flat distances (j D - P) W -
+// Invocation id owns one chunk of one output plane (of gx for GRAD, of
+// gy for GRAD_WEIGHT) and walks its output groups in order.  The forward
+// and GRAD_WEIGHT also take a channel multiplier (K = C Kg, one input
+// channel per group: the stems on one-channel images), output channel k
+// reading input channel k / Kg.  The taps of kernel row j lie at flat distances (j D - P) W -
 // P + s D from an output, so each kernel row is one span read through
 // aligned vec4s in a sliding window of NV (3, or 4 for a span of 12 at
 // 5x5 dilated by 2): one vec4 load per kernel row and output group, the
@@ -82,22 +85,25 @@ vec4 shifted(vec4 lo, vec4 hi, int a) {
 void main() {
   uint id = dam_linear_id();
   if (id >= p.count) return;
-  uint chunk = id % p.tiles_n, plane = id / p.tiles_n, c = plane % p.C;
+  uint chunk = id % p.tiles_n, plane = id / p.tiles_n;
+  uint outs = p.C * p.Kg;  // output channels (K names the kernel size here)
+  uint k_out = plane % outs, c = k_out / p.Kg;  // equal for depthwise
   bn_x_begin(c);
   int h = int(p.H), wd = int(p.W), hw = h * wd;
   int groups = (hw + 3) / 4, first = int(chunk * p.tiles_m);
   int last = min(first + int(p.tiles_m), groups);
-  int n4 = int((p.N * p.C * uint(hw) + 3u) / 4u);
-  int base = int(plane) * hw;  // the plane's first float
+  int n4 = int((p.N * p.C * uint(hw) + 3u) / 4u);  // the input's vec4s
+  int base = int(plane) * hw;  // the output plane's first float
+  int src = int((plane / outs) * p.C + c) * hw;  // the input plane's
   float wk[K][K];
   [[unroll]] for (int j = 0; j < K; j++)
     [[unroll]] for (int s = 0; s < K; s++)
 #ifdef GRAD_WEIGHT
       wk[j][s] = 0.0;  // the tap's gradient
 #elif defined(GRAD)
-      wk[j][s] = w[c * uint(K * K) + uint((K - 1 - j) * K + K - 1 - s)];
+      wk[j][s] = w[k_out * uint(K * K) + uint((K - 1 - j) * K + K - 1 - s)];
 #else
-      wk[j][s] = w[c * uint(K * K) + uint(j * K + s)];
+      wk[j][s] = w[k_out * uint(K * K) + uint(j * K + s)];
 #endif
   int y = 4 * first / wd, x = 4 * first % wd;
   // Kernel row j's taps for the four outputs of group q are floats
@@ -105,16 +111,19 @@ void main() {
   int r[K], e[K];
   vec4 win[K][NV];
   [[unroll]] for (int j = 0; j < K; j++) {
-    int dist = base + (j * D - P) * wd - P;
+    int dist = src + (j * D - P) * wd - P;
     r[j] = dist & 3;
     e[j] = (dist - r[j]) >> 2;
     [[unroll]] for (int i = 0; i < NV - 1; i++)
       win[j][i] = load(first + e[j] + i, n4);
   }
   int a = base & 3, b = base >> 2;  // the plane starts at float a of vec4 b
+#ifdef GRAD_WEIGHT
+  int g4_n = int((p.N * outs * uint(hw) + 3u) / 4u);  // gy's vec4s
+#endif
 #if defined(GRAD_WEIGHT) && defined(ODD_PLANES)
   // gy of group q: floats a .. a + 3 of vec4s q + b, q + b + 1
-  vec4 g_lo = texelFetch(g4, clamp(first + b, 0, n4 - 1));
+  vec4 g_lo = texelFetch(g4, clamp(first + b, 0, g4_n - 1));
 #endif
   for (int q = first; q < last; q++) {
     int col[4], row[4];
@@ -132,7 +141,7 @@ void main() {
         col_ok[k][s] = uint(col[k] + s * D - P) < uint(wd);
     float o[4] = float[4](0.0, 0.0, 0.0, 0.0);
 #if defined(GRAD_WEIGHT) && defined(ODD_PLANES)
-    vec4 g_hi = texelFetch(g4, clamp(q + b + 1, 0, n4 - 1));
+    vec4 g_hi = texelFetch(g4, clamp(q + b + 1, 0, g4_n - 1));
     vec4 g = shifted(g_lo, g_hi, a);
     g_lo = g_hi;
 #elif defined(GRAD_WEIGHT)
@@ -198,8 +207,8 @@ void main() {
   }
 #ifdef GRAD_WEIGHT
   // part (n, chunk) of the plane's image n
-  uint at = ((plane / p.C) * p.tiles_n + chunk) * p.C * uint(K * K) +
-            c * uint(K * K);
+  uint at = ((plane / outs) * p.tiles_n + chunk) * outs * uint(K * K) +
+            k_out * uint(K * K);
   [[unroll]] for (int j = 0; j < K; j++)
     [[unroll]] for (int s = 0; s < K; s++)
       part[at + uint(j * K + s)] = wk[j][s];
