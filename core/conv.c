@@ -54,6 +54,7 @@
 #include "conv2d_fwd_1x1_wt_tm8.spv.h"
 #include "conv2d_fwd_1x1_wt_tm8_set.spv.h"
 #include "conv2d_fwd_packed.spv.h"
+#include "conv2d_fwd_c1s2.spv.h"
 #include "conv2d_pack_w.spv.h"
 #include "conv2d_pack_x.spv.h"
 #include "conv2d_pack_x4.spv.h"
@@ -87,6 +88,7 @@ DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_wt_set, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_wt_tm8, 4, 0x4, 0xb, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_wt_tm8_set, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER(conv2d_fwd_packed, 3, 0x4, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_c1s2, 3, 0x4, 0x1, sizeof(conv_push));
 DAM_SHADER(conv2d_pack_x, 2, 0x2, sizeof(conv_push));
 DAM_SHADER(conv2d_pack_x4, 2, 0x2, sizeof(conv_push));
 DAM_SHADER(conv2d_pack_x_odd, 2, 0x2, sizeof(conv_push));
@@ -105,6 +107,7 @@ DAM_SHADER(conv2d_pack_w, 2, 0x2, sizeof(conv_push));
 #define PACKED_1X1_ODD_TV 4
 #define GW_1X1_TM 8
 #define GW_1X1_TN 8
+#define C1S2_TW 8
 #define SHARED_BM 32
 #define SHARED_BN 32
 #define LOCAL_SIZE 64
@@ -256,6 +259,15 @@ static bool use_multiplier(dam_exec *ex, const conv_push *d) {
          d->sh == 1 && d->sw == 1 && dam__dw_all_flat(ex, d);
 }
 
+/* The forward of a 3x3 conv at stride 2 whose groups read one input
+ * channel each, on CPU devices (conv2d_fwd_c1s2.comp: the quick start's
+ * stem); depthwise ones run as their stride-1 twin instead. */
+static bool use_c1s2(dam_exec *ex, const conv_push *d) {
+  return forced_variant == DAM__CONV2D_AUTO && dam__k_cpu_device(ex) &&
+         d->Cg == 1 && d->Kg > 1 && d->KH == 3 && d->KW == 3 &&
+         d->sh == 2 && d->sw == 2 && d->dh == 1 && d->dw == 1;
+}
+
 /* The depthwise shaders' forward and weight gradient. */
 static bool use_dw_shaders(dam_exec *ex, const conv_push *d) {
   return use_depthwise(d) || use_multiplier(ex, d);
@@ -287,6 +299,7 @@ const char *dam__conv2d_path(dam_exec *ex, const dam_shape *x,
     return "invalid";
   return use_depthwise(&d)       ? "depthwise"
          : use_multiplier(ex, &d) ? "multiplier"
+         : use_c1s2(ex, &d)       ? "c1s2"
          : use_shared(ex)        ? "shared"
          : use_packed(ex, &d)    ? "packed"
                                  : "register";
@@ -437,6 +450,11 @@ static int forward_pass(dam_exec *ex, const dam_tensor *x,
     uint64_t n;
     s = dam__dw_shader(ex, &d, PASS_FORWARD, coef != NULL, &n);
     return run_counted(ex, s, t, &d, n);
+  }
+  if (use_c1s2(ex, &d)) {
+    d.tiles_n = div_up(d.OW, C1S2_TW);
+    return run_counted(ex, &shader_conv2d_fwd_c1s2, t, &d,
+                       (uint64_t)d.N * d.K * d.OH * d.tiles_n);
   }
   if (use_shared(ex)) {
     d.tiles_n = div_up(npix, SHARED_BN);

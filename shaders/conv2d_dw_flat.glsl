@@ -19,10 +19,11 @@
 // gy for GRAD_WEIGHT) and walks its output groups in order.  The forward
 // and GRAD_WEIGHT also take a channel multiplier (K = C Kg, one input
 // channel per group: the stems on one-channel images), output channel k
-// reading input channel k / Kg.  The taps of kernel row j lie at flat distances (j D - P) W -
-// P + s D from an output, so each kernel row is one span read through
-// aligned vec4s in a sliding window of NV (3, or 4 for a span of 12 at
-// 5x5 dilated by 2): one vec4 load per kernel row and output group, the
+// reading input channel k / Kg.  The taps of kernel row j lie at flat
+// distances (j D - P) W - P + s D from an output, so each kernel row is
+// one span read through aligned vec4s in a sliding window of NV (3, or 4
+// for a span of 12 at 5x5 dilated by 2): one vec4 load per kernel row and
+// output group, the
 // misalignment (of the span, and with ODD_PLANES of the plane) fixed by a
 // select per float.  With ODD_PLANES outputs are stored per float, those
 // past the plane dropped; otherwise as vec4s.

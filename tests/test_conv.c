@@ -90,13 +90,19 @@ static const conv_case cases[] = {
      GEOM(.stride = {2, 2}, .pad = {4, 4}, .dilation = {2, 2}, .groups = 5)},
     /* a channel multiplier (one input channel per group) on the depthwise
      * _flat shaders: a stem on one-channel images, on a 7x7 plane, two
-     * groups of three outputs at 5x5, dilated by 2 on 9x9; at stride 2
-     * the general paths */
+     * groups of three outputs at 5x5, dilated by 2 on 9x9 */
     {3, 1, 12, 12, 24, 3, 3, GEOM(.pad = {1, 1})},
     {2, 1, 7, 7, 6, 3, 3, GEOM(.pad = {1, 1})},
     {2, 2, 8, 8, 6, 5, 5, GEOM(.pad = {2, 2}, .groups = 2)},
     {1, 1, 9, 9, 4, 3, 3, GEOM(.pad = {2, 2}, .dilation = {2, 2})},
     {2, 1, 10, 10, 8, 3, 3, GEOM(.stride = {2, 2}, .pad = {1, 1})},
+    /* and at stride 2 (conv2d_fwd_c1s2 on CPU devices): the quick start's
+     * stem, odd sizes with two groups of two outputs, no padding, rows
+     * of more than one tile of outputs */
+    {3, 1, 28, 28, 24, 3, 3, GEOM(.stride = {2, 2}, .pad = {1, 1})},
+    {2, 2, 9, 11, 4, 3, 3, GEOM(.stride = {2, 2}, .pad = {1, 1}, .groups = 2)},
+    {2, 1, 9, 9, 4, 3, 3, GEOM(.stride = {2, 2})},
+    {1, 1, 5, 40, 3, 3, 3, GEOM(.stride = {2, 2}, .pad = {1, 1})},
     /* the packed forward's edges: K past a 16-row tile, 1 to 3 channels
      * per group (one partly filled vec4), 7x7 images (49 pixels, tiles
      * across images), 4k + 1 and 4k + 2 channels */

@@ -1,0 +1,63 @@
+// Forward of a 3x3 convolution at stride 2, dilation 1, whose groups each
+// read one input channel (Cg = 1, any Kg): the quick start's stem on
+// one-channel images, which the packed path pads to four channels (CPU
+// devices).  Invocation id takes TW outputs of one row of one output
+// plane (n, k), from input channel k / Kg.  Kernel row r's inputs for
+// them are the 2 TW + 1 floats from column 2 ow0 - pw of input row
+// 2 oh - ph + r on, read as the NV aligned vec4s that hold them; each
+// tap's column and row mask the padding (and whatever a vec4 holds past
+// the row).  The nine weights stay in registers.
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
+layout(local_size_x = 64) in;
+#include "diffautoml/dam_shader.glsl"
+#include "conv2d.glsl"
+layout(binding = 0) uniform samplerBuffer x;  // vec4 texels
+layout(std430, binding = 1) readonly buffer Wt { float w[]; };
+layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+
+#define TW 8
+#define SPAN (2 * TW + 1)
+#define NV ((SPAN + 3 + 3) / 4)  // vec4s holding SPAN floats at any alignment
+
+void main() {
+  uint id = dam_linear_id();
+  if (id >= p.count) return;
+  uint row = dam_udiv(id, p.tiles_n), chunk = id - row * p.tiles_n;
+  uint plane = dam_udiv(row, p.OH), oh = row - plane * p.OH;
+  uint n = dam_udiv(plane, p.K), k = plane - n * p.K, c = dam_udiv(k, p.Kg);
+  int h = int(p.H), wd = int(p.W), ow0 = int(chunk) * TW;
+  int n4 = int((p.N * p.C * p.H * p.W + 3u) / 4u);
+  float wk[9];
+  [[unroll]] for (int t = 0; t < 9; t++) wk[t] = w[k * 9u + uint(t)];
+  float acc[TW];
+  [[unroll]] for (int j = 0; j < TW; j++) acc[j] = 0.0;
+  [[unroll]] for (int r = 0; r < 3; r++) {
+    int ih = 2 * int(oh) - int(p.ph) + r, col0 = 2 * ow0 - int(p.pw);
+    int first = ((int(n * p.C + c) * h + ih) * wd) + col0;
+    int a = first & 3, v0 = (first - a) >> 2;
+    float f[4 * NV];
+    [[unroll]] for (int i = 0; i < NV; i++) {
+      vec4 t = conv_x(texelFetch(x, clamp(v0 + i, 0, n4 - 1)));
+      f[4 * i] = t.x;
+      f[4 * i + 1] = t.y;
+      f[4 * i + 2] = t.z;
+      f[4 * i + 3] = t.w;
+    }
+    bool row_ok = uint(ih) < uint(h);
+    [[unroll]] for (int m = 0; m < SPAN; m++) {
+      float v = a == 0 ? f[m] : a == 1 ? f[m + 1] : a == 2 ? f[m + 2]
+                                                           : f[m + 3];
+      bool ok = row_ok && uint(col0 + m) < uint(wd);
+      v = ok ? v : 0.0;
+      // tap s of output j reads span float 2 j + s
+      [[unroll]] for (int j = 0; j < TW; j++)
+        [[unroll]] for (int s = 0; s < 3; s++)
+          if (2 * j + s == m) acc[j] = fma(wk[3 * r + s], v, acc[j]);
+    }
+  }
+  uint at = row * p.OW + uint(ow0);
+  [[unroll]] for (int j = 0; j < TW; j++)
+    if (ow0 + j < int(p.OW)) y[at + uint(j)] = acc[j];
+}
