@@ -23,6 +23,10 @@
 #include "bn_backward_channel_set.spv.h"
 #include "bn_backward_channel_flat.spv.h"
 #include "bn_backward_channel_flat_set.spv.h"
+#include "bn_backward_channel_pair.spv.h"
+#include "bn_backward_channel_pair_set.spv.h"
+#include "bn_backward_channel_flat_pair.spv.h"
+#include "bn_backward_channel_flat_pair_set.spv.h"
 #include "bn_backward_stats.spv.h"
 #include "bn_backward_stats_flat.spv.h"
 #include "bn_backward_stats_flat_wg.spv.h"
@@ -64,6 +68,11 @@ DAM_SHADER_SIZED(bn_backward_channel, 9, 0xE0, 0x3, 20, 8);
 DAM_SHADER_SIZED(bn_backward_channel_set, 9, 0xE0, 0x3, 20, 8);
 DAM_SHADER_SIZED(bn_backward_channel_flat, 9, 0xE0, 0x3, 20, 8);
 DAM_SHADER_SIZED(bn_backward_channel_flat_set, 9, 0xE0, 0x3, 20, 8);
+DAM_SHADER_SIZED(bn_backward_channel_pair, 14, 0x10E0, 0x203, 20, 8);
+DAM_SHADER_SIZED(bn_backward_channel_pair_set, 14, 0x10E0, 0x203, 20, 8);
+DAM_SHADER_SIZED(bn_backward_channel_flat_pair, 14, 0x10E0, 0x203, 20, 8);
+DAM_SHADER_SIZED(bn_backward_channel_flat_pair_set, 14, 0x10E0, 0x203, 20,
+                 8);
 
 /* Most invocations per channel in the one-pass reductions on a CPU
  * device, whose last one adds their partial sums alone, and on a GPU,
@@ -537,6 +546,21 @@ int dam_k_batchnorm_backward_xhat(dam_exec *ex, const dam_tensor *y,
                   save_invstd, gx, NULL, NULL, X_IS_XHAT);
 }
 
+/* The checks of dam_k_batchnorm_backward_scaled's arguments. */
+static int scaled_check(const char *op, const dam_tensor *x,
+                        const dam_tensor *gy, const dam_tensor *scale,
+                        const dam_tensor *save_mean,
+                        const dam_tensor *save_invstd, const dam_tensor *gx,
+                        bn_geom *g) {
+  int err = backward_check(op, x, gy, NULL, save_mean, save_invstd, gx, NULL,
+                           NULL, g);
+  if (!err && !gx)
+    err = dam_fail(DAM_EINVAL, "%s: gx is NULL", op);
+  if (!err && (!scale || scale->numel != 1))
+    err = dam_fail(DAM_EINVAL, "%s: the scale is not one element", op);
+  return err;
+}
+
 int dam_k_batchnorm_backward_scaled(dam_exec *ex, const dam_tensor *x,
                                     const dam_tensor *gy,
                                     const dam_tensor *scale,
@@ -545,13 +569,49 @@ int dam_k_batchnorm_backward_scaled(dam_exec *ex, const dam_tensor *x,
                                     dam_tensor *gx) {
   const char *op = "batchnorm_backward_scaled";
   bn_geom g;
-  int err = backward_check(op, x, gy, NULL, save_mean, save_invstd, gx, NULL,
-                           NULL, &g);
-  if (!err && !gx)
-    err = dam_fail(DAM_EINVAL, "%s: gx is NULL", op);
-  if (!err && (!scale || scale->numel != 1))
-    err = dam_fail(DAM_EINVAL, "%s: the scale is not one element", op);
+  int err = scaled_check(op, x, gy, scale, save_mean, save_invstd, gx, &g);
   return err ? err
              : backward_run(ex, op, x, gy, scale, NULL, save_mean,
                             save_invstd, gx, NULL, NULL, &g, 0);
+}
+
+int dam_k_batchnorm_backward_scaled_pair(dam_exec *ex,
+                                         const dam_tensor *const x[2],
+                                         const dam_tensor *gy,
+                                         const dam_tensor *const scale[2],
+                                         const dam_tensor *const mean[2],
+                                         const dam_tensor *const invstd[2],
+                                         dam_tensor *const gx[2]) {
+  const char *op = "batchnorm_backward_scaled";
+  bn_geom g[2];
+  int err = DAM_OK;
+  for (int i = 0; i < 2 && !err; i++)
+    err = scaled_check(op, x[i], gy, scale[i], mean[i], invstd[i], gx[i],
+                       &g[i]);
+  if (err)
+    return err;
+  if (!use_channel_pass(ex, &g[0]) || gx[0] == gx[1] || g[0].n != g[1].n ||
+      g[0].c != g[1].c || g[0].hw != g[1].hw) {
+    for (int i = 0; i < 2 && !err; i++)
+      err = backward_run(ex, op, x[i], gy, scale[i], NULL, mean[i],
+                         invstd[i], gx[i], NULL, NULL, &g[i], 0);
+    return err;
+  }
+  /* gamma, ggamma, gbeta: placeholders, as the flags say */
+  const dam_tensor *t[] = {x[0],    gy,       mean[0],   invstd[0], mean[0],
+                           gx[0],   gx[0],    gx[0],     scale[0],  x[1],
+                           mean[1], invstd[1], gx[1],    scale[1]};
+  struct { uint32_t n, c, hw, parts, flags; } p = {
+      g[0].n, g[0].c, g[0].hw, CHANNEL_LANES, GX_GIVEN | GY_SCALED};
+  static const dam_shader *const shaders[2][2] = {
+      {&shader_bn_backward_channel_pair, &shader_bn_backward_channel_pair_set},
+      {&shader_bn_backward_channel_flat_pair,
+       &shader_bn_backward_channel_flat_pair_set}};
+  bool set = gx[0]->zeros_pending && gx[1]->zeros_pending;
+  if (set) {
+    dam__k_take_zeros(gx[0]);
+    dam__k_take_zeros(gx[1]);
+  }
+  return dam__k_run(ex, shaders[g[0].hw % 4 != 0][set], t, &p,
+                    2ull * g[0].c * CHANNEL_LANES);
 }

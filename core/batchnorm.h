@@ -94,6 +94,18 @@ int dam_k_batchnorm_backward_scaled(dam_exec *ex, const dam_tensor *x,
                                     const dam_tensor *save_invstd,
                                     dam_tensor *gx);
 
+/* dam_k_batchnorm_backward_scaled for two norms of the same shape on one
+ * gy (a node sum's two terms): x[i], scale[i], mean[i], invstd[i] into
+ * gx[i]; one dispatch on CPU devices where the gx differ, else one per
+ * norm.  Errors as dam_k_batchnorm_backward_scaled, for either norm. */
+int dam_k_batchnorm_backward_scaled_pair(dam_exec *ex,
+                                         const dam_tensor *const x[2],
+                                         const dam_tensor *gy,
+                                         const dam_tensor *const scale[2],
+                                         const dam_tensor *const mean[2],
+                                         const dam_tensor *const invstd[2],
+                                         dam_tensor *const gx[2]);
+
 /* Internal (tests): split 1 makes the statistics and the backward take
  * the path of GPUs (many invocations per channel; the backward's sums,
  * then gx) on every device; 0 restores the choice by device.

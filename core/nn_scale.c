@@ -216,6 +216,28 @@ static int scale_add_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
   return err;
 }
 
+/* Where both terms of a pair take their gradients into their norms'
+ * inputs (norm_backward_here), both norms' backwards in one call, and
+ * bits 1 and 4 (their gradients) off *needs. */
+static int norm_backward_pair(dam_exec *ex, dam_tensor *const x[2],
+                              dam_tensor *const s[2], dam_tensor *gy,
+                              uint32_t *needs) {
+  for (int i = 0; i < 2; i++)
+    if (!(*needs & (1u << 2 * i)) || !pending_bn(x[i]) || !x[i]->bn_stats[0])
+      return DAM_OK;
+  const dam_tensor *in[2] = {x[0]->bn_of, x[1]->bn_of};
+  const dam_tensor *scale[2] = {s[0], s[1]};
+  const dam_tensor *mean[2] = {x[0]->bn_stats[0], x[1]->bn_stats[0]};
+  const dam_tensor *invstd[2] = {x[0]->bn_stats[1], x[1]->bn_stats[1]};
+  dam_tensor *gin[2] = {dam_tensor_grad(ex, x[0]->bn_of),
+                        dam_tensor_grad(ex, x[1]->bn_of)};
+  if (!gin[0] || !gin[1])
+    return DAM_ENOMEM;
+  *needs &= ~5u;
+  return dam_k_batchnorm_backward_scaled_pair(ex, in, gy, scale, mean, invstd,
+                                              gin);
+}
+
 /* in = {x0, s0, x1, s1}: gx_i += s_i * gy and gs_i += <gy, x_i>, in one
  * pass over gy. */
 static int scale_pair_backward(dam_exec *ex, dam_node *node,
@@ -223,7 +245,9 @@ static int scale_pair_backward(dam_exec *ex, dam_node *node,
   dam_tensor **in = node->in;
   dam_tensor *x[2] = {in[0], in[2]}, *s[2] = {in[1], in[3]}, *g[2], *gs[2];
   dam_tensor *gy = node->out->grad;
-  int err = term_needs(ex, needs, x[0], 1u, s[0], 2u, gy, &g[0], &gs[0]);
+  int err = norm_backward_pair(ex, x, s, gy, &needs);
+  if (!err)
+    err = term_needs(ex, needs, x[0], 1u, s[0], 2u, gy, &g[0], &gs[0]);
   if (!err)
     err = term_needs(ex, needs, x[1], 4u, s[1], 8u, gy, &g[1], &gs[1]);
   return err ? err : term_grads(ex, gy, x, s, g, gs);

@@ -8,7 +8,10 @@
 // the pass of bn_backward_apply.comp), a texel shared with another plane
 // one float at a time.  Flag 16: gx given (else only ggamma and gbeta);
 // flag 32: gy is read as scale[0] * gy (a node sum's term).  The _set
-// variant writes gx over (set_or_add.glsl).
+// variant writes gx over (set_or_add.glsl).  With PAIR (the _pair
+// variants: a node sum's two terms) workgroups c .. 2c - 1 do the same for
+// a second norm of the same shape on the same gy, bound at 9 .. 13, with
+// flags 16 and 32 and no gamma (so do the first c).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
@@ -24,6 +27,17 @@ layout(std430, binding = 6) buffer GB { float gbeta[]; };
 layout(std430, binding = 7) buffer GX { float gx[]; };
 layout(std430, binding = 7) buffer GX4 { vec4 gx4[]; };
 layout(std430, binding = 8) readonly buffer SC { float scale[]; };
+#ifndef PAIR
+#define PAIR 0
+#endif
+#if PAIR
+layout(binding = 9) uniform samplerBuffer x_1;
+layout(std430, binding = 10) readonly buffer SM1 { float save_mean_1[]; };
+layout(std430, binding = 11) readonly buffer SI1 { float save_invstd_1[]; };
+layout(std430, binding = 12) buffer GX1 { float gx_1[]; };
+layout(std430, binding = 12) buffer GX41 { vec4 gx4_1[]; };
+layout(std430, binding = 13) readonly buffer SC1 { float scale_1[]; };
+#endif
 layout(push_constant) uniform P {
   uint n, c, hw, parts;
   uint flags; // bn_backward_coef.glsl's, and 16: gx given, 32: gy scaled
@@ -32,11 +46,8 @@ layout(push_constant) uniform P {
 #include "bn_backward_coef.glsl"
 #include "set_or_add.glsl"
 
-void main() {
-  uint ch = dam_linear_id() / 8u, j = gl_LocalInvocationID.x;
-  if (ch >= p.c) return; // whole workgroups
-  float mu = bn_centre(ch);
-  float sc = (p.flags & 32u) != 0u ? scale[0] : 1.0;
+// Invocation j's part of channel ch's sums of sc gy and sc gy (x - mu).
+vec2 bn_sums(samplerBuffer xb, uint ch, uint j, float mu, float sc) {
   vec2 s = vec2(0.0);
   bn_walk w = bn_walk_begin(ch, j);
   uint v;
@@ -44,19 +55,47 @@ void main() {
   while (bn_walk_next(w, v, lanes)) {
     vec4 g = mix(vec4(0.0), sc * texelFetch(gy, int(v)), lanes);
     s.x += (g.x + g.y) + (g.z + g.w);
-    s.y += dot(g, mix(vec4(0.0), texelFetch(x, int(v)) - mu, lanes));
+    s.y += dot(g, mix(vec4(0.0), texelFetch(xb, int(v)) - mu, lanes));
   }
-  vec4 k = bn_backward_coef(ch, subgroupAdd(s), j == 0u);
+  return s;
+}
+
+// GX (GX4 as vec4s) += (or = with SET) the gradient of invocation j's
+// texels of channel ch from input XB, coefficients K and gy's scale SC.
+#define BN_APPLY(XB, GX, GX4, K, SC)                                        \
+  {                                                                         \
+    bn_walk w = bn_walk_begin(ch, j);                                       \
+    uint v;                                                                 \
+    bvec4 lanes;                                                            \
+    while (bn_walk_next(w, v, lanes)) {                                     \
+      vec4 d = K.x * SC * texelFetch(gy, int(v)) -                          \
+               K.y * (texelFetch(XB, int(v)) - K.w) - K.z;                  \
+      if (all(lanes)) {                                                     \
+        SET_OR_ADD(GX4[v], d);                                              \
+      } else {                                                              \
+        for (uint l = 0u; l < 4u; l++)                                      \
+          if (lanes[l]) SET_OR_ADD(GX[4u * v + l], d[l]);                   \
+      }                                                                     \
+    }                                                                       \
+  }
+
+void main() {
+  uint wg = dam_linear_id() / 8u, j = gl_LocalInvocationID.x;
+  uint term = PAIR != 0 && wg >= p.c ? 1u : 0u, ch = wg - term * p.c;
+  if (ch >= p.c) return; // whole workgroups
+#if PAIR
+  if (term == 1u) {
+    float mu = save_mean_1[ch], sc = scale_1[0];
+    vec4 k = bn_backward_coef_of(subgroupAdd(bn_sums(x_1, ch, j, mu, sc)),
+                                 save_invstd_1[ch], 1.0, mu);
+    BN_APPLY(x_1, gx_1, gx4_1, k, sc);
+    return;
+  }
+#endif
+  float mu = bn_centre(ch);
+  float sc = (p.flags & 32u) != 0u ? scale[0] : 1.0;
+  vec4 k = bn_backward_coef(ch, subgroupAdd(bn_sums(x, ch, j, mu, sc)),
+                            j == 0u);
   if ((p.flags & 16u) == 0u) return;
-  w = bn_walk_begin(ch, j);
-  while (bn_walk_next(w, v, lanes)) {
-    vec4 d = k.x * sc * texelFetch(gy, int(v)) -
-             k.y * (texelFetch(x, int(v)) - k.w) - k.z;
-    if (all(lanes)) {
-      SET_OR_ADD(gx4[v], d);
-    } else {
-      for (uint l = 0u; l < 4u; l++)
-        if (lanes[l]) SET_OR_ADD(gx[4u * v + l], d[l]);
-    }
-  }
+  BN_APPLY(x, gx, gx4, k, sc);
 }

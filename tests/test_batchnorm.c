@@ -509,6 +509,72 @@ static void backward_scaled(void **state) {
   }
 }
 
+/* Two norms' backwards for scaled gys in one call (a node sum's pair:
+ * one dispatch on CPU devices), each against the reference, on each
+ * layout: into new gradients (their zeros pending: the _set variant),
+ * into gradients holding prior values, and with both gradients the same
+ * tensor (then one norm after the other).  (Run on both paths: SPLIT.) */
+static void backward_scaled_pair(void **state) {
+  harness *h = *state;
+  static const dims shapes2[] = {{4, 3, 4, 4}, {4, 3, 5, 5}};
+  const float scale[2] = {-0.75f, 1.5f};
+  for (size_t k = 0; k < 2; k++) {
+    const dims *d = &shapes2[k];
+    size_t nx = (size_t)d->n * d->c * plane(d);
+    stats_case c[2] = {stats_case_new(h, d, scale[0]),
+                       stats_case_new(h, d, scale[1])};
+    /* both on the first case's gy, as a node sum's terms are */
+    double *want[2] = {calloc(nx, sizeof(double)),
+                       calloc(nx, sizeof(double))};
+    float *gy = harness_read(h, c[0].gy), *prior = harness_random(h, nx, -1, 1);
+    assert_true(want[0] && want[1]);
+    for (int i = 0; i < 2; i++) {
+      double mean[3], inv[3], g[3], b[3];
+      float *x = harness_read(h, c[i].x), *m = harness_read(h, c[i].mean);
+      float *v = harness_read(h, c[i].invstd);
+      double *dx = widen(x, nx), *dgy = widen(gy, nx);
+      for (int ch = 0; ch < 3; ch++)
+        mean[ch] = m[ch], inv[ch] = v[ch];
+      for (size_t e = 0; e < nx; e++)
+        dgy[e] *= scale[i];
+      ref_backward(d, dx, dgy, NULL, mean, inv, want[i], g, b);
+      free(x), free(m), free(v), free(dx), free(dgy);
+    }
+    const dam_tensor *xs[2] = {c[0].x, c[1].x};
+    const dam_tensor *means[2] = {c[0].mean, c[1].mean};
+    const dam_tensor *invs[2] = {c[0].invstd, c[1].invstd};
+    const dam_tensor *ss[2] = {
+        harness_tensor(h, dam_shape4(1, 0, 0, 0), &scale[0]),
+        harness_tensor(h, dam_shape4(1, 0, 0, 0), &scale[1])};
+    for (int into = 0; into < 3; into++) { /* new, prior values, shared */
+      dam_tensor *gx[2];
+      for (int i = 0; i < 2; i++) {
+        gx[i] = into == 0 ? dam_tensor_grad(h->ex, harness_tensor(h, shape_of(d),
+                                                                  NULL))
+                          : harness_tensor(h, shape_of(d), prior);
+        assert_non_null(gx[i]);
+      }
+      if (into == 2)
+        gx[1] = gx[0];
+      assert_int_equal(dam_k_batchnorm_backward_scaled_pair(
+                           h->ex, xs, c[0].gy, ss, means, invs, gx),
+                       0);
+      double *w = malloc(nx * sizeof *w);
+      assert_non_null(w);
+      for (int i = 0; i < (into == 2 ? 1 : 2); i++) {
+        for (size_t e = 0; e < nx; e++)
+          w[e] = (into == 0 ? 0 : prior[e]) +
+                 (into == 2 ? want[0][e] + want[1][e] : want[i][e]);
+        expect_close(h, gx[i], w, "batchnorm_backward_scaled_pair", d, into);
+      }
+      free(w);
+    }
+    assert_int_equal(dam_exec_end_step(h->ex), 0);
+    free(c[0].want_gx), free(c[1].want_gx), free(want[0]), free(want[1]);
+    free(gy), free(prior);
+  }
+}
+
 /* The reference backward against central differences of the reference
  * training forward, for L = sum(w * y), w random. */
 static void reference_backward_matches_finite_differences(void **state) {
@@ -630,6 +696,7 @@ int main(void) {
       cmocka_unit_test(neighbours_kept_out),
       cmocka_unit_test(bad_arguments_refused),
       cmocka_unit_test(backward_scaled),
+      cmocka_unit_test(backward_scaled_pair),
       SPLIT(train_plain),
       SPLIT(train_affine_running),
       SPLIT(train_far_from_zero),
@@ -639,6 +706,7 @@ int main(void) {
       SPLIT(backward_into_new_gradient),
       SPLIT(neighbours_kept_out),
       SPLIT(backward_scaled),
+      SPLIT(backward_scaled_pair),
   };
   return cmocka_run_group_tests(tests, harness_setup, harness_teardown);
 }
