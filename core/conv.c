@@ -6,15 +6,11 @@
  *  - CPU devices: an implicit GEMM with a 16 x 16 register tile per
  *    invocation and no barriers (the gradient to the input tiles pixels by
  *    remainder modulo the stride; few-channel weight gradients tile over
- *    (channel, tap) columns);
- *    the forward first repacks x and w channels-last in vec4s with the
- *    padding written out (conv2d_pack_x*, conv2d_pack_w), so its inner
- *    loop loads four channels at a time without bounds checks; 1x1
- *    convolutions at stride 1 read NCHW in place as vec4 texels of pixels:
- *    the forward (conv2d_fwd_1x1, and conv2d_fwd_1x1_odd on planes of
- *    4k + 1 pixels), the gradient to the input as the forward of the
- *    transposed convolution, and the gradient to the weights
- *    (conv2d_grad_weight_1x1*, a part per run of images);
+ *    (channel, tap) columns); the forward runs packed (conv_packed.c:
+ *    channels-last in vec4s, 1x1 convolutions at stride 1 in place, and
+ *    their gradient to the input as the transposed forward); a 1x1's
+ *    weight gradient at stride 1 reads NCHW in place as vec4 texels of
+ *    pixels (conv2d_grad_weight_1x1*, a part per run of images);
  *  - other devices: the same GEMMs tiled in shared memory.
  * The weight gradient is a long sum (over the batch and every output
  * position) into few outputs, so it is split over parts written to a step
@@ -37,29 +33,7 @@
 #include "conv2d_grad_weight_1x1.spv.h"
 #include "conv2d_grad_weight_1x1_shifted.spv.h"
 #include "conv2d_grad_weight_tiled.spv.h"
-#include "conv2d_fwd_1x1.spv.h"
-#include "conv2d_fwd_1x1_odd.spv.h"
-#include "conv2d_fwd_1x1_odd_set.spv.h"
-#include "conv2d_fwd_1x1_odd_tm8.spv.h"
-#include "conv2d_fwd_1x1_odd_tm8_set.spv.h"
-#include "conv2d_fwd_1x1_odd_wt.spv.h"
-#include "conv2d_fwd_1x1_odd_wt_set.spv.h"
-#include "conv2d_fwd_1x1_odd_wt_tm8.spv.h"
-#include "conv2d_fwd_1x1_odd_wt_tm8_set.spv.h"
-#include "conv2d_fwd_1x1_set.spv.h"
-#include "conv2d_fwd_1x1_tm8.spv.h"
-#include "conv2d_fwd_1x1_tm8_set.spv.h"
-#include "conv2d_fwd_1x1_wt.spv.h"
-#include "conv2d_fwd_1x1_wt_set.spv.h"
-#include "conv2d_fwd_1x1_wt_tm8.spv.h"
-#include "conv2d_fwd_1x1_wt_tm8_set.spv.h"
-#include "conv2d_fwd_packed.spv.h"
 #include "conv2d_fwd_c1s2.spv.h"
-#include "conv2d_pack_w.spv.h"
-#include "conv2d_pack_x.spv.h"
-#include "conv2d_pack_x4.spv.h"
-#include "conv2d_pack_x_odd.spv.h"
-#include "conv2d_pack_x_planes.spv.h"
 
 DAM_SHADER(conv2d_fwd, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_grad_input, 3, 0x4, sizeof(conv_push));
@@ -71,40 +45,12 @@ DAM_SHADER_TEXEL(conv2d_grad_weight_1x1_shifted, 3, 0x4, 0x3,
 DAM_SHADER(conv2d_fwd_tiled, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_grad_input_tiled, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_grad_weight_tiled, 3, 0x4, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1, 4, 0x4, 0xb, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_set, 3, 0x4, 0x3, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_tm8, 4, 0x4, 0xb, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_tm8_set, 3, 0x4, 0x3, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_wt, 4, 0x4, 0xb, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_wt_set, 3, 0x4, 0x3, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_wt_tm8, 4, 0x4, 0xb, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_wt_tm8_set, 3, 0x4, 0x3, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd, 4, 0x4, 0xb, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_set, 3, 0x4, 0x3, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_tm8, 4, 0x4, 0xb, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_tm8_set, 3, 0x4, 0x3, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_wt, 4, 0x4, 0xb, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_wt_set, 3, 0x4, 0x3, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_wt_tm8, 4, 0x4, 0xb, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_wt_tm8_set, 3, 0x4, 0x3, sizeof(conv_push));
-DAM_SHADER(conv2d_fwd_packed, 3, 0x4, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_fwd_c1s2, 3, 0x4, 0x1, sizeof(conv_push));
-DAM_SHADER(conv2d_pack_x, 2, 0x2, sizeof(conv_push));
-DAM_SHADER(conv2d_pack_x4, 2, 0x2, sizeof(conv_push));
-DAM_SHADER(conv2d_pack_x_odd, 2, 0x2, sizeof(conv_push));
-DAM_SHADER(conv2d_pack_x_planes, 2, 0x2, sizeof(conv_push));
-DAM_SHADER(conv2d_pack_w, 2, 0x2, sizeof(conv_push));
 
-/* Register tiles of the CPU shaders (their TM, TN; PK_TM for the packed
- * forwards) and the workgroup tile of the shared-memory shaders (their BM,
- * BN); keep in step with them. */
+/* Register tiles of the CPU shaders (their TM, TN) and the workgroup tile
+ * of the shared-memory shaders (their BM, BN); keep in step with them. */
 #define REG_TM 16
 #define REG_TN 16
-#define PACKED_TM 16
-#define PACKED_1X1_NARROW_TM 8
-#define PACKED_TN 16
-#define PACKED_1X1_TN 16
-#define PACKED_1X1_ODD_TV 4
 #define GW_1X1_TM 8
 #define GW_1X1_TN 8
 #define C1S2_TW 8
@@ -281,15 +227,9 @@ static bool use_shared(dam_exec *ex) {
 /* The packed forward: CPU devices (or forced), when the packed copies of
  * x and w fit 32-bit indexing. */
 static bool use_packed(dam_exec *ex, const conv_push *d) {
-  if (forced_variant != DAM__CONV2D_PACKED &&
-      (forced_variant != DAM__CONV2D_AUTO || !dam__k_cpu_device(ex)))
-    return false;
-  uint64_t c = 4ull * div_up(d->Cg, 4);
-  uint64_t xp = (uint64_t)d->N * d->groups * (d->H + 2ull * d->ph) *
-                (d->W + 2ull * d->pw) * c;
-  uint64_t wp = (uint64_t)d->groups * div_up(d->Kg, PACKED_TM) * PACKED_TM *
-                d->KH * d->KW * c;
-  return xp <= UINT32_MAX && wp <= UINT32_MAX;
+  return (forced_variant == DAM__CONV2D_PACKED ||
+          (forced_variant == DAM__CONV2D_AUTO && dam__k_cpu_device(ex))) &&
+         dam__conv_packed_fits(d);
 }
 
 const char *dam__conv2d_path(dam_exec *ex, const dam_shape *x,
@@ -313,119 +253,6 @@ static int run_tiled(dam_exec *ex, const dam_shader *s,
     return dam_fail(DAM_ERANGE, "%s: too many tiles", s->name);
   d->count = (uint32_t)(tiles * LOCAL_SIZE);
   return dam__k_run(ex, s, t, d, d->count);
-}
-
-static int run_counted(dam_exec *ex, const dam_shader *s,
-                       const dam_tensor *const *t, conv_push *d,
-                       uint64_t invocations) {
-  if (invocations > UINT32_MAX)
-    return dam_fail(DAM_ERANGE, "%s: too many invocations", s->name);
-  d->count = (uint32_t)invocations;
-  return dam__k_run(ex, s, t, d, d->count);
-}
-
-/* A 1x1 convolution at stride 1 without padding: a GEMM over pixels. */
-static bool is_1x1(const conv_push *d) {
-  return d->KH == 1 && d->KW == 1 && d->sh == 1 && d->sw == 1 && !d->ph &&
-         !d->pw;
-}
-
-/* 1x1, stride 1, no padding, planes of 4k pixels: conv2d_fwd_1x1 reads x
- * in place, so only the weights are packed. */
-static bool use_1x1(const conv_push *d) {
-  return is_1x1(d) && (d->H * d->W) % 4 == 0;
-}
-
-/* The same with planes of 4k + 1 pixels and 4k channels per group:
- * conv2d_fwd_1x1_odd reads x in place at a per-channel shift. */
-static bool use_1x1_odd(const conv_push *d) {
-  return is_1x1(d) && (d->H * d->W) % 4 == 1 && d->Cg % 4 == 0;
-}
-
-/* x into the packed layout.  Where a group has 4k channels and a plane 4m
- * or 4m + 1 pixels, a plane per invocation from vec4s (shifted for 4m + 1);
- * else a padded row per invocation, from vec4s where rows have 4k pixels,
- * else by floats. */
-static int pack_x(dam_exec *ex, const dam_tensor *x, dam_tensor *xp,
-                  conv_push *d, uint32_t c4) {
-  const dam_tensor *t[] = {x, xp};
-  uint64_t planes = (uint64_t)d->N * d->groups * c4;
-  uint32_t hw4 = (d->H * d->W) % 4;
-  if (d->Cg % 4 == 0 && hw4 <= 1)
-    return run_counted(ex, hw4 ? &shader_conv2d_pack_x_odd
-                               : &shader_conv2d_pack_x_planes,
-                       t, d, planes);
-  return run_counted(ex, d->W % 4 ? &shader_conv2d_pack_x
-                                  : &shader_conv2d_pack_x4,
-                     t, d, planes * (d->H + 2ull * d->ph));
-}
-
-/* Pack w, and x unless the 1x1 shader takes it in place, into step
- * tensors (layouts in shaders/conv2d_packed.glsl), then run the forward
- * over them.  The 1x1 shaders read w as it is when groups have 4k
- * channels (raw_w), and their _wt variants a transposed w as it is when
- * groups have 4k outputs. */
-static int run_packed(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
-                      conv_push *d, dam_tensor *y) {
-  uint32_t c4 = div_up(d->Cg, 4), khw = d->KH * d->KW;
-  bool odd = use_1x1_odd(d), in_place = odd || use_1x1(d);
-  d->raw_w = in_place && !d->transpose && d->Cg % 4 == 0;
-  bool raw_wt = in_place && d->transpose && d->Kg % 4 == 0;
-  bool packs_w = !d->raw_w && !raw_wt;
-  /* 8-output tiles where 16-output ones would be part empty: 1.5x faster
-   * at 8 outputs, 10 % slower at 16k (bench kernels, one thread). */
-  bool narrow = !packs_w && d->Kg % PACKED_TM != 0;
-  d->tiles_m = div_up(d->Kg, narrow ? PACKED_1X1_NARROW_TM : PACKED_TM);
-  dam_shape xs = dam_shape4(d->N * d->groups, d->H + 2 * d->ph,
-                            d->W + 2 * d->pw, 4 * c4);
-  dam_shape ws = dam_shape4(d->groups * d->tiles_m, khw, c4, 4 * PACKED_TM);
-  dam_tensor *wp = packs_w ? dam_tensor_new(ex, &ws, false) : NULL;
-  dam_tensor *xp = in_place ? NULL : dam_tensor_new(ex, &xs, false);
-  if ((packs_w && !wp) || (!in_place && !xp)) {
-    dam_tensor_release(ex, wp);
-    return dam_fail(DAM_ENOMEM, "conv2d: packed operands: %s",
-                    dam_last_error());
-  }
-  const dam_tensor *pw[] = {w, wp};
-  /* the adding 1x1 shaders read y again, as texels, at binding 3 */
-  const dam_tensor *fwd[] = {in_place ? x : xp, packs_w ? wp : w, y, y};
-  int err = packs_w ? run_counted(ex, &shader_conv2d_pack_w, pw, d,
-                                  wp->numel / 4)
-                    : DAM_OK;
-  if (!err && !in_place)
-    err = pack_x(ex, x, xp, d, c4);
-  if (err)
-    return err;
-  uint64_t tiles;
-  if (odd) {
-    d->tiles_n = div_up((uint64_t)d->N * (d->H * d->W / 4 + 1),
-                        PACKED_1X1_ODD_TV);
-    tiles = d->tiles_n;
-  } else if (in_place) {
-    d->tiles_n = div_up(d->H * d->W, PACKED_1X1_TN);
-    tiles = (uint64_t)d->N * d->tiles_n;
-  } else {
-    d->tiles_n = div_up((uint64_t)d->N * d->OH * d->OW, PACKED_TN);
-    tiles = d->tiles_n;
-  }
-  /* [odd][raw_wt][narrow][writes y over] */
-  static const dam_shader *const in_place_shaders[2][2][2][2] = {
-      {{{&shader_conv2d_fwd_1x1, &shader_conv2d_fwd_1x1_set},
-        {&shader_conv2d_fwd_1x1_tm8, &shader_conv2d_fwd_1x1_tm8_set}},
-       {{&shader_conv2d_fwd_1x1_wt, &shader_conv2d_fwd_1x1_wt_set},
-        {&shader_conv2d_fwd_1x1_wt_tm8, &shader_conv2d_fwd_1x1_wt_tm8_set}}},
-      {{{&shader_conv2d_fwd_1x1_odd, &shader_conv2d_fwd_1x1_odd_set},
-        {&shader_conv2d_fwd_1x1_odd_tm8, &shader_conv2d_fwd_1x1_odd_tm8_set}},
-       {{&shader_conv2d_fwd_1x1_odd_wt, &shader_conv2d_fwd_1x1_odd_wt_set},
-        {&shader_conv2d_fwd_1x1_odd_wt_tm8,
-         &shader_conv2d_fwd_1x1_odd_wt_tm8_set}}}};
-  const dam_shader *s =
-      in_place ? in_place_shaders[odd][raw_wt][narrow][!d->accumulate]
-               : &shader_conv2d_fwd_packed;
-  err = run_counted(ex, s, fwd, d, tiles * d->tiles_m * d->groups);
-  dam_tensor_release(ex, wp);
-  dam_tensor_release(ex, xp);
-  return err;
 }
 
 /* x as the depthwise passes in d's geometry read it: the batch norm's
@@ -463,7 +290,7 @@ static int forward_pass(dam_exec *ex, const dam_tensor *x,
                      (uint64_t)d.tiles_n * d.tiles_m * d.groups);
   }
   if (use_packed(ex, &d))
-    return run_packed(ex, x, w, &d, y);
+    return dam__conv_run_packed(ex, x, w, &d, y);
   d.tiles_n = div_up(npix, REG_TN);
   d.tiles_m = div_up(d.Kg, REG_TM);
   return run_counted(ex, &shader_conv2d_fwd, t, &d,
@@ -522,7 +349,7 @@ static bool grad_input_as_1x1(dam_exec *ex, const conv_push *d,
   t->C = d->K, t->K = d->C;
   t->Cg = d->Kg, t->Kg = d->Cg;
   t->accumulate = t->transpose = 1;
-  return use_1x1(t) || use_1x1_odd(t);
+  return dam__conv_1x1_in_place(t);
 }
 
 /* The gradient to the input in d's geometry (relu_x: gx where there is
@@ -548,7 +375,7 @@ static int grad_input_pass(dam_exec *ex, const dam_tensor *gy,
   conv_push tr;
   if (grad_input_as_1x1(ex, &d, &tr)) {
     tr.accumulate = !dam__k_take_zeros(gx);
-    return run_packed(ex, gy, w, &tr, gx);
+    return dam__conv_run_packed(ex, gy, w, &tr, gx);
   }
   /* pixel tiles within each of the sh * sw remainder classes */
   d.tiles_n = div_up((uint64_t)d.N * div_up(d.H, d.sh) * div_up(d.W, d.sw),

@@ -6,7 +6,9 @@
 #ifndef DAM_CONV_INTERNAL_H
 #define DAM_CONV_INTERNAL_H
 
+#include "error.h"
 #include "exec.h"
+#include "kernel_util.h"
 #include "tensor.h"
 
 #include <stdbool.h>
@@ -35,6 +37,40 @@ enum conv_pass {
 static inline uint32_t div_up(uint64_t a, uint64_t b) {
   return (uint32_t)((a + b - 1) / b);
 }
+
+/* Dispatch s over `invocations` invocations (d->count set to them). */
+static inline int run_counted(dam_exec *ex, const dam_shader *s,
+                              const dam_tensor *const *t, conv_push *d,
+                              uint64_t invocations) {
+  if (invocations > UINT32_MAX)
+    return dam_fail(DAM_ERANGE, "%s: too many invocations", s->name);
+  d->count = (uint32_t)invocations;
+  return dam__k_run(ex, s, t, d, d->count);
+}
+
+/* A 1x1 convolution at stride 1 without padding: a GEMM over pixels. */
+static inline bool is_1x1(const conv_push *d) {
+  return d->KH == 1 && d->KW == 1 && d->sh == 1 && d->sw == 1 && !d->ph &&
+         !d->pw;
+}
+
+/* Whether the packed copies of x and w in d's geometry fit 32-bit
+ * indexing (conv_packed.c). */
+bool dam__conv_packed_fits(const conv_push *d);
+
+/* Whether the in-place 1x1 forwards take d: a 1x1 at stride 1 without
+ * padding on planes of 4k pixels, or of 4k + 1 with 4k channels a group. */
+bool dam__conv_1x1_in_place(const conv_push *d);
+
+/* The packed forward of x and w into y in d's geometry (CPU devices):
+ * packs w, and x unless an in-place 1x1 shader takes it, into step
+ * tensors (layouts in shaders/conv2d_packed.glsl), then runs the forward
+ * over them.  The 1x1 shaders read w as it is when groups have 4k
+ * channels (raw_w), and their _wt variants a transposed w (d->transpose)
+ * as it is when groups have 4k outputs; they add into y with
+ * d->accumulate.  Sets d's tiling. */
+int dam__conv_run_packed(dam_exec *ex, const dam_tensor *x,
+                         const dam_tensor *w, conv_push *d, dam_tensor *y);
 
 /* The shader of a depthwise forward or gradient-to-the-input pass in d's
  * geometry and its invocation count: a _flat shader where one takes the

@@ -168,15 +168,21 @@ static int term_grads(dam_exec *ex, const dam_tensor *gy,
   return err;
 }
 
-/* Whether term x (a batch norm's output not yet made, of a norm without
- * gamma and beta) takes its gradient s * gy into the norm's input here,
- * the norm's backward run on it directly (dam_k_batchnorm_backward_scaled)
- * instead of making x's gradient first.  x's gradient is then not made, so
+/* Whether term x is a batch norm's output not yet made, of a norm without
+ * gamma and beta (its saved statistics on x): its gradient can go through
+ * the norm's backward at once. */
+static bool norm_takes_gradient(const dam_tensor *x) {
+  return pending_bn(x) && x->bn_stats[0];
+}
+
+/* Whether term x (norm_takes_gradient) takes its gradient s * gy into the
+ * norm's input here, the norm's backward run on it directly
+ * (dam_k_batchnorm_backward_scaled) instead of making x's gradient first.  x's gradient is then not made, so
  * the norm's own backward sees only what other readers of x add (it is
  * linear in that gradient). *err on failure. */
 static bool norm_backward_here(dam_exec *ex, dam_tensor *x, dam_tensor *s,
                                dam_tensor *gy, int *err) {
-  if (!pending_bn(x) || !x->bn_stats[0])
+  if (!norm_takes_gradient(x))
     return false;
   dam_tensor *in = x->bn_of, *gin = dam_tensor_grad(ex, in);
   *err = gin ? dam_k_batchnorm_backward_scaled(ex, in, gy, s, x->bn_stats[0],
@@ -223,7 +229,7 @@ static int norm_backward_pair(dam_exec *ex, dam_tensor *const x[2],
                               dam_tensor *const s[2], dam_tensor *gy,
                               uint32_t *needs) {
   for (int i = 0; i < 2; i++)
-    if (!(*needs & (1u << 2 * i)) || !pending_bn(x[i]) || !x[i]->bn_stats[0])
+    if (!(*needs & (1u << 2 * i)) || !norm_takes_gradient(x[i]))
       return DAM_OK;
   const dam_tensor *in[2] = {x[0]->bn_of, x[1]->bn_of};
   const dam_tensor *scale[2] = {s[0], s[1]};
