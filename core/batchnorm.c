@@ -12,6 +12,7 @@
 #include "batchnorm.h"
 #include "error.h"
 #include "kernel_util.h"
+#include "part_sums.h"
 
 #include "bn_apply.spv.h"
 #include "bn_apply_flat.spv.h"
@@ -134,6 +135,12 @@ static bool use_channel_pass(dam_exec *ex, const bn_geom *g) {
          (uint64_t)g->n * g->c * g->hw % 4 == 0;
 }
 
+/* The geometry of a 2-D or 4-D batch-norm input of shape s. */
+static bn_geom geom_of(const dam_shape *s) {
+  return (bn_geom){s->dim[0], s->dim[1], s->dim[2] * s->dim[3],
+                   s->dim[0] * s->dim[2] * s->dim[3]};
+}
+
 /* x (required) 2-D or 4-D; y, when given, of x's shape. */
 static int check_data(const char *op, const dam_tensor *x,
                       const dam_tensor *y, const char *y_name, bn_geom *g) {
@@ -154,8 +161,7 @@ static int check_data(const char *op, const dam_tensor *x,
                       "%u, %u]", op, y_name, s->dim[0], s->dim[1],
                       s->dim[2], s->dim[3]);
   }
-  *g = (bn_geom){s->dim[0], s->dim[1], s->dim[2] * s->dim[3],
-                 s->dim[0] * s->dim[2] * s->dim[3]};
+  *g = geom_of(s);
   return DAM_OK;
 }
 
@@ -418,33 +424,56 @@ int dam_k_batchnorm_eval(dam_exec *ex, const dam_tensor *x,
 }
 
 /* Flags of the backward (bn_backward_coef.glsl): x holds xhat; of
- * bn_backward_channel.comp: gx is given; of both backward paths: gy is
- * scaled. */
+ * bn_backward_channel.comp: gx is given, each channel's sum of gy * xhat
+ * is written (the scale's gradient's share); of both backward paths: gy
+ * is scaled. */
 #define X_IS_XHAT 8u
 #define GX_GIVEN 16u
 #define GY_SCALED 32u
+#define DOT_XHAT 64u
+
+/* A step tensor for n_terms sums of gy * xhat per channel of g's (in
+ * bn_backward_channel.comp's order); NULL on error. */
+static dam_tensor *channel_dots(dam_exec *ex, const bn_geom *g,
+                                uint32_t n_terms) {
+  dam_shape s = dam_shape4(g->c * n_terms, 0, 0, 0);
+  return dam_tensor_new(ex, &s, false);
+}
 
 /* The backward through bn_backward_channel.comp: in = {x, gy, save_mean,
  * save_invstd, gamma, gy's scale (either NULL when not given)}, flags as
- * the reduction's (GY_SCALED with a scale). */
+ * the reduction's (GY_SCALED with a scale); gscale (with a scale, no
+ * ggamma) += <gy, xhat> through the deferred partial sums. */
 static int channel_backward(dam_exec *ex, const dam_tensor *const in[6],
                             dam_tensor *gx, dam_tensor *ggamma,
-                            dam_tensor *gbeta, const bn_geom *g,
-                            uint32_t flags) {
+                            dam_tensor *gbeta, dam_tensor *gscale,
+                            const bn_geom *g, uint32_t flags) {
+  dam_tensor *dots = gscale ? channel_dots(ex, g, 1) : NULL;
+  if (gscale && !dots)
+    return DAM_ENOMEM;
   const dam_tensor *any = gx ? gx : ggamma ? ggamma : gbeta;
   const dam_tensor *t[] = {in[0], in[1], in[2], in[3],
                            in[4] ? in[4] : in[2],
-                           ggamma ? ggamma : any, gbeta ? gbeta : any, any,
+                           dots ? dots : ggamma ? ggamma : any,
+                           gbeta ? gbeta : any, any,
                            in[5] ? in[5] : in[2]};
   struct { uint32_t n, c, hw, parts, flags; } p = {
-      g->n, g->c, g->hw, CHANNEL_LANES, flags | (gx ? GX_GIVEN : 0)};
+      g->n, g->c, g->hw, CHANNEL_LANES,
+      flags | (gx ? GX_GIVEN : 0) | (dots ? DOT_XHAT : 0)};
   static const dam_shader *const shaders[2][2] = {
       {&shader_bn_backward_channel, &shader_bn_backward_channel_set},
       {&shader_bn_backward_channel_flat,
        &shader_bn_backward_channel_flat_set}};
   bool set = gx && dam__k_take_zeros(gx);
-  return dam__k_run(ex, shaders[g->hw % 4 != 0][set], t, &p,
-                    (uint64_t)g->c * CHANNEL_LANES);
+  int err = dam__k_run(ex, shaders[g->hw % 4 != 0][set], t, &p,
+                       (uint64_t)g->c * CHANNEL_LANES);
+  if (!dots)
+    return err;
+  if (err) {
+    dam_tensor_release(ex, dots);
+    return err;
+  }
+  return dam_part_sums_add(ex, dots, g->c, gscale);
 }
 
 /* The checks of the backward's arguments (NULL where optional). */
@@ -473,18 +502,20 @@ static int backward_check(const char *op, const dam_tensor *x,
 }
 
 /* The backward for scale[0] * gy (scale NULL: gy), its arguments
- * checked (g their geometry). */
+ * checked (g their geometry); gscale (only on the channel pass) as
+ * channel_backward's. */
 static int backward_run(dam_exec *ex, const char *op, const dam_tensor *x,
                         const dam_tensor *gy, const dam_tensor *scale,
                         const dam_tensor *gamma, const dam_tensor *save_mean,
                         const dam_tensor *save_invstd, dam_tensor *gx,
                         dam_tensor *ggamma, dam_tensor *gbeta,
-                        const bn_geom *g, uint32_t flags) {
+                        dam_tensor *gscale, const bn_geom *g,
+                        uint32_t flags) {
   reduce_push p = {.flags = flags | (gamma ? 1u : 0) | (ggamma ? 2u : 0) |
                             (gbeta ? 4u : 0) | (scale ? GY_SCALED : 0)};
   if (use_channel_pass(ex, g)) {
     const dam_tensor *in[] = {x, gy, save_mean, save_invstd, gamma, scale};
-    return channel_backward(ex, in, gx, ggamma, gbeta, g, p.flags);
+    return channel_backward(ex, in, gx, ggamma, gbeta, gscale, g, p.flags);
   }
   dam_tensor *coef = coefficients(ex, op, g);
   if (!coef)
@@ -526,7 +557,7 @@ static int backward(dam_exec *ex, const char *op, const dam_tensor *x,
   if (err || (!gx && !ggamma && !gbeta))
     return err;
   return backward_run(ex, op, x, gy, NULL, gamma, save_mean, save_invstd, gx,
-                      ggamma, gbeta, &g, flags);
+                      ggamma, gbeta, NULL, &g, flags);
 }
 
 int dam_k_batchnorm_backward(dam_exec *ex, const dam_tensor *x,
@@ -547,18 +578,29 @@ int dam_k_batchnorm_backward_xhat(dam_exec *ex, const dam_tensor *y,
 }
 
 /* The checks of dam_k_batchnorm_backward_scaled's arguments. */
-static int scaled_check(const char *op, const dam_tensor *x,
+static int scaled_check(dam_exec *ex, const char *op, const dam_tensor *x,
                         const dam_tensor *gy, const dam_tensor *scale,
                         const dam_tensor *save_mean,
                         const dam_tensor *save_invstd, const dam_tensor *gx,
-                        bn_geom *g) {
+                        const dam_tensor *gscale, bn_geom *g) {
   int err = backward_check(op, x, gy, NULL, save_mean, save_invstd, gx, NULL,
                            NULL, g);
   if (!err && !gx)
     err = dam_fail(DAM_EINVAL, "%s: gx is NULL", op);
   if (!err && (!scale || scale->numel != 1))
     err = dam_fail(DAM_EINVAL, "%s: the scale is not one element", op);
+  if (!err && gscale && (gscale->numel != 1 || !use_channel_pass(ex, g)))
+    err = dam_fail(DAM_EINVAL, "%s: the scale's gradient is not one "
+                   "element, or this device's backward does not take it",
+                   op);
   return err;
+}
+
+bool dam_k_batchnorm_backward_takes_gscale(dam_exec *ex,
+                                           const dam_tensor *x) {
+  bn_geom g = geom_of(&x->shape);
+  return (x->shape.ndim == 2 || x->shape.ndim == 4) &&
+         use_channel_pass(ex, &g);
 }
 
 int dam_k_batchnorm_backward_scaled(dam_exec *ex, const dam_tensor *x,
@@ -566,43 +608,48 @@ int dam_k_batchnorm_backward_scaled(dam_exec *ex, const dam_tensor *x,
                                     const dam_tensor *scale,
                                     const dam_tensor *save_mean,
                                     const dam_tensor *save_invstd,
-                                    dam_tensor *gx) {
+                                    dam_tensor *gx, dam_tensor *gscale) {
   const char *op = "batchnorm_backward_scaled";
   bn_geom g;
-  int err = scaled_check(op, x, gy, scale, save_mean, save_invstd, gx, &g);
+  int err = scaled_check(ex, op, x, gy, scale, save_mean, save_invstd, gx,
+                         gscale, &g);
   return err ? err
              : backward_run(ex, op, x, gy, scale, NULL, save_mean,
-                            save_invstd, gx, NULL, NULL, &g, 0);
+                            save_invstd, gx, NULL, NULL, gscale, &g, 0);
 }
 
-int dam_k_batchnorm_backward_scaled_pair(dam_exec *ex,
-                                         const dam_tensor *const x[2],
-                                         const dam_tensor *gy,
-                                         const dam_tensor *const scale[2],
-                                         const dam_tensor *const mean[2],
-                                         const dam_tensor *const invstd[2],
-                                         dam_tensor *const gx[2]) {
+int dam_k_batchnorm_backward_scaled_pair(
+    dam_exec *ex, const dam_tensor *const x[2], const dam_tensor *gy,
+    const dam_tensor *const scale[2], const dam_tensor *const mean[2],
+    const dam_tensor *const invstd[2], dam_tensor *const gx[2],
+    dam_tensor *const gscale[2]) {
   const char *op = "batchnorm_backward_scaled";
   bn_geom g[2];
   int err = DAM_OK;
   for (int i = 0; i < 2 && !err; i++)
-    err = scaled_check(op, x[i], gy, scale[i], mean[i], invstd[i], gx[i],
-                       &g[i]);
+    err = scaled_check(ex, op, x[i], gy, scale[i], mean[i], invstd[i], gx[i],
+                       gscale ? gscale[i] : NULL, &g[i]);
   if (err)
     return err;
   if (!use_channel_pass(ex, &g[0]) || gx[0] == gx[1] || g[0].n != g[1].n ||
-      g[0].c != g[1].c || g[0].hw != g[1].hw) {
+      g[0].c != g[1].c || g[0].hw != g[1].hw ||
+      (gscale && (!gscale[0] || !gscale[1]))) {
     for (int i = 0; i < 2 && !err; i++)
       err = backward_run(ex, op, x[i], gy, scale[i], NULL, mean[i],
-                         invstd[i], gx[i], NULL, NULL, &g[i], 0);
+                         invstd[i], gx[i], NULL, NULL,
+                         gscale ? gscale[i] : NULL, &g[i], 0);
     return err;
   }
-  /* gamma, ggamma, gbeta: placeholders, as the flags say */
+  dam_tensor *dots = gscale ? channel_dots(ex, &g[0], 2) : NULL;
+  if (gscale && !dots)
+    return DAM_ENOMEM;
+  /* gamma, gbeta: placeholders, as the flags say */
   const dam_tensor *t[] = {x[0],    gy,       mean[0],   invstd[0], mean[0],
-                           gx[0],   gx[0],    gx[0],     scale[0],  x[1],
-                           mean[1], invstd[1], gx[1],    scale[1]};
+                           dots ? dots : gx[0],   gx[0],    gx[0], scale[0],
+                           x[1],    mean[1], invstd[1], gx[1],    scale[1]};
   struct { uint32_t n, c, hw, parts, flags; } p = {
-      g[0].n, g[0].c, g[0].hw, CHANNEL_LANES, GX_GIVEN | GY_SCALED};
+      g[0].n, g[0].c, g[0].hw, CHANNEL_LANES,
+      GX_GIVEN | GY_SCALED | (dots ? DOT_XHAT : 0)};
   static const dam_shader *const shaders[2][2] = {
       {&shader_bn_backward_channel_pair, &shader_bn_backward_channel_pair_set},
       {&shader_bn_backward_channel_flat_pair,
@@ -612,6 +659,13 @@ int dam_k_batchnorm_backward_scaled_pair(dam_exec *ex,
     dam__k_take_zeros(gx[0]);
     dam__k_take_zeros(gx[1]);
   }
-  return dam__k_run(ex, shaders[g[0].hw % 4 != 0][set], t, &p,
-                    2ull * g[0].c * CHANNEL_LANES);
+  err = dam__k_run(ex, shaders[g[0].hw % 4 != 0][set], t, &p,
+                   2ull * g[0].c * CHANNEL_LANES);
+  if (!dots)
+    return err;
+  if (err) {
+    dam_tensor_release(ex, dots);
+    return err;
+  }
+  return dam_part_sums_add_split(ex, dots, g[0].c, gscale, 2);
 }

@@ -86,25 +86,31 @@ int dam_k_batchnorm_backward_xhat(dam_exec *ex, const dam_tensor *y,
 
 /* dam_k_batchnorm_backward's gx without gamma and beta, for the gradient
  * scale[0] * gy (scale a one-element tensor, else DAM_EINVAL): a node
- * sum's term that is the norm's output. */
+ * sum's term that is the norm's output.  gscale, where given (one element;
+ * only where dam_k_batchnorm_backward_takes_gscale, else DAM_EINVAL), +=
+ * <gy, xhat>, the scale's gradient, from the sums the backward makes
+ * anyway. */
 int dam_k_batchnorm_backward_scaled(dam_exec *ex, const dam_tensor *x,
                                     const dam_tensor *gy,
                                     const dam_tensor *scale,
                                     const dam_tensor *save_mean,
                                     const dam_tensor *save_invstd,
-                                    dam_tensor *gx);
+                                    dam_tensor *gx, dam_tensor *gscale);
+
+/* Whether the scaled backwards of a norm of x take the scale's gradient
+ * (the one-dispatch backward of CPU devices). */
+bool dam_k_batchnorm_backward_takes_gscale(dam_exec *ex, const dam_tensor *x);
 
 /* dam_k_batchnorm_backward_scaled for two norms of the same shape on one
  * gy (a node sum's two terms): x[i], scale[i], mean[i], invstd[i] into
- * gx[i]; one dispatch on CPU devices where the gx differ, else one per
+ * gx[i] and gscale[i] (gscale NULL: neither); one dispatch on CPU devices
+ * where the gx differ and both gscale are given or neither, else one per
  * norm.  Errors as dam_k_batchnorm_backward_scaled, for either norm. */
-int dam_k_batchnorm_backward_scaled_pair(dam_exec *ex,
-                                         const dam_tensor *const x[2],
-                                         const dam_tensor *gy,
-                                         const dam_tensor *const scale[2],
-                                         const dam_tensor *const mean[2],
-                                         const dam_tensor *const invstd[2],
-                                         dam_tensor *const gx[2]);
+int dam_k_batchnorm_backward_scaled_pair(
+    dam_exec *ex, const dam_tensor *const x[2], const dam_tensor *gy,
+    const dam_tensor *const scale[2], const dam_tensor *const mean[2],
+    const dam_tensor *const invstd[2], dam_tensor *const gx[2],
+    dam_tensor *const gscale[2]);
 
 /* Internal (tests): split 1 makes the statistics and the backward take
  * the path of GPUs (many invocations per channel; the backward's sums,

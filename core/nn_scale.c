@@ -177,31 +177,42 @@ static bool norm_takes_gradient(const dam_tensor *x) {
 
 /* Whether term x (norm_takes_gradient) takes its gradient s * gy into the
  * norm's input here, the norm's backward run on it directly
- * (dam_k_batchnorm_backward_scaled) instead of making x's gradient first.  x's gradient is then not made, so
- * the norm's own backward sees only what other readers of x add (it is
- * linear in that gradient). *err on failure. */
+ * (dam_k_batchnorm_backward_scaled) instead of making x's gradient first.
+ * x's gradient is then not made, so the norm's own backward sees only what
+ * other readers of x add (it is linear in that gradient).  *gs, the
+ * gradient asked of s or NULL, is taken by the backward where it can
+ * (dam_k_batchnorm_backward_takes_gscale) and then set NULL. *err on
+ * failure. */
 static bool norm_backward_here(dam_exec *ex, dam_tensor *x, dam_tensor *s,
-                               dam_tensor *gy, int *err) {
+                               dam_tensor *gy, dam_tensor **gs, int *err) {
   if (!norm_takes_gradient(x))
     return false;
   dam_tensor *in = x->bn_of, *gin = dam_tensor_grad(ex, in);
+  dam_tensor *gscale =
+      *gs && dam_k_batchnorm_backward_takes_gscale(ex, in) ? *gs : NULL;
   *err = gin ? dam_k_batchnorm_backward_scaled(ex, in, gy, s, x->bn_stats[0],
-                                               x->bn_stats[1], gin)
+                                               x->bn_stats[1], gin, gscale)
              : DAM_ENOMEM;
+  if (gscale)
+    *gs = NULL;
   return true;
 }
 
 /* The gradient of x (bit gx_bit of needs; NULL where the norm x comes from
- * took it: norm_backward_here) and of s (gs_bit), or NULL; an error when
- * one asked for cannot be made or the norm's backward failed. */
+ * took it: norm_backward_here) and of s (gs_bit; NULL where that norm took
+ * it too), or NULL; an error when one asked for cannot be made or the
+ * norm's backward failed. */
 static int term_needs(dam_exec *ex, uint32_t needs, dam_tensor *x,
                       uint32_t gx_bit, dam_tensor *s, uint32_t gs_bit,
                       dam_tensor *gy, dam_tensor **gx, dam_tensor **gs) {
   int err = DAM_OK;
-  bool want_gx = (needs & gx_bit) && !norm_backward_here(ex, x, s, gy, &err);
-  *gx = want_gx ? dam_tensor_grad(ex, x) : NULL;
+  *gx = NULL;
   *gs = needs & gs_bit ? dam_tensor_grad(ex, s) : NULL;
-  if (!err && ((want_gx && !*gx) || ((needs & gs_bit) && !*gs)))
+  if ((needs & gs_bit) && !*gs)
+    return DAM_ENOMEM;
+  bool want_gx =
+      (needs & gx_bit) && !norm_backward_here(ex, x, s, gy, gs, &err);
+  if (want_gx && !err && !(*gx = dam_tensor_grad(ex, x)))
     err = DAM_ENOMEM;
   return err;
 }
@@ -223,8 +234,9 @@ static int scale_add_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
 }
 
 /* Where both terms of a pair take their gradients into their norms'
- * inputs (norm_backward_here), both norms' backwards in one call, and
- * bits 1 and 4 (their gradients) off *needs. */
+ * inputs (norm_backward_here), both norms' backwards in one call, bits 1
+ * and 4 (their gradients) off *needs, and bits 2 and 8 (their scales')
+ * too where the backward takes those. */
 static int norm_backward_pair(dam_exec *ex, dam_tensor *const x[2],
                               dam_tensor *const s[2], dam_tensor *gy,
                               uint32_t *needs) {
@@ -237,11 +249,15 @@ static int norm_backward_pair(dam_exec *ex, dam_tensor *const x[2],
   const dam_tensor *invstd[2] = {x[0]->bn_stats[1], x[1]->bn_stats[1]};
   dam_tensor *gin[2] = {dam_tensor_grad(ex, x[0]->bn_of),
                         dam_tensor_grad(ex, x[1]->bn_of)};
-  if (!gin[0] || !gin[1])
+  bool take_gs = (*needs & 10u) == 10u && s[0] != s[1] &&
+                 dam_k_batchnorm_backward_takes_gscale(ex, in[0]);
+  dam_tensor *gs[2] = {take_gs ? dam_tensor_grad(ex, s[0]) : NULL,
+                       take_gs ? dam_tensor_grad(ex, s[1]) : NULL};
+  if (!gin[0] || !gin[1] || (take_gs && (!gs[0] || !gs[1])))
     return DAM_ENOMEM;
-  *needs &= ~5u;
+  *needs &= take_gs ? ~15u : ~5u;
   return dam_k_batchnorm_backward_scaled_pair(ex, in, gy, scale, mean, invstd,
-                                              gin);
+                                              gin, take_gs ? gs : NULL);
 }
 
 /* in = {x0, s0, x1, s1}: gx_i += s_i * gy and gs_i += <gy, x_i>, in one

@@ -53,6 +53,13 @@ int dam_part_sums_add_split(dam_exec *ex, dam_tensor *parts,
     dam_tensor_release(ex, parts);
     return err;
   }
+  /* a destination's pending zeros are written now, not over the sum */
+  for (uint32_t i = 0; !err && i < n_dst; i++)
+    err = dam_tensor_materialize(ex, dst[i]);
+  if (err) {
+    dam_tensor_release(ex, parts);
+    return err;
+  }
   /* a failed flush leaves parts to the end of the step */
   first = 0;
   for (uint32_t i = 0; !err && i < n_dst; first += dst[i++]->numel)

@@ -7,11 +7,14 @@
 // get gx from the coefficients still in registers (bn_backward_coef.glsl;
 // the pass of bn_backward_apply.comp), a texel shared with another plane
 // one float at a time.  Flag 16: gx given (else only ggamma and gbeta);
-// flag 32: gy is read as scale[0] * gy (a node sum's term).  The _set
-// variant writes gx over (set_or_add.glsl).  With PAIR (the _pair
-// variants: a node sum's two terms) workgroups c .. 2c - 1 do the same for
-// a second norm of the same shape on the same gy, bound at 9 .. 13, with
-// flags 16 and 32 and no gamma (so do the first c).
+// flag 32: gy is read as scale[0] * gy (a node sum's term); flag 64 (with
+// 32, no gamma): binding 5 gets the channel's sum of gy * xhat, gy before
+// its scale (the channel's share of the scale's gradient <gy, xhat>),
+// written at ch, or for a pair's term t at 2 ch + t.  The _set variant
+// writes gx over (set_or_add.glsl).  With PAIR (the _pair variants: a
+// node sum's two terms) workgroups c .. 2c - 1 do the same for a second
+// norm of the same shape on the same gy, bound at 9 .. 13, with flags 16
+// and 32 and no gamma (so do the first c).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
@@ -23,6 +26,7 @@ layout(std430, binding = 2) readonly buffer SM { float save_mean[]; };
 layout(std430, binding = 3) readonly buffer SI { float save_invstd[]; };
 layout(std430, binding = 4) readonly buffer G { float gamma[]; };
 layout(std430, binding = 5) buffer GG { float ggamma[]; };
+layout(std430, binding = 5) writeonly buffer DOT { float dot_xhat[]; };
 layout(std430, binding = 6) buffer GB { float gbeta[]; };
 layout(std430, binding = 7) buffer GX { float gx[]; };
 layout(std430, binding = 7) buffer GX4 { vec4 gx4[]; };
@@ -46,14 +50,14 @@ layout(push_constant) uniform P {
 #include "bn_backward_coef.glsl"
 #include "set_or_add.glsl"
 
-// Invocation j's part of channel ch's sums of sc gy and sc gy (x - mu).
-vec2 bn_sums(samplerBuffer xb, uint ch, uint j, float mu, float sc) {
+// Invocation j's part of channel ch's sums of gy and gy (x - mu).
+vec2 bn_sums(samplerBuffer xb, uint ch, uint j, float mu) {
   vec2 s = vec2(0.0);
   bn_walk w = bn_walk_begin(ch, j);
   uint v;
   bvec4 lanes;
   while (bn_walk_next(w, v, lanes)) {
-    vec4 g = mix(vec4(0.0), sc * texelFetch(gy, int(v)), lanes);
+    vec4 g = mix(vec4(0.0), texelFetch(gy, int(v)), lanes);
     s.x += (g.x + g.y) + (g.z + g.w);
     s.y += dot(g, mix(vec4(0.0), texelFetch(xb, int(v)) - mu, lanes));
   }
@@ -79,6 +83,13 @@ vec2 bn_sums(samplerBuffer xb, uint ch, uint j, float mu, float sc) {
     }                                                                       \
   }
 
+// With flag 64, term t's share of its scale's gradient from channel ch,
+// whose sums s are of the unscaled gy.
+void put_dot(uint ch, uint t, uint j, vec2 s, float invstd) {
+  if ((p.flags & 64u) != 0u && j == 0u)
+    dot_xhat[ch * (PAIR != 0 ? 2u : 1u) + t] = s.y * invstd;
+}
+
 void main() {
   uint wg = dam_linear_id() / 8u, j = gl_LocalInvocationID.x;
   uint term = PAIR != 0 && wg >= p.c ? 1u : 0u, ch = wg - term * p.c;
@@ -86,16 +97,18 @@ void main() {
 #if PAIR
   if (term == 1u) {
     float mu = save_mean_1[ch], sc = scale_1[0];
-    vec4 k = bn_backward_coef_of(subgroupAdd(bn_sums(x_1, ch, j, mu, sc)),
-                                 save_invstd_1[ch], 1.0, mu);
+    vec2 s = subgroupAdd(bn_sums(x_1, ch, j, mu));
+    put_dot(ch, 1u, j, s, save_invstd_1[ch]);
+    vec4 k = bn_backward_coef_of(sc * s, save_invstd_1[ch], 1.0, mu);
     BN_APPLY(x_1, gx_1, gx4_1, k, sc);
     return;
   }
 #endif
   float mu = bn_centre(ch);
   float sc = (p.flags & 32u) != 0u ? scale[0] : 1.0;
-  vec4 k = bn_backward_coef(ch, subgroupAdd(bn_sums(x, ch, j, mu, sc)),
-                            j == 0u);
+  vec2 s = subgroupAdd(bn_sums(x, ch, j, mu));
+  put_dot(ch, 0u, j, s, save_invstd[ch]);
+  vec4 k = bn_backward_coef(ch, sc * s, j == 0u);
   if ((p.flags & 16u) == 0u) return;
   BN_APPLY(x, gx, gx4, k, sc);
 }

@@ -484,25 +484,54 @@ static void neighbours_kept_out(void **state) {
   free(x), free(gy), free(dx), free(dgy), free(y), free(gx);
 }
 
+/* A scale's gradient, one element holding `prior` before the backward
+ * adds into it, against prior + want. */
+static void expect_gscale(harness *h, dam_tensor *gs, double prior,
+                          double want, const char *what) {
+  float *got = harness_read(h, gs);
+  if (!(fabs(got[0] - (prior + want)) < TOL * (1 + fabs(want))))
+    fail_msg("%s: the scale's gradient is %g, expected %g", what, got[0],
+             prior + want);
+  free(got);
+}
+
+/* The sum over channels of a case's ggamma for scale * gy: <gy, xhat>. */
+static double dot_xhat(const double *ggamma, double scale) {
+  return (ggamma[0] + ggamma[1] + ggamma[2]) / scale;
+}
+
 /* The backward of a node sum's term, for scale[0] * gy, against the
- * reference on each layout (4k-float planes, odd planes); refused with a
- * scale of two elements.  (Run on both paths: SPLIT below.) */
+ * reference on each layout (4k-float planes, odd planes), with the scale's
+ * gradient <gy, xhat> added into a prior value where the device's path
+ * takes it (refused where not); refused with a scale of two elements.
+ * (Run on both paths: SPLIT below.) */
 static void backward_scaled(void **state) {
   harness *h = *state;
   static const dims shapes2[] = {{4, 3, 4, 4}, {4, 3, 5, 5}};
-  const float scale = -0.75f;
+  const float scale = -0.75f, prior = 0.25f;
   for (size_t k = 0; k < 2; k++) {
     const dims *d = &shapes2[k];
     stats_case c = stats_case_new(h, d, scale);
     dam_tensor *ts = harness_tensor(h, dam_shape4(1, 0, 0, 0), &scale);
+    dam_tensor *tgs = harness_tensor(h, dam_shape4(1, 0, 0, 0), &prior);
     dam_tensor *tgx = harness_tensor(h, shape_of(d), NULL);
+    bool takes = dam_k_batchnorm_backward_takes_gscale(h->ex, c.x);
     assert_int_equal(dam_k_fill(h->ex, tgx, 0.0f), 0);
     assert_int_equal(dam_k_batchnorm_backward_scaled(h->ex, c.x, c.gy, ts,
-                                                     c.mean, c.invstd, tgx),
+                                                     c.mean, c.invstd, tgx,
+                                                     takes ? tgs : NULL),
                      0);
     expect_close(h, tgx, c.want_gx, "batchnorm_backward_scaled", d, 0);
+    if (takes)
+      expect_gscale(h, tgs, prior, dot_xhat(c.want_g, scale),
+                    "batchnorm_backward_scaled");
+    else
+      assert_int_equal(dam_k_batchnorm_backward_scaled(
+                           h->ex, c.x, c.gy, ts, c.mean, c.invstd, tgx, tgs),
+                       DAM_EINVAL);
     assert_int_equal(dam_k_batchnorm_backward_scaled(h->ex, c.x, c.gy, c.mean,
-                                                     c.mean, c.invstd, tgx),
+                                                     c.mean, c.invstd, tgx,
+                                                     NULL),
                      DAM_EINVAL);
     assert_int_equal(dam_exec_end_step(h->ex), 0);
     free(c.want_gx);
@@ -513,7 +542,9 @@ static void backward_scaled(void **state) {
  * one dispatch on CPU devices), each against the reference, on each
  * layout: into new gradients (their zeros pending: the _set variant),
  * into gradients holding prior values, and with both gradients the same
- * tensor (then one norm after the other).  (Run on both paths: SPLIT.) */
+ * tensor (then one norm after the other).  The first and the last also
+ * add both scales' gradients into new ones where the device's path takes
+ * them.  (Run on both paths: SPLIT.) */
 static void backward_scaled_pair(void **state) {
   harness *h = *state;
   static const dims shapes2[] = {{4, 3, 4, 4}, {4, 3, 5, 5}};
@@ -527,9 +558,10 @@ static void backward_scaled_pair(void **state) {
     double *want[2] = {calloc(nx, sizeof(double)),
                        calloc(nx, sizeof(double))};
     float *gy = harness_read(h, c[0].gy), *prior = harness_random(h, nx, -1, 1);
+    double want_gs[2];
     assert_true(want[0] && want[1]);
     for (int i = 0; i < 2; i++) {
-      double mean[3], inv[3], g[3], b[3];
+      double mean[3], inv[3], g[3] = {0}, b[3] = {0};
       float *x = harness_read(h, c[i].x), *m = harness_read(h, c[i].mean);
       float *v = harness_read(h, c[i].invstd);
       double *dx = widen(x, nx), *dgy = widen(gy, nx);
@@ -538,6 +570,7 @@ static void backward_scaled_pair(void **state) {
       for (size_t e = 0; e < nx; e++)
         dgy[e] *= scale[i];
       ref_backward(d, dx, dgy, NULL, mean, inv, want[i], g, b);
+      want_gs[i] = dot_xhat(g, scale[i]);
       free(x), free(m), free(v), free(dx), free(dgy);
     }
     const dam_tensor *xs[2] = {c[0].x, c[1].x};
@@ -556,8 +589,16 @@ static void backward_scaled_pair(void **state) {
       }
       if (into == 2)
         gx[1] = gx[0];
+      bool with_gs = into != 1 &&
+                     dam_k_batchnorm_backward_takes_gscale(h->ex, xs[0]);
+      dam_tensor *gs[2] = {
+          dam_tensor_grad(h->ex, harness_tensor(h, dam_shape4(1, 0, 0, 0),
+                                                NULL)),
+          dam_tensor_grad(h->ex, harness_tensor(h, dam_shape4(1, 0, 0, 0),
+                                                NULL))};
       assert_int_equal(dam_k_batchnorm_backward_scaled_pair(
-                           h->ex, xs, c[0].gy, ss, means, invs, gx),
+                           h->ex, xs, c[0].gy, ss, means, invs, gx,
+                           with_gs ? gs : NULL),
                        0);
       double *w = malloc(nx * sizeof *w);
       assert_non_null(w);
@@ -567,6 +608,9 @@ static void backward_scaled_pair(void **state) {
                  (into == 2 ? want[0][e] + want[1][e] : want[i][e]);
         expect_close(h, gx[i], w, "batchnorm_backward_scaled_pair", d, into);
       }
+      for (int i = 0; i < 2 && with_gs; i++)
+        expect_gscale(h, gs[i], 0, want_gs[i],
+                      "batchnorm_backward_scaled_pair");
       free(w);
     }
     assert_int_equal(dam_exec_end_step(h->ex), 0);
