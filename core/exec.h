@@ -79,6 +79,7 @@ struct dam_exec {
   struct dam_tensor *persistent_tensors; /* the rest, until freed */
   dam_pending_sum pending_sums[DAM_PENDING_SUMS]; /* part_sums.c */
   uint32_t n_pending_sums;
+  struct dam_pool_share *pool_share; /* nn.c: pools shared while set */
 };
 typedef struct dam_exec dam_exec;
 

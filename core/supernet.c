@@ -371,9 +371,9 @@ static dam_tensor *drop_path(dam_exec *ex, dam_tensor *h,
   return y;
 }
 
-static dam_tensor *cell_forward(dam_exec *ex, dam_supernet *net, uint32_t ci,
-                                dam_tensor *s0, dam_tensor *s1,
-                                const dam_supernet_pass *p) {
+static dam_tensor *cell_nodes(dam_exec *ex, dam_supernet *net, uint32_t ci,
+                              dam_tensor *s0, dam_tensor *s1,
+                              const dam_supernet_pass *p) {
   const dam__cell *ce = &net->cells[ci];
   dam_tensor *st[2 + DAM_GENOTYPE_MAX_NODES] = {
       preprocess(ex, &ce->pre[0], s0, p->training),
@@ -422,6 +422,18 @@ static dam_tensor *cell_forward(dam_exec *ex, dam_supernet *net, uint32_t ci,
   }
   uint32_t m = net->d.nodes;
   return concat_all(ex, st + 2, m);
+}
+
+/* A cell, its edges from one state sharing their pools (pool plugins
+ * pool the state alike on each edge). */
+static dam_tensor *cell_forward(dam_exec *ex, dam_supernet *net, uint32_t ci,
+                                dam_tensor *s0, dam_tensor *s1,
+                                const dam_supernet_pass *p) {
+  dam_pool_share share;
+  dam_pool_share_begin(ex, &share);
+  dam_tensor *y = cell_nodes(ex, net, ci, s0, s1, p);
+  dam_pool_share_end(ex);
+  return y;
 }
 
 static dam_tensor *aux_forward(dam_exec *ex, dam_supernet *net, dam_tensor *x) {

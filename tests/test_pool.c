@@ -4,6 +4,8 @@
  * arguments. */
 #include "harness.h"
 #include "error.h"
+#include "autograd.h"
+#include "nn.h"
 #include "pool.h"
 
 #include <math.h>
@@ -161,6 +163,52 @@ static void pool_case(harness *h, const geom *g, uint32_t kind,
   expect_close(h, tgx, dgx, "pool2d_backward", g, &a);
   assert_int_equal(dam_exec_end_step(h->ex), 0);
   free(x), free(gy), free(gx0), free(dx), free(dgy), free(dgx), free(dy);
+}
+
+/* While pools are shared, a second pool of one input with the same
+ * arguments is the first's output, without a dispatch, and the backward
+ * pools the summed gradient of both readers once (against the reference
+ * of gy1 + gy2); other arguments, another input, a released output and
+ * the end of sharing each get a pool of their own. */
+static void shared_pools(void **state) {
+  harness *h = *state;
+  const geom g = {2, 3, 6, 6, 3, 1, 1};
+  dam_pool_args a = {DAM_POOL_MAX, 3, 1, 1}, avg = {DAM_POOL_AVG, 3, 1, 1};
+  dam_shape xs = dam_shape4(g.n, g.c, g.h, g.w);
+  size_t n = dam_shape_numel(&xs);
+  float *x = harness_random(h, n, -2, 2), *r[2];
+  dam_tensor *tx = harness_tensor(h, xs, x), *tr[2];
+  dam_tensor *other = harness_tensor(h, xs, x);
+  tx->requires_grad = true;
+  for (int i = 0; i < 2; i++) {
+    r[i] = harness_random(h, n, -1, 1);
+    tr[i] = harness_tensor(h, xs, r[i]);
+  }
+  dam_pool_share share;
+  dam_pool_share_begin(h->ex, &share);
+  dam_tensor *y = dam_pool2d(h->ex, tx, &a);
+  uint64_t dispatches = h->ex->stats.dispatches;
+  assert_ptr_equal(dam_pool2d(h->ex, tx, &a), y);
+  assert_int_equal(h->ex->stats.dispatches, dispatches);
+  assert_ptr_not_equal(dam_pool2d(h->ex, tx, &avg), y);
+  assert_ptr_not_equal(dam_pool2d(h->ex, other, &a), y);
+  dam_tensor *loss = dam_add(h->ex, dam_dot(h->ex, y, tr[0]),
+                             dam_dot(h->ex, dam_pool2d(h->ex, tx, &a), tr[1]));
+  assert_int_equal(dam_backward(h->ex, loss), 0);
+  double *dx = widen(x, n), *gy = malloc(n * sizeof *gy);
+  double *gx = calloc(n, sizeof *gx);
+  assert_true(gy && gx);
+  for (size_t i = 0; i < n; i++)
+    gy[i] = (double)r[0][i] + r[1][i];
+  ref_pool_backward(&g, &a, dx, gy, gx);
+  expect_close(h, tx->grad, gx, "shared pool2d_backward", &g, &a);
+  dam_tensor_release(h->ex, y);
+  dam_tensor *again = dam_pool2d(h->ex, tx, &a);
+  assert_true(again && again != y);
+  dam_pool_share_end(h->ex);
+  assert_ptr_not_equal(dam_pool2d(h->ex, tx, &a), again);
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
+  free(x), free(r[0]), free(r[1]), free(dx), free(gy), free(gx);
 }
 
 static void max_pool(void **state) {
@@ -332,6 +380,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(reference_backward_matches_finite_differences),
       cmocka_unit_test(max_pool),
+      cmocka_unit_test(shared_pools),
       cmocka_unit_test(avg_pool),
       cmocka_unit_test(max_pool_ties),
       cmocka_unit_test(max_pool_all_negative_infinity),

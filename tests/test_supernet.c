@@ -98,7 +98,9 @@ static void all_terms(harness *h, term_set *s) {
             add_term(s, kind, i, j, o, harness_uniform(h, 0.2f, 0.6f));
 }
 
-/* Two terms per node (different edges, different ops). */
+/* Two terms per node (different edges, different ops), and in the
+ * reduction cell a third of node 1, a max pool of input 1 as node 0's:
+ * the two share their pool (dam_pool_share_begin). */
 static void some_terms(term_set *s) {
   memset(s, 0, sizeof *s);
   add_term(s, 0, 0, 0, 0, 0.7f);
@@ -109,6 +111,7 @@ static void some_terms(term_set *s) {
   add_term(s, 1, 0, 0, 0, 0.5f);
   add_term(s, 1, 1, 2, 2, 0.8f);
   add_term(s, 1, 1, 1, 0, 0.2f);
+  add_term(s, 1, 1, 1, 1, 0.25f);
 }
 
 /* The forward pass of net on images x over the terms of s; the weights
