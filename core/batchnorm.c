@@ -644,9 +644,10 @@ int dam_k_batchnorm_backward_scaled_pair(
   if (gscale && !dots)
     return DAM_ENOMEM;
   /* gamma, gbeta: placeholders, as the flags say */
-  const dam_tensor *t[] = {x[0],    gy,       mean[0],   invstd[0], mean[0],
-                           dots ? dots : gx[0],   gx[0],    gx[0], scale[0],
-                           x[1],    mean[1], invstd[1], gx[1],    scale[1]};
+  const dam_tensor *t[] = {x[0],   gy,      mean[0],   invstd[0],
+                           mean[0], dots ? dots : gx[0], gx[0], gx[0],
+                           scale[0], x[1],   mean[1],   invstd[1],
+                           gx[1],  scale[1]};
   struct { uint32_t n, c, hw, parts, flags; } p = {
       g[0].n, g[0].c, g[0].hw, CHANNEL_LANES,
       GX_GIVEN | GY_SCALED | (dots ? DOT_XHAT : 0)};

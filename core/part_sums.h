@@ -12,9 +12,10 @@
 #include "tensor.h"
 
 /* Queue dst += sum over p < n_parts of parts' slice p (parts holds n_parts
- * slices of dst->numel floats; the sum runs in order of p).  The queue
- * takes parts over and releases it once the sum is recorded; on an error
- * parts is released too. */
+ * slices of dst->numel floats; the sum runs in order of p); dst's pending
+ * zeros (dam_tensor.zeros_pending) are written now.  The queue takes
+ * parts over and releases it once the sum is recorded; on an error parts
+ * is released too. */
 int dam_part_sums_add(dam_exec *ex, dam_tensor *parts, uint32_t n_parts,
                       dam_tensor *dst);
 
