@@ -440,6 +440,21 @@ static dam_tensor *channel_dots(dam_exec *ex, const bn_geom *g,
   return dam_tensor_new(ex, &s, false);
 }
 
+/* After the dispatch that wrote dots (err its result; dots NULL: none
+ * asked), their sums over g's channels queued into gscale[0 .. n_terms),
+ * or dots released on an error. */
+static int queue_dots(dam_exec *ex, int err, dam_tensor *dots,
+                      const bn_geom *g, dam_tensor *const *gscale,
+                      uint32_t n_terms) {
+  if (!dots)
+    return err;
+  if (err) {
+    dam_tensor_release(ex, dots);
+    return err;
+  }
+  return dam_part_sums_add_split(ex, dots, g->c, gscale, n_terms);
+}
+
 /* The backward through bn_backward_channel.comp: in = {x, gy, save_mean,
  * save_invstd, gamma, gy's scale (either NULL when not given)}, flags as
  * the reduction's (GY_SCALED with a scale); gscale (with a scale, no
@@ -467,13 +482,7 @@ static int channel_backward(dam_exec *ex, const dam_tensor *const in[6],
   bool set = gx && dam__k_take_zeros(gx);
   int err = dam__k_run(ex, shaders[g->hw % 4 != 0][set], t, &p,
                        (uint64_t)g->c * CHANNEL_LANES);
-  if (!dots)
-    return err;
-  if (err) {
-    dam_tensor_release(ex, dots);
-    return err;
-  }
-  return dam_part_sums_add(ex, dots, g->c, gscale);
+  return queue_dots(ex, err, dots, g, &gscale, 1);
 }
 
 /* The checks of the backward's arguments (NULL where optional). */
@@ -662,11 +671,5 @@ int dam_k_batchnorm_backward_scaled_pair(
   }
   err = dam__k_run(ex, shaders[g[0].hw % 4 != 0][set], t, &p,
                    2ull * g[0].c * CHANNEL_LANES);
-  if (!dots)
-    return err;
-  if (err) {
-    dam_tensor_release(ex, dots);
-    return err;
-  }
-  return dam_part_sums_add_split(ex, dots, g[0].c, gscale, 2);
+  return queue_dots(ex, err, dots, &g[0], gscale, 2);
 }

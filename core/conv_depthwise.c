@@ -153,8 +153,8 @@ DW_FLAT_SHADERS(5d2);
    &shader_conv2d_dw_grad_weight_flat##K##BN,                                 \
    &shader_conv2d_dw_fwd_flat##K##_keep2##BN}
 #define DW_FLAT_KERNELS(P, BN)                                                \
-  {DW_FLAT_TABLE(3##P, BN), DW_FLAT_TABLE(3d2##P, BN), DW_FLAT_TABLE(5##P, BN), \
-   DW_FLAT_TABLE(5d2##P, BN)}
+  {DW_FLAT_TABLE(3##P, BN), DW_FLAT_TABLE(3d2##P, BN),                        \
+   DW_FLAT_TABLE(5##P, BN), DW_FLAT_TABLE(5d2##P, BN)}
 /* By input (x, a batch norm's), plane (4k pixels, any), kernel (3, 3d2, 5,
  * 5d2) and pass. */
 static const dam_shader *const dw_flat[2][2][4][4] = {

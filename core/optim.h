@@ -34,9 +34,9 @@ typedef struct dam_sgd_args {
  * and every buf lie in one buffer each), each gradient clipped on the way
  * in by min(1, max_norm / (norm[0] + 1e-6)) when norm is non-NULL (the
  * factor of dam_k_clip_by_norm; g itself is left unclipped).  Bit for bit
- * the result of clip, then one dam_k_sgd per tensor.  DAM_EINVAL for NULL arrays or
- * tensors, a max_norm not > 0 with a norm; DAM_ESHAPE when a tensor's
- * element counts differ or norm is not one element. */
+ * the result of clip, then one dam_k_sgd per tensor.  DAM_EINVAL for NULL
+ * arrays or tensors, a max_norm not > 0 with a norm; DAM_ESHAPE when a
+ * tensor's element counts differ or norm is not one element. */
 int dam_k_sgd_sets(dam_exec *ex, dam_tensor *const *w, dam_tensor *const *g,
                    dam_tensor *const *buf, uint32_t n, const dam_tensor *norm,
                    float max_norm, const dam_sgd_args *a);

@@ -582,9 +582,8 @@ static void backward_scaled_pair(void **state) {
     for (int into = 0; into < 3; into++) { /* new, prior values, shared */
       dam_tensor *gx[2];
       for (int i = 0; i < 2; i++) {
-        gx[i] = into == 0 ? dam_tensor_grad(h->ex, harness_tensor(h, shape_of(d),
-                                                                  NULL))
-                          : harness_tensor(h, shape_of(d), prior);
+        dam_tensor *t = harness_tensor(h, shape_of(d), into ? prior : NULL);
+        gx[i] = into == 0 ? dam_tensor_grad(h->ex, t) : t;
         assert_non_null(gx[i]);
       }
       if (into == 2)

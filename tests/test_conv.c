@@ -487,7 +487,8 @@ static void through_unmade_batchnorm(void **state) {
     size_t nx = dam_shape_numel(&xs), nw = dam_shape_numel(&ws),
            ny = dam_shape_numel(&ys), plane = (size_t)cc->h * cc->w;
     float *x = harness_random(h, nx, -1, 1), *w = harness_random(h, nw, -1, 1);
-    float *gy = harness_random(h, ny, -1, 1), *px = harness_random(h, nx, -1, 1);
+    float *gy = harness_random(h, ny, -1, 1);
+    float *px = harness_random(h, nx, -1, 1);
     float *pw = harness_random(h, nw, -1, 1);
     float *coef = harness_random(h, 4 * (size_t)cc->c, -0.5f, 0.5f);
     double *v = malloc(nx * sizeof *v), *dw = to_double(w, nw),
@@ -517,7 +518,8 @@ static void through_unmade_batchnorm(void **state) {
     dam_tensor_release(h->ex, y);
     y->bn_of = harness_tensor(h, xs, x);
     y->bn_coef = harness_tensor(h, dam_shape4(4 * cc->c, 0, 0, 0), coef);
-    dam_tensor *tw = harness_tensor(h, ws, w), *out = harness_tensor(h, ys, NULL);
+    dam_tensor *tw = harness_tensor(h, ws, w);
+    dam_tensor *out = harness_tensor(h, ys, NULL);
     dam_tensor *gx = harness_tensor(h, xs, px), *gw = harness_tensor(h, ws, pw);
     if (dam_k_conv2d_relu(h->ex, y, tw, &cc->g, out) ||
         dam_k_conv2d_backward_acc(h->ex, y, true, tw, &cc->g,
