@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define SETS_PER_POOL 256
 #define MAX_TRACKED 256 /* past this many live accesses, barrier anyway */
@@ -424,11 +425,32 @@ static int grid(const dam_device *dev, uint64_t groups, uint32_t *gx,
   return DAM_OK;
 }
 
+/* The local size to run a dispatch of p at: on a CPU device, a resizable
+ * shader's dispatch that would give the host's cores fewer than four
+ * workgroups each runs in workgroups of one subgroup.  llvmpipe hands each
+ * thread a contiguous run of whole workgroups, so one or two workgroups
+ * of 64 leave a core idle (docs/RUNTIME.md). */
+static uint32_t local_size_for(const dam_exec *ex, const dam_pipeline *p,
+                               uint32_t invocations) {
+  const dam_device *dev = ex->dev;
+  uint32_t small = dev->info.subgroup_size;
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  bool cpu = dev->info.type == VK_PHYSICAL_DEVICE_TYPE_CPU &&
+             !dev->discrete_paths;
+  return cpu && p->resizable && small && small < p->local_size &&
+                 invocations < 4ull * p->local_size * (cores > 0 ? cores : 1)
+             ? small
+             : p->local_size;
+}
+
 int dam_exec_dispatch(dam_exec *ex, const dam_shader *shader,
                       const dam_range *ranges, uint32_t n_ranges,
                       const void *push, uint32_t invocations) {
   const dam_pipeline *p;
-  int err = dam_pipeline_get(ex->dev, shader, &p);
+  int err = dam_pipeline_get(ex->dev, shader, 0, &p);
+  uint32_t local_size = err ? 0 : local_size_for(ex, p, invocations);
+  if (!err && local_size != p->local_size)
+    err = dam_pipeline_get(ex->dev, shader, local_size, &p);
   if (err)
     return err;
   if (n_ranges != shader->n_bindings)
@@ -437,8 +459,8 @@ int dam_exec_dispatch(dam_exec *ex, const dam_shader *shader,
   if (invocations == 0)
     return DAM_OK;
   uint32_t gx = 0, gy = 0;
-  err = grid(ex->dev, (invocations + (uint64_t)shader->local_size_x - 1) /
-                          shader->local_size_x, &gx, &gy);
+  err = grid(ex->dev, (invocations + (uint64_t)local_size - 1) / local_size,
+             &gx, &gy);
   if (!err && ex->recording && ex->batches[ex->cur].queries &&
       ex->batches[ex->cur].n_queries == DAM_SUBMIT_DISPATCHES)
     err = dam_exec_submit(ex);

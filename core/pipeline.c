@@ -199,7 +199,35 @@ static int check_shader(const dam_device *dev, const dam_shader *s) {
   return DAM_OK;
 }
 
-static int build(dam_device *dev, const dam_shader *s, dam_pipeline *p) {
+/* Whether the SPIR-V's local size x is specialization constant 0: the
+ * WorkgroupSize built-in is a spec-constant composite whose x is the
+ * constant decorated SpecId 0. */
+static bool local_size_is_spec_0(const uint32_t *w, size_t words) {
+  enum {
+    OP_SPEC_CONSTANT_COMPOSITE = 51, OP_DECORATE = 71,
+    DECORATION_SPEC_ID = 1, DECORATION_BUILT_IN = 11,
+    BUILT_IN_WORKGROUP_SIZE = 25
+  };
+  uint32_t size_id = 0, spec_0 = 0, x_of_size = 0;
+  for (size_t i = 5; i < words;) {
+    uint32_t op = w[i] & 0xffff, n = w[i] >> 16;
+    if (n == 0 || i + n > words)
+      return false;
+    if (op == OP_DECORATE && n == 4 && w[i + 2] == DECORATION_SPEC_ID &&
+        w[i + 3] == 0)
+      spec_0 = w[i + 1];
+    if (op == OP_DECORATE && n == 4 && w[i + 2] == DECORATION_BUILT_IN &&
+        w[i + 3] == BUILT_IN_WORKGROUP_SIZE)
+      size_id = w[i + 1];
+    if (op == OP_SPEC_CONSTANT_COMPOSITE && n == 6 && w[i + 2] == size_id)
+      x_of_size = w[i + 3];
+    i += n;
+  }
+  return spec_0 && x_of_size == spec_0;
+}
+
+static int build(dam_device *dev, const dam_shader *s, uint32_t local_size,
+                 dam_pipeline *p) {
   VkDevice vd = dev->dev;
   VkShaderModuleCreateInfo mi = {
       .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
@@ -232,12 +260,17 @@ static int build(dam_device *dev, const dam_shader *s, dam_pipeline *p) {
   };
   if (r == VK_SUCCESS)
     r = vkCreatePipelineLayout(vd, &pi, NULL, &p->layout);
+  VkSpecializationMapEntry size_entry = {0, 0, sizeof local_size};
+  VkSpecializationInfo size_spec = {1, &size_entry, sizeof local_size,
+                                    &local_size};
   VkComputePipelineCreateInfo ci = {
       .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
       .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
                 .stage = VK_SHADER_STAGE_COMPUTE_BIT,
                 .module = p->module,
-                .pName = "main"},
+                .pName = "main",
+                .pSpecializationInfo =
+                    local_size != s->local_size_x ? &size_spec : NULL},
       .layout = p->layout,
   };
   if (r == VK_SUCCESS)
@@ -253,18 +286,22 @@ static int build(dam_device *dev, const dam_shader *s, dam_pipeline *p) {
   p->n_bindings = s->n_bindings;
   p->push_size = s->push_size;
   p->texel_mask = dam_shader_texel_mask(s);
+  p->local_size = local_size;
   return DAM_OK;
 }
 
 int dam_pipeline_get(dam_device *dev, const dam_shader *shader,
-                     const dam_pipeline **out) {
+                     uint32_t local_size, const dam_pipeline **out) {
   struct dam_pipeline_table *t = dev->pipelines;
+  if (!local_size)
+    local_size = shader->local_size_x;
   for (uint32_t i = 0; i < t->n; i++) {
     const dam_pipeline *p = t->items[i];
     if (p->spirv == shader->spirv && p->spirv_size == shader->spirv_size &&
         p->n_bindings == shader->n_bindings &&
         p->push_size == shader->push_size &&
-        p->texel_mask == dam_shader_texel_mask(shader)) {
+        p->texel_mask == dam_shader_texel_mask(shader) &&
+        p->local_size == local_size) {
       *out = t->items[i];
       return DAM_OK;
     }
@@ -272,6 +309,14 @@ int dam_pipeline_get(dam_device *dev, const dam_shader *shader,
   int err = check_shader(dev, shader);
   if (err)
     return err;
+  bool resizable =
+      local_size_is_spec_0(shader->spirv, shader->spirv_size / 4);
+  if (local_size != shader->local_size_x &&
+      (!resizable ||
+       local_size > dev->props.limits.maxComputeWorkGroupSize[0]))
+    return dam_fail(DAM_EINVAL, "shader %s: local size %u asked, but its "
+                    "local_size_x is not specialization constant 0 or the "
+                    "device cannot take it", shader->name, local_size);
   if (t->n == t->cap) {
     uint32_t cap = t->cap ? 2 * t->cap : 32;
     dam_pipeline **items = realloc(t->items, cap * sizeof *items);
@@ -283,11 +328,12 @@ int dam_pipeline_get(dam_device *dev, const dam_shader *shader,
   dam_pipeline *p = calloc(1, sizeof *p);
   if (!p)
     return dam_fail(DAM_ENOMEM, "out of memory");
-  err = build(dev, shader, p);
+  err = build(dev, shader, local_size, p);
   if (err) {
     free(p);
     return err;
   }
+  p->resizable = resizable;
   t->items[t->n++] = p;
   t->dirty = true;
   *out = p;

@@ -8,7 +8,7 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "diffautoml/dam_shader.glsl"
-layout(local_size_x = 64) in;
+layout(local_size_x = 64, local_size_x_id = 0) in;
 layout(std430, binding = 1) buffer D { float dst[]; };
 layout(binding = 0) uniform samplerBuffer src;  // vec4 texels
 layout(std430, binding = 1) buffer D4 { vec4 dst4[]; };

@@ -8,7 +8,7 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "diffautoml/dam_shader.glsl"
-layout(local_size_x = 64) in;
+layout(local_size_x = 64, local_size_x_id = 0) in;
 #define SETS 15
 layout(std430, binding = 0) readonly buffer N { float norm[]; };
 layout(std430, binding = 1) buffer G0 { float v[]; } g0;

@@ -12,7 +12,7 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // Before the includes: dam_linear_id() reads gl_WorkGroupSize.
-layout(local_size_x = 64) in;
+layout(local_size_x = 64, local_size_x_id = 0) in;
 #include "diffautoml/dam_shader.glsl"
 #include "conv2d.glsl"
 layout(std430, binding = 0) readonly buffer X { float x[]; };

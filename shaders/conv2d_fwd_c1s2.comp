@@ -10,7 +10,7 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
-layout(local_size_x = 64) in;
+layout(local_size_x = 64, local_size_x_id = 0) in;
 #include "diffautoml/dam_shader.glsl"
 #include "conv2d.glsl"
 layout(binding = 0) uniform samplerBuffer x;  // vec4 texels

@@ -6,7 +6,7 @@
 // bounds checks: the padding is in xp and the weight tiles are zero-filled.
 #version 450
 #extension GL_GOOGLE_include_directive : require
-layout(local_size_x = 64) in;
+layout(local_size_x = 64, local_size_x_id = 0) in;
 #include "diffautoml/dam_shader.glsl"
 #include "conv2d.glsl"
 #include "conv2d_packed.glsl"

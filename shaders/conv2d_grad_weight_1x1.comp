@@ -2,7 +2,7 @@
 // conv2d_grad_weight_1x1.glsl.
 #version 450
 #extension GL_GOOGLE_include_directive : require
-layout(local_size_x = 64) in;
+layout(local_size_x = 64, local_size_x_id = 0) in;
 #define SHIFTED 0
 #include "diffautoml/dam_shader.glsl"
 #include "conv2d.glsl"

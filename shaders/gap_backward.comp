@@ -6,7 +6,7 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "diffautoml/dam_shader.glsl"
-layout(local_size_x = 64) in;
+layout(local_size_x = 64, local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer GY { float gy[]; };
 layout(std430, binding = 1) buffer GX { float gx[]; };
 layout(std430, binding = 1) buffer GX4 { vec4 gx4[]; };

@@ -10,7 +10,7 @@
 // tile writes r[o] = (bits of gy[o], winner) for pool2d_backward.comp,
 // which reads both in one access; otherwise it writes y.
 #extension GL_EXT_control_flow_attributes : require
-layout(local_size_x = 64) in;
+layout(local_size_x = 64, local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 #ifdef ROUTE
 layout(std430, binding = 1) readonly buffer GY { float gy[]; };

@@ -11,7 +11,7 @@
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 #include "diffautoml/dam_shader.glsl"
-layout(local_size_x = 64) in;
+layout(local_size_x = 64, local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer R { uvec2 r[]; };
 layout(std430, binding = 1) readonly buffer GY { float gy[]; };
 layout(std430, binding = 2) buffer GX { float gx[]; };

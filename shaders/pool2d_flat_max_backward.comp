@@ -16,7 +16,7 @@
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 #include "diffautoml/dam_shader.glsl"
-layout(local_size_x = 64) in;
+layout(local_size_x = 64, local_size_x_id = 0) in;
 layout(binding = 0) uniform samplerBuffer x4;
 layout(binding = 1) uniform samplerBuffer gy4;
 layout(std430, binding = 2) writeonly buffer GX { vec4 gx4[]; };

@@ -7,7 +7,7 @@
 // hold it, and writes an output row once its last input row is in.
 // Everything is unrolled over compile-time sizes.
 #extension GL_EXT_control_flow_attributes : require
-layout(local_size_x = 64) in;
+layout(local_size_x = 64, local_size_x_id = 0) in;
 layout(binding = 0) uniform samplerBuffer x;  // vec4 texels
 layout(std430, binding = 1) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform P {

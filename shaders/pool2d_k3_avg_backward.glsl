@@ -8,7 +8,7 @@
 // it.  Everything is unrolled over compile-time sizes.
 // gx += the gathered sum.
 #extension GL_EXT_control_flow_attributes : require
-layout(local_size_x = 64) in;
+layout(local_size_x = 64, local_size_x_id = 0) in;
 layout(binding = 0) uniform samplerBuffer gy;  // vec4 texels
 layout(std430, binding = 1) buffer GX { float gx[]; };
 layout(push_constant) uniform P {

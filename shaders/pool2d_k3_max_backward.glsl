@@ -8,7 +8,7 @@
 // sizes, so the registers hold only a few rows at a time.
 // gx += the gathered sum.
 #extension GL_EXT_control_flow_attributes : require
-layout(local_size_x = 64) in;
+layout(local_size_x = 64, local_size_x_id = 0) in;
 layout(binding = 0) uniform samplerBuffer x;  // vec4 texels
 layout(binding = 1) uniform samplerBuffer gy;
 layout(std430, binding = 2) buffer GX { float gx[]; };

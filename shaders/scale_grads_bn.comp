@@ -7,7 +7,7 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "diffautoml/dam_shader.glsl"
-layout(local_size_x = 64) in;
+layout(local_size_x = 64, local_size_x_id = 0) in;
 layout(binding = 0) uniform samplerBuffer gy;  // vec4 texels
 layout(std430, binding = 1) readonly buffer S0 { float s0[]; };
 layout(std430, binding = 2) readonly buffer S1 { float s1[]; };
