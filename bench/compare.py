@@ -2,13 +2,14 @@
 """Ours against PyTorch on the same config and the same machine.
 
 For each config, method and kind of step, runs `diffautoml bench step`
-and bench/torch_step.py in turn (the order swaps every round, so neither
-always runs on a cooler machine), several rounds, then prints a Markdown
-table: the median images/s of each, their ratio (ours / PyTorch), the
-peak memory of each and its ratio, our dispatches, submits and waits per
-step, and the paired ratio: the median over the rounds of each round's
-ratio (a round's two sides run back to back, so a drift of the machine's
-speed, which moves both, cancels in it).  docs/BENCHMARKS.md explains
+and bench/torch_step.py in turn, each kind in its own process on both
+sides and its two sides back to back (the order swaps every round, so
+neither always runs on a cooler machine), several rounds, then prints a
+Markdown table: the median images/s of each, their ratio (ours /
+PyTorch), the peak memory of each and its ratio, our dispatches, submits
+and waits per step, and the paired ratio: the median over the rounds of
+each round's ratio (a kind's two sides run back to back, so a drift of
+the machine's speed, which moves both, cancels in it).  docs/BENCHMARKS.md explains
 the columns and holds the results.
 
     bench/compare.py [--rounds 3] [--steps 10] [--warmup 2] [--threads N]
@@ -81,11 +82,14 @@ def measure(a, name, method, env):
         subprocess.run(cmd, cwd=ROOT, env=env, check=True)
         rounds = []
         for r in range(a.rounds):
-            first, second = (ours, theirs) if r % 2 == 0 else (theirs, ours)
-            res = {}
-            for f in (first, second):
-                res[f.__name__] = (f(a, cfg, sets, kinds, env) if f is ours
-                                   else f(a, resolved, kinds, env))
+            # each kind's two sides back to back, each in its own process,
+            # the side that goes first alternating by round
+            res = {"ours": {}, "theirs": {}}
+            for k in kinds:
+                for f in (ours, theirs) if r % 2 == 0 else (theirs, ours):
+                    res[f.__name__].update(
+                        f(a, cfg, sets, [k], env) if f is ours
+                        else f(a, resolved, [k], env))
             rounds.append(res)
             print("  %s %s round %d: %s" % (name, method, r + 1, " ".join(
                 "%s %.1f/%.1f" % (k, res["ours"][k]["images_per_s"],
