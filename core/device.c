@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define VALIDATION_LAYER "VK_LAYER_KHRONOS_validation"
 
@@ -306,6 +307,10 @@ int dam_device_open(const char *spec, dam_device **out) {
     goto fail;
   const char *discrete = getenv("DIFFAUTOML_DISCRETE_PATHS");
   d->discrete_paths = discrete && !strcmp(discrete, "1");
+  if (d->info.type == VK_PHYSICAL_DEVICE_TYPE_CPU && !d->discrete_paths) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    d->cpu_workers = cores > 0 ? (uint32_t)cores : 1;
+  }
   err = choose_memory(d);
   if (err)
     goto fail;

@@ -39,6 +39,8 @@ typedef struct dam_device {
                           memory and kernel paths whatever the device (to
                           test them on lavapipe) */
   bool timestamps;           /* the queue supports timestamps */
+  uint32_t cpu_workers; /* a CPU device not taking the discrete paths: the
+                           host's cores, its driver's threads; else 0 */
   struct dam_pipeline_table *pipelines;
   volatile int validation_errors; /* messages of severity ERROR seen */
 } dam_device;

@@ -7,7 +7,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define SETS_PER_POOL 256
 #define MAX_TRACKED 256 /* past this many live accesses, barrier anyway */
@@ -434,11 +433,8 @@ static uint32_t local_size_for(const dam_exec *ex, const dam_pipeline *p,
                                uint32_t invocations) {
   const dam_device *dev = ex->dev;
   uint32_t small = dev->info.subgroup_size;
-  long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  bool cpu = dev->info.type == VK_PHYSICAL_DEVICE_TYPE_CPU &&
-             !dev->discrete_paths;
-  return cpu && p->resizable && small && small < p->local_size &&
-                 invocations < 4ull * p->local_size * (cores > 0 ? cores : 1)
+  return p->resizable && small && small < p->local_size &&
+                 invocations < 4ull * p->local_size * dev->cpu_workers
              ? small
              : p->local_size;
 }

@@ -1,8 +1,6 @@
 /* Shared checks and dispatch for the core kernel files. */
 #include "kernel_util.h"
 
-#include <unistd.h>
-
 int dam__k_check(const char *op, const dam_tensor *const *t, uint32_t n,
                  uint64_t numel) {
   for (uint32_t i = 0; i < n; i++) {
@@ -45,14 +43,8 @@ bool dam__k_take_zeros(dam_tensor *t) {
   return pending;
 }
 
-bool dam__k_cpu_device(const dam_exec *ex) {
-  return !ex->dev->discrete_paths &&
-         ex->dev->info.type == VK_PHYSICAL_DEVICE_TYPE_CPU;
-}
+bool dam__k_cpu_device(const dam_exec *ex) { return ex->dev->cpu_workers; }
 
 uint64_t dam__k_target_invocations(const dam_exec *ex) {
-  if (!dam__k_cpu_device(ex))
-    return 1u << 17;
-  long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  return 256 * (uint64_t)(cores > 0 ? cores : 1);
+  return dam__k_cpu_device(ex) ? 256ull * ex->dev->cpu_workers : 1u << 17;
 }

@@ -49,8 +49,8 @@ uint64_t dam__k_elementwise_invocations(uint64_t n);
 bool dam__k_take_zeros(dam_tensor *t);
 
 /* True when ex's device is a CPU (lavapipe) not asked to take a discrete
- * GPU's paths (dam_device.discrete_paths): kernels pick their barrier-free
- * variants there, shared-memory tiled ones elsewhere. */
+ * GPU's paths (dam_device.cpu_workers set): kernels pick their
+ * barrier-free variants there, shared-memory tiled ones elsewhere. */
 bool dam__k_cpu_device(const dam_exec *ex);
 
 /* How many invocations a pass that splits a long reduction into parts

@@ -35,10 +35,11 @@ static void small_dispatches_take_subgroups(void **state) {
   const dam_device *dev = h->dev;
   bool cpu = dev->info.type == VK_PHYSICAL_DEVICE_TYPE_CPU &&
              !dev->discrete_paths;
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  assert_int_equal(dev->cpu_workers, cpu ? (uint32_t)cores : 0);
   uint32_t sub = dev->info.subgroup_size;
   uint32_t small = cpu && sub && sub < 64 ? sub : 64;
-  long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  uint32_t edge = 4u * 64u * (uint32_t)(cores > 0 ? cores : 1);
+  uint32_t edge = 4u * 64u * (cpu ? dev->cpu_workers : 1);
   expect_local_size(h, 1, small);
   expect_local_size(h, 37, small);
   expect_local_size(h, edge - 1, small);

@@ -129,7 +129,13 @@ typedef struct dam_shader {
   uint32_t n_bindings;
   uint32_t write_mask;
   uint32_t push_size;
-  uint32_t local_size_x; /* must match the shader's local_size_x */
+  /* must match the shader's local_size_x.  A shader that declares it
+   * specialization constant 0, `layout(local_size_x = N,
+   * local_size_x_id = 0) in;`, may be run in smaller workgroups (one
+   * subgroup) on CPU devices when a dispatch is small; it must then use
+   * no shared memory or barrier and index through gl_WorkGroupSize
+   * (dam_linear_id does). */
+  uint32_t local_size_x;
   /* ---- 1.3 ---- */
   uint32_t texel_mask;
 } dam_shader;
