@@ -9,8 +9,8 @@ Markdown table: the median images/s of each, their ratio (ours /
 PyTorch), the peak memory of each and its ratio, our dispatches, submits
 and waits per step, and the paired ratio: the median over the rounds of
 each round's ratio (a kind's two sides run back to back, so a drift of
-the machine's speed, which moves both, cancels in it).  docs/BENCHMARKS.md explains
-the columns and holds the results.
+the machine's speed, which moves both, cancels in it).
+docs/BENCHMARKS.md explains the columns and holds the results.
 
     bench/compare.py [--rounds 3] [--steps 10] [--warmup 2] [--threads N]
                      [--only quickstart,darts] [--methods ista,darts]
