@@ -14,6 +14,8 @@
 #include "kernel_util.h"
 #include "part_sums.h"
 
+#include <string.h>
+
 #include "bn_apply.spv.h"
 #include "bn_apply_flat.spv.h"
 #include "bn_backward_apply.spv.h"
@@ -36,6 +38,8 @@
 #include "bn_stats.spv.h"
 #include "bn_stats_channel.spv.h"
 #include "bn_stats_channel_flat.spv.h"
+#include "bn_stats_channel_flat_pair.spv.h"
+#include "bn_stats_channel_pair.spv.h"
 #include "bn_stats_flat.spv.h"
 #include "bn_stats_flat_wg.spv.h"
 #include "bn_stats_wg.spv.h"
@@ -65,6 +69,8 @@ DAM_SHADER_TEXEL(bn_backward_apply_set, 4, 0x8, 0x3, 20);
 DAM_SHADER_TEXEL(bn_backward_apply_flat_set, 4, 0x8, 0x3, 20);
 DAM_SHADER_SIZED(bn_stats_channel, 8, 0xF8, 0x1, 32, 8);
 DAM_SHADER_SIZED(bn_stats_channel_flat, 8, 0xF8, 0x1, 32, 8);
+DAM_SHADER_SIZED(bn_stats_channel_pair, 14, 0x3EF8, 0x101, 32, 8);
+DAM_SHADER_SIZED(bn_stats_channel_flat_pair, 14, 0x3EF8, 0x101, 32, 8);
 DAM_SHADER_SIZED(bn_backward_channel, 9, 0xE0, 0x3, 20, 8);
 DAM_SHADER_SIZED(bn_backward_channel_set, 9, 0xE0, 0x3, 20, 8);
 DAM_SHADER_SIZED(bn_backward_channel_flat, 9, 0xE0, 0x3, 20, 8);
@@ -298,6 +304,45 @@ static int train_check(const char *op, const dam_tensor *x,
   return err;
 }
 
+/* Whether one dispatch can do both statistics passes over ranges a and b
+ * of shader s: neither writes what the other touches. */
+static bool passes_disjoint(const dam_shader *s, const dam_range *a,
+                            const dam_range *b) {
+  for (uint32_t i = 0; i < s->n_bindings; i++)
+    for (uint32_t j = 0; j < s->n_bindings; j++)
+      if (((s->write_mask >> i) | (s->write_mask >> j)) & 1u &&
+          dam_ranges_overlap(&a[i], &b[j]))
+        return false;
+  return true;
+}
+
+/* The statistics pass t of bn_stats_channel(_flat) s without gamma and
+ * beta, held back (dam_exec_hold) so that the next such pass of the same
+ * shape and flags runs in the same dispatch (the _pair variant): a node
+ * sum's terms end in norms, and the next op's first norm usually comes
+ * before anything reads the last one's statistics. */
+static int stats_in_pairs(dam_exec *ex, const dam_shader *s,
+                          const dam_tensor *const *t, const reduce_push *p,
+                          uint64_t invocations) {
+  dam_range r[8], both[14];
+  dam_held h;
+  int err = dam__k_bind(ex, s, t, r);
+  if (err || !dam_exec_take_held(ex, s, &h))
+    return err ? err : dam_exec_hold(ex, s, r, p, (uint32_t)invocations);
+  if (memcmp(h.push, p, sizeof *p) || !passes_disjoint(s, h.ranges, r)) {
+    err = dam_exec_dispatch(ex, s, h.ranges, 8, h.push, h.invocations);
+    return err ? err : dam_exec_hold(ex, s, r, p, (uint32_t)invocations);
+  }
+  memcpy(both, h.ranges, sizeof r);
+  both[8] = r[0];
+  memcpy(both + 9, r + 3, 5 * sizeof *r);
+  return dam_exec_dispatch(ex,
+                           s == &shader_bn_stats_channel
+                               ? &shader_bn_stats_channel_pair
+                               : &shader_bn_stats_channel_flat_pair,
+                           both, 14, p, 2 * (uint32_t)invocations);
+}
+
 /* The statistics pass of the training form into save_mean, save_invstd,
  * the running statistics and coef (checked). */
 static int train_stats(dam_exec *ex, const char *op, const dam_tensor *x,
@@ -322,9 +367,11 @@ static int train_stats(dam_exec *ex, const char *op, const dam_tensor *x,
                            NULL};
   if (use_channel_pass(ex, g)) {
     p.n = g->n, p.c = g->c, p.hw = g->hw, p.parts = CHANNEL_LANES;
-    return dam__k_run(ex, g->hw % 4 ? &shader_bn_stats_channel_flat
-                                    : &shader_bn_stats_channel,
-                      t, &p, (uint64_t)g->c * CHANNEL_LANES);
+    const dam_shader *s = g->hw % 4 ? &shader_bn_stats_channel_flat
+                                    : &shader_bn_stats_channel;
+    uint64_t invocations = (uint64_t)g->c * CHANNEL_LANES;
+    return gamma || beta ? dam__k_run(ex, s, t, &p, invocations)
+                         : stats_in_pairs(ex, s, t, &p, invocations);
   }
   return reduce_channels(ex, op, stats_shaders, t, 8, g, &p);
 }

@@ -39,7 +39,10 @@ int dam_k_batchnorm_train(dam_exec *ex, const dam_tensor *x,
 /* dam_k_batchnorm_train in two halves.  The statistics: save_mean,
  * save_invstd and the running statistics as there, and coef (4 * C
  * floats) the per-channel coefficients the normalization takes; errors as
- * there, and DAM_ESHAPE for coef of another size. */
+ * there, and DAM_ESHAPE for coef of another size.  Without gamma and beta,
+ * on CPU devices, the pass may be held back to share a dispatch with the
+ * next such one (dam_exec_hold): it is recorded before anything touches
+ * its tensors, so readers see it done. */
 int dam_k_batchnorm_stats(dam_exec *ex, const dam_tensor *x,
                           const dam_tensor *gamma, const dam_tensor *beta,
                           dam_tensor *running_mean, dam_tensor *running_var,

@@ -227,7 +227,9 @@ static int begin_recording(dam_exec *ex) {
 }
 
 int dam_exec_submit(dam_exec *ex) {
-  int err = dam_part_sums_flush(ex);
+  int err = dam_exec_record_held(ex);
+  if (!err)
+    err = dam_part_sums_flush(ex);
   if (err || !ex->recording)
     return err;
   struct dam_batch *b = &ex->batches[ex->cur];
@@ -275,12 +277,13 @@ int dam_exec_end_step(dam_exec *ex) {
   int err = dam_exec_wait(ex);
   dam_tape_clear(ex->tape);
   ex->n_pending_sums = 0; /* only left by a failed wait: their tensors go */
+  ex->held.shader = NULL;
   dam__tensors_release_step(ex);
   dam_pool_reset(&ex->arena);
   return err;
 }
 
-static bool overlaps(const dam_range *a, const dam_range *b) {
+bool dam_ranges_overlap(const dam_range *a, const dam_range *b) {
   return a->buffer == b->buffer && a->offset < b->offset + b->size &&
          b->offset < a->offset + a->size;
 }
@@ -288,9 +291,54 @@ static bool overlaps(const dam_range *a, const dam_range *b) {
 static bool any_overlap(const dam_range *list, uint32_t n,
                         const dam_range *r) {
   for (uint32_t i = 0; i < n; i++)
-    if (overlaps(&list[i], r))
+    if (dam_ranges_overlap(&list[i], r))
       return true;
   return false;
+}
+
+int dam_exec_record_held(dam_exec *ex) {
+  if (!ex->held.shader)
+    return DAM_OK;
+  dam_held h = ex->held;
+  ex->held.shader = NULL;
+  return dam_exec_dispatch(ex, h.shader, h.ranges, h.shader->n_bindings,
+                           h.push, h.invocations);
+}
+
+/* Record the held dispatch first if it touches one of the n ranges. */
+static int before_touching_held(dam_exec *ex, const dam_range *r,
+                                uint32_t n) {
+  const dam_held *h = &ex->held;
+  for (uint32_t i = 0; h->shader && i < n; i++)
+    if (any_overlap(h->ranges, h->shader->n_bindings, &r[i]))
+      return dam_exec_record_held(ex);
+  return DAM_OK;
+}
+
+int dam_exec_hold(dam_exec *ex, const dam_shader *shader,
+                  const dam_range *ranges, const void *push,
+                  uint32_t invocations) {
+  if (shader->push_size > DAM_HELD_PUSH ||
+      shader->n_bindings > DAM_MAX_BINDINGS)
+    return dam_fail(DAM_EINVAL, "shader %s cannot be held", shader->name);
+  int err = dam_exec_record_held(ex);
+  if (err)
+    return err;
+  dam_held *h = &ex->held;
+  memcpy(h->ranges, ranges, shader->n_bindings * sizeof *ranges);
+  memcpy(h->push, push, shader->push_size);
+  h->invocations = invocations;
+  h->shader = shader;
+  return DAM_OK;
+}
+
+bool dam_exec_take_held(dam_exec *ex, const dam_shader *shader,
+                        dam_held *out) {
+  if (!shader || ex->held.shader != shader)
+    return false;
+  *out = ex->held;
+  ex->held.shader = NULL;
+  return true;
 }
 
 static int track(dam_range **list, uint32_t *n, uint32_t *cap, dam_range r) {
@@ -442,8 +490,10 @@ static uint32_t local_size_for(const dam_exec *ex, const dam_pipeline *p,
 int dam_exec_dispatch(dam_exec *ex, const dam_shader *shader,
                       const dam_range *ranges, uint32_t n_ranges,
                       const void *push, uint32_t invocations) {
-  const dam_pipeline *p;
-  int err = dam_pipeline_get(ex->dev, shader, 0, &p);
+  const dam_pipeline *p = NULL;
+  int err = before_touching_held(ex, ranges, n_ranges);
+  if (!err)
+    err = dam_pipeline_get(ex->dev, shader, 0, &p);
   uint32_t local_size = err ? 0 : local_size_for(ex, p, invocations);
   if (!err && local_size != p->local_size)
     err = dam_pipeline_get(ex->dev, shader, local_size, &p);
@@ -535,7 +585,9 @@ int dam_exec_copy_regions(dam_exec *ex, dam_range src, dam_range dst,
       return dam_fail(DAM_EINVAL, "copy: region %u (%llu bytes) is outside "
                       "its ranges", i, (unsigned long long)regions[i].size);
   dam_range r[2] = {src, dst};
-  int err = dam_part_sums_flush_touching(ex, r, 2);
+  int err = before_touching_held(ex, r, 2);
+  if (!err)
+    err = dam_part_sums_flush_touching(ex, r, 2);
   if (!err)
     err = begin_recording(ex);
   if (!err)
@@ -551,7 +603,9 @@ int dam_exec_zero(dam_exec *ex, dam_range dst) {
     return dam_fail(DAM_EINVAL, "zero: range %llu+%llu is not 4-byte aligned",
                     (unsigned long long)dst.offset,
                     (unsigned long long)dst.size);
-  int err = dam_part_sums_flush_touching(ex, &dst, 1);
+  int err = before_touching_held(ex, &dst, 1);
+  if (!err)
+    err = dam_part_sums_flush_touching(ex, &dst, 1);
   if (!err)
     err = begin_recording(ex);
   if (!err)

@@ -23,6 +23,9 @@ typedef struct dam_range {
   VkDeviceSize offset, size;
 } dam_range;
 
+/* Whether a and b share a byte. */
+bool dam_ranges_overlap(const dam_range *a, const dam_range *b);
+
 typedef struct dam_exec_stats {
   uint64_t dispatches, barriers, submits, waits;
   uint64_t flops; /* of the forward convolutions and linear layers */
@@ -54,6 +57,16 @@ typedef struct dam_tensor_list {
 } dam_tensor_list;
 struct dam_batch;
 
+/* A dispatch held back (dam_exec_hold) so that the kernel that held it may
+ * record it together with the next one of its kind; shader NULL: none. */
+#define DAM_HELD_PUSH 32
+typedef struct dam_held {
+  const dam_shader *shader;
+  dam_range ranges[DAM_MAX_BINDINGS];
+  uint32_t push[DAM_HELD_PUSH / 4];
+  uint32_t invocations;
+} dam_held;
+
 struct dam_exec {
   dam_device *dev;
   dam_pool params;  /* persistent: weights, optimizer state */
@@ -80,6 +93,7 @@ struct dam_exec {
   dam_pending_sum pending_sums[DAM_PENDING_SUMS]; /* part_sums.c */
   uint32_t n_pending_sums;
   struct dam_pool_share *pool_share; /* nn.c: pools shared while set */
+  dam_held held;                     /* dam_exec_hold */
 };
 typedef struct dam_exec dam_exec;
 
@@ -97,6 +111,24 @@ void dam_exec_destroy(dam_exec *ex);
 int dam_exec_dispatch(dam_exec *ex, const dam_shader *shader,
                       const dam_range *ranges, uint32_t n_ranges,
                       const void *push, uint32_t invocations);
+
+/* Hold a dispatch back instead of recording it (its arguments as
+ * dam_exec_dispatch's, at most DAM_HELD_PUSH bytes of push constants).  It
+ * is recorded as it would have been, before any later command that touches
+ * one of its ranges, before a submit, or when another is held; the kernel
+ * that held it may instead take it over (dam_exec_held) and record it
+ * merged with its own next dispatch. */
+int dam_exec_hold(dam_exec *ex, const dam_shader *shader,
+                  const dam_range *ranges, const void *push,
+                  uint32_t invocations);
+
+/* The held dispatch when it is of `shader`, taken over (nothing is held
+ * after it) and copied into *out; false, leaving it held, otherwise. */
+bool dam_exec_take_held(dam_exec *ex, const dam_shader *shader,
+                        dam_held *out);
+
+/* Record the held dispatch, if any, now. */
+int dam_exec_record_held(dam_exec *ex);
 
 /* Record a copy of src into dst (same size). */
 int dam_exec_copy(dam_exec *ex, dam_range src, dam_range dst);

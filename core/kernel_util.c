@@ -19,17 +19,24 @@ int dam__k_check(const char *op, const dam_tensor *const *t, uint32_t n,
   return DAM_OK;
 }
 
-int dam__k_run(dam_exec *ex, const dam_shader *s, const dam_tensor *const *t,
-               const void *push, uint64_t invocations) {
-  dam_range r[DAM_MAX_BINDINGS];
+int dam__k_bind(dam_exec *ex, const dam_shader *s, const dam_tensor *const *t,
+                dam_range *r) {
   for (uint32_t i = 0; i < s->n_bindings; i++) {
     int err = dam_tensor_materialize(ex, (dam_tensor *)t[i]);
     if (err)
       return err;
     r[i] = dam_tensor_binding(t[i], s, i);
   }
-  return dam_exec_dispatch(ex, s, r, s->n_bindings, push,
-                           (uint32_t)invocations);
+  return DAM_OK;
+}
+
+int dam__k_run(dam_exec *ex, const dam_shader *s, const dam_tensor *const *t,
+               const void *push, uint64_t invocations) {
+  dam_range r[DAM_MAX_BINDINGS];
+  int err = dam__k_bind(ex, s, t, r);
+  return err ? err
+             : dam_exec_dispatch(ex, s, r, s->n_bindings, push,
+                                 (uint32_t)invocations);
 }
 
 uint64_t dam__k_elementwise_invocations(uint64_t n) {

@@ -32,6 +32,11 @@
 int dam__k_check(const char *op, const dam_tensor *const *t, uint32_t n,
                  uint64_t numel);
 
+/* The ranges r[i] that bind t[i] at binding i of s (s->n_bindings
+ * tensors), each made first if it is not yet (dam_tensor_materialize). */
+int dam__k_bind(dam_exec *ex, const dam_shader *s, const dam_tensor *const *t,
+                dam_range *r);
+
 /* Record a dispatch of s over `invocations` invocations with t[i] bound at
  * binding i (s->n_bindings tensors). */
 int dam__k_run(dam_exec *ex, const dam_shader *s, const dam_tensor *const *t,

@@ -98,16 +98,13 @@ int dam_part_sums_flush(dam_exec *ex) {
   return err;
 }
 
-static bool overlap(dam_range a, dam_range b) {
-  return a.buffer == b.buffer && a.offset < b.offset + b.size &&
-         b.offset < a.offset + a.size;
-}
-
 int dam_part_sums_flush_touching(dam_exec *ex, const dam_range *r,
                                  uint32_t n) {
   for (uint32_t i = 0; i < ex->n_pending_sums; i++)
-    for (uint32_t j = 0; j < n; j++)
-      if (overlap(dam_tensor_range(ex->pending_sums[i].dst), r[j]))
+    for (uint32_t j = 0; j < n; j++) {
+      dam_range dst = dam_tensor_range(ex->pending_sums[i].dst);
+      if (dam_ranges_overlap(&dst, &r[j]))
         return dam_part_sums_flush(ex);
+    }
   return DAM_OK;
 }

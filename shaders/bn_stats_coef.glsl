@@ -26,23 +26,31 @@ layout(push_constant) uniform P {
 
 float bn_shift(uint ch) { return dam_texel_float(x, ch * p.hw); }
 
+// Channel ch's finish from its sums s of d = x - shift (gamma g, beta b)
+// into the buffers named SM, SI, RM, RV; COEF gets its coefficients.
+#define BN_STATS_FINISH(ch, shift, s, g, b, SM, SI, RM, RV, COEF)          \
+  {                                                                        \
+    float m = float(p.n * p.hw);                                           \
+    float shifted = s.x / m;                                               \
+    float var = max(s.y / m - shifted * shifted, 0.0);                     \
+    float mu = shift + shifted, invstd = 1.0 / sqrt(var + p.eps);          \
+    SM[ch] = mu;                                                           \
+    SI[ch] = invstd;                                                       \
+    float keep = 1.0 - p.momentum;                                         \
+    if ((p.flags & 4u) != 0u)                                              \
+      RM[ch] = keep * RM[ch] + p.momentum * mu;                            \
+    if ((p.flags & 8u) != 0u)                                              \
+      RV[ch] = keep * RV[ch] + p.momentum * var * (m / (m - 1.0));         \
+    COEF = vec4(shift, shifted, invstd * g, b);                            \
+  }
+
 vec4 bn_stats_coef(uint ch, vec2 s) {
-  float m = float(p.n * p.hw);
-  float shifted = s.x / m;
-  float var = max(s.y / m - shifted * shifted, 0.0);
-  float shift = bn_shift(ch), mu = shift + shifted;
-  float invstd = 1.0 / sqrt(var + p.eps);
-  save_mean[ch] = mu;
-  save_invstd[ch] = invstd;
-  float keep = 1.0 - p.momentum;
-  if ((p.flags & 4u) != 0u)
-    running_mean[ch] = keep * running_mean[ch] + p.momentum * mu;
-  if ((p.flags & 8u) != 0u)
-    running_var[ch] = keep * running_var[ch] +
-                      p.momentum * var * (m / (m - 1.0));
   float g = (p.flags & 1u) != 0u ? gamma[ch] : 1.0;
   float b = (p.flags & 2u) != 0u ? beta[ch] : 0.0;
-  return vec4(shift, shifted, invstd * g, b);
+  vec4 k;
+  BN_STATS_FINISH(ch, bn_shift(ch), s, g, b, save_mean, save_invstd,
+                  running_mean, running_var, k)
+  return k;
 }
 
 #endif
