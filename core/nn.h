@@ -107,6 +107,12 @@ dam_tensor *dam_scale_acc(dam_exec *ex, dam_tensor *acc, dam_tensor *x,
 dam_tensor *dam_scale_pair(dam_exec *ex, dam_tensor *acc, dam_tensor *x0,
                            dam_tensor *s0, dam_tensor *x1, dam_tensor *s1);
 
+/* The same for four terms, acc += sum of s[i] * x[i] over i < 4, in one
+ * dispatch forward (when a term is a batch norm's pending output, as a
+ * node sum's are; else two) and two backward. */
+dam_tensor *dam_scale_quad(dam_exec *ex, dam_tensor *acc,
+                           dam_tensor *const x[4], dam_tensor *const s[4]);
+
 /* y = mask[n] * x for every element of image n of x [N, ...]; mask is a
  * host array of N floats (copied), a constant: drop-path. */
 dam_tensor *dam_scale_rows(dam_exec *ex, dam_tensor *x, const float *mask);

@@ -14,6 +14,7 @@
 
 #include "scale_by.spv.h"
 #include "scale_by_bn.spv.h"
+#include "scale_by_bn_quad.spv.h"
 #include "scale_grads.spv.h"
 #include "scale_grads_bn.spv.h"
 #include "scale_grads_bn_set.spv.h"
@@ -22,6 +23,7 @@
 
 DAM_SHADER_TEXEL(scale_by, 6, 0x8, 0x26, 12);
 DAM_SHADER_TEXEL(scale_by_bn, 8, 0x8, 0x26, 28);
+DAM_SHADER_TEXEL(scale_by_bn_quad, 14, 0x8, 0x1226, 28);
 DAM_SHADER_TEXEL(scale_grads, 9, 0x198, 0x61, 12);
 DAM_SHADER_TEXEL(scale_grads_set, 9, 0x198, 0x61, 12);
 DAM_SHADER_TEXEL(scale_grads_bn, 11, 0x198, 0x61, 24);
@@ -43,48 +45,69 @@ static bool pending_bn(const dam_tensor *x) {
   return hw >= 4 && x->numel % 4 == 0;
 }
 
-/* scale_add_run's sum through scale_by_bn.comp: terms that are pending
- * batch-norm outputs read their inputs (t as there). */
-static int scale_add_bn(dam_exec *ex, const dam_tensor **t,
-                        const dam_tensor *x0, const dam_tensor *x1,
-                        bool has_a) {
-  bool bn0 = pending_bn(x0), bn1 = pending_bn(x1);
-  const dam_tensor *src0 = bn0 ? x0->bn_of : x0;
-  const dam_tensor *c0 = bn0 ? x0->bn_coef : x1->bn_coef;
-  /* placeholders: the first term's input, its coefficients */
-  const dam_tensor *b[8] = {t[0], src0, has_a ? t[2] : src0, t[3], t[4],
-                            bn1 ? x1->bn_of : x1 ? x1 : src0, c0,
-                            bn1 ? x1->bn_coef : c0};
-  const dam_shape *s = &(bn0 ? x0 : x1)->shape;
+/* scale_sum_run's sum through scale_by_bn(_quad).comp, one term or more
+ * a pending batch-norm output, which is read through its input. */
+static int scale_sum_bn(dam_exec *ex, uint32_t n, dam_tensor *const *s,
+                        dam_tensor *const *x, const dam_tensor *a,
+                        dam_tensor *y) {
+  uint32_t bn = 0;
+  const dam_tensor *any_coef = NULL;
+  const dam_shape *shape = NULL;
+  for (uint32_t i = 0; i < n; i++)
+    if (pending_bn(x[i])) {
+      bn |= 1u << i;
+      any_coef = x[i]->bn_coef;
+      shape = &x[i]->shape;
+    }
+  /* placeholders past n: the first term; for a term not pending, its
+   * coefficients: a pending one's */
+  const dam_tensor *w[4], *src[4], *coef[4];
+  for (uint32_t i = 0; i < 4; i++) {
+    uint32_t j = i < n ? i : 0;
+    bool pending = bn >> j & 1u;
+    w[i] = s[j];
+    src[i] = pending ? x[j]->bn_of : x[j];
+    coef[i] = pending ? x[j]->bn_coef : any_coef;
+  }
+  const dam_tensor *b[14] = {w[0],    src[0],  a ? a : src[0], y,
+                             w[1],    src[1],  coef[0],        coef[1],
+                             w[2],    src[2],  coef[2],        w[3],
+                             src[3],  coef[3]};
   uint32_t span = dam__k_cpu_device(ex) ? BN_SPAN : GPU_BN_SPAN;
   struct { uint32_t planes, c, hw, span, bn, has_a, has_second; } push = {
-      s->dim[0] * s->dim[1], s->dim[1], s->dim[2] * s->dim[3], span,
-      (bn0 ? 1u : 0) | (bn1 ? 2u : 0), has_a, x1 != NULL};
-  uint64_t vec4s = x0->numel / 4;
-  return dam__k_run(ex, &shader_scale_by_bn, b, &push,
-                    (vec4s + span - 1) / span);
+      shape->dim[0] * shape->dim[1], shape->dim[1],
+      shape->dim[2] * shape->dim[3], span, bn, a != NULL, n > 1};
+  uint64_t vec4s = y->numel / 4;
+  return dam__k_run(ex, n > 2 ? &shader_scale_by_bn_quad : &shader_scale_by_bn,
+                    b, &push, (vec4s + span - 1) / span);
 }
 
-/* y = s0 * x0 + s1 * x1 + a (x1, s1 and a optional, NULL); a may be y
- * (a node's sum accumulated in place).  A term that is a pending batch-norm
- * output is normalized on the fly, not made. */
-static int scale_add_run(dam_exec *ex, const dam_tensor *s0,
-                         const dam_tensor *x0, const dam_tensor *s1,
-                         const dam_tensor *x1, const dam_tensor *a,
+/* y = a + the sum of s[i] * x[i] over the n terms (1, 2 or 4; a NULL:
+ * none; a may be y, a node's sum accumulated in place).  A term that is a
+ * pending batch-norm output is normalized on the fly, not made. */
+static int scale_sum_run(dam_exec *ex, uint32_t n, dam_tensor *const *s,
+                         dam_tensor *const *x, const dam_tensor *a,
                          dam_tensor *y) {
-  const dam_tensor *t[] = {s0, x0, a ? a : x0, y, s1 ? s1 : s0,
-                           x1 ? x1 : x0};
-  const dam_tensor *checked[] = {x0, t[2], y, t[5]}, *scales[] = {s0, t[4]};
-  int err = dam__k_check("scale_add", checked, 4, y->numel);
+  const dam_tensor *checked[6] = {y, a ? a : y};
+  for (uint32_t i = 0; i < n; i++)
+    checked[2 + i] = x[i];
+  int err = dam__k_check("scale_add", checked, 2 + n, y->numel);
   if (!err)
-    err = dam__k_check("scale_add", scales, 2, 1);
-  if (!err && (pending_bn(x0) || pending_bn(x1)))
-    return scale_add_bn(ex, t, x0, x1, a != NULL);
-  struct { uint32_t n, has_a, has_second; } push = {
-      (uint32_t)y->numel, a != NULL, x1 != NULL};
-  return err ? err
-             : dam__k_run(ex, &shader_scale_by, t, &push,
-                          dam__k_elementwise_invocations(y->numel));
+    err = dam__k_check("scale_add", (const dam_tensor *const *)s, n, 1);
+  bool any_bn = false;
+  for (uint32_t i = 0; i < n; i++)
+    any_bn = any_bn || pending_bn(x[i]);
+  if (err || any_bn)
+    return err ? err : scale_sum_bn(ex, n, s, x, a, y);
+  if (n > 2) {
+    err = scale_sum_run(ex, 2, s, x, a, y);
+    return err ? err : scale_sum_run(ex, n - 2, s + 2, x + 2, y, y);
+  }
+  const dam_tensor *t[] = {s[0], x[0], a ? a : x[0], y, s[n - 1], x[n - 1]};
+  struct { uint32_t n, has_a, has_second; } push = {(uint32_t)y->numel,
+                                                    a != NULL, n > 1};
+  return dam__k_run(ex, &shader_scale_by, t, &push,
+                    dam__k_elementwise_invocations(y->numel));
 }
 
 /* Most partial dot products behind a scale's gradient: one lane of
@@ -287,8 +310,7 @@ dam_tensor *dam_scale_add(dam_exec *ex, dam_tensor *a, dam_tensor *x,
     return NULL;
   dam_node node = {"scale_add", scale_add_backward, {x, s, a}, a ? 3 : 2, y,
                    false, 0, NULL, NULL};
-  return dam_tape_finish(ex, scale_add_run(ex, s, x, NULL, NULL, a, y),
-                         &node);
+  return dam_tape_finish(ex, scale_sum_run(ex, 1, &s, &x, a, y), &node);
 }
 
 dam_tensor *dam_scale_acc(dam_exec *ex, dam_tensor *acc, dam_tensor *x,
@@ -300,8 +322,7 @@ dam_tensor *dam_scale_acc(dam_exec *ex, dam_tensor *acc, dam_tensor *x,
                     "differs from the term in shape"), NULL;
   dam_node node = {"scale_acc", scale_add_backward, {x, s}, 2, acc, false, 0,
                    NULL, NULL, true};
-  return dam_tape_finish(ex, scale_add_run(ex, s, x, NULL, NULL, acc, acc),
-                         &node);
+  return dam_tape_finish(ex, scale_sum_run(ex, 1, &s, &x, acc, acc), &node);
 }
 
 dam_tensor *dam_scale_pair(dam_exec *ex, dam_tensor *acc, dam_tensor *x0,
@@ -317,8 +338,35 @@ dam_tensor *dam_scale_pair(dam_exec *ex, dam_tensor *acc, dam_tensor *x0,
     return NULL;
   dam_node node = {"scale_pair", scale_pair_backward, {x0, s0, x1, s1}, 4,
                    y, false, 0, NULL, NULL, acc != NULL};
-  return dam_tape_finish(ex, scale_add_run(ex, s0, x0, s1, x1, acc, y),
-                         &node);
+  dam_tensor *x[2] = {x0, x1}, *s[2] = {s0, s1};
+  return dam_tape_finish(ex, scale_sum_run(ex, 2, s, x, acc, y), &node);
+}
+
+dam_tensor *dam_scale_quad(dam_exec *ex, dam_tensor *acc,
+                           dam_tensor *const x[4], dam_tensor *const s[4]) {
+  for (int i = 0; i < 4; i++)
+    if (!x[i] || !s[i])
+      return dam_fail(DAM_EINVAL, "scale_quad: NULL input"), NULL;
+  for (int i = 1; i < 4; i++)
+    if (!dam_shape_equal(&x[i]->shape, &x[0]->shape))
+      return dam_fail(DAM_EINVAL, "scale_quad: the terms differ in shape"),
+             NULL;
+  if (acc && (acc->persistent || !dam_shape_equal(&acc->shape, &x[0]->shape)))
+    return dam_fail(DAM_EINVAL, "scale_quad: the sum is persistent or "
+                    "differs from the terms in shape"), NULL;
+  dam_tensor *y = acc ? acc : dam_tensor_new(ex, &x[0]->shape, false);
+  if (!y)
+    return NULL;
+  /* on the tape as two pairs, the second accumulating into the first */
+  dam_node first = {"scale_pair", scale_pair_backward,
+                    {x[0], s[0], x[1], s[1]}, 4, y, false, 0, NULL, NULL,
+                    acc != NULL};
+  dam_node second = {"scale_pair", scale_pair_backward,
+                     {x[2], s[2], x[3], s[3]}, 4, y, false, 0, NULL, NULL,
+                     true};
+  if (!dam_tape_finish(ex, scale_sum_run(ex, 4, s, x, acc, y), &first))
+    return NULL;
+  return dam_tape_finish(ex, DAM_OK, &second);
 }
 
 dam_tensor *dam_scale_by(dam_exec *ex, dam_tensor *x, dam_tensor *s) {

@@ -371,6 +371,19 @@ static dam_tensor *drop_path(dam_exec *ex, dam_tensor *h,
   return y;
 }
 
+/* acc plus the 1 to 3 weighted terms x[i] * w[i] left of a node's sum
+ * (acc NULL: none yet); NULL on failure. */
+static dam_tensor *node_sum_rest(dam_exec *ex, dam_tensor *acc,
+                                 dam_tensor *const *x, dam_tensor *const *w,
+                                 uint32_t n) {
+  if (n >= 2 && !(acc = dam_scale_pair(ex, acc, x[0], w[0], x[1], w[1])))
+    return NULL;
+  if (n % 2 == 1)
+    acc = acc ? dam_scale_acc(ex, acc, x[n - 1], w[n - 1])
+              : dam_scale_add(ex, NULL, x[n - 1], w[n - 1]);
+  return acc;
+}
+
 static dam_tensor *cell_nodes(dam_exec *ex, dam_supernet *net, uint32_t ci,
                               dam_tensor *s0, dam_tensor *s1,
                               const dam_supernet_pass *p) {
@@ -382,8 +395,9 @@ static dam_tensor *cell_nodes(dam_exec *ex, dam_supernet *net, uint32_t ci,
     return NULL;
   const dam_arch_term *terms = p->terms[ce->reduce];
   for (uint32_t i = 0; i < net->d.nodes; i++) {
-    /* the node's sum, built two weighted terms per dispatch */
-    dam_tensor *acc = NULL, *held = NULL, *held_w = NULL;
+    /* the node's sum, built four weighted terms per dispatch */
+    dam_tensor *acc = NULL, *held[4], *held_w[4];
+    uint32_t n_held = 0;
     for (uint32_t k = 0; k < p->n_terms[ce->reduce]; k++) {
       if (terms[k].node != i)
         continue;
@@ -401,19 +415,15 @@ static dam_tensor *cell_nodes(dam_exec *ex, dam_supernet *net, uint32_t ci,
         h = drop_path(ex, h, p);
       if (!h)
         return NULL;
-      if (!held) {
-        held = h;
-        held_w = p->weights[ce->reduce][k];
-        continue;
+      held[n_held] = h;
+      held_w[n_held++] = p->weights[ce->reduce][k];
+      if (n_held == 4) {
+        if (!(acc = dam_scale_quad(ex, acc, held, held_w)))
+          return NULL;
+        n_held = 0;
       }
-      acc = dam_scale_pair(ex, acc, held, held_w, h,
-                           p->weights[ce->reduce][k]);
-      if (!acc)
-        return NULL;
-      held = NULL;
     }
-    if (held && !(acc = acc ? dam_scale_acc(ex, acc, held, held_w)
-                            : dam_scale_add(ex, NULL, held, held_w)))
+    if (n_held && !(acc = node_sum_rest(ex, acc, held, held_w, n_held)))
       return NULL;
     if (!acc)
       return dam_fail(DAM_EINVAL, "supernet: cell %u node %u has no input",

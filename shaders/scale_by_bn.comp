@@ -2,7 +2,9 @@
 // (dam_tensor.bn_of): y = s0[0] * t0 + s1[0] * t1 + a, term i read through
 // its norm's coefficients where bit i of bn is set (bn_terms.glsl).  The
 // second term (has_second 0) and a (has_a 0) are optional; a may be y.
-// Invocation i takes vec4s [i * span, (i + 1) * span).
+// The _quad variant (BN_TERMS 4) adds s2[0] * t2 + s3[0] * t3, bound at
+// 8 .. 13 (has_second 1).  Invocation i takes vec4s [i * span,
+// (i + 1) * span).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "diffautoml/dam_shader.glsl"
@@ -15,6 +17,14 @@ layout(std430, binding = 4) readonly buffer S1 { float s1[]; };
 layout(binding = 5) uniform samplerBuffer x1;
 layout(std430, binding = 6) readonly buffer C0 { vec4 coef0[]; };
 layout(std430, binding = 7) readonly buffer C1 { vec4 coef1[]; };
+#if BN_TERMS > 2
+layout(std430, binding = 8) readonly buffer S2 { float s2[]; };
+layout(binding = 9) uniform samplerBuffer x2;
+layout(std430, binding = 10) readonly buffer C2 { vec4 coef2[]; };
+layout(std430, binding = 11) readonly buffer S3 { float s3[]; };
+layout(binding = 12) uniform samplerBuffer x3;
+layout(std430, binding = 13) readonly buffer C3 { vec4 coef3[]; };
+#endif
 layout(push_constant) uniform P {
   uint planes, c, hw, span, bn, has_a, has_second;
 } p;
@@ -26,10 +36,17 @@ void main() {
   uint v = i * p.span, end = min(v + p.span, total);
   bn_terms s = bn_terms_begin(v);
   float w0 = s0[0], w1 = p.has_second != 0u ? s1[0] : 0.0;
+#if BN_TERMS > 2
+  float w2 = s2[0], w3 = s3[0];
+#endif
   for (; v < end; v++) {
     vec4 r = w0 * bn_term(s, 0u, texelFetch(x0, int(v)));
     if (p.has_second != 0u)
       r += w1 * bn_term(s, 1u, texelFetch(x1, int(v)));
+#if BN_TERMS > 2
+    r += w2 * bn_term(s, 2u, texelFetch(x2, int(v)));
+    r += w3 * bn_term(s, 3u, texelFetch(x3, int(v)));
+#endif
     y4[v] = r + (p.has_a != 0u ? texelFetch(a, int(v)) : vec4(0.0));
     bn_terms_step(s);
   }

@@ -1,5 +1,6 @@
-/* Batch-norm outputs not yet made (dam_tensor.bn_of) in node sums: the
- * sum reads each norm's input through its coefficients (scale_by_bn.comp)
+/* Batch-norm outputs not yet made (dam_tensor.bn_of) in node sums, in
+ * pairs and in a quad: the sum reads each norm's input through its
+ * coefficients (scale_by_bn.comp, scale_by_bn_quad)
  * and never makes the output, nor do the dot products behind the sum's
  * scales' gradients (scale_grads_bn.comp); against the host reference, and
  * its gradients against the same graph with the outputs made first (the
@@ -43,13 +44,14 @@ static void bn_ref(const float *x, const dam_shape *s, double *y) {
 enum { X0, X1, Z, S0, S1, S2, INPUTS };
 
 /* acc = s0 bn(t0) + s1 z + s2 z + s0 bn(x1) + s1 bn(x1) + s2 bn(t0), in
- * pairs (norm, plain), (plain, norm), (norm, norm), where t0 = x0 through
- * a 1x1 conv of identity weights (whose node does not read its output)
- * inside a scope that keeps only bn(t0); L = <acc, r>.  With `made` both
- * norms' outputs are made before the sums.  Reads the sum into *sum and
- * the inputs' gradients into g. */
+ * pairs (norm, plain), (plain, norm), (norm, norm), or with `quad` the
+ * first four terms in one dam_scale_quad, where t0 = x0 through a 1x1
+ * conv of identity weights (whose node does not read its output) inside a
+ * scope that keeps only bn(t0); L = <acc, r>.  With `made` both norms'
+ * outputs are made before the sums.  Reads the sum into *sum and the
+ * inputs' gradients into g. */
 static void sum_and_grads(harness *h, const dam_shape *s, float *const *v,
-                          const float *r, bool made, float **sum,
+                          const float *r, bool made, bool quad, float **sum,
                           float **g) {
   dam_shape one = dam_shape4(1, 0, 0, 0);
   dam_tensor *t[INPUTS];
@@ -78,8 +80,15 @@ static void sum_and_grads(harness *h, const dam_shape *s, float *const *v,
     assert_int_equal(dam_tensor_materialize(h->ex, y0), 0);
     assert_int_equal(dam_tensor_materialize(h->ex, y1), 0);
   }
-  dam_tensor *acc = dam_scale_pair(h->ex, NULL, y0, t[S0], t[Z], t[S1]);
-  acc = acc ? dam_scale_pair(h->ex, acc, t[Z], t[S2], y1, t[S0]) : NULL;
+  dam_tensor *acc;
+  if (quad) {
+    dam_tensor *terms[4] = {y0, t[Z], t[Z], y1};
+    dam_tensor *scales[4] = {t[S0], t[S1], t[S2], t[S0]};
+    acc = dam_scale_quad(h->ex, NULL, terms, scales);
+  } else {
+    acc = dam_scale_pair(h->ex, NULL, y0, t[S0], t[Z], t[S1]);
+    acc = acc ? dam_scale_pair(h->ex, acc, t[Z], t[S2], y1, t[S0]) : NULL;
+  }
   acc = acc ? dam_scale_pair(h->ex, acc, y1, t[S1], y0, t[S2]) : NULL;
   assert_non_null(acc);
   assert_true(!y0->mem.block == !made && !y1->mem.block == !made);
@@ -117,19 +126,22 @@ static void pending_norms_summed_without_being_made(void **state) {
       want[i] = (float)((v[S0][0] + v[S2][0]) * b0[i] +
                         (v[S1][0] + v[S2][0]) * v[Z][i] +
                         (v[S0][0] + v[S1][0]) * b1[i]);
-    float *sum[2], *g[2][INPUTS];
-    for (int made = 0; made < 2; made++) {
-      sum_and_grads(h, s, v, r, made, &sum[made], g[made]);
-      close_or_fail(sum[made], want, n, "sum", made);
+    /* not made, made; not made, in a quad */
+    float *sum[3], *g[3][INPUTS];
+    for (int run = 0; run < 3; run++) {
+      sum_and_grads(h, s, v, r, run == 1, run == 2, &sum[run], g[run]);
+      close_or_fail(sum[run], want, n, run == 2 ? "sum, quad" : "sum",
+                    run == 1);
     }
     static const char *names[INPUTS] = {"gx0", "gx1", "gz", "gs0", "gs1",
                                         "gs2"};
-    for (int i = 0; i < INPUTS; i++)
-      close_or_fail(g[0][i], g[1][i], i < S0 ? n : 1, names[i], false);
-    for (int made = 0; made < 2; made++) {
-      free(sum[made]);
+    for (int run = 0; run < 3; run += 2)
       for (int i = 0; i < INPUTS; i++)
-        free(g[made][i]);
+        close_or_fail(g[run][i], g[1][i], i < S0 ? n : 1, names[i], false);
+    for (int run = 0; run < 3; run++) {
+      free(sum[run]);
+      for (int i = 0; i < INPUTS; i++)
+        free(g[run][i]);
     }
     for (int i = 0; i < INPUTS; i++)
       free(v[i]);

@@ -144,7 +144,8 @@ static void scale_add_matches_reference(void **state) {
 /* A node's sum built in place: y = s0 x0 (scale_add), then y += s_k x_k
  * (scale_acc, returning y itself), or two terms at a time (scale_pair:
  * y = s0 x0 + s1 x1, y += s2 x2 + s3 x3, then y += s4 x4, with x3 wanting
- * no gradient); with L = <y, r> each gx_k is s_k r and each gs_k is
+ * no gradient), or four (scale_quad: y = s0 x0 + ... + s3 x3, then y +=
+ * s4 x4, x3 as there); with L = <y, r> each gx_k is s_k r and each gs_k is
  * <x_k, r>, also when backward releases what it can
  * (dam_backward_release). */
 static void scale_acc_sums_in_place(void **state) {
@@ -152,8 +153,8 @@ static void scale_acc_sums_in_place(void **state) {
   enum { K = 5 };
   dam_shape shape = scale_shapes[3], one = dam_shape4(1, 0, 0, 0);
   size_t n = dam_shape_numel(&shape);
-  for (int mode = 0; mode < 4; mode++) {
-    int release = mode & 1, pairs = mode >> 1;
+  for (int mode = 0; mode < 6; mode++) {
+    int release = mode & 1, pairs = mode >> 1 == 1, quad = mode >> 1 == 2;
     float *x[K], s[K], *r = harness_random(h, n, -1, 1);
     dam_tensor *tx[K], *ts[K], *y = NULL;
     for (int k = 0; k < K; k++) {
@@ -161,15 +162,16 @@ static void scale_acc_sums_in_place(void **state) {
       s[k] = harness_uniform(h, 0.25f, 1.5f);
       tx[k] = harness_tensor(h, shape, x[k]);
       ts[k] = harness_tensor(h, one, &s[k]);
-      tx[k]->requires_grad = ts[k]->requires_grad = !pairs || k != 3;
+      tx[k]->requires_grad = !(pairs || quad) || k != 3;
       ts[k]->requires_grad = true;
-      if (pairs && k % 2 == 0 && k + 1 < K)
+      if ((pairs && k % 2 == 0 && k + 1 < K) || (quad && k < 3))
         continue;
       dam_tensor *sum =
-          pairs && k % 2 ? dam_scale_pair(h->ex, y, tx[k - 1], ts[k - 1],
-                                          tx[k], ts[k])
-          : k            ? dam_scale_acc(h->ex, y, tx[k], ts[k])
-                         : dam_scale_add(h->ex, NULL, tx[k], ts[k]);
+          quad && k == 3 ? dam_scale_quad(h->ex, NULL, tx, ts)
+          : pairs && k % 2 ? dam_scale_pair(h->ex, y, tx[k - 1], ts[k - 1],
+                                            tx[k], ts[k])
+          : k              ? dam_scale_acc(h->ex, y, tx[k], ts[k])
+                           : dam_scale_add(h->ex, NULL, tx[k], ts[k]);
       assert_non_null(sum);
       assert_true(!y || sum == y);
       y = sum;
