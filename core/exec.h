@@ -116,8 +116,8 @@ int dam_exec_dispatch(dam_exec *ex, const dam_shader *shader,
  * dam_exec_dispatch's, at most DAM_HELD_PUSH bytes of push constants).  It
  * is recorded as it would have been, before any later command that touches
  * one of its ranges, before a submit, or when another is held; the kernel
- * that held it may instead take it over (dam_exec_held) and record it
- * merged with its own next dispatch. */
+ * that held it may instead take it over (dam_exec_take_held) and record
+ * it merged with its own next dispatch. */
 int dam_exec_hold(dam_exec *ex, const dam_shader *shader,
                   const dam_range *ranges, const void *push,
                   uint32_t invocations);

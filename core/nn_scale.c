@@ -69,10 +69,10 @@ static int scale_sum_bn(dam_exec *ex, uint32_t n, dam_tensor *const *s,
     src[i] = pending ? x[j]->bn_of : x[j];
     coef[i] = pending ? x[j]->bn_coef : any_coef;
   }
-  const dam_tensor *b[14] = {w[0],    src[0],  a ? a : src[0], y,
-                             w[1],    src[1],  coef[0],        coef[1],
-                             w[2],    src[2],  coef[2],        w[3],
-                             src[3],  coef[3]};
+  const dam_tensor *b[14] = {w[0], src[0], a ? a : src[0], y,
+                             w[1], src[1], coef[0], coef[1],
+                             w[2], src[2], coef[2],
+                             w[3], src[3], coef[3]};
   uint32_t span = dam__k_cpu_device(ex) ? BN_SPAN : GPU_BN_SPAN;
   struct { uint32_t planes, c, hw, span, bn, has_a, has_second; } push = {
       shape->dim[0] * shape->dim[1], shape->dim[1],
