@@ -52,12 +52,10 @@ static int scale_sum_bn(dam_exec *ex, uint32_t n, dam_tensor *const *s,
                         dam_tensor *y) {
   uint32_t bn = 0;
   const dam_tensor *any_coef = NULL;
-  const dam_shape *shape = NULL;
   for (uint32_t i = 0; i < n; i++)
     if (pending_bn(x[i])) {
       bn |= 1u << i;
       any_coef = x[i]->bn_coef;
-      shape = &x[i]->shape;
     }
   /* placeholders past n: the first term; for a term not pending, its
    * coefficients: a pending one's */
@@ -74,6 +72,7 @@ static int scale_sum_bn(dam_exec *ex, uint32_t n, dam_tensor *const *s,
                              w[2], src[2], coef[2],
                              w[3], src[3], coef[3]};
   uint32_t span = dam__k_cpu_device(ex) ? BN_SPAN : GPU_BN_SPAN;
+  const dam_shape *shape = &y->shape; /* the terms' */
   struct { uint32_t planes, c, hw, span, bn, has_a, has_second; } push = {
       shape->dim[0] * shape->dim[1], shape->dim[1],
       shape->dim[2] * shape->dim[3], span, bn, a != NULL, n > 1};

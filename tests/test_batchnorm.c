@@ -4,7 +4,7 @@
  * statistics, on odd shapes; the statistics and the backward by both
  * their paths (a subgroup per channel, and many invocations per channel);
  * and the refusal of bad arguments. */
-#include "harness.h"
+#include "bn_reference.h"
 #include "batchnorm.h"
 #include "error.h"
 #include "kernel_util.h"
@@ -15,12 +15,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define TOL 1e-4
-
-typedef struct dims {
-  uint32_t n, c, h, w;
-} dims;
 
 /* Odd planes, and planes of a multiple of 4 floats (read as vec4s). */
 static const dims shapes[] = {
@@ -34,41 +28,6 @@ static const dims shapes[] = {
     {4, 5, 1, 1},   {2, 3, 7, 7},   {1, 3, 5, 5},
 };
 #define N_SHAPES (sizeof shapes / sizeof *shapes)
-/* The most channels of a shape above. */
-#define MAX_C 64
-
-static size_t plane(const dims *d) { return (size_t)d->h * d->w; }
-
-/* Per-channel mean and biased variance of x. */
-static void ref_stats(const dims *d, const double *x, double *mean,
-                      double *var) {
-  size_t hw = plane(d), m = d->n * hw;
-  for (uint32_t c = 0; c < d->c; c++) {
-    double s = 0, q = 0;
-    for (uint32_t n = 0; n < d->n; n++)
-      for (size_t e = 0; e < hw; e++)
-        s += x[(n * d->c + c) * hw + e];
-    mean[c] = s / m;
-    for (uint32_t n = 0; n < d->n; n++)
-      for (size_t e = 0; e < hw; e++) {
-        double v = x[(n * d->c + c) * hw + e] - mean[c];
-        q += v * v;
-      }
-    var[c] = q / m;
-  }
-}
-
-/* y = (x - mean) * invstd * gamma + beta (gamma, beta NULL: 1, 0). */
-static void ref_normalize(const dims *d, const double *x, const double *mean,
-                          const double *invstd, const double *gamma,
-                          const double *beta, double *y) {
-  size_t hw = plane(d);
-  for (size_t i = 0; i < d->n * d->c * hw; i++) {
-    uint32_t c = (uint32_t)(i / hw % d->c);
-    y[i] = (x[i] - mean[c]) * invstd[c] * (gamma ? gamma[c] : 1) +
-           (beta ? beta[c] : 0);
-  }
-}
 
 /* y of the training form, straight from x. */
 static void ref_train(const dims *d, const double *x, const double *gamma,
@@ -106,30 +65,6 @@ static void ref_backward(const dims *d, const double *x, const double *gy,
         gx[i] += g * invstd[c] * (gy[i] - sg / m - xhat * sgx / m);
       }
   }
-}
-
-static double *widen(const float *v, size_t n) {
-  double *out = malloc(n * sizeof *out);
-  assert_non_null(out);
-  for (size_t i = 0; i < n; i++)
-    out[i] = v[i];
-  return out;
-}
-
-static void expect_close(harness *h, const dam_tensor *t, const double *want,
-                         const char *what, const dims *d, int variant) {
-  float *got = harness_read(h, t);
-  double err = harness_max_rel_err(got, want, t->numel);
-  free(got);
-  if (err > TOL)
-    fail_msg("%s [%u,%u,%u,%u] variant %d: max relative error %g", what,
-             d->n, d->c, d->h, d->w, variant, err);
-}
-
-static dam_shape shape_of(const dims *d) {
-  return d->h == 1 && d->w == 1 && d->c == 5 ? (dam_shape){2, {d->n, d->c}}
-                                              : dam_shape4(d->n, d->c, d->h,
-                                                           d->w);
 }
 
 /* Training forward then backward; variant bit 0: affine, bit 1: running
@@ -618,152 +553,6 @@ static void backward_scaled_pair(void **state) {
   }
 }
 
-/* A norm without gamma and beta for the held statistics passes: x and
- * the running statistics as uploaded (host copies kept), the outputs. */
-typedef struct held_norm {
-  const dims *d;
-  float *x, *rm, *rv;
-  dam_tensor *tx, *trm, *trv, *tsm, *tsi, *coef;
-} held_norm;
-
-static const dam_bn_args held_args = {1e-5f, 0.1f};
-
-static held_norm held_norm_new(harness *h, const dims *d) {
-  size_t nx = (size_t)d->n * d->c * plane(d);
-  dam_shape cs = dam_shape4(d->c, 0, 0, 0);
-  held_norm n = {d, harness_random(h, nx, -2, 3),
-                 harness_random(h, d->c, -1, 1),
-                 harness_random(h, d->c, 0.5f, 2)};
-  n.tx = harness_tensor(h, shape_of(d), n.x);
-  n.trm = harness_tensor(h, cs, n.rm);
-  n.trv = harness_tensor(h, cs, n.rv);
-  n.tsm = harness_tensor(h, cs, NULL);
-  n.tsi = harness_tensor(h, cs, NULL);
-  n.coef = harness_tensor(h, dam_shape4(4 * d->c, 0, 0, 0), NULL);
-  return n;
-}
-
-static int held_norm_stats(harness *h, const held_norm *n) {
-  return dam_k_batchnorm_stats(h->ex, n->tx, NULL, NULL, n->trm, n->trv,
-                               &held_args, n->tsm, n->tsi, n->coef);
-}
-
-/* n's statistics of its uploaded x against the reference, the running
- * statistics updated `updates` times by them from the uploaded ones, and
- * the normalization made from its coefficients. */
-static void expect_held_norm(harness *h, const held_norm *n, int updates,
-                             const char *what) {
-  const dims *d = n->d;
-  size_t nx = (size_t)d->n * d->c * plane(d), m = d->n * plane(d);
-  double *dx = widen(n->x, nx), *y = malloc(nx * sizeof *y);
-  double mean[MAX_C], var[MAX_C], invstd[MAX_C], rm[MAX_C], rv[MAX_C];
-  assert_non_null(y);
-  ref_stats(d, dx, mean, var);
-  for (uint32_t c = 0; c < d->c; c++) {
-    invstd[c] = 1 / sqrt(var[c] + held_args.eps);
-    rm[c] = n->rm[c], rv[c] = n->rv[c];
-    for (int u = 0; u < updates; u++) {
-      rm[c] = 0.9 * rm[c] + 0.1 * mean[c];
-      rv[c] = 0.9 * rv[c] + 0.1 * var[c] * m / (m - 1.0);
-    }
-  }
-  ref_normalize(d, dx, mean, invstd, NULL, NULL, y);
-  expect_close(h, n->trm, rm, what, d, 2);
-  expect_close(h, n->trv, rv, what, d, 3);
-  if (!n->tsm) { /* released with its step: the running statistics alone */
-    free(dx), free(y);
-    return;
-  }
-  expect_close(h, n->tsm, mean, what, d, 0);
-  expect_close(h, n->tsi, invstd, what, d, 1);
-  dam_tensor *ty = harness_tensor(h, shape_of(d), NULL);
-  dam_tensor *tx = harness_tensor(h, shape_of(d), n->x);
-  assert_int_equal(dam_k_batchnorm_apply(h->ex, tx, n->coef, ty), 0);
-  expect_close(h, ty, y, what, d, 4);
-  free(dx), free(y);
-}
-
-static void held_norm_free(held_norm *n) {
-  free(n->x), free(n->rm), free(n->rv);
-}
-
-/* Two norms' statistics passes without gamma and beta, back to back (a
- * node sum's terms): on CPU devices the first is held back and the second
- * records both in one dispatch, each norm with its own results, on planes
- * of 4k floats and of others, also after a pass of another shape.  A held
- * pass is recorded before a dispatch that writes its input, before a pass
- * on the same running statistics (the two then update them in turn), and
- * at the end of the step. */
-static void stats_in_pairs(void **state) {
-  harness *h = *state;
-  static const dims pair_shapes[] = {
-      {7, 3, 4, 4}, {4, 3, 7, 7}, {2, 16, 7, 7}};
-  for (size_t k = 0; k < 3; k++) {
-    const dims *d = &pair_shapes[k];
-    held_norm a = held_norm_new(h, d), b = held_norm_new(h, d);
-    uint64_t before = h->ex->stats.dispatches;
-    assert_int_equal(held_norm_stats(h, &a), 0);
-    bool held = h->ex->stats.dispatches == before;
-    if (dam__k_cpu_device(h->ex))
-      assert_true(held);
-    assert_int_equal(held_norm_stats(h, &b), 0);
-    if (held)
-      assert_int_equal(h->ex->stats.dispatches, before + 1);
-    expect_held_norm(h, &a, 1, "paired statistics, first");
-    expect_held_norm(h, &b, 1, "paired statistics, second");
-
-    held_norm shared = held_norm_new(h, d);
-    shared.trm = a.trm, shared.trv = a.trv;
-    before = h->ex->stats.dispatches;
-    assert_int_equal(held_norm_stats(h, &a), 0);
-    assert_int_equal(held_norm_stats(h, &shared), 0);
-    float *rm = harness_read(h, a.trm), *rv = harness_read(h, a.trv);
-    if (held) /* not one dispatch: it would update them at once */
-      assert_int_equal(h->ex->stats.dispatches, before + 2);
-    double m = d->n * plane(d);
-    double *dx[2] = {widen(a.x, d->n * d->c * plane(d)),
-                     widen(shared.x, d->n * d->c * plane(d))};
-    double mean[2][MAX_C], var[2][MAX_C];
-    for (int i = 0; i < 2; i++)
-      ref_stats(d, dx[i], mean[i], var[i]);
-    /* a's second update, then shared's, after the first pair's */
-    for (uint32_t c = 0; c < d->c; c++) {
-      double rm_want = 0.9 * (0.9 * (0.9 * a.rm[c] + 0.1 * mean[0][c]) +
-                              0.1 * mean[0][c]) + 0.1 * mean[1][c];
-      double rv_want = 0.9 * (0.9 * (0.9 * a.rv[c] +
-                                     0.1 * var[0][c] * m / (m - 1)) +
-                              0.1 * var[0][c] * m / (m - 1)) +
-                       0.1 * var[1][c] * m / (m - 1);
-      if (fabs(rm[c] - rm_want) > TOL * (1 + fabs(rm_want)) ||
-          fabs(rv[c] - rv_want) > TOL * (1 + fabs(rv_want)))
-        fail_msg("shared running statistics, channel %u: %g %g, expected "
-                 "%g %g", c, rm[c], rv[c], rm_want, rv_want);
-    }
-    free(rm), free(rv), free(dx[0]), free(dx[1]);
-
-    held_norm filled = held_norm_new(h, d);
-    assert_int_equal(held_norm_stats(h, &filled), 0);
-    assert_int_equal(dam_k_fill(h->ex, filled.tx, 0.5f), 0);
-    expect_held_norm(h, &filled, 1, "statistics held before a fill");
-
-    held_norm last = held_norm_new(h, d);
-    dam_shape cs = dam_shape4(d->c, 0, 0, 0);
-    last.trm = dam_tensor_new(h->ex, &cs, true);
-    last.trv = dam_tensor_new(h->ex, &cs, true);
-    assert_true(last.trm && last.trv);
-    assert_int_equal(dam_tensor_upload(h->ex, last.trm, last.rm), 0);
-    assert_int_equal(dam_tensor_upload(h->ex, last.trv, last.rv), 0);
-    assert_int_equal(held_norm_stats(h, &last), 0);
-    assert_int_equal(dam_exec_end_step(h->ex), 0);
-    last.tsm = NULL;
-    expect_held_norm(h, &last, 1, "statistics held at the end of a step");
-    dam_tensor_free(h->ex, last.trm);
-    dam_tensor_free(h->ex, last.trv);
-    held_norm_free(&a), held_norm_free(&b), held_norm_free(&shared);
-    held_norm_free(&filled), held_norm_free(&last);
-  }
-}
-
 /* The reference backward against central differences of the reference
  * training forward, for L = sum(w * y), w random. */
 static void reference_backward_matches_finite_differences(void **state) {
@@ -886,7 +675,6 @@ int main(void) {
       cmocka_unit_test(bad_arguments_refused),
       cmocka_unit_test(backward_scaled),
       cmocka_unit_test(backward_scaled_pair),
-      cmocka_unit_test(stats_in_pairs),
       SPLIT(train_plain),
       SPLIT(train_affine_running),
       SPLIT(train_far_from_zero),
