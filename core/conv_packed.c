@@ -3,7 +3,8 @@
  * channels-last in vec4s with the padding written out (conv2d_pack_x*,
  * conv2d_pack_w), so the inner loop of conv2d_fwd_packed loads four
  * channels at a time without bounds checks; 1x1 convolutions at stride 1
- * read x in NCHW in place as vec4 texels of pixels (conv2d_fwd_1x1, and
+ * read x in NCHW in place as vec4 texels of pixels (conv2d_fwd_1x1,
+ * conv2d_fwd_1x1_8k storing pairs of vec4s on planes of 8k pixels, and
  * conv2d_fwd_1x1_odd on planes of 4k + 1 pixels), and their gradient to
  * the input runs as the forward of the transposed convolution.
  * docs/CONV.md has the reasons and the measurements.
@@ -12,6 +13,14 @@
 #include "error.h"
 
 #include "conv2d_fwd_1x1.spv.h"
+#include "conv2d_fwd_1x1_8k.spv.h"
+#include "conv2d_fwd_1x1_8k_set.spv.h"
+#include "conv2d_fwd_1x1_8k_tm8.spv.h"
+#include "conv2d_fwd_1x1_8k_tm8_set.spv.h"
+#include "conv2d_fwd_1x1_8k_wt.spv.h"
+#include "conv2d_fwd_1x1_8k_wt_set.spv.h"
+#include "conv2d_fwd_1x1_8k_wt_tm8.spv.h"
+#include "conv2d_fwd_1x1_8k_wt_tm8_set.spv.h"
 #include "conv2d_fwd_1x1_odd.spv.h"
 #include "conv2d_fwd_1x1_odd_set.spv.h"
 #include "conv2d_fwd_1x1_odd_tm8.spv.h"
@@ -35,6 +44,14 @@
 #include "conv2d_pack_x_planes.spv.h"
 
 DAM_SHADER_TEXEL(conv2d_fwd_1x1, 4, 0x4, 0xb, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_8k, 4, 0x4, 0xb, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_8k_set, 3, 0x4, 0x3, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_8k_tm8, 4, 0x4, 0xb, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_8k_tm8_set, 3, 0x4, 0x3, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_8k_wt, 4, 0x4, 0xb, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_8k_wt_set, 3, 0x4, 0x3, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_8k_wt_tm8, 4, 0x4, 0xb, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_8k_wt_tm8_set, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd, 4, 0x4, 0xb, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_set, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_tm8, 4, 0x4, 0xb, sizeof(conv_push));
@@ -152,19 +169,25 @@ int dam__conv_run_packed(dam_exec *ex, const dam_tensor *x,
     d->tiles_n = div_up((uint64_t)d->N * d->OH * d->OW, PACKED_TN);
     tiles = d->tiles_n;
   }
-  /* [odd][raw_wt][narrow][writes y over] */
-  static const dam_shader *const in_place_shaders[2][2][2][2] = {
+  /* [planes of 4k, 8k or 4k + 1 pixels][raw_wt][narrow][writes y over] */
+  static const dam_shader *const in_place_shaders[3][2][2][2] = {
       {{{&shader_conv2d_fwd_1x1, &shader_conv2d_fwd_1x1_set},
         {&shader_conv2d_fwd_1x1_tm8, &shader_conv2d_fwd_1x1_tm8_set}},
        {{&shader_conv2d_fwd_1x1_wt, &shader_conv2d_fwd_1x1_wt_set},
         {&shader_conv2d_fwd_1x1_wt_tm8, &shader_conv2d_fwd_1x1_wt_tm8_set}}},
+      {{{&shader_conv2d_fwd_1x1_8k, &shader_conv2d_fwd_1x1_8k_set},
+        {&shader_conv2d_fwd_1x1_8k_tm8, &shader_conv2d_fwd_1x1_8k_tm8_set}},
+       {{&shader_conv2d_fwd_1x1_8k_wt, &shader_conv2d_fwd_1x1_8k_wt_set},
+        {&shader_conv2d_fwd_1x1_8k_wt_tm8,
+         &shader_conv2d_fwd_1x1_8k_wt_tm8_set}}},
       {{{&shader_conv2d_fwd_1x1_odd, &shader_conv2d_fwd_1x1_odd_set},
         {&shader_conv2d_fwd_1x1_odd_tm8, &shader_conv2d_fwd_1x1_odd_tm8_set}},
        {{&shader_conv2d_fwd_1x1_odd_wt, &shader_conv2d_fwd_1x1_odd_wt_set},
         {&shader_conv2d_fwd_1x1_odd_wt_tm8,
          &shader_conv2d_fwd_1x1_odd_wt_tm8_set}}}};
+  int planes = odd ? 2 : (d->H * d->W) % 8 == 0;
   const dam_shader *s =
-      in_place ? in_place_shaders[odd][raw_wt][narrow][!d->accumulate]
+      in_place ? in_place_shaders[planes][raw_wt][narrow][!d->accumulate]
                : &shader_conv2d_fwd_packed;
   err = run_counted(ex, s, fwd, d, tiles * d->tiles_m * d->groups);
   dam_tensor_release(ex, wp);

@@ -269,10 +269,14 @@ static int create_device(dam_device *d) {
       .queueCount = 1,
       .pQueuePriorities = &prio,
   };
+  VkPhysicalDeviceFeatures has, wants = {0};
+  vkGetPhysicalDeviceFeatures(d->phys, &has);
+  wants.shaderInt64 = d->int64 = has.shaderInt64;
   VkDeviceCreateInfo di = {
       .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
       .queueCreateInfoCount = 1,
       .pQueueCreateInfos = &qi,
+      .pEnabledFeatures = &wants,
   };
   int err = dam_vk_check(vkCreateDevice(d->phys, &di, NULL, &d->dev),
                          "vkCreateDevice");
@@ -307,7 +311,8 @@ int dam_device_open(const char *spec, dam_device **out) {
     goto fail;
   const char *discrete = getenv("DIFFAUTOML_DISCRETE_PATHS");
   d->discrete_paths = discrete && !strcmp(discrete, "1");
-  if (d->info.type == VK_PHYSICAL_DEVICE_TYPE_CPU && !d->discrete_paths) {
+  if (d->info.type == VK_PHYSICAL_DEVICE_TYPE_CPU && !d->discrete_paths &&
+      d->int64) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     d->cpu_workers = cores > 0 ? (uint32_t)cores : 1;
   }

@@ -39,8 +39,12 @@ typedef struct dam_device {
                           memory and kernel paths whatever the device (to
                           test them on lavapipe) */
   bool timestamps;           /* the queue supports timestamps */
+  bool int64;                /* shaderInt64, enabled */
   uint32_t cpu_workers; /* a CPU device not taking the discrete paths: the
-                           host's cores, its driver's threads; else 0 */
+                           host's cores, its driver's threads; else 0.  The
+                           CPU paths' shaders store through 64-bit integers
+                           (shaders/store8.glsl), so a CPU device without
+                           shaderInt64 takes the discrete paths. */
   struct dam_pipeline_table *pipelines;
   volatile int validation_errors; /* messages of severity ERROR seen */
 } dam_device;

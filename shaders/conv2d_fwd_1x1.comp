@@ -6,7 +6,10 @@
 // tile of an image repeats its last vec4, whose results are dropped).
 // y += the result (core/conv.c takes these with accumulate set; binding 3
 // is y's range again, as texels); the _set variants write y over and never
-// read it (set_or_add.glsl).
+// read it (set_or_add.glsl).  y is stored 16 bytes at a time, or with
+// PLANES_8K (the _8k variants, planes of 8k pixels) 32, in pairs of vec4s
+// (store8.glsl): a plane then starts at an even vec4, and a tile's vec4s
+// past it come in pairs.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 64, local_size_x_id = 0) in;
@@ -15,7 +18,15 @@ layout(local_size_x = 64, local_size_x_id = 0) in;
 #include "conv2d_packed.glsl"
 layout(binding = 0) uniform samplerBuffer x;
 layout(binding = 1) uniform samplerBuffer wp;
-layout(std430, binding = 2) writeonly buffer Y { vec4 y[]; };
+#include "store8.glsl"
+#ifndef PLANES_8K
+#define PLANES_8K 0
+#endif
+#if PLANES_8K
+layout(std430, binding = 2) writeonly buffer Y { u64vec4 y[]; };
+#else
+layout(std430, binding = 2) writeonly buffer Y { u64vec2 y[]; };
+#endif
 
 #include "set_or_add.glsl"
 #if !SET
@@ -74,10 +85,18 @@ void main() {
   uint yo = (n * p.K + g * p.Kg) * hw4;
   for (uint i = 0u; i < TM; i++) {
     if (k0 + i >= p.Kg) break;
+    uint o = yo + (k0 + i) * hw4 + q0;
+#if PLANES_8K
+    for (uint v = 0u; v < TV; v += 2u)
+      if (q0 + v < hw4)
+        y[(o + v) / 2u] = dam_pack8(
+            SET_OR_ADDED(texelFetch(y_old, int(o + v)), acc[i][v]),
+            SET_OR_ADDED(texelFetch(y_old, int(o + v + 1u)), acc[i][v + 1u]));
+#else
     for (uint v = 0u; v < TV; v++)
-      if (q0 + v < hw4) {
-        uint o = yo + (k0 + i) * hw4 + q0 + v;
-        SET_OR_ADD_TO(y[o], texelFetch(y_old, int(o)), acc[i][v]);
-      }
+      if (q0 + v < hw4)
+        y[o + v] = dam_pack4(
+            SET_OR_ADDED(texelFetch(y_old, int(o + v)), acc[i][v]));
+#endif
   }
 }

@@ -118,6 +118,10 @@ static const conv_case cases[] = {
     {2, 3, 4, 4, 5, 1, 1, GEOM(.groups = 1)},
     {2, 8, 6, 6, 6, 1, 1, GEOM(.groups = 2)},
     {2, 32, 8, 8, 32, 1, 1, GEOM(.groups = 1)},
+    /* and on planes of 8k pixels, stored in pairs of vec4s: a last pixel
+     * tile of one pair, K past a tile, groups */
+    {3, 6, 4, 6, 19, 1, 1, GEOM(.groups = 1)},
+    {2, 8, 4, 10, 6, 1, 1, GEOM(.groups = 2)},
     /* 1x1 on planes of 4k + 1 pixels and 4k channels, read in place at a
      * shift: 25, 9, 21 and 1 pixels (tiles across several images), groups,
      * K past a tile; 4k + 2 channels still packed */
