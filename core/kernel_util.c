@@ -41,7 +41,7 @@ int dam__k_run(dam_exec *ex, const dam_shader *s, const dam_tensor *const *t,
 
 uint64_t dam__k_elementwise_invocations(uint64_t n) {
   uint64_t vec4_runs = (n / 4 + DAM_EW_SPAN - 1) / DAM_EW_SPAN;
-  return vec4_runs > n % 4 ? vec4_runs : n % 4;
+  return vec4_runs > n % 8 ? vec4_runs : n % 8;
 }
 
 bool dam__k_take_zeros(dam_tensor *t) {

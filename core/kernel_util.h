@@ -43,8 +43,9 @@ int dam__k_run(dam_exec *ex, const dam_shader *s, const dam_tensor *const *t,
                const void *push, uint64_t invocations);
 
 /* Invocations of an elementwise shader over n floats: DAM_EW_SPAN vec4s
- * each, and one per float left over (shaders/elementwise.glsl, whose
- * DAM_EW_SPAN this must match). */
+ * (or DAM_EW_SPAN / 2 pairs of them) each, and one per float left over
+ * past the last whole pair (shaders/elementwise.glsl, whose DAM_EW_SPAN
+ * this must match). */
 #define DAM_EW_SPAN 4
 uint64_t dam__k_elementwise_invocations(uint64_t n);
 

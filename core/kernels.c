@@ -14,6 +14,7 @@
 #include "reduce_sum.spv.h"
 #include "relu.spv.h"
 #include "relu_backward.spv.h"
+#include "relu_backward_wide.spv.h"
 
 DAM_SHADER(fill, 1, 0x1, 8);
 DAM_SHADER(copy, 2, 0x2, 4);
@@ -23,6 +24,7 @@ DAM_SHADER(mul_acc, 3, 0x4, 4);
 DAM_SHADER(axpby, 2, 0x2, 12);
 DAM_SHADER_TEXEL(relu, 2, 0x2, 0x1, 4);
 DAM_SHADER_TEXEL(relu_backward, 4, 0x4, 0xb, 4);
+DAM_SHADER_TEXEL(relu_backward_wide, 4, 0x4, 0xb, 4);
 DAM_SHADER(reduce_sum, 3, 0x4, 12);
 DAM_SHADER(broadcast_acc, 3, 0x4, 12);
 
@@ -70,7 +72,10 @@ int dam_k_mul_acc(dam_exec *ex, const dam_tensor *a, const dam_tensor *b,
 
 int dam_k_relu_backward(dam_exec *ex, const dam_tensor *x,
                         const dam_tensor *gy, dam_tensor *gx) {
-  return binary(ex, "relu_backward", &shader_relu_backward, x, gy, gx);
+  return binary(ex, "relu_backward",
+                dam__k_cpu_device(ex) ? &shader_relu_backward_wide
+                                      : &shader_relu_backward,
+                x, gy, gx);
 }
 
 int dam_k_axpby(dam_exec *ex, float alpha, const dam_tensor *x, float beta,

@@ -15,6 +15,8 @@
 #include "scale_by.spv.h"
 #include "scale_by_bn.spv.h"
 #include "scale_by_bn_quad.spv.h"
+#include "scale_by_bn_quad_wide.spv.h"
+#include "scale_by_bn_wide.spv.h"
 #include "scale_grads.spv.h"
 #include "scale_grads_bn.spv.h"
 #include "scale_grads_bn_set.spv.h"
@@ -24,6 +26,8 @@
 DAM_SHADER_TEXEL(scale_by, 6, 0x8, 0x26, 12);
 DAM_SHADER_TEXEL(scale_by_bn, 8, 0x8, 0x26, 28);
 DAM_SHADER_TEXEL(scale_by_bn_quad, 14, 0x8, 0x1226, 28);
+DAM_SHADER_TEXEL(scale_by_bn_wide, 8, 0x8, 0x26, 28);
+DAM_SHADER_TEXEL(scale_by_bn_quad_wide, 14, 0x8, 0x1226, 28);
 DAM_SHADER_TEXEL(scale_grads, 9, 0x198, 0x61, 12);
 DAM_SHADER_TEXEL(scale_grads_set, 9, 0x198, 0x61, 12);
 DAM_SHADER_TEXEL(scale_grads_bn, 11, 0x198, 0x61, 24);
@@ -32,7 +36,7 @@ DAM_SHADER(scale_rows, 3, 0x4, 12);
 
 /* Vec4s of each invocation's span in scale_by_bn.comp and
  * scale_grads_bn.comp, and in scale_by_bn.comp on a GPU (at 32 it took
- * 19 us a dispatch on an H200). */
+ * 19 us a dispatch on an H200); even (scale_by_bn.comp stores pairs). */
 #define BN_SPAN 32
 #define GPU_BN_SPAN 4
 
@@ -71,14 +75,19 @@ static int scale_sum_bn(dam_exec *ex, uint32_t n, dam_tensor *const *s,
                              w[1], src[1], coef[0], coef[1],
                              w[2], src[2], coef[2],
                              w[3], src[3], coef[3]};
-  uint32_t span = dam__k_cpu_device(ex) ? BN_SPAN : GPU_BN_SPAN;
+  bool cpu = dam__k_cpu_device(ex);
+  uint32_t span = cpu ? BN_SPAN : GPU_BN_SPAN;
   const dam_shape *shape = &y->shape; /* the terms' */
   struct { uint32_t planes, c, hw, span, bn, has_a, has_second; } push = {
       shape->dim[0] * shape->dim[1], shape->dim[1],
       shape->dim[2] * shape->dim[3], span, bn, a != NULL, n > 1};
   uint64_t vec4s = y->numel / 4;
-  return dam__k_run(ex, n > 2 ? &shader_scale_by_bn_quad : &shader_scale_by_bn,
-                    b, &push, (vec4s + span - 1) / span);
+  /* [quad][wide stores] */
+  static const dam_shader *const shaders[2][2] = {
+      {&shader_scale_by_bn, &shader_scale_by_bn_wide},
+      {&shader_scale_by_bn_quad, &shader_scale_by_bn_quad_wide}};
+  return dam__k_run(ex, shaders[n > 2][cpu], b, &push,
+                    (vec4s + span - 1) / span);
 }
 
 /* y = a + the sum of s[i] * x[i] over the n terms (1, 2 or 4; a NULL:

@@ -21,11 +21,12 @@
 #include "diffautoml/dam_shader.glsl"
 layout(local_size_x = 8) in;
 #include "set_or_add.glsl"
+#define DAM_WIDE_STORES 1
 #include "store8.glsl"
-// gx's whole texels: stored 16 bytes at a time with SET
+// gx's whole texels: stored wide with SET
 #if SET
-#define GX4_T u64vec2
-#define SET_OR_ADD4(dst, v) dst = dam_pack4(v)
+#define GX4_T DAM_OUT4
+#define SET_OR_ADD4(dst, v) dst = dam_out4(v)
 #else
 #define GX4_T vec4
 #define SET_OR_ADD4(dst, v) dst += (v)

@@ -18,14 +18,15 @@ layout(local_size_x = 64, local_size_x_id = 0) in;
 #include "conv2d_packed.glsl"
 layout(binding = 0) uniform samplerBuffer x;
 layout(binding = 1) uniform samplerBuffer wp;
+#define DAM_WIDE_STORES 1
 #include "store8.glsl"
 #ifndef PLANES_8K
 #define PLANES_8K 0
 #endif
 #if PLANES_8K
-layout(std430, binding = 2) writeonly buffer Y { u64vec4 y[]; };
+layout(std430, binding = 2) writeonly buffer Y { DAM_OUT8 y[]; };
 #else
-layout(std430, binding = 2) writeonly buffer Y { u64vec2 y[]; };
+layout(std430, binding = 2) writeonly buffer Y { DAM_OUT4 y[]; };
 #endif
 
 #include "set_or_add.glsl"
@@ -89,13 +90,13 @@ void main() {
 #if PLANES_8K
     for (uint v = 0u; v < TV; v += 2u)
       if (q0 + v < hw4)
-        y[(o + v) / 2u] = dam_pack8(
+        y[(o + v) / 2u] = dam_out8(
             SET_OR_ADDED(texelFetch(y_old, int(o + v)), acc[i][v]),
             SET_OR_ADDED(texelFetch(y_old, int(o + v + 1u)), acc[i][v + 1u]));
 #else
     for (uint v = 0u; v < TV; v++)
       if (q0 + v < hw4)
-        y[o + v] = dam_pack4(
+        y[o + v] = dam_out4(
             SET_OR_ADDED(texelFetch(y_old, int(o + v)), acc[i][v]));
 #endif
   }

@@ -4,8 +4,12 @@
 // q = ceil((n/4) / DAM_EW_SPAN) invocations over the vec4s, invocation i
 // takes vec4s i, i + q, i + 2q, ... below n/4 (neighbouring invocations
 // read neighbouring vec4s), and invocations i < n%4 take one float each
-// of the n%4 left over.  Shaders loop over DAM_EW_SLOTS slots; the host
-// dispatches max(q, n%4) invocations (dam__k_elementwise_invocations).
+// of the n%4 left over.  Shaders loop over DAM_EW_SLOTS slots.  Kernels
+// that store 8 floats at once (store8.glsl) take pairs of vec4s instead:
+// with q8 = ceil((n/8) / DAM_EW_PAIRS), invocation i takes pairs i,
+// i + q8, ... below n/8, and invocations i < n%8 one float each of the
+// n%8 left over (DAM_EW_PAIR_SLOTS slots).  The host dispatches
+// max(q, n%8) invocations, enough for both (dam__k_elementwise_invocations).
 // Include after the layout line (dam_linear_id reads the local size).
 #ifndef DAM_ELEMENTWISE_GLSL
 #define DAM_ELEMENTWISE_GLSL
@@ -24,6 +28,23 @@ uint dam_elementwise_slot(uint n, uint j, out uint k) {
   }
   k = 4u * n4 + i;
   return i < n % 4u ? DAM_FLOAT : 0u;
+}
+
+const uint DAM_PAIR = 3u;
+const uint DAM_EW_PAIRS = 2u, DAM_EW_PAIR_SLOTS = DAM_EW_PAIRS + 1u;
+
+// Slot j < DAM_EW_PAIRS: DAM_PAIR with k the index of vec4 pair (2k,
+// 2k + 1); slot DAM_EW_PAIRS: DAM_FLOAT with k a float index; 0 when the
+// slot has no element.
+uint dam_elementwise_pair_slot(uint n, uint j, out uint k) {
+  uint i = dam_linear_id(), n8 = n / 8u;
+  uint q = (n8 + DAM_EW_PAIRS - 1u) / DAM_EW_PAIRS;
+  if (j < DAM_EW_PAIRS) {
+    k = i + j * q;
+    return i < q && k < n8 ? DAM_PAIR : 0u;
+  }
+  k = 8u * n8 + i;
+  return i < n % 8u ? DAM_FLOAT : 0u;
 }
 
 #endif

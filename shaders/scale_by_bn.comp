@@ -4,7 +4,8 @@
 // second term (has_second 0) and a (has_a 0) are optional; a may be y.
 // The _quad variant (BN_TERMS 4) adds s2[0] * t2 + s3[0] * t3, bound at
 // 8 .. 13 (has_second 1).  Invocation i takes vec4s [i * span,
-// (i + 1) * span).
+// (i + 1) * span) (span even), stored in pairs (store8.glsl;
+// scale_by_bn_wide and scale_by_bn_quad_wide on CPU devices).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "diffautoml/dam_shader.glsl"
@@ -12,7 +13,9 @@ layout(local_size_x = 64, local_size_x_id = 0) in;
 layout(std430, binding = 0) readonly buffer S0 { float s0[]; };
 layout(binding = 1) uniform samplerBuffer x0;  // vec4 texels
 layout(binding = 2) uniform samplerBuffer a;
-layout(std430, binding = 3) writeonly buffer Y4 { vec4 y4[]; };
+#include "store8.glsl"
+layout(std430, binding = 3) writeonly buffer Y4 { DAM_OUT4 y4[]; };
+layout(std430, binding = 3) writeonly buffer Y8 { DAM_OUT8 y8[]; };
 layout(std430, binding = 4) readonly buffer S1 { float s1[]; };
 layout(binding = 5) uniform samplerBuffer x1;
 layout(std430, binding = 6) readonly buffer C0 { vec4 coef0[]; };
@@ -30,24 +33,32 @@ layout(push_constant) uniform P {
 } p;
 #include "bn_terms.glsl"
 
+// The sum at vec4 v with the terms' weights w, the walk s there; moves s
+// past it.
+vec4 sum_at(inout bn_terms s, vec4 w, uint v) {
+  vec4 r = w.x * bn_term(s, 0u, texelFetch(x0, int(v)));
+  if (p.has_second != 0u)
+    r += w.y * bn_term(s, 1u, texelFetch(x1, int(v)));
+#if BN_TERMS > 2
+  r += w.z * bn_term(s, 2u, texelFetch(x2, int(v)));
+  r += w.w * bn_term(s, 3u, texelFetch(x3, int(v)));
+#endif
+  bn_terms_step(s);
+  return r + (p.has_a != 0u ? texelFetch(a, int(v)) : vec4(0.0));
+}
+
 void main() {
   uint i = dam_linear_id(), total = p.planes * p.hw / 4u;
   if (i >= (total + p.span - 1u) / p.span) return;
   uint v = i * p.span, end = min(v + p.span, total);
   bn_terms s = bn_terms_begin(v);
-  float w0 = s0[0], w1 = p.has_second != 0u ? s1[0] : 0.0;
+  vec4 w = vec4(s0[0], p.has_second != 0u ? s1[0] : 0.0, 0.0, 0.0);
 #if BN_TERMS > 2
-  float w2 = s2[0], w3 = s3[0];
+  w.zw = vec2(s2[0], s3[0]);
 #endif
-  for (; v < end; v++) {
-    vec4 r = w0 * bn_term(s, 0u, texelFetch(x0, int(v)));
-    if (p.has_second != 0u)
-      r += w1 * bn_term(s, 1u, texelFetch(x1, int(v)));
-#if BN_TERMS > 2
-    r += w2 * bn_term(s, 2u, texelFetch(x2, int(v)));
-    r += w3 * bn_term(s, 3u, texelFetch(x3, int(v)));
-#endif
-    y4[v] = r + (p.has_a != 0u ? texelFetch(a, int(v)) : vec4(0.0));
-    bn_terms_step(s);
+  for (; v + 1u < end; v += 2u) {
+    vec4 r = sum_at(s, w, v);
+    y8[v / 2u] = dam_out8(r, sum_at(s, w, v + 1u));
   }
+  if (v < end) y4[v] = dam_out4(sum_at(s, w, v));
 }
