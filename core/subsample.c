@@ -5,10 +5,8 @@
 #include "kernel_util.h"
 #include "subsample.spv.h"
 #include "subsample_backward.spv.h"
-#include "subsample_wide.spv.h"
 
 DAM_SHADER_TEXEL(subsample, 2, 0x2, 0x1, 40);
-DAM_SHADER_TEXEL(subsample_wide, 2, 0x2, 0x1, 40);
 DAM_SHADER_TEXEL(subsample_backward, 3, 0x2, 0x5, 40);
 
 /* Run s over the rows of `small` (y forward, gy backward), `big` the
@@ -43,20 +41,16 @@ static int run(dam_exec *ex, const dam_shader *s, const char *op,
   return dam__k_run(ex, s, t, &p, p.rows);
 }
 
-/* subsample.comp, with wide stores on CPU devices */
-static const dam_shader *forward(const dam_exec *ex) {
-  return dam__k_cpu_device(ex) ? &shader_subsample_wide : &shader_subsample;
-}
-
 int dam_k_subsample(dam_exec *ex, const dam_tensor *x, uint32_t stride,
                     uint32_t offset, dam_tensor *y) {
-  return run(ex, forward(ex), "subsample", x, y, x, y, stride, offset,
+  return run(ex, &shader_subsample, "subsample", x, y, x, y, stride, offset,
              false);
 }
 
 int dam_k_subsample_relu(dam_exec *ex, const dam_tensor *x, uint32_t stride,
                          uint32_t offset, dam_tensor *y) {
-  return run(ex, forward(ex), "subsample", x, y, x, y, stride, offset, true);
+  return run(ex, &shader_subsample, "subsample", x, y, x, y, stride, offset,
+             true);
 }
 
 int dam_k_subsample_backward_acc(dam_exec *ex, const dam_tensor *gy,

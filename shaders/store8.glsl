@@ -2,9 +2,9 @@
 // storage-buffer store a loop over the lanes, whatever its width, and
 // that loop, not the bytes, is what a store costs: a 32-byte store of 8
 // floats costs about what a 16-byte vec4 store does (docs/KERNELS.md).
-// A shader declares its output a second time as DAM_OUT2s (floats 2i and
-// 2i + 1), DAM_OUT4s (one vec4 each) or DAM_OUT8s (vec4s 2i and 2i + 1)
-// and stores dam_out2(a, b), dam_out4(a) or dam_out8(a, b) there.  With DAM_WIDE_STORES 1 (CPU-only shaders, and
+// A shader declares its output a second time as DAM_OUT4s (one vec4 each)
+// or DAM_OUT8s (vec4s 2i and 2i + 1) and stores dam_out4(a) or
+// dam_out8(a, b) there.  With DAM_WIDE_STORES 1 (CPU-only shaders, and
 // the _wide twins of shared ones: shaders/meson.build) these are 64-bit
 // integer vectors, which need shaderInt64 (core/device.c: the CPU paths
 // require it); otherwise plain vec4s, so other devices need nothing new.
@@ -16,15 +16,12 @@
 
 #if DAM_WIDE_STORES
 #extension GL_EXT_shader_explicit_arithmetic_types_int64 : require
-#define DAM_OUT2 uint64_t
 #define DAM_OUT4 u64vec2
 #define DAM_OUT8 u64vec4
 
 uint64_t dam_pack2(float a, float b) {
   return packUint2x32(uvec2(floatBitsToUint(a), floatBitsToUint(b)));
 }
-
-DAM_OUT2 dam_out2(float a, float b) { return dam_pack2(a, b); }
 
 DAM_OUT4 dam_out4(vec4 a) {
   return u64vec2(dam_pack2(a.x, a.y), dam_pack2(a.z, a.w));
@@ -38,11 +35,9 @@ DAM_OUT8 dam_out8(vec4 a, vec4 b) {
 struct dam_vec8 {
   vec4 lo, hi;
 };
-#define DAM_OUT2 vec2
 #define DAM_OUT4 vec4
 #define DAM_OUT8 dam_vec8
 
-DAM_OUT2 dam_out2(float a, float b) { return vec2(a, b); }
 DAM_OUT4 dam_out4(vec4 a) { return a; }
 
 DAM_OUT8 dam_out8(vec4 a, vec4 b) { return dam_vec8(a, b); }
