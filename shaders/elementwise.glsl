@@ -14,37 +14,33 @@
 #ifndef DAM_ELEMENTWISE_GLSL
 #define DAM_ELEMENTWISE_GLSL
 
-const uint DAM_VEC4 = 1u, DAM_FLOAT = 2u;
+const uint DAM_VEC4 = 1u, DAM_FLOAT = 2u, DAM_PAIR = 3u;
 const uint DAM_EW_SPAN = 4u, DAM_EW_SLOTS = DAM_EW_SPAN + 1u;
-
-// Slot j < DAM_EW_SPAN: DAM_VEC4 with k a vec4 index; slot DAM_EW_SPAN:
-// DAM_FLOAT with k a float index; 0 when the slot has no element.
-uint dam_elementwise_slot(uint n, uint j, out uint k) {
-  uint i = dam_linear_id(), n4 = n / 4u;
-  uint q = (n4 + DAM_EW_SPAN - 1u) / DAM_EW_SPAN;
-  if (j < DAM_EW_SPAN) {
-    k = i + j * q;
-    return i < q && k < n4 ? DAM_VEC4 : 0u;
-  }
-  k = 4u * n4 + i;
-  return i < n % 4u ? DAM_FLOAT : 0u;
-}
-
-const uint DAM_PAIR = 3u;
 const uint DAM_EW_PAIRS = 2u, DAM_EW_PAIR_SLOTS = DAM_EW_PAIRS + 1u;
 
-// Slot j < DAM_EW_PAIRS: DAM_PAIR with k the index of vec4 pair (2k,
-// 2k + 1); slot DAM_EW_PAIRS: DAM_FLOAT with k a float index; 0 when the
-// slot has no element.
-uint dam_elementwise_pair_slot(uint n, uint j, out uint k) {
-  uint i = dam_linear_id(), n8 = n / 8u;
-  uint q = (n8 + DAM_EW_PAIRS - 1u) / DAM_EW_PAIRS;
-  if (j < DAM_EW_PAIRS) {
+// Slot j < runs: `tag` with k the index of a unit of `unit` floats; slot
+// runs: DAM_FLOAT with k a float index; 0 when the slot has no element.
+uint dam_elementwise_unit_slot(uint n, uint j, uint unit, uint runs,
+                               uint tag, out uint k) {
+  uint i = dam_linear_id(), units = n / unit;
+  uint q = (units + runs - 1u) / runs;
+  if (j < runs) {
     k = i + j * q;
-    return i < q && k < n8 ? DAM_PAIR : 0u;
+    return i < q && k < units ? tag : 0u;
   }
-  k = 8u * n8 + i;
-  return i < n % 8u ? DAM_FLOAT : 0u;
+  k = unit * units + i;
+  return i < n % unit ? DAM_FLOAT : 0u;
+}
+
+// Slot j of DAM_EW_SLOTS: DAM_VEC4 with k a vec4 index, or DAM_FLOAT.
+uint dam_elementwise_slot(uint n, uint j, out uint k) {
+  return dam_elementwise_unit_slot(n, j, 4u, DAM_EW_SPAN, DAM_VEC4, k);
+}
+
+// Slot j of DAM_EW_PAIR_SLOTS: DAM_PAIR with k the index of vec4 pair
+// (2k, 2k + 1), or DAM_FLOAT.
+uint dam_elementwise_pair_slot(uint n, uint j, out uint k) {
+  return dam_elementwise_unit_slot(n, j, 8u, DAM_EW_PAIRS, DAM_PAIR, k);
 }
 
 #endif
