@@ -36,6 +36,26 @@ int dam_vk_check(VkResult r, const char *what) {
   return dam_fail(DAM_EVULKAN, "%s: %s", what, dam_vk_result_name(r));
 }
 
+/* Whether llvmpipe compiles for AVX-512 here: it does where the host has
+ * it. */
+static bool host_has_avx512(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  return __builtin_cpu_supports("avx512f");
+#else
+  return false;
+#endif
+}
+
+/* The CPU paths' store width (shaders/store8.glsl): DIFFAUTOML_WIDE_STORES
+ * 1 or 0 if set, else 64-bit stores unless llvmpipe compiles for AVX-512,
+ * where they lose (docs/KERNELS.md). */
+static bool wide_stores_wanted(void) {
+  const char *v = getenv("DIFFAUTOML_WIDE_STORES");
+  if (v && (!strcmp(v, "0") || !strcmp(v, "1")))
+    return v[0] == '1';
+  return !host_has_avx512();
+}
+
 static bool validation_requested(void) {
   const char *v = getenv("DIFFAUTOML_VALIDATION");
   return v && v[0] && strcmp(v, "0") != 0;
@@ -315,6 +335,7 @@ int dam_device_open(const char *spec, dam_device **out) {
       d->int64) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     d->cpu_workers = cores > 0 ? (uint32_t)cores : 1;
+    d->wide_stores = wide_stores_wanted();
   }
   err = choose_memory(d);
   if (err)

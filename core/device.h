@@ -45,6 +45,8 @@ typedef struct dam_device {
                            CPU paths' shaders store through 64-bit integers
                            (shaders/store8.glsl), so a CPU device without
                            shaderInt64 takes the discrete paths. */
+  bool wide_stores; /* with cpu_workers: those shaders store 64-bit
+                       integers, not vec4s (specialization constant 1) */
   struct dam_pipeline_table *pipelines;
   volatile int validation_errors; /* messages of severity ERROR seen */
 } dam_device;

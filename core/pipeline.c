@@ -260,17 +260,20 @@ static int build(dam_device *dev, const dam_shader *s, uint32_t local_size,
   };
   if (r == VK_SUCCESS)
     r = vkCreatePipelineLayout(vd, &pi, NULL, &p->layout);
-  VkSpecializationMapEntry size_entry = {0, 0, sizeof local_size};
-  VkSpecializationInfo size_spec = {1, &size_entry, sizeof local_size,
-                                    &local_size};
+  /* 1: dam_wide_stores (shaders/store8.glsl); 0: the local size, where
+   * another is asked.  An id the shader lacks is ignored. */
+  uint32_t spec[2] = {dev->wide_stores, local_size};
+  VkSpecializationMapEntry entries[2] = {{1, 0, sizeof spec[0]},
+                                         {0, sizeof spec[0], sizeof spec[1]}};
+  VkSpecializationInfo si = {local_size != s->local_size_x ? 2 : 1, entries,
+                             sizeof spec, spec};
   VkComputePipelineCreateInfo ci = {
       .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
       .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
                 .stage = VK_SHADER_STAGE_COMPUTE_BIT,
                 .module = p->module,
                 .pName = "main",
-                .pSpecializationInfo =
-                    local_size != s->local_size_x ? &size_spec : NULL},
+                .pSpecializationInfo = &si},
       .layout = p->layout,
   };
   if (r == VK_SUCCESS)

@@ -23,13 +23,11 @@ layout(local_size_x = 8) in;
 #include "set_or_add.glsl"
 #define DAM_WIDE_STORES 1
 #include "store8.glsl"
-// gx's whole texels: stored wide with SET
+// gx's whole texels, stored with DAM_STORE4 with SET
 #if SET
-#define GX4_T DAM_OUT4
-#define SET_OR_ADD4(dst, v) dst = dam_out4(v)
+#define SET_OR_ADD4(GX4, v, d) DAM_STORE4(GX4, v, d)
 #else
-#define GX4_T vec4
-#define SET_OR_ADD4(dst, v) dst += (v)
+#define SET_OR_ADD4(GX4, v, d) GX4[v] += (d)
 #endif
 layout(binding = 0) uniform samplerBuffer x;  // vec4 texels
 layout(binding = 1) uniform samplerBuffer gy;
@@ -40,7 +38,7 @@ layout(std430, binding = 5) buffer GG { float ggamma[]; };
 layout(std430, binding = 5) writeonly buffer DOT { float dot_xhat[]; };
 layout(std430, binding = 6) buffer GB { float gbeta[]; };
 layout(std430, binding = 7) buffer GX { float gx[]; };
-layout(std430, binding = 7) buffer GX4 { GX4_T gx4[]; };
+DAM_OUT_BUFFER(7, GX4, gx4);
 layout(std430, binding = 8) readonly buffer SC { float scale[]; };
 #ifndef PAIR
 #define PAIR 0
@@ -50,7 +48,7 @@ layout(binding = 9) uniform samplerBuffer x_1;
 layout(std430, binding = 10) readonly buffer SM1 { float save_mean_1[]; };
 layout(std430, binding = 11) readonly buffer SI1 { float save_invstd_1[]; };
 layout(std430, binding = 12) buffer GX1 { float gx_1[]; };
-layout(std430, binding = 12) buffer GX41 { GX4_T gx4_1[]; };
+DAM_OUT_BUFFER(12, GX41, gx4_1);
 layout(std430, binding = 13) readonly buffer SC1 { float scale_1[]; };
 #endif
 layout(push_constant) uniform P {
@@ -85,7 +83,7 @@ vec2 bn_sums(samplerBuffer xb, uint ch, uint j, float mu) {
       vec4 d = K.x * SC * texelFetch(gy, int(v)) -                          \
                K.y * (texelFetch(XB, int(v)) - K.w) - K.z;                  \
       if (all(lanes)) {                                                     \
-        SET_OR_ADD4(GX4[v], d);                                             \
+        SET_OR_ADD4(GX4, v, d);                                             \
       } else {                                                              \
         for (uint l = 0u; l < 4u; l++)                                      \
           if (lanes[l]) SET_OR_ADD(GX[4u * v + l], d[l]);                   \

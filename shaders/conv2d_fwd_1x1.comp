@@ -23,11 +23,7 @@ layout(binding = 1) uniform samplerBuffer wp;
 #ifndef PLANES_8K
 #define PLANES_8K 0
 #endif
-#if PLANES_8K
-layout(std430, binding = 2) writeonly buffer Y { DAM_OUT8 y[]; };
-#else
-layout(std430, binding = 2) writeonly buffer Y { DAM_OUT4 y[]; };
-#endif
+DAM_OUT_BUFFER(2, Y, y);
 
 #include "set_or_add.glsl"
 #if !SET
@@ -90,14 +86,15 @@ void main() {
 #if PLANES_8K
     for (uint v = 0u; v < TV; v += 2u)
       if (q0 + v < hw4)
-        y[(o + v) / 2u] = dam_out8(
-            SET_OR_ADDED(texelFetch(y_old, int(o + v)), acc[i][v]),
-            SET_OR_ADDED(texelFetch(y_old, int(o + v + 1u)), acc[i][v + 1u]));
+        DAM_STORE8(y, (o + v) / 2u,
+                   SET_OR_ADDED(texelFetch(y_old, int(o + v)), acc[i][v]),
+                   SET_OR_ADDED(texelFetch(y_old, int(o + v + 1u)),
+                                acc[i][v + 1u]));
 #else
     for (uint v = 0u; v < TV; v++)
       if (q0 + v < hw4)
-        y[o + v] = dam_out4(
-            SET_OR_ADDED(texelFetch(y_old, int(o + v)), acc[i][v]));
+        DAM_STORE4(y, o + v,
+                   SET_OR_ADDED(texelFetch(y_old, int(o + v)), acc[i][v]));
 #endif
   }
 }

@@ -11,7 +11,7 @@ layout(local_size_x = 64, local_size_x_id = 0) in;
 layout(binding = 0) uniform samplerBuffer x;  // vec4 texels
 layout(binding = 1) uniform samplerBuffer gy;
 layout(std430, binding = 2) writeonly buffer GX { float gx[]; };
-layout(std430, binding = 2) writeonly buffer GX8 { DAM_OUT8 gx8[]; };
+DAM_OUT_BUFFER(2, GX4, gx4);
 layout(binding = 3) uniform samplerBuffer gx_old;  // binding 2 as texels
 layout(push_constant) uniform P { uint n; } p;
 
@@ -24,9 +24,9 @@ vec4 gx_at(uint v) {
 void main() {
   for (uint j = 0u; j < DAM_EW_PAIR_SLOTS; j++) {
     uint k, s = dam_elementwise_pair_slot(p.n, j, k);
-    if (s == DAM_PAIR)
-      gx8[k] = dam_out8(gx_at(2u * k), gx_at(2u * k + 1u));
-    else if (s == DAM_FLOAT && dam_texel_float(x, k) > 0.0)
+    if (s == DAM_PAIR) {
+      DAM_STORE8(gx4, k, gx_at(2u * k), gx_at(2u * k + 1u));
+    } else if (s == DAM_FLOAT && dam_texel_float(x, k) > 0.0)
       gx[k] = dam_texel_float(gx_old, k) + dam_texel_float(gy, k);
   }
 }

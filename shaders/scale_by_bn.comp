@@ -14,8 +14,7 @@ layout(std430, binding = 0) readonly buffer S0 { float s0[]; };
 layout(binding = 1) uniform samplerBuffer x0;  // vec4 texels
 layout(binding = 2) uniform samplerBuffer a;
 #include "store8.glsl"
-layout(std430, binding = 3) writeonly buffer Y4 { DAM_OUT4 y4[]; };
-layout(std430, binding = 3) writeonly buffer Y8 { DAM_OUT8 y8[]; };
+DAM_OUT_BUFFER(3, Y4, y4);
 layout(std430, binding = 4) readonly buffer S1 { float s1[]; };
 layout(binding = 5) uniform samplerBuffer x1;
 layout(std430, binding = 6) readonly buffer C0 { vec4 coef0[]; };
@@ -58,7 +57,9 @@ void main() {
 #endif
   for (; v + 1u < end; v += 2u) {
     vec4 r = sum_at(s, w, v);
-    y8[v / 2u] = dam_out8(r, sum_at(s, w, v + 1u));
+    DAM_STORE8(y4, v / 2u, r, sum_at(s, w, v + 1u));
   }
-  if (v < end) y4[v] = dam_out4(sum_at(s, w, v));
+  if (v < end) {
+    DAM_STORE4(y4, v, sum_at(s, w, v));
+  }
 }

@@ -100,6 +100,8 @@ static void open_by_name_index_and_bad(void **state) {
     assert_true(d->int64);
   if (!strcmp(harness_device_spec(), "llvmpipe"))
     assert_true(d->int64 && (d->cpu_workers != 0) == !d->discrete_paths);
+  if (!d->cpu_workers)
+    assert_false(d->wide_stores);
   dam_device_close(d);
   char spec[16];
   snprintf(spec, sizeof spec, "%u", index);
@@ -110,6 +112,33 @@ static void open_by_name_index_and_bad(void **state) {
   assert_int_equal(dam_device_open("no-such-gpu", &d), DAM_ENOTFOUND);
   assert_null(d);
   assert_int_equal(dam_device_open("42", &d), DAM_ENOTFOUND);
+}
+
+/* DIFFAUTOML_WIDE_STORES 0 or 1 sets the CPU paths' store width; any
+ * other value leaves the host's choice. */
+static void wide_stores_follow_the_environment(void **state) {
+  (void)state;
+  const char *was = getenv("DIFFAUTOML_WIDE_STORES");
+  char *saved = was ? strdup(was) : NULL;
+  const char *values[] = {"0", "1", "yes"};
+  bool host = false;
+  for (int i = 2; i >= 0; i--) {
+    setenv("DIFFAUTOML_WIDE_STORES", values[i], 1);
+    dam_device *d = NULL;
+    assert_int_equal(dam_device_open(harness_device_spec(), &d), 0);
+    if (i == 2)
+      host = d->wide_stores;
+    else if (d->cpu_workers)
+      assert_int_equal(d->wide_stores, i == 1);
+    else
+      assert_false(d->wide_stores || host);
+    dam_device_close(d);
+  }
+  if (saved)
+    setenv("DIFFAUTOML_WIDE_STORES", saved, 1);
+  else
+    unsetenv("DIFFAUTOML_WIDE_STORES");
+  free(saved);
 }
 
 static void pipeline_cache_persists(void **state) {
@@ -142,6 +171,7 @@ int main(void) {
       cmocka_unit_test(spec_precedence),
       cmocka_unit_test(lists_the_test_device),
       cmocka_unit_test(open_by_name_index_and_bad),
+      cmocka_unit_test(wide_stores_follow_the_environment),
       cmocka_unit_test(pipeline_cache_persists),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -134,7 +134,9 @@ typedef struct dam_shader {
    * local_size_x_id = 0) in;`, may be run in smaller workgroups (one
    * subgroup) on CPU devices when a dispatch is small; it must then use
    * no shared memory or barrier and index through gl_WorkGroupSize
-   * (dam_linear_id does). */
+   * (dam_linear_id does).  The host also sets specialization constant 1
+   * (a bool, its core shaders' store width); a plugin's own constants
+   * take ids from 2. */
   uint32_t local_size_x;
   /* ---- 1.3 ---- */
   uint32_t texel_mask;
