@@ -37,6 +37,28 @@ CONFIGS = {  # name: (config file, what it is)
 KINDS = {"ista": ["weight", "full"], "darts": ["weight", "arch", "full"]}
 
 
+def host_cpu():
+    """The host's CPU model and widest vector extension, as /proc/cpuinfo
+    names them (the ratio depends on both: docs/BENCHMARKS.md, The
+    machine)."""
+    model, flags = "unknown CPU", set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    model = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+                if flags and model != "unknown CPU":
+                    break
+    except OSError:
+        pass
+    isa = next((x for x in ("avx512f", "avx2", "avx") if x in flags), None)
+    return "%s, %d CPUs%s" % (model, os.cpu_count() or 0,
+                              ", " + isa if isa else "")
+
+
 def run_json(cmd, env):
     """Run cmd; its JSON lines (one per kind), or exit with its error."""
     p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
@@ -139,8 +161,8 @@ def main():
         for method in a.methods.split(","):
             got, devices = measure(a, name, method, env)
             rows += got
-    head = ("ours on %s; PyTorch %s on %s, %d threads\n\n" %
-            (devices + (a.threads,)) +
+    head = ("ours on %s; PyTorch %s on %s, %d threads; host %s\n\n" %
+            (devices + (a.threads, host_cpu())) +
             "| config | method | step | batch | ours img/s | PyTorch img/s "
             "| ratio | ours MiB | PyTorch MiB | memory ratio | dispatches "
             "| submits | waits | paired ratio |\n|" + "---|" * 14)

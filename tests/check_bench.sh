@@ -2,7 +2,8 @@
 # bench/compare.py end to end on a tiny quick start (3 cells of 4
 # channels, batch 8, one timed step, one round): both sides run every kind of step in both modes and
 # the table has a row for each with positive speeds and memory (and, with
-# one round, a paired ratio equal to the ratio); then the refusals of
+# one round, a paired ratio equal to the ratio) under a first line naming
+# the host's CPU; then the refusals of
 # `bench step`.  Exits 77 (skipped) without PyTorch.
 # usage: check_bench.sh DIFFAUTOML SOURCE_ROOT
 set -euo pipefail
@@ -16,6 +17,7 @@ trap 'rm -f "$out"' EXIT
   -s quickstart:train.batch_size=8 -s quickstart:train.val_batch_size=4 \
   -s quickstart:data.train_limit=400 >"$out"
 cat "$out"
+grep -q "; host .*, [0-9]* CPUs" "$out" || { echo "no host line"; exit 1; }
 /usr/bin/python3 - "$out" <<'PY'
 import sys
 rows = [l.split("|")[1:-1] for l in open(sys.argv[1]) if l.startswith("| quickstart")]
