@@ -6,10 +6,11 @@
 // tile of an image repeats its last vec4, whose results are dropped).
 // y += the result (core/conv.c takes these with accumulate set; binding 3
 // is y's range again, as texels); the _set variants write y over and never
-// read it (set_or_add.glsl).  y is stored 16 bytes at a time, or with
-// PLANES_8K (the _8k variants, planes of 8k pixels) 32, a pair of vec4s
-// (store8.glsl): every plane then starts at an even vec4, and a tile's
-// vec4s inside its plane come in whole pairs.
+// read it (set_or_add.glsl).  y is stored a vec4 at a time, or with
+// PLANES_8K (the _8k variants, planes of 8k pixels) a pair of vec4s, as
+// 64-bit integers where the host gains (store8.glsl): every plane then
+// starts at an even vec4, and a tile's vec4s inside its plane come in
+// whole pairs.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 64, local_size_x_id = 0) in;
