@@ -42,9 +42,9 @@ typedef struct dam_device {
   bool int64;                /* shaderInt64, enabled */
   uint32_t cpu_workers; /* a CPU device not taking the discrete paths: the
                            host's cores, its driver's threads; else 0.  The
-                           CPU paths' shaders store through 64-bit integers
-                           (shaders/store8.glsl), so a CPU device without
-                           shaderInt64 takes the discrete paths. */
+                           CPU paths' shaders can store through 64-bit
+                           integers (shaders/store8.glsl), so a CPU device
+                           without shaderInt64 takes the discrete paths. */
   bool wide_stores; /* with cpu_workers: those shaders store 64-bit
                        integers, not vec4s (specialization constant 1) */
   struct dam_pipeline_table *pipelines;

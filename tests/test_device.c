@@ -94,8 +94,8 @@ static void open_by_name_index_and_bad(void **state) {
     assert_true(d->uma == !d->discrete_paths);
   if (d->info.type == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU)
     assert_false(d->uma);
-  /* the CPU paths store through 64-bit integers: only with shaderInt64
-   * (lavapipe has it) */
+  /* the CPU paths' shaders can store through 64-bit integers: only with
+   * shaderInt64 (lavapipe has it) */
   if (d->cpu_workers)
     assert_true(d->int64);
   if (!strcmp(harness_device_spec(), "llvmpipe"))
