@@ -41,9 +41,9 @@ void main() {
   bvec4 tail = lessThan(uvec4(0u, 1u, 2u, 3u), uvec4(hw - 4u * (groups - 1u)));
   int xlast = int(p.N * p.C * hw / 4u) - 1, ylast = int(p.N * p.K * hw / 4u) - 1;
 
-  vec4 acc[TM][TN];
+  float acc[TM][TN];
   for (uint i = 0u; i < TM; i++)
-    for (uint j = 0u; j < TN; j++) acc[i][j] = vec4(0.0);
+    for (uint j = 0u; j < TN; j++) acc[i][j] = 0.0;
 
   uint n0 = part * p.rows_per_part, n1 = min(n0 + p.rows_per_part, p.N);
   for (uint n = n0; n < n1; n++) {
@@ -87,7 +87,7 @@ void main() {
         b[j] = conv_x(texelFetch(x, xt[j] + int(q) - 1));
 #endif
       for (uint i = 0u; i < TM; i++)
-        for (uint j = 0u; j < TN; j++) acc[i][j] = fma(a[i], b[j], acc[i][j]);
+        for (uint j = 0u; j < TN; j++) acc[i][j] += dot(a[i], b[j]);
     }
   }
   uint base = p.accumulate != 0u ? 0u : part * p.K * p.Cg;
@@ -96,7 +96,7 @@ void main() {
     for (uint j = 0u; j < TN; j++) {
       if (c0 + j >= p.Cg) break;
       uint at = base + (g * p.Kg + k0 + i) * p.Cg + c0 + j;
-      float s = dot(acc[i][j], vec4(1.0));
+      float s = acc[i][j];
       o[at] = p.accumulate != 0u ? o[at] + s : s;
     }
   }
