@@ -8,9 +8,12 @@
 // last 4 - s floats of one texel and the first s of the next, and walking
 // a plane takes one fetch per four pixels.  The last group of a plane of
 // 4m + r pixels keeps r of gy's four values.  Each invocation keeps a
-// TM x TN tile of vec4 partial dots: TM + TN fetches feed 4 * TM * TN
-// multiply-adds.  Output as in conv2d_grad_weight.comp: into gw with
-// accumulate set, else into part `part`'s own copy of gw's shape.
+// TM x TN tile of sums: TM + TN fetches feed TM * TN dots of 4.  The
+// sums are floats, not vec4s of partial products: under llvmpipe a
+// lane's 4 * TM * TN floats lived on the stack, read and written at every
+// multiply-add (docs/BENCHMARKS.md, twenty-first pass).  Output as in
+// conv2d_grad_weight.comp: into gw with accumulate set, else into part
+// `part`'s own copy of gw's shape.
 // Includers define SHIFTED and include conv2d.glsl first.
 #ifndef DAM_CONV2D_GRAD_WEIGHT_1X1_GLSL
 #define DAM_CONV2D_GRAD_WEIGHT_1X1_GLSL
