@@ -50,7 +50,7 @@ typedef struct row {
   double flops, bytes; /* per call; flops 0 for memory-bound kernels */
   int (*call)(const struct row *r, dam_exec *ex);
   int pass;
-  dam_tensor *t[8];
+  dam_tensor *t[9];
   union {
     dam_conv2d_geom conv;
     dam_pool_args pool;
@@ -129,7 +129,7 @@ static int make_tensors(bench *b, row *r, const dam_shape *shapes,
 }
 
 static void free_tensors(bench *b, row *r) {
-  for (int i = 0; i < 8; i++) {
+  for (size_t i = 0; i < sizeof r->t / sizeof *r->t; i++) {
     dam_tensor_free(b->ex, r->t[i]);
     r->t[i] = NULL;
   }
@@ -275,7 +275,7 @@ static int bench_stems(bench *b) {
 
 enum layer {
   RELU, RELU_BWD, BN_TRAIN, BN_BWD, MAX_POOL, MAX_POOL_BWD, AVG_POOL,
-  AVG_POOL_BWD, CONCAT, GAP, GAP_BWD
+  AVG_POOL_BWD, CONCAT, GAP, GAP_BWD, PHASES, PHASES_BWD
 };
 
 static int layer_call(const row *r, dam_exec *ex) {
@@ -300,13 +300,16 @@ static int layer_call(const row *r, dam_exec *ex) {
   }
   case GAP: return dam_k_global_avg_pool(ex, t[0], t[4]);
   case GAP_BWD: return dam_k_global_avg_pool_backward(ex, t[4], t[2]);
+  case PHASES: return dam_k_subsample(ex, t[0], 2, 0, t[8]);
+  case PHASES_BWD: return dam_k_subsample_backward_acc(ex, t[8], 2, 0, t[2]);
   }
   return DAM_EINVAL;
 }
 
 /* The memory-bound layers of one stage.  t: 0 x, 1 y or gy, 2 gx, 3 a
  * concat of two x-sized halves, 4 [N, C], 5 the pooled output, 6 and 7 the
- * batch-norm mean and inverse std. */
+ * batch-norm mean and inverse std, 8 x's two pixel phases (a factorized
+ * reduce's subsample). */
 static int bench_layers(bench *b, uint32_t c, uint32_t hw) {
   static const struct {
     const char *name;
@@ -321,6 +324,8 @@ static int bench_layers(bench *b, uint32_t c, uint32_t hw) {
       {"avg_pool3x3_backward", AVG_POOL_BWD, 2, 1},
       {"concat", CONCAT, 2, 2}, {"global_avg_pool", GAP, 1, 0},
       {"global_avg_pool_bwd", GAP_BWD, 1, 1},
+      {"subsample", PHASES, 0.5, 0.5},
+      {"subsample_backward", PHASES_BWD, 1, 0.5},
   };
   row r = {.path = "-", .call = layer_call};
   uint32_t n = b->batch;
@@ -332,8 +337,10 @@ static int bench_layers(bench *b, uint32_t c, uint32_t hw) {
                               dam_shape4(n, c, 0, 0),
                               x,
                               dam_shape4(c, 0, 0, 0),
-                              dam_shape4(c, 0, 0, 0)};
-  int err = make_tensors(b, &r, shapes, 8);
+                              dam_shape4(c, 0, 0, 0),
+                              dam_shape4(n, 2 * c, (hw + 1) / 2,
+                                         (hw + 1) / 2)};
+  int err = make_tensors(b, &r, shapes, 9);
   snprintf(r.shape, sizeof r.shape, "%ux%ux%ux%u", n, c, hw, hw);
   double xb = 4.0 * (double)r.t[0]->numel;
   r.a.bn = (dam_bn_args){1e-5f, 0.1f};
