@@ -18,6 +18,7 @@
 #include "linear.h"
 #include "loss.h"
 #include "optim.h"
+#include "part_sums.h"
 #include "pool.h"
 
 #include <stdlib.h>
@@ -421,6 +422,37 @@ static int bench_head(bench *b) {
   return err;
 }
 
+/* ---- deferred partial sums --------------------------------------------- */
+
+static int part_sums_call(const row *r, dam_exec *ex) {
+  int err = DAM_OK;
+  for (int i = 1; i <= DAM_PENDING_SUMS && !err; i++)
+    err = dam_part_sums_add(ex, r->t[0], (uint32_t)r->pass, r->t[i]);
+  return err ? err : dam_part_sums_flush(ex);
+}
+
+/* One full dispatch of the deferred sums behind the weight gradients
+ * (part_sums.c): DAM_PENDING_SUMS sums of `parts` slices of 4096 floats
+ * (a 64->64 1x1 convolution's weights), the shape most of a DARTS-mode
+ * step's sums take. */
+static int bench_part_sums(bench *b, uint32_t parts) {
+  uint32_t n = 4096;
+  row r = {.kernel = "part_sums", .path = "-", .call = part_sums_call,
+           .pass = (int)parts};
+  dam_shape shapes[1 + DAM_PENDING_SUMS];
+  shapes[0] = dam_shape4(parts, n, 0, 0);
+  for (int i = 1; i <= DAM_PENDING_SUMS; i++)
+    shapes[i] = dam_shape4(n, 0, 0, 0);
+  int err = make_tensors(b, &r, shapes, 1 + DAM_PENDING_SUMS);
+  snprintf(r.shape, sizeof r.shape, "%d x %u x %u parts", DAM_PENDING_SUMS,
+           n, parts);
+  r.bytes = 4.0 * DAM_PENDING_SUMS * n * (parts + 2);
+  if (!err)
+    err = print_row(b, &r);
+  free_tensors(b, &r);
+  return err;
+}
+
 /* ---- the command ------------------------------------------------------- */
 
 static void bench_usage(FILE *out) {
@@ -498,6 +530,8 @@ static int run(bench *b) {
     if (!err)
       err = bench_layers(b, stages[i].c, stages[i].hw);
   }
+  if (!err)
+    err = bench_part_sums(b, 8);
   return err ? err : bench_head(b);
 }
 
