@@ -433,8 +433,8 @@ static int part_sums_call(const row *r, dam_exec *ex) {
 
 /* One full dispatch of the deferred sums behind the weight gradients
  * (part_sums.c): DAM_PENDING_SUMS sums of `parts` slices of 4096 floats
- * (a 64->64 1x1 convolution's weights), the shape most of a DARTS-mode
- * step's sums take. */
+ * (a 64->64 1x1 convolution's weights, the largest of the sums a
+ * DARTS-mode step queues most often). */
 static int bench_part_sums(bench *b, uint32_t parts) {
   uint32_t n = 4096;
   row r = {.kernel = "part_sums", .path = "-", .call = part_sums_call,

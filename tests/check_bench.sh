@@ -4,13 +4,22 @@
 # the table has a row for each with positive speeds and memory (and, with
 # one round, a paired ratio equal to the ratio) under a first line naming
 # the host's CPU; then the refusals of
-# `bench step`.  Exits 77 (skipped) without PyTorch.
+# `bench step`.  First, `bench kernels` times the factorized reduce's
+# subsample and the deferred partial sums (a row each with a positive
+# time).  Exits 77 (skipped) without PyTorch.
 # usage: check_bench.sh DIFFAUTOML SOURCE_ROOT
 set -euo pipefail
 exe=$1 root=$2
-/usr/bin/python3 -c 'import torch' 2>/dev/null || exit 77
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
+for row in "subsample 2x16x28x28" "subsample_backward 2x64x7x7" part_sums; do
+  "$exe" bench kernels --batch 2 "$row" >"$out"
+  cat "$out"
+  awk -v k="${row%% *}" '$1 == k && match($0, / [0-9]+\.[0-9][0-9][0-9] /) &&
+    substr($0, RSTART + 1, RLENGTH - 2) + 0 > 0 { n++ }
+    END { exit n == 1 ? 0 : 1 }' "$out" || { echo "no '$row' row"; exit 1; }
+done
+/usr/bin/python3 -c 'import torch' 2>/dev/null || exit 77
 /usr/bin/python3 "$root/bench/compare.py" --diffautoml "$exe" --rounds 1 \
   --steps 1 --warmup 1 --only quickstart \
   -s quickstart:search_space.cells=3 -s quickstart:search_space.channels=4 \
