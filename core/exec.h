@@ -92,7 +92,7 @@ struct dam_exec {
   struct dam_tensor *persistent_tensors; /* the rest, until freed */
   dam_pending_sum pending_sums[DAM_PENDING_SUMS]; /* part_sums.c */
   uint32_t n_pending_sums;
-  struct dam_pool_share *pool_share; /* nn.c: pools shared while set */
+  struct dam_share *share; /* nn.c: pools and phases shared while set */
   dam_held held;                     /* dam_exec_hold */
 };
 typedef struct dam_exec dam_exec;

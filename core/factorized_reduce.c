@@ -8,9 +8,10 @@
  * the two halves' copied together, convolves them at stride 1, where the
  * in-place 1x1 shaders take it (the strided 1x1 took the general ones,
  * 3-4x slower on the CPU): its output is already the concatenation.  The
- * phases are made again in the backward rather than kept, and a relu
- * input is read through the relu, so the reduce keeps nothing of its own
- * between the passes.
+ * phases are a node of their own, kept for the backward and shared by the
+ * reduces of one input (dam_share_begin: a reduction cell's edges from
+ * one state), so the input is split once forward and its gradient
+ * scattered back once; a relu input is read through the relu.
  */
 #include "nn.h"
 
@@ -22,21 +23,46 @@
 
 static const dam_conv2d_geom two_groups = {.groups = 2};
 
+/* gz scattered back to x's pixels: the phases' backward, which reads
+ * nothing of x. */
+static int phases_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
+  (void)needs;
+  dam_tensor *gx = dam_tensor_grad(ex, node->in[0]);
+  return gx ? dam_k_subsample_backward_acc(ex, node->out->grad, 2, 0, gx)
+            : DAM_ENOMEM;
+}
+
+/* The phases of x split while sharing (dam_share_begin), or NULL. */
+static dam_tensor *shared_phases(const dam_exec *ex, const dam_tensor *x) {
+  const dam_share *sh = ex->share;
+  for (uint32_t i = 0; sh && i < sh->n_phased; i++)
+    if (sh->phased[i].x == x && sh->phased[i].z->mem.block)
+      return sh->phased[i].z;
+  return NULL;
+}
+
 /* x's two pixel phases, x[:, :, 0::2, 0::2] then x[:, :, 1::2, 1::2]
- * (zeros past the edge) along channels, in a new step tensor, read through
- * the relu where x is a relu's output; NULL on error. */
-static dam_tensor *phases(dam_exec *ex, const dam_tensor *x) {
+ * (zeros past the edge) along channels, in a step tensor, read through
+ * the relu where x is a relu's output; recorded, and shared, when x needs
+ * a gradient.  NULL on error. */
+static dam_tensor *phases(dam_exec *ex, dam_tensor *x) {
+  dam_tensor *z = shared_phases(ex, x);
+  if (z)
+    return z;
   const dam_shape *s = &x->shape;
   dam_shape zs = dam_shape4(s->dim[0], 2 * s->dim[1], (s->dim[2] + 1) / 2,
                             (s->dim[3] + 1) / 2);
-  dam_tensor *z = dam_tensor_new(ex, &zs, false);
-  if (!z)
-    return NULL;
-  int err = x->relu_of ? dam_k_subsample_relu(ex, x->relu_of, 2, 0, z)
-                       : dam_k_subsample(ex, x, 2, 0, z);
-  if (err) {
-    dam_tensor_release(ex, z);
-    return NULL;
+  z = dam_tensor_new(ex, &zs, false);
+  int err = !z           ? DAM_ENOMEM
+            : x->relu_of ? dam_k_subsample_relu(ex, x->relu_of, 2, 0, z)
+                         : dam_k_subsample(ex, x, 2, 0, z);
+  dam_node n = {"phases", phases_backward, {x}, 1, z, false, 0.0f, 0, 0,
+                false, DAM_NODE_OUT | 1u, true};
+  z = dam_tape_finish(ex, err, &n);
+  dam_share *sh = ex->share;
+  if (z && z->requires_grad && sh && sh->n_phased < DAM_SHARE_MAX) {
+    sh->phased[sh->n_phased].x = x;
+    sh->phased[sh->n_phased++].z = z;
   }
   return z;
 }
@@ -63,12 +89,12 @@ static dam_tensor *joined(dam_exec *ex, const dam_tensor *w1,
   return w;
 }
 
-/* in: x, w1, w2 (bits 1, 2, 4 of needs). */
+/* in: the phases z, w1, w2 (bits 1, 2, 4 of needs). */
 static int reduce_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
-  dam_tensor *x = node->in[0], *gy = node->out->grad;
-  dam_tensor *z = phases(ex, x), *gw[2] = {NULL, NULL}, *scratch = NULL;
-  int err = z ? DAM_OK : DAM_ENOMEM;
-  if (!err && (needs & 6u)) {
+  dam_tensor *z = node->in[0], *gy = node->out->grad;
+  dam_tensor *gw[2] = {NULL, NULL}, *scratch = NULL;
+  int err = DAM_OK;
+  if (needs & 6u) {
     /* a weight that needs no gradient takes its half into a scratch */
     for (int i = 0; i < 2 && !err; i++) {
       dam_tensor *w = node->in[1 + i];
@@ -81,18 +107,13 @@ static int reduce_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
       err = dam_k_conv2d_grad_weight_groups_acc(ex, z, gy, &two_groups, gw);
   }
   if (!err && (needs & 1u)) {
-    dam_tensor *w = joined(ex, node->in[1], node->in[2]), *gx;
-    dam_tensor *gz = dam_tensor_zeros(ex, &z->shape);
-    err = !w || !gz || !(gx = dam_tensor_grad(ex, x)) ? DAM_ENOMEM : DAM_OK;
-    if (!err)
-      err = dam_k_conv2d_grad_input_acc(ex, gy, w, &two_groups, gz);
-    if (!err)
-      err = dam_k_subsample_backward_acc(ex, gz, 2, 0, gx);
-    dam_tensor_release(ex, gz);
+    dam_tensor *w = joined(ex, node->in[1], node->in[2]);
+    dam_tensor *gz = dam_tensor_grad(ex, z);
+    err = w && gz ? dam_k_conv2d_grad_input_acc(ex, gy, w, &two_groups, gz)
+                  : DAM_ENOMEM;
     dam_tensor_release(ex, w);
   }
   dam_tensor_release(ex, scratch);
-  dam_tensor_release(ex, z);
   return err;
 }
 
@@ -104,20 +125,18 @@ dam_tensor *dam_factorized_reduce(dam_exec *ex, dam_tensor *x, dam_tensor *w1,
     return dam_fail(DAM_ESHAPE, "factorized_reduce: input is not 4-D, or "
                     "the two halves' weights differ in shape"), NULL;
   dam_tensor *z = phases(ex, x), *w = z ? joined(ex, w1, w2) : NULL;
+  dam_tensor *y = NULL;
   dam_shape ys;
-  if (!w || dam_conv2d_out_shape(&z->shape, &w->shape, &two_groups, &ys)) {
-    dam_tensor_release(ex, w);
-    dam_tensor_release(ex, z);
-    return NULL;
+  if (w && !dam_conv2d_out_shape(&z->shape, &w->shape, &two_groups, &ys)) {
+    y = dam_tensor_new(ex, &ys, false);
+    ex->stats.flops += 2ull * dam_shape_numel(&ys) * w1->shape.dim[1];
+    dam_node n = {"factorized_reduce", reduce_backward, {z, w1, w2}, 3, y,
+                  false, 0.0f, 0, 0, false, DAM_NODE_OUT};
+    y = dam_tape_finish(ex, y ? dam_k_conv2d(ex, z, w, &two_groups, y)
+                              : DAM_ENOMEM, &n);
   }
-  dam_tensor *y = dam_tensor_new(ex, &ys, false);
-  ex->stats.flops += 2ull * dam_shape_numel(&ys) * w1->shape.dim[1];
-  /* Like a conv's, the node reads a relu's input, not its output. */
-  dam_node n = {"factorized_reduce", reduce_backward, {x, w1, w2}, 3, y,
-                false, 0.0f, 0, 0, false,
-                DAM_NODE_OUT | (x->relu_of ? 1u : 0)};
-  int err = y ? dam_k_conv2d(ex, z, w, &two_groups, y) : DAM_ENOMEM;
   dam_tensor_release(ex, w);
-  dam_tensor_release(ex, z);
-  return dam_tape_finish(ex, err, &n);
+  if (z && !z->requires_grad && !(y && y->requires_grad))
+    dam_tensor_release(ex, z); /* no backward reads it */
+  return y;
 }

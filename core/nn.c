@@ -86,12 +86,12 @@ static int pool_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
             : DAM_ENOMEM;
 }
 
-/* The shared pool of x with a's arguments (dam_pool_share_begin), or
+/* The shared pool of x with a's arguments (dam_share_begin), or
  * NULL. */
 static dam_tensor *shared_pool(const dam_exec *ex, const dam_tensor *x,
                                const dam_pool_args *a) {
-  const dam_pool_share *sh = ex->pool_share;
-  for (uint32_t i = 0; sh && i < sh->n; i++)
+  const dam_share *sh = ex->share;
+  for (uint32_t i = 0; sh && i < sh->n_pooled; i++)
     if (sh->pooled[i].x == x && !memcmp(&sh->pooled[i].a, a, sizeof *a) &&
         sh->pooled[i].y->mem.block)
       return sh->pooled[i].y;
@@ -113,21 +113,21 @@ dam_tensor *dam_pool2d(dam_exec *ex, dam_tensor *x, const dam_pool_args *a) {
   dam_node n = {"pool2d", pool_backward, {x}, 1, y, false, 0, d, free,
                 false, DAM_NODE_OUT};
   y = dam_tape_finish(ex, y ? dam_k_pool2d(ex, x, a, y) : DAM_ENOMEM, &n);
-  dam_pool_share *sh = ex->pool_share;
-  if (y && sh && sh->n < DAM_POOL_SHARE_MAX) {
-    sh->pooled[sh->n].x = x;
-    sh->pooled[sh->n].a = *a;
-    sh->pooled[sh->n++].y = y;
+  dam_share *sh = ex->share;
+  if (y && sh && sh->n_pooled < DAM_SHARE_MAX) {
+    sh->pooled[sh->n_pooled].x = x;
+    sh->pooled[sh->n_pooled].a = *a;
+    sh->pooled[sh->n_pooled++].y = y;
   }
   return y;
 }
 
-void dam_pool_share_begin(dam_exec *ex, dam_pool_share *share) {
-  share->n = 0;
-  ex->pool_share = share;
+void dam_share_begin(dam_exec *ex, dam_share *share) {
+  share->n_pooled = share->n_phased = 0;
+  ex->share = share;
 }
 
-void dam_pool_share_end(dam_exec *ex) { ex->pool_share = NULL; }
+void dam_share_end(dam_exec *ex) { ex->share = NULL; }
 
 /* Without gamma and beta an output that was made is xhat itself, and the
  * backward reads it rather than x (which its node marks unread, so a scope

@@ -20,26 +20,33 @@ dam_tensor *dam_conv2d(dam_exec *ex, dam_tensor *x, dam_tensor *w,
 /* Max or average pooling (average excludes padding). */
 dam_tensor *dam_pool2d(dam_exec *ex, dam_tensor *x, const dam_pool_args *a);
 
-#define DAM_POOL_SHARE_MAX 32
+#define DAM_SHARE_MAX 32
 
-/* The pools recorded while sharing is on (dam_pool_share_begin). */
-typedef struct dam_pool_share {
-  uint32_t n;
+/* The pools and pixel phases recorded while sharing is on
+ * (dam_share_begin). */
+typedef struct dam_share {
+  uint32_t n_pooled, n_phased;
   struct {
     const dam_tensor *x;
     dam_pool_args a;
     dam_tensor *y;
-  } pooled[DAM_POOL_SHARE_MAX];
-} dam_pool_share;
+  } pooled[DAM_SHARE_MAX];
+  struct {
+    const dam_tensor *x;
+    dam_tensor *z;
+  } phased[DAM_SHARE_MAX];
+} dam_share;
 
-/* Until dam_pool_share_end, dam_pool2d of an input it has pooled with the
- * same arguments since returns that output again while it is held: its
- * node is recorded once, so the backward pools the summed gradient of its
- * readers once.  The inputs must not change meanwhile.  The supernet's
- * edges from one cell state share their pools so; share (caller-owned)
- * holds the pools. */
-void dam_pool_share_begin(dam_exec *ex, dam_pool_share *share);
-void dam_pool_share_end(dam_exec *ex);
+/* Until dam_share_end, dam_pool2d of an input it has pooled with the same
+ * arguments since returns that output again while it is held, and
+ * dam_factorized_reduce of an input whose pixel phases it has split since
+ * (recorded for a gradient) convolves those phases again: their node is
+ * recorded once, so the backward pools (or scatters back) the summed
+ * gradient of their readers once.  The inputs must not change meanwhile.
+ * The supernet's edges from one cell state share so; share (caller-owned)
+ * holds the outputs. */
+void dam_share_begin(dam_exec *ex, dam_share *share);
+void dam_share_end(dam_exec *ex);
 
 /* Batch norm over N, H, W per channel.  training: batch statistics (and
  * the running ones updated when non-NULL); else the running statistics

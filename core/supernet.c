@@ -434,15 +434,16 @@ static dam_tensor *cell_nodes(dam_exec *ex, dam_supernet *net, uint32_t ci,
   return concat_all(ex, st + 2, m);
 }
 
-/* A cell, its edges from one state sharing their pools (pool plugins
- * pool the state alike on each edge). */
+/* A cell, its edges from one state sharing their pools and pixel phases
+ * (pool plugins pool the state alike on each edge, and skip_connect's
+ * factorized reduces split it alike). */
 static dam_tensor *cell_forward(dam_exec *ex, dam_supernet *net, uint32_t ci,
                                 dam_tensor *s0, dam_tensor *s1,
                                 const dam_supernet_pass *p) {
-  dam_pool_share share;
-  dam_pool_share_begin(ex, &share);
+  dam_share share;
+  dam_share_begin(ex, &share);
   dam_tensor *y = cell_nodes(ex, net, ci, s0, s1, p);
-  dam_pool_share_end(ex);
+  dam_share_end(ex);
   return y;
 }
 

@@ -184,8 +184,8 @@ static void shared_pools(void **state) {
     r[i] = harness_random(h, n, -1, 1);
     tr[i] = harness_tensor(h, xs, r[i]);
   }
-  dam_pool_share share;
-  dam_pool_share_begin(h->ex, &share);
+  dam_share share;
+  dam_share_begin(h->ex, &share);
   dam_tensor *y = dam_pool2d(h->ex, tx, &a);
   uint64_t dispatches = h->ex->stats.dispatches;
   assert_ptr_equal(dam_pool2d(h->ex, tx, &a), y);
@@ -205,7 +205,7 @@ static void shared_pools(void **state) {
   dam_tensor_release(h->ex, y);
   dam_tensor *again = dam_pool2d(h->ex, tx, &a);
   assert_true(again && again != y);
-  dam_pool_share_end(h->ex);
+  dam_share_end(h->ex);
   assert_ptr_not_equal(dam_pool2d(h->ex, tx, &a), again);
   assert_int_equal(dam_exec_end_step(h->ex), 0);
   free(x), free(r[0]), free(r[1]), free(dx), free(gy), free(gx);

@@ -100,7 +100,7 @@ static void all_terms(harness *h, term_set *s) {
 
 /* Two terms per node (different edges, different ops), and in the
  * reduction cell a third of node 1, a max pool of input 1 as node 0's:
- * the two share their pool (dam_pool_share_begin). */
+ * the two share their pool (dam_share_begin). */
 static void some_terms(term_set *s) {
   memset(s, 0, sizeof *s);
   add_term(s, 0, 0, 0, 0, 0.7f);
