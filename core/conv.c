@@ -31,6 +31,7 @@
 #include "conv2d_grad_weight.spv.h"
 #include "conv2d_grad_weight_cols.spv.h"
 #include "conv2d_grad_weight_1x1.spv.h"
+#include "conv2d_grad_weight_1x1_odd.spv.h"
 #include "conv2d_grad_weight_1x1_shifted.spv.h"
 #include "conv2d_grad_weight_tiled.spv.h"
 #include "conv2d_fwd_c1s2.spv.h"
@@ -40,6 +41,7 @@ DAM_SHADER(conv2d_grad_input, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_grad_weight, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_grad_weight_cols, 3, 0x4, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_grad_weight_1x1, 3, 0x4, 0x3, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_grad_weight_1x1_odd, 3, 0x4, 0x3, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_grad_weight_1x1_shifted, 3, 0x4, 0x3,
                  sizeof(conv_push));
 DAM_SHADER(conv2d_fwd_tiled, 3, 0x4, sizeof(conv_push));
@@ -479,6 +481,17 @@ static void choose_parts(dam_exec *ex, conv_push *d, uint64_t rows,
   d->parts = div_up(rows, d->rows_per_part);
 }
 
+/* The 1x1 weight-gradient shader for d's planes and channels
+ * (conv2d_grad_weight_1x1.glsl). */
+static const dam_shader *grad_weight_1x1_shader(const conv_push *d) {
+  uint32_t r = d->H * d->W % 4;
+  if (r == 0)
+    return &shader_conv2d_grad_weight_1x1;
+  return r == 1 && d->Cg % 4 == 0 && d->Kg % 4 == 0
+             ? &shader_conv2d_grad_weight_1x1_odd
+             : &shader_conv2d_grad_weight_1x1_shifted;
+}
+
 /* The weight gradient in d's geometry: picks the shader (coef as
  * dw_source's). */
 static int grad_weight_pass(dam_exec *ex, const dam_tensor *x,
@@ -505,8 +518,7 @@ static int grad_weight_pass(dam_exec *ex, const dam_tensor *x,
     tiled = true;
   } else if (use_packed(ex, &d) && is_1x1(&d) && x->numel % 4 == 0 &&
              gy->numel % 4 == 0) {
-    s = (d.H * d.W) % 4 ? &shader_conv2d_grad_weight_1x1_shifted
-                        : &shader_conv2d_grad_weight_1x1;
+    s = grad_weight_1x1_shader(&d);
     d.tiles_n = div_up(d.Cg, GW_1X1_TN);
     d.tiles_m = div_up(d.Kg, GW_1X1_TM);
     per_part = (uint64_t)d.tiles_n * d.tiles_m * d.groups;

@@ -2,18 +2,22 @@
 // without padding (CPU devices): gw[k][c] += the dot of gy's plane k and
 // x's plane c, summed over the images of one part.  x and gy are read in
 // NCHW as vec4 texels (dam_shader.texel_mask).  Planes of 4m pixels start
-// on a texel (SHIFTED 0, conv2d_grad_weight_1x1.comp); otherwise
-// (SHIFTED 1, conv2d_grad_weight_1x1_shifted.comp) a plane starts s = its
-// float offset mod 4 floats into a texel: four pixels from 4q on are the
-// last 4 - s floats of one texel and the first s of the next, and walking
-// a plane takes one fetch per four pixels.  The last group of a plane of
-// 4m + r pixels keeps r of gy's four values.  Each invocation keeps a
-// TM x TN tile of sums: TM + TN fetches feed TM * TN dots of 4.  The
-// sums are floats, not vec4s of partial products: under llvmpipe a
-// lane's 4 * TM * TN floats lived on the stack, read and written at every
-// multiply-add (docs/BENCHMARKS.md, twenty-first pass).  Output as in
-// conv2d_grad_weight.comp: into gw with accumulate set, else into part
-// `part`'s own copy of gw's shape.
+// on a texel (SHIFTED 0, conv2d_grad_weight_1x1.comp); otherwise a plane
+// starts s = its float offset mod 4 floats into a texel: four pixels from
+// 4q on are the last 4 - s floats of one texel and the first s of the
+// next, and walking a plane takes one fetch per four pixels.  SHIFTED 1
+// (conv2d_grad_weight_1x1_shifted.comp) takes any plane, s picked per
+// lane; SHIFTED 2 (conv2d_grad_weight_1x1_odd.comp) planes of 4m + 1
+// pixels with 4k channels and outputs per group, where tile row i and
+// column j start at s = i mod 4 and j mod 4: constant shifts, which
+// llvmpipe compiles to no instructions (17 % faster at 64->64 @7).  The
+// last group of a plane of 4m + r pixels keeps r of gy's four values.
+// Each invocation keeps a TM x TN tile of sums: TM + TN fetches feed
+// TM * TN dots of 4.  The sums are floats, not vec4s of partial products:
+// under llvmpipe a lane's 4 * TM * TN floats lived on the stack, read and
+// written at every multiply-add (docs/BENCHMARKS.md, twenty-first pass).
+// Output as in conv2d_grad_weight.comp: into gw with accumulate set, else
+// into part `part`'s own copy of gw's shape.
 // Includers define SHIFTED and include conv2d.glsl first.
 #ifndef DAM_CONV2D_GRAD_WEIGHT_1X1_GLSL
 #define DAM_CONV2D_GRAD_WEIGHT_1X1_GLSL
@@ -74,14 +78,14 @@ void main() {
 #if SHIFTED
       for (uint i = 0u; i < TM; i++) {
         vec4 next = texelFetch(gy, min(yt[i] + int(q), ylast));
-        a[i] = shifted(yc[i], next, ys[i]);
+        a[i] = shifted(yc[i], next, SHIFTED == 2 ? i & 3u : ys[i]);
         yc[i] = next;
       }
       if (q == groups)
         for (uint i = 0u; i < TM; i++) a[i] = mix(vec4(0.0), a[i], tail);
       for (uint j = 0u; j < TN; j++) {
         vec4 next = conv_x(texelFetch(x, min(xt[j] + int(q), xlast)));
-        b[j] = shifted(xc[j], next, xs[j]);
+        b[j] = shifted(xc[j], next, SHIFTED == 2 ? j & 3u : xs[j]);
         xc[j] = next;
       }
 #else

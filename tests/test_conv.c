@@ -558,9 +558,11 @@ static void grad_weight_parts(void **state) {
       DAM__CONV2D_AUTO, DAM__CONV2D_REGISTER, DAM__CONV2D_SHARED};
   const conv_case *dense = &cases[2], *dw = &cases[4];
   /* 1x1 (parts over images) on planes of 4k pixels with K past a tile,
-   * and on 7x7 planes, read at a shift */
+   * and on 7x7 planes, read at a shift (6 outputs per group) and at
+   * constant shifts (8) */
   const conv_case pointwise = {7, 12, 4, 5, 19, 1, 1, GEOM(.groups = 1)};
   const conv_case shifted = {5, 8, 7, 7, 12, 1, 1, GEOM(.groups = 2)};
+  const conv_case odd = {5, 8, 7, 7, 16, 1, 1, GEOM(.groups = 2)};
   for (size_t v = 0; v < 3; v++)
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
       dam__conv2d_force(variants[v], parts[i]);
@@ -570,6 +572,8 @@ static void grad_weight_parts(void **state) {
       check_case(*state, &shifted, GRAD_WEIGHT);
       check_case(*state, &pointwise, GRAD_WEIGHT_RELU);
       check_case(*state, &shifted, GRAD_WEIGHT_RELU);
+      check_case(*state, &odd, GRAD_WEIGHT);
+      check_case(*state, &odd, GRAD_WEIGHT_RELU);
     }
   dam__conv2d_force(DAM__CONV2D_AUTO, 0);
 }
