@@ -24,12 +24,17 @@
 static const dam_conv2d_geom two_groups = {.groups = 2};
 
 /* gz scattered back to x's pixels: the phases' backward, which reads
- * nothing of x. */
+ * nothing of x.  Where x is a relu's output the scatter goes through the
+ * relu, into its input's gradient, as the depthwise convs' backward does,
+ * so x's own gradient need not be made. */
 static int phases_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
   (void)needs;
-  dam_tensor *gx = dam_tensor_grad(ex, node->in[0]);
-  return gx ? dam_k_subsample_backward_acc(ex, node->out->grad, 2, 0, gx)
-            : DAM_ENOMEM;
+  dam_tensor *x = node->in[0], *src = x->relu_of, *gz = node->out->grad;
+  dam_tensor *gx = dam_tensor_grad(ex, src ? src : x);
+  if (!gx)
+    return DAM_ENOMEM;
+  return src ? dam_k_subsample_backward_relu_acc(ex, gz, 2, 0, src, gx)
+             : dam_k_subsample_backward_acc(ex, gz, 2, 0, gx);
 }
 
 /* The phases of x split while sharing (dam_share_begin), or NULL. */

@@ -57,6 +57,12 @@ int dam_k_subsample_backward_acc(dam_exec *ex, const dam_tensor *gy,
                                  uint32_t stride, uint32_t offset,
                                  dam_tensor *gx);
 
+/* The same through relu(x) (x of gx's shape): gy is added only where x
+ * is positive, the gradient to the input of dam_k_subsample_relu. */
+int dam_k_subsample_backward_relu_acc(dam_exec *ex, const dam_tensor *gy,
+                                      uint32_t stride, uint32_t offset,
+                                      const dam_tensor *x, dam_tensor *gx);
+
 /* y[0] = sum of x (y has one element). */
 int dam_k_sum(dam_exec *ex, const dam_tensor *x, dam_tensor *y);
 

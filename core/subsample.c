@@ -7,17 +7,22 @@
 #include "subsample_backward.spv.h"
 
 DAM_SHADER_TEXEL(subsample, 2, 0x2, 0x1, 40);
-DAM_SHADER_TEXEL(subsample_backward, 3, 0x2, 0x5, 40);
+DAM_SHADER_TEXEL(subsample_backward, 4, 0x2, 0xd, 40);
 
 /* Run s over the rows of `small` (y forward, gy backward), `big` the
  * planes the pixels are picked from or added into; relu: the forward
- * picks relu(x). */
+ * picks relu(x), the backward passes gy where relu_x, big's shape, is
+ * positive. */
 static int run(dam_exec *ex, const dam_shader *s, const char *op,
                const dam_tensor *from, dam_tensor *to, const dam_tensor *big,
                const dam_tensor *small, uint32_t stride, uint32_t offset,
-               bool relu) {
-  const dam_tensor *t[] = {from, to, to};
+               const dam_tensor *relu_x, bool relu) {
+  const dam_tensor *t[] = {from, to, to, relu_x ? relu_x : to};
   int err = dam__k_check(op, t, 2, 0);
+  if (!err && relu_x) {
+    const dam_tensor *pair[] = {to, relu_x};
+    err = dam__k_check(op, pair, 2, to->numel);
+  }
   uint32_t c = err ? 0 : big->shape.dim[1];
   uint32_t blocks = c ? small->shape.dim[1] / c : 0;
   if (!err && (big->shape.ndim != 4 || small->shape.ndim != 4 ||
@@ -44,18 +49,25 @@ static int run(dam_exec *ex, const dam_shader *s, const char *op,
 int dam_k_subsample(dam_exec *ex, const dam_tensor *x, uint32_t stride,
                     uint32_t offset, dam_tensor *y) {
   return run(ex, &shader_subsample, "subsample", x, y, x, y, stride, offset,
-             false);
+             NULL, false);
 }
 
 int dam_k_subsample_relu(dam_exec *ex, const dam_tensor *x, uint32_t stride,
                          uint32_t offset, dam_tensor *y) {
   return run(ex, &shader_subsample, "subsample", x, y, x, y, stride, offset,
-             true);
+             NULL, true);
 }
 
 int dam_k_subsample_backward_acc(dam_exec *ex, const dam_tensor *gy,
                                  uint32_t stride, uint32_t offset,
                                  dam_tensor *gx) {
   return run(ex, &shader_subsample_backward, "subsample backward", gy, gx,
-             gx, gy, stride, offset, false);
+             gx, gy, stride, offset, NULL, false);
+}
+
+int dam_k_subsample_backward_relu_acc(dam_exec *ex, const dam_tensor *gy,
+                                      uint32_t stride, uint32_t offset,
+                                      const dam_tensor *x, dam_tensor *gx) {
+  return run(ex, &shader_subsample_backward, "subsample backward", gy, gx,
+             gx, gy, stride, offset, x, true);
 }

@@ -121,7 +121,8 @@ static void reductions(void **state) {
   }
 }
 
-/* subsample (of x, or of relu(x)) and its backward against a loop over
+/* subsample (of x, or of relu(x)) and its backward (through the relu
+ * too: x has zeros) against a loop over
  * (n, block, c, i, j): odd sizes (zeros past the edge at offset 1),
  * stride 3, both phases of a factorized reduce as two blocks (the second
  * past the edge of a 1-pixel image), three blocks at stride 3, a block
@@ -140,21 +141,27 @@ static void subsample(void **state) {
     float *x = harness_random(h, nx, -2, 2);
     float *gy = harness_random(h, ny, -1, 1);
     float *gx0 = harness_random(h, nx, -1, 1);
+    for (size_t i = 0; i < nx; i += 5)
+      x[i] = 0.0f;
     dam_shape ys = dam_shape4(2, 3 * b, oh, ow);
     dam_tensor *tx = harness_tensor(h, dam_shape4(2, 3, H, W), x);
     dam_tensor *ty = harness_tensor(h, ys, NULL);
     dam_tensor *tr = harness_tensor(h, ys, NULL);
     dam_tensor *tgy = harness_tensor(h, ys, gy);
     dam_tensor *tgx = harness_tensor(h, dam_shape4(2, 3, H, W), gx0);
+    dam_tensor *tgr = harness_tensor(h, dam_shape4(2, 3, H, W), gx0);
     assert_int_equal(dam_k_subsample(h->ex, tx, s, o, ty), 0);
     assert_int_equal(dam_k_subsample_relu(h->ex, tx, s, o, tr), 0);
     assert_int_equal(dam_k_subsample_backward_acc(h->ex, tgy, s, o, tgx), 0);
+    assert_int_equal(
+        dam_k_subsample_backward_relu_acc(h->ex, tgy, s, o, tx, tgr), 0);
     double *want = calloc(ny, sizeof *want);
     double *want_r = calloc(ny, sizeof *want_r);
     double *want_gx = malloc(nx * sizeof *want_gx);
-    assert_true(want && want_r && want_gx);
+    double *want_gr = malloc(nx * sizeof *want_gr);
+    assert_true(want && want_r && want_gx && want_gr);
     for (size_t i = 0; i < nx; i++)
-      want_gx[i] = gx0[i];
+      want_gx[i] = want_gr[i] = gx0[i];
     for (size_t n = 0; n < 2; n++)
       for (size_t blk = 0; blk < b; blk++)
         for (size_t c = 0; c < 3; c++)
@@ -168,18 +175,22 @@ static void subsample(void **state) {
               want[to] = x[from];
               want_r[to] = x[from] > 0 ? x[from] : 0;
               want_gx[from] += gy[to];
+              want_gr[from] += x[from] > 0 ? gy[to] : 0;
             }
     float *got = harness_read(h, ty), *got_r = harness_read(h, tr);
-    float *got_gx = harness_read(h, tgx);
+    float *got_gx = harness_read(h, tgx), *got_gr = harness_read(h, tgr);
     if (harness_max_rel_err(got, want, ny) > 0 ||
         harness_max_rel_err(got_r, want_r, ny) > 0 ||
-        harness_max_rel_err(got_gx, want_gx, nx) > 1e-6)
+        harness_max_rel_err(got_gx, want_gx, nx) > 1e-6 ||
+        harness_max_rel_err(got_gr, want_gr, nx) > 1e-6)
       fail_msg("subsample %ux%u stride %u offset %u, %u blocks: wrong "
                "values", H, W, s, o, b);
-    free(got), free(got_r), free(got_gx), free(want), free(want_r),
-        free(want_gx), free(x), free(gy), free(gx0);
+    free(got), free(got_r), free(got_gx), free(got_gr), free(want),
+        free(want_r), free(want_gx), free(want_gr), free(x), free(gy),
+        free(gx0);
   }
-  /* refused: no input, more blocks than the stride, a partial block */
+  /* refused: no input, more blocks than the stride, a partial block, a
+   * relu input of another shape */
   dam_tensor *x = harness_tensor(h, dam_shape4(2, 3, 6, 6), NULL);
   dam_tensor *three = harness_tensor(h, dam_shape4(2, 9, 3, 3), NULL);
   dam_tensor *partial = harness_tensor(h, dam_shape4(2, 4, 3, 3), NULL);
@@ -187,6 +198,10 @@ static void subsample(void **state) {
   assert_int_equal(dam_k_subsample(h->ex, x, 2, 0, three), DAM_ESHAPE);
   assert_int_equal(dam_k_subsample_backward_acc(h->ex, partial, 2, 0, x),
                    DAM_ESHAPE);
+  dam_tensor *phases = harness_tensor(h, dam_shape4(2, 6, 3, 3), NULL);
+  assert_int_equal(
+      dam_k_subsample_backward_relu_acc(h->ex, phases, 2, 0, partial, x),
+      DAM_ESHAPE); /* the relu's input not of gx's shape */
   assert_int_equal(dam_exec_end_step(h->ex), 0);
 }
 
