@@ -56,6 +56,7 @@ DAM_SHADER_TEXEL(conv2d_fwd_c1s2, 3, 0x4, 0x1, sizeof(conv_push));
 #define GW_1X1_TM 8
 #define GW_1X1_TN 8
 #define C1S2_TW 8
+#define C1S2_KB 8
 #define SHARED_BM 32
 #define SHARED_BN 32
 #define LOCAL_SIZE 64
@@ -282,8 +283,10 @@ static int forward_pass(dam_exec *ex, const dam_tensor *x,
   }
   if (use_c1s2(ex, &d)) {
     d.tiles_n = div_up(d.OW, C1S2_TW);
+    d.tiles_m = div_up(d.Kg, C1S2_KB);
     return run_counted(ex, &shader_conv2d_fwd_c1s2, t, &d,
-                       (uint64_t)d.N * d.K * d.OH * d.tiles_n);
+                       (uint64_t)d.N * d.groups * d.tiles_m * d.OH *
+                           d.tiles_n);
   }
   if (use_shared(ex)) {
     d.tiles_n = div_up(npix, SHARED_BN);
