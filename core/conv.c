@@ -10,7 +10,9 @@
  *    channels-last in vec4s, 1x1 convolutions at stride 1 in place, and
  *    their gradient to the input as the transposed forward); a 1x1's
  *    weight gradient at stride 1 reads NCHW in place as vec4 texels of
- *    pixels (conv2d_grad_weight_1x1*, a part per run of images);
+ *    pixels (conv2d_grad_weight_1x1*, a part per run of images); a 3x3
+ *    stride-2 conv of one input channel per group (the quick start's
+ *    stem) has its own forward and weight gradient (*_c1s2);
  *  - other devices: the same GEMMs tiled in shared memory.
  * The weight gradient is a long sum (over the batch and every output
  * position) into few outputs, so it is split over parts written to a step
@@ -35,6 +37,7 @@
 #include "conv2d_grad_weight_1x1_shifted.spv.h"
 #include "conv2d_grad_weight_tiled.spv.h"
 #include "conv2d_fwd_c1s2.spv.h"
+#include "conv2d_grad_weight_c1s2.spv.h"
 
 DAM_SHADER(conv2d_fwd, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_grad_input, 3, 0x4, sizeof(conv_push));
@@ -48,6 +51,7 @@ DAM_SHADER(conv2d_fwd_tiled, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_grad_input_tiled, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_grad_weight_tiled, 3, 0x4, sizeof(conv_push));
 DAM_SHADER_TEXEL(conv2d_fwd_c1s2, 3, 0x4, 0x1, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_grad_weight_c1s2, 3, 0x4, 0x3, sizeof(conv_push));
 
 /* Register tiles of the CPU shaders (their TM, TN) and the workgroup tile
  * of the shared-memory shaders (their BM, BN); keep in step with them. */
@@ -208,9 +212,10 @@ static bool use_multiplier(dam_exec *ex, const conv_push *d) {
          d->sh == 1 && d->sw == 1 && dam__dw_all_flat(ex, d);
 }
 
-/* The forward of a 3x3 conv at stride 2 whose groups read one input
- * channel each, on CPU devices (conv2d_fwd_c1s2.comp: the quick start's
- * stem); depthwise ones run as their stride-1 twin instead. */
+/* The forward and weight gradient of a 3x3 conv at stride 2 whose groups
+ * read one input channel each, on CPU devices (conv2d_fwd_c1s2.comp,
+ * conv2d_grad_weight_c1s2.comp: the quick start's stem); depthwise ones
+ * run as their stride-1 twin instead. */
 static bool use_c1s2(dam_exec *ex, const conv_push *d) {
   return forced_variant == DAM__CONV2D_AUTO && dam__k_cpu_device(ex) &&
          d->Cg == 1 && d->Kg > 1 && d->KH == 3 && d->KW == 3 &&
@@ -527,6 +532,10 @@ static int grad_weight_pass(dam_exec *ex, const dam_tensor *x,
     per_part = (uint64_t)d.tiles_n * d.tiles_m * d.groups;
     rows = d.N;
     min_rows = 1;
+  } else if (use_c1s2(ex, &d)) {
+    s = &shader_conv2d_grad_weight_c1s2;
+    d.tiles_m = div_up(d.Kg, C1S2_KB);
+    per_part = (uint64_t)d.tiles_m * d.groups;
   } else if (d.Cg < REG_TN) {
     /* columns over (channel, tap) pairs: few channels fill no tile */
     s = &shader_conv2d_grad_weight_cols;

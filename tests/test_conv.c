@@ -563,6 +563,10 @@ static void grad_weight_parts(void **state) {
   const conv_case pointwise = {7, 12, 4, 5, 19, 1, 1, GEOM(.groups = 1)};
   const conv_case shifted = {5, 8, 7, 7, 12, 1, 1, GEOM(.groups = 2)};
   const conv_case odd = {5, 8, 7, 7, 16, 1, 1, GEOM(.groups = 2)};
+  /* a stem at stride 2 (conv2d_grad_weight_c1s2): two groups of 12
+   * outputs, one and a half tiles of channels */
+  const conv_case stem = {3, 2, 9, 11, 24, 3, 3,
+                          GEOM(.stride = {2, 2}, .pad = {1, 1}, .groups = 2)};
   for (size_t v = 0; v < 3; v++)
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
       dam__conv2d_force(variants[v], parts[i]);
@@ -574,6 +578,7 @@ static void grad_weight_parts(void **state) {
       check_case(*state, &shifted, GRAD_WEIGHT_RELU);
       check_case(*state, &odd, GRAD_WEIGHT);
       check_case(*state, &odd, GRAD_WEIGHT_RELU);
+      check_case(*state, &stem, GRAD_WEIGHT);
     }
   dam__conv2d_force(DAM__CONV2D_AUTO, 0);
 }
