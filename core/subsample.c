@@ -9,7 +9,7 @@
 DAM_SHADER_TEXEL(subsample, 2, 0x2, 0x1, 40);
 DAM_SHADER_TEXEL(subsample_backward, 4, 0x2, 0xd, 40);
 
-/* Run s over the rows of `small` (y forward, gy backward), `big` the
+/* Run s over the planes of `small` (y forward, gy backward), `big` the
  * planes the pixels are picked from or added into; relu: the forward
  * picks relu(x), the backward passes gy where relu_x, big's shape, is
  * positive. */
@@ -32,8 +32,8 @@ static int run(dam_exec *ex, const dam_shader *s, const char *op,
                    "1..stride blocks of the channels", op);
   if (err)
     return err;
-  struct { uint32_t rows, h, w, oh, ow, s, o, relu, c, blocks; } p = {
-      (uint32_t)(small->numel / small->shape.dim[3]),
+  struct { uint32_t planes, h, w, oh, ow, s, o, relu, c, blocks; } p = {
+      small->shape.dim[0] * small->shape.dim[1],
       big->shape.dim[2],
       big->shape.dim[3],
       small->shape.dim[2],
@@ -43,7 +43,7 @@ static int run(dam_exec *ex, const dam_shader *s, const char *op,
       relu,
       c,
       blocks};
-  return dam__k_run(ex, s, t, &p, p.rows);
+  return dam__k_run(ex, s, t, &p, p.planes);
 }
 
 int dam_k_subsample(dam_exec *ex, const dam_tensor *x, uint32_t stride,
