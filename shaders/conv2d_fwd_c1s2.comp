@@ -18,10 +18,8 @@ layout(binding = 0) uniform samplerBuffer x;  // vec4 texels
 layout(std430, binding = 1) readonly buffer Wt { float w[]; };
 layout(std430, binding = 2) writeonly buffer Y { float y[]; };
 
-#define TW 8
+#include "conv2d_c1s2.glsl"
 #define KB 8
-#define SPAN (2 * TW + 1)
-#define NV ((SPAN + 3 + 3) / 4)  // vec4s holding SPAN floats at any alignment
 
 void main() {
   uint id = dam_linear_id();
@@ -42,28 +40,15 @@ void main() {
     [[unroll]] for (int j = 0; j < TW; j++) acc[i][j] = 0.0;
   [[unroll]] for (int r = 0; r < 3; r++) {
     int ih = 2 * int(oh) - int(p.ph) + r, col0 = 2 * ow0 - int(p.pw);
-    int first = ((int(n * p.C + g) * h + ih) * wd) + col0;
-    int a = first & 3, v0 = (first - a) >> 2;
-    float f[4 * NV];
-    [[unroll]] for (int i = 0; i < NV; i++) {
-      vec4 t = conv_x(texelFetch(x, clamp(v0 + i, 0, n4 - 1)));
-      f[4 * i] = t.x;
-      f[4 * i + 1] = t.y;
-      f[4 * i + 2] = t.z;
-      f[4 * i + 3] = t.w;
-    }
-    bool row_ok = uint(ih) < uint(h);
+    float v[SPAN];
+    c1s2_span(int(n * p.C + g) * h * wd, ih, col0, h, wd, n4, v);
     [[unroll]] for (int m = 0; m < SPAN; m++) {
-      float v = a == 0 ? f[m] : a == 1 ? f[m + 1] : a == 2 ? f[m + 2]
-                                                           : f[m + 3];
-      bool ok = row_ok && uint(col0 + m) < uint(wd);
-      v = ok ? v : 0.0;
       // tap s of output j reads span float 2 j + s
       [[unroll]] for (int j = 0; j < TW; j++)
         [[unroll]] for (int s = 0; s < 3; s++)
           if (2 * j + s == m)
             [[unroll]] for (int i = 0; i < KB; i++)
-              acc[i][j] = fma(wk[i][3 * r + s], v, acc[i][j]);
+              acc[i][j] = fma(wk[i][3 * r + s], v[m], acc[i][j]);
     }
   }
   [[unroll]] for (int i = 0; i < KB; i++) {

@@ -20,10 +20,8 @@ layout(binding = 0) uniform samplerBuffer x;   // vec4 texels
 layout(binding = 1) uniform samplerBuffer gy;  // vec4 texels
 layout(std430, binding = 2) buffer O { float o[]; };
 
-#define TW 8
+#include "conv2d_c1s2.glsl"
 #define KB 8
-#define SPAN (2 * TW + 1)
-#define NV ((SPAN + 3 + 3) / 4)  // vec4s holding SPAN floats at any alignment
 #define NG ((TW + 3 + 3) / 4)    // vec4s holding TW floats at any alignment
 
 void main() {
@@ -31,10 +29,13 @@ void main() {
   if (id >= p.count) return;
   uint kt = id % p.tiles_m, rest = id / p.tiles_m;
   uint g = rest % p.groups, part = rest / p.groups, k0 = kt * KB;
-  int h = int(p.H), wd = int(p.W), ow_n = int(p.OW);
-  int n4 = int((p.N * p.C * p.H * p.W + 3u) / 4u);
-  int g4 = int((p.N * p.K * p.OH * p.OW + 3u) / 4u);
-  uint ohw = p.OH * p.OW;
+  // shape fields read once, before the loops (subsample.comp)
+  uint OH = p.OH, OW = p.OW, K = p.K, C = p.C;
+  int h = int(p.H), wd = int(p.W), ow_n = int(OW), ph = int(p.ph);
+  int pw = int(p.pw);
+  int n4 = int((p.N * C * p.H * p.W + 3u) / 4u);
+  int g4 = int((p.N * K * OH * OW + 3u) / 4u);
+  uint ohw = OH * OW;
   uint kc[KB];
   [[unroll]] for (int i = 0; i < KB; i++)
     kc[i] = g * p.Kg + min(k0 + uint(i), p.Kg - 1u);
@@ -44,14 +45,14 @@ void main() {
     [[unroll]] for (int t = 0; t < 9; t++) acc[i][t] = 0.0;
 
   uint row0 = part * p.rows_per_part;
-  uint row1 = min(row0 + p.rows_per_part, p.N * p.OH);
+  uint row1 = min(row0 + p.rows_per_part, p.N * OH);
   for (uint rw = row0; rw < row1; rw++) {
-    uint n = rw / p.OH, oh = rw - n * p.OH;
+    uint n = rw / OH, oh = rw - n * OH;
     for (int ow0 = 0; ow0 < ow_n; ow0 += TW) {
       // this chunk's gradients, zero past the row
       float gv[KB][TW];
       [[unroll]] for (int i = 0; i < KB; i++) {
-        int first = int((n * p.K + kc[i]) * ohw + oh * p.OW) + ow0;
+        int first = int((n * K + kc[i]) * ohw + oh * OW) + ow0;
         int a = first & 3, v0 = (first - a) >> 2;
         float f[4 * NG];
         [[unroll]] for (int q = 0; q < NG; q++) {
@@ -68,33 +69,21 @@ void main() {
         }
       }
       [[unroll]] for (int r = 0; r < 3; r++) {
-        int ih = 2 * int(oh) - int(p.ph) + r, col0 = 2 * ow0 - int(p.pw);
-        int first = ((int(n * p.C + g) * h + ih) * wd) + col0;
-        int a = first & 3, v0 = (first - a) >> 2;
-        float f[4 * NV];
-        [[unroll]] for (int q = 0; q < NV; q++) {
-          vec4 t = conv_x(texelFetch(x, clamp(v0 + q, 0, n4 - 1)));
-          f[4 * q] = t.x;
-          f[4 * q + 1] = t.y;
-          f[4 * q + 2] = t.z;
-          f[4 * q + 3] = t.w;
-        }
-        bool row_ok = uint(ih) < uint(h);
+        int ih = 2 * int(oh) - ph + r, col0 = 2 * ow0 - pw;
+        float v[SPAN];
+        c1s2_span(int(n * C + g) * h * wd, ih, col0, h, wd, n4, v);
         [[unroll]] for (int m = 0; m < SPAN; m++) {
-          float v = a == 0 ? f[m] : a == 1 ? f[m + 1] : a == 2 ? f[m + 2]
-                                                               : f[m + 3];
-          v = row_ok && uint(col0 + m) < uint(wd) ? v : 0.0;
           // tap s of output j reads span float 2 j + s
           [[unroll]] for (int j = 0; j < TW; j++)
             [[unroll]] for (int s = 0; s < 3; s++)
               if (2 * j + s == m)
                 [[unroll]] for (int i = 0; i < KB; i++)
-                  acc[i][3 * r + s] = fma(gv[i][j], v, acc[i][3 * r + s]);
+                  acc[i][3 * r + s] = fma(gv[i][j], v[m], acc[i][3 * r + s]);
         }
       }
     }
   }
-  uint base = p.accumulate != 0u ? 0u : part * p.K * 9u;
+  uint base = p.accumulate != 0u ? 0u : part * K * 9u;
   [[unroll]] for (int i = 0; i < KB; i++) {
     if (k0 + uint(i) >= p.Kg) break;
     [[unroll]] for (int t = 0; t < 9; t++) {
