@@ -76,6 +76,7 @@ enum dam_config_nas { DAM_CONFIG_NAS_ISTA, DAM_CONFIG_NAS_DARTS };
 typedef struct dam_config {
   int64_t seed;
   char *device;     /* "" = automatic */
+  int64_t cpu_threads; /* -1 = automatic (cpu_threads.h) */
   char *output_dir; /* never "": defaults to runs/<config file stem> */
   struct {
     char *path; /* colon-separated dirs searched first */

@@ -13,6 +13,7 @@
 #include "kernels.h"
 #include "nn.h"
 #include "autograd.h"
+#include "cpu_threads.h"
 #include "loss.h"
 
 #include <math.h>
@@ -461,12 +462,23 @@ void dam__run_close(dam_run *run) {
   dam_device_close(run->dev);
 }
 
+/* Set lavapipe's worker threads for a run on images like `d`'s in batches
+ * of `batch` (cpu_threads.h) before its device opens; returns them. */
+static int pick_cpu_threads(const dam_config *cfg, const dam_dataset *d,
+                            int64_t batch) {
+  uint64_t s = (uint64_t)cfg->search_space.stem_stride;
+  uint64_t floats = (uint64_t)batch * (uint64_t)cfg->search_space.channels *
+                    ((d->height + s - 1) / s) * ((d->width + s - 1) / s);
+  return dam_cpu_threads_apply(dam_cpu_threads_pick(cfg->cpu_threads, floats));
+}
+
 int dam__run_open(dam_run *run, const dam_config *cfg,
                   const dam_registry *reg, const dam_search_data *data,
                   const dam_search_opts *o) {
   *run = (dam_run){.cfg = cfg, .data = data, .opts = o, .reg = reg,
                    .dir = cfg->output_dir,
                    .drop_rng = (uint64_t)cfg->seed ^ 0xd7u};
+  run->cpu_threads = pick_cpu_threads(cfg, data->train, cfg->train.batch_size);
   int err = dam_device_open(o->device, &run->dev);
   if (!err)
     err = dam_exec_create(run->dev, &run->ex);
@@ -558,8 +570,10 @@ int dam_search_eval(const dam_config *cfg, const dam_registry *reg,
     err = dam_fail(DAM_EDATA, "%s: no genotype in its metadata", model_path);
   if (!err)
     err = dam_genotype_from_json(json, model_path, &run.genotype);
-  if (!err)
+  if (!err) {
+    run.cpu_threads = pick_cpu_threads(cfg, test, cfg->train.eval_batch_size);
     err = dam_device_open(device, &run.dev);
+  }
   if (!err)
     err = dam_exec_create(run.dev, &run.ex);
   if (!err)

@@ -31,6 +31,7 @@ typedef struct dam_run {
   const dam_search_opts *opts;
   const dam_registry *reg;
   dam_device *dev;
+  int cpu_threads; /* lavapipe's worker threads; -1: its default */
   dam_exec *ex;
   dam_supernet *net;
   dam_supernet_desc net_desc;

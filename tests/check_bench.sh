@@ -4,7 +4,8 @@
 # the table has a row for each with positive speeds and memory (and, with
 # one round, a paired ratio equal to the ratio) under a first line naming
 # the host's CPU; then the refusals of
-# `bench step`.  First, `bench kernels` times the factorized reduce's
+# `bench step`, and lavapipe's thread count as cpu_threads and
+# $LP_NUM_THREADS set it.  First, `bench kernels` times the factorized reduce's
 # subsample and the deferred partial sums (a row each with a positive
 # time).  Exits 77 (skipped) without PyTorch.
 # usage: check_bench.sh DIFFAUTOML SOURCE_ROOT
@@ -55,3 +56,21 @@ expect_usage "--steps must be at least 1" --config "$cfg" --steps 0
 expect_usage "nosuch.cfg" --config "$root/configs/nosuch.cfg"
 expect_usage "train.batch_size" --config "$cfg" -s train.batch_size=0
 echo "bench step refusals: ok"
+device_of() { # device_of ARGS...: the device one tiny weight step names
+  "$exe" bench step --config "$cfg" --json --kind weight --steps 1 \
+    --warmup 1 -s search_space.cells=3 -s search_space.channels=4 \
+    -s train.batch_size=8 -s data.train_limit=400 "$@" |
+    /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["device"])'
+}
+expect_device() { # expect_device SUFFIX ARGS...
+  local d
+  d=$(device_of "${@:2}")
+  [[ $d == *"$1" ]] || { echo "expected '$1' in '$d'"; exit 1; }
+}
+if [[ $(device_of) == llvmpipe* ]]; then
+  unset LP_NUM_THREADS
+  expect_device ", 0 worker threads"            # automatic: a small net
+  expect_device ", 3 worker threads" -s cpu_threads=3
+  LP_NUM_THREADS=1 expect_device ", 1 worker thread" -s cpu_threads=3
+  echo "lavapipe's threads: ok"
+fi

@@ -10,6 +10,9 @@
 #   nan      an op that turns NaN in the second epoch (tests/plugins/
 #            poison.c): exit 1, one line naming the step, the NaN and the
 #            checkpoint; the first epoch's checkpoint is kept
+#   threads  the tiny search with lavapipe's dispatches on its queue thread
+#            and split over two workers (cpu_threads 0 and 2): the same
+#            genotype, metrics, summary and model
 #   refuse   --resume without a checkpoint, a batch beyond the device's
 #            memory, eval of a truncated model: exit != 0, one clear line,
 #            nothing of a good run overwritten
@@ -140,6 +143,15 @@ resume)
   run search --resume "$tmp/c"
   [ "$rc" = 0 ] || fail "resume C: exit $rc"
   check same "$tmp/a" "$tmp/c"
+  ;;
+threads)
+  unset LP_NUM_THREADS # it would win over cpu_threads
+  for n in 0 2; do
+    # shellcheck disable=SC2086
+    run search $QS -s output_dir="$tmp/t$n" $TINY -s cpu_threads=$n
+    [ "$rc" = 0 ] || fail "cpu_threads = $n: exit $rc"
+  done
+  check same "$tmp/t0" "$tmp/t2"
   ;;
 nan)
   # poison alone in a plugin dir (tests/plugins also holds broken plugins).

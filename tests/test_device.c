@@ -1,5 +1,6 @@
 /* Device listing and selection; the on-disk pipeline cache. */
 #include "harness.h"
+#include "cpu_threads.h"
 #include "device.h"
 #include "error.h"
 #include "kernels.h"
@@ -141,6 +142,24 @@ static void wide_stores_follow_the_environment(void **state) {
   free(saved);
 }
 
+static void cpu_threads_pick_and_apply(void **state) {
+  (void)state;
+  assert_int_equal(dam_cpu_threads_pick(-1, DAM_CPU_INLINE_FLOATS - 1), 0);
+  assert_int_equal(dam_cpu_threads_pick(-1, DAM_CPU_INLINE_FLOATS), -1);
+  assert_int_equal(dam_cpu_threads_pick(0, 1ull << 40), 0);
+  assert_int_equal(dam_cpu_threads_pick(3, 1), 3);
+  const char *was = getenv("LP_NUM_THREADS");
+  if (was) { /* the user's setting wins */
+    assert_int_equal(dam_cpu_threads_apply(5), atoi(was));
+    assert_string_equal(getenv("LP_NUM_THREADS"), was);
+    return;
+  }
+  assert_int_equal(dam_cpu_threads_apply(0), 0);
+  assert_string_equal(getenv("LP_NUM_THREADS"), "0");
+  assert_int_equal(dam_cpu_threads_apply(-1), -1);
+  assert_null(getenv("LP_NUM_THREADS"));
+}
+
 static void pipeline_cache_persists(void **state) {
   (void)state;
   char dir[] = "/tmp/dam-cache-XXXXXX";
@@ -172,6 +191,7 @@ int main(void) {
       cmocka_unit_test(lists_the_test_device),
       cmocka_unit_test(open_by_name_index_and_bad),
       cmocka_unit_test(wide_stores_follow_the_environment),
+      cmocka_unit_test(cpu_threads_pick_and_apply),
       cmocka_unit_test(pipeline_cache_persists),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,28 @@
+/* How many worker threads lavapipe (Mesa's CPU Vulkan driver) splits each
+ * dispatch over.  lavapipe reads $LP_NUM_THREADS when a Vulkan instance
+ * enumerates it, so the choice is made before dam_device_open; it does
+ * nothing on a GPU.  docs/RUNTIME.md, "lavapipe's threads". */
+#ifndef DAM_CPU_THREADS_H
+#define DAM_CPU_THREADS_H
+
+#include <stdint.h>
+
+/* Below this many floats in a first-stage cell's activation (batch x
+ * channels x height x width) a dispatch's work is too small to pay for
+ * handing it to lavapipe's workers and joining them: measured in
+ * docs/BENCHMARKS.md, twenty-fourth pass. */
+#define DAM_CPU_INLINE_FLOATS (1u << 19)
+
+/* The worker count for config key cpu_threads = `configured` and a
+ * first-stage activation of `cell_floats`: `configured` when >= 0, else 0
+ * (every dispatch on lavapipe's queue thread) when cell_floats is below
+ * DAM_CPU_INLINE_FLOATS, else -1 (the driver's default: one per CPU). */
+int dam_cpu_threads_pick(int64_t configured, uint64_t cell_floats);
+
+/* Make `threads` (-1: the driver's default) what the next Vulkan instance
+ * gives lavapipe, unless $LP_NUM_THREADS was set when the process started:
+ * the user's setting wins.  Returns the count in force, -1 for the
+ * driver's default. */
+int dam_cpu_threads_apply(int threads);
+
+#endif
