@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "cpu_threads.h"
 #include "dataset.h"
 #include "device.h"
 #include "error.h"
@@ -204,19 +205,44 @@ static void dam__print_params(FILE *out, const char *label,
   }
 }
 
-/* "SPEC -> INDEX: NAME (TYPE)" into line; DAM_ENOTFOUND when SPEC matches
- * no device.  No Vulkan device at all is reported, not an error: a dry
- * run checks the config and data. */
-static int dam__device_line(const char *spec, char *line, size_t n) {
+/* ", N worker threads (why)" into line: lavapipe's threads for the run
+ * (cpu_threads.h). */
+static void dam__threads_note(const dam_config *cfg, const dam_dataset *t,
+                              char *line, size_t n) {
+  int user = dam_cpu_threads_user();
+  uint64_t floats = dam_cpu_cell_floats(cfg, t->height, t->width,
+                                        cfg->train.batch_size);
+  int threads = dam_cpu_threads_pick(cfg->cpu_threads, floats);
+  bool by_user = user != DAM_CPU_THREADS_UNSET;
+  if (by_user || cfg->cpu_threads >= 0) {
+    int k = by_user ? user : threads;
+    snprintf(line, n, ", %d worker thread%s (%s)", k, k == 1 ? "" : "s",
+             by_user ? "$LP_NUM_THREADS" : "cpu_threads");
+  } else
+    snprintf(line, n, ", %s (cpu_threads automatic: %llu floats a "
+             "first-stage activation, %s 2^19)",
+             threads < 0 ? "a worker thread per CPU" : "0 worker threads",
+             (unsigned long long)floats, threads < 0 ? "at least" : "under");
+}
+
+/* "SPEC -> INDEX: NAME (TYPE)" into line, with lavapipe's threads for a
+ * CPU device; DAM_ENOTFOUND when SPEC matches no device.  No Vulkan device
+ * at all is reported, not an error: a dry run checks the config and
+ * data. */
+static int dam__device_line(const char *spec, const dam_config *cfg,
+                            const dam_dataset *train, char *line, size_t n) {
   dam_device_info *infos = NULL;
   uint32_t count = 0, sel = 0;
   int rc = 0, len = snprintf(line, n, "%s", spec && *spec ? spec : "automatic");
   if (dam_device_list(&infos, &count) != 0)
     snprintf(line + len, n - (size_t)len, " (no Vulkan device now: %s)",
              dam_last_error());
-  else if ((rc = dam_device_pick(infos, count, spec, &sel)) == 0)
-    snprintf(line + len, n - (size_t)len, " -> %u: %s (%s)", sel,
-             infos[sel].name, dam_device_type_name(infos[sel].type));
+  else if ((rc = dam_device_pick(infos, count, spec, &sel)) == 0) {
+    len += snprintf(line + len, n - (size_t)len, " -> %u: %.200s (%s)", sel,
+                    infos[sel].name, dam_device_type_name(infos[sel].type));
+    if (infos[sel].type == VK_PHYSICAL_DEVICE_TYPE_CPU)
+      dam__threads_note(cfg, train, line + len, n - (size_t)len);
+  }
   free(infos);
   return rc;
 }
@@ -488,7 +514,7 @@ int dam_cmd_search(const dam_cli_opts *opts, int argc, char **argv) {
   }
   char device[512];
   const char *spec = dam_device_spec(opts->device, cfg->device);
-  if ((rc = dam__device_line(spec, device, sizeof device))) {
+  if ((rc = dam__device_line(spec, cfg, &e.train, device, sizeof device))) {
     exit_code = dam_cli_fail(rc);
     goto out;
   }

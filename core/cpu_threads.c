@@ -2,6 +2,7 @@
  * $LP_NUM_THREADS. */
 #include "cpu_threads.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -11,12 +12,27 @@ int dam_cpu_threads_pick(int64_t configured, uint64_t cell_floats) {
   return cell_floats < DAM_CPU_INLINE_FLOATS ? 0 : -1;
 }
 
+uint64_t dam_cpu_cell_floats(const dam_config *cfg, uint32_t h, uint32_t w,
+                             int64_t batch) {
+  uint64_t s = (uint64_t)cfg->search_space.stem_stride;
+  return (uint64_t)batch * (uint64_t)cfg->search_space.channels *
+         ((h + s - 1) / s) * ((w + s - 1) / s);
+}
+
+int dam_cpu_threads_user(void) {
+  static bool read;
+  static int user;
+  if (!read) {
+    const char *v = getenv("LP_NUM_THREADS");
+    user = v ? atoi(v) : DAM_CPU_THREADS_UNSET;
+    read = true;
+  }
+  return user;
+}
+
 int dam_cpu_threads_apply(int threads) {
-  static int user_set = -1; /* $LP_NUM_THREADS given by the user */
-  if (user_set < 0)
-    user_set = getenv("LP_NUM_THREADS") != NULL;
-  if (user_set)
-    return atoi(getenv("LP_NUM_THREADS"));
+  if (dam_cpu_threads_user() != DAM_CPU_THREADS_UNSET)
+    return dam_cpu_threads_user();
   if (threads < 0) {
     unsetenv("LP_NUM_THREADS");
     return -1;

@@ -5,6 +5,8 @@
 #ifndef DAM_CPU_THREADS_H
 #define DAM_CPU_THREADS_H
 
+#include "config.h"
+
 #include <stdint.h>
 
 /* Below this many floats in a first-stage cell's activation (batch x
@@ -18,6 +20,15 @@
  * (every dispatch on lavapipe's queue thread) when cell_floats is below
  * DAM_CPU_INLINE_FLOATS, else -1 (the driver's default: one per CPU). */
 int dam_cpu_threads_pick(int64_t configured, uint64_t cell_floats);
+
+/* The floats of one first-stage cell activation of cfg's supernet on h x w
+ * images in batches of `batch`: batch x channels x the stem's output. */
+uint64_t dam_cpu_cell_floats(const dam_config *cfg, uint32_t h, uint32_t w,
+                             int64_t batch);
+
+/* $LP_NUM_THREADS as the process started with it, or DAM_CPU_THREADS_UNSET. */
+#define DAM_CPU_THREADS_UNSET (-2)
+int dam_cpu_threads_user(void);
 
 /* Make `threads` (-1: the driver's default) what the next Vulkan instance
  * gives lavapipe, unless $LP_NUM_THREADS was set when the process started:

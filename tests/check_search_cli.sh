@@ -55,6 +55,11 @@ dry_run)
   done
   [ ! -s "$tmp/err" ] || fail "stderr not empty"
   [ ! -e "$tmp/run" ] || fail "--dry-run wrote $tmp/run"
+  # On lavapipe the device line names its threads and why.
+  if grep -q '^device .*(cpu)' "$tmp/out" && [ -z "${LP_NUM_THREADS+x}" ]; then
+    grep -q '^device .*(cpu), 0 worker threads (cpu_threads automatic: 100352 floats a first-stage activation, under 2^19)$' "$tmp/out" ||
+      fail "the device line does not name lavapipe's threads"
+  fi
   ;;
 broken)
   printf 'seed = 1;\ntrain = {\n  batch_size = 0;\n};\n' >"$tmp/range.cfg"
