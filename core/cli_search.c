@@ -210,9 +210,9 @@ static void dam__print_params(FILE *out, const char *label,
 static void dam__threads_note(const dam_config *cfg, const dam_dataset *t,
                               char *line, size_t n) {
   int user = dam_cpu_threads_user();
-  uint64_t floats = dam_cpu_cell_floats(cfg, t->height, t->width,
-                                        cfg->train.batch_size);
-  int threads = dam_cpu_threads_pick(cfg->cpu_threads, floats);
+  int64_t batch = cfg->train.batch_size;
+  uint64_t floats = dam_cpu_cell_floats(cfg, t->height, t->width, batch);
+  int threads = dam_cpu_threads_for(cfg, t->height, t->width, batch);
   bool by_user = user != DAM_CPU_THREADS_UNSET;
   if (by_user || cfg->cpu_threads >= 0) {
     int k = by_user ? user : threads;
@@ -220,9 +220,9 @@ static void dam__threads_note(const dam_config *cfg, const dam_dataset *t,
              by_user ? "$LP_NUM_THREADS" : "cpu_threads");
   } else
     snprintf(line, n, ", %s (cpu_threads automatic: %llu floats a "
-             "first-stage activation, %s 2^19)",
+             "first-stage activation, %ld CPUs)",
              threads < 0 ? "a worker thread per CPU" : "0 worker threads",
-             (unsigned long long)floats, threads < 0 ? "at least" : "under");
+             (unsigned long long)floats, sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 /* "SPEC -> INDEX: NAME (TYPE)" into line, with lavapipe's threads for a

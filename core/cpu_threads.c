@@ -5,11 +5,14 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
-int dam_cpu_threads_pick(int64_t configured, uint64_t cell_floats) {
+int dam_cpu_threads_pick(int64_t configured, uint64_t cell_floats, long cpus) {
   if (configured >= 0)
     return (int)configured;
-  return cell_floats < DAM_CPU_INLINE_FLOATS ? 0 : -1;
+  return cpus <= DAM_CPU_INLINE_CPUS && cell_floats < DAM_CPU_INLINE_FLOATS
+             ? 0
+             : -1;
 }
 
 uint64_t dam_cpu_cell_floats(const dam_config *cfg, uint32_t h, uint32_t w,
@@ -17,6 +20,13 @@ uint64_t dam_cpu_cell_floats(const dam_config *cfg, uint32_t h, uint32_t w,
   uint64_t s = (uint64_t)cfg->search_space.stem_stride;
   return (uint64_t)batch * (uint64_t)cfg->search_space.channels *
          ((h + s - 1) / s) * ((w + s - 1) / s);
+}
+
+int dam_cpu_threads_for(const dam_config *cfg, uint32_t h, uint32_t w,
+                        int64_t batch) {
+  return dam_cpu_threads_pick(cfg->cpu_threads,
+                              dam_cpu_cell_floats(cfg, h, w, batch),
+                              sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 int dam_cpu_threads_user(void) {

@@ -9,22 +9,30 @@
 
 #include <stdint.h>
 
-/* Below this many floats in a first-stage cell's activation (batch x
- * channels x height x width) a dispatch's work is too small to pay for
- * handing it to lavapipe's workers and joining them: measured in
- * docs/BENCHMARKS.md, twenty-fourth pass. */
+/* On a host of at most DAM_CPU_INLINE_CPUS CPUs, below this many floats
+ * in a first-stage cell's activation (batch x channels x height x width)
+ * a dispatch's work is too small to pay for handing it to lavapipe's
+ * workers and joining them: measured on 2-vCPU hosts only
+ * (docs/BENCHMARKS.md, twenty-fourth pass). */
 #define DAM_CPU_INLINE_FLOATS (1u << 19)
+#define DAM_CPU_INLINE_CPUS 2
 
-/* The worker count for config key cpu_threads = `configured` and a
- * first-stage activation of `cell_floats`: `configured` when >= 0, else 0
- * (every dispatch on lavapipe's queue thread) when cell_floats is below
- * DAM_CPU_INLINE_FLOATS, else -1 (the driver's default: one per CPU). */
-int dam_cpu_threads_pick(int64_t configured, uint64_t cell_floats);
+/* The worker count for config key cpu_threads = `configured`, a
+ * first-stage activation of `cell_floats` and a host of `cpus` CPUs:
+ * `configured` when >= 0, else 0 (every dispatch on lavapipe's queue
+ * thread) when both are under the limits above, else -1 (the driver's
+ * default: one per CPU). */
+int dam_cpu_threads_pick(int64_t configured, uint64_t cell_floats, long cpus);
 
 /* The floats of one first-stage cell activation of cfg's supernet on h x w
  * images in batches of `batch`: batch x channels x the stem's output. */
 uint64_t dam_cpu_cell_floats(const dam_config *cfg, uint32_t h, uint32_t w,
                              int64_t batch);
+
+/* dam_cpu_threads_pick for cfg's key, its supernet on h x w images in
+ * batches of `batch`, and this host. */
+int dam_cpu_threads_for(const dam_config *cfg, uint32_t h, uint32_t w,
+                        int64_t batch);
 
 /* $LP_NUM_THREADS as the process started with it, or DAM_CPU_THREADS_UNSET. */
 #define DAM_CPU_THREADS_UNSET (-2)

@@ -466,8 +466,8 @@ void dam__run_close(dam_run *run) {
  * of `batch` (cpu_threads.h) before its device opens; returns them. */
 static int pick_cpu_threads(const dam_config *cfg, const dam_dataset *d,
                             int64_t batch) {
-  uint64_t floats = dam_cpu_cell_floats(cfg, d->height, d->width, batch);
-  return dam_cpu_threads_apply(dam_cpu_threads_pick(cfg->cpu_threads, floats));
+  return dam_cpu_threads_apply(
+      dam_cpu_threads_for(cfg, d->height, d->width, batch));
 }
 
 int dam__run_open(dam_run *run, const dam_config *cfg,

@@ -144,10 +144,13 @@ static void wide_stores_follow_the_environment(void **state) {
 
 static void cpu_threads_pick_and_apply(void **state) {
   (void)state;
-  assert_int_equal(dam_cpu_threads_pick(-1, DAM_CPU_INLINE_FLOATS - 1), 0);
-  assert_int_equal(dam_cpu_threads_pick(-1, DAM_CPU_INLINE_FLOATS), -1);
-  assert_int_equal(dam_cpu_threads_pick(0, 1ull << 40), 0);
-  assert_int_equal(dam_cpu_threads_pick(3, 1), 3);
+  const uint64_t small = DAM_CPU_INLINE_FLOATS - 1;
+  assert_int_equal(dam_cpu_threads_pick(-1, small, 2), 0);
+  assert_int_equal(dam_cpu_threads_pick(-1, small, 1), 0);
+  assert_int_equal(dam_cpu_threads_pick(-1, small, 3), -1);
+  assert_int_equal(dam_cpu_threads_pick(-1, DAM_CPU_INLINE_FLOATS, 2), -1);
+  assert_int_equal(dam_cpu_threads_pick(0, 1ull << 40, 64), 0);
+  assert_int_equal(dam_cpu_threads_pick(3, 1, 2), 3);
   const char *was = getenv("LP_NUM_THREADS");
   if (was) { /* the user's setting wins */
     assert_int_equal(dam_cpu_threads_apply(5), atoi(was));
