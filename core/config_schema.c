@@ -32,7 +32,7 @@ const dam__cfg_key dam__config_keys[] = {
     KEY("device", DAM__CFG_STRING, device, "", 0, 0,
         "Vulkan device index or name substring; \"\" = automatic "
         "(--device and $DIFFAUTOML_DEVICE win over it)"),
-    KEY("cpu_threads", DAM__CFG_INT, cpu_threads, "-1", -1, 64,
+    KEY("cpu_threads", DAM__CFG_INT, cpu_threads, "-1", -1, 32,
         "worker threads lavapipe splits each dispatch over on a CPU device; "
         "0 = none (dispatches run on its queue thread); -1 = automatic: 0 "
         "on a host of at most 2 CPUs when a first-stage cell's activation "

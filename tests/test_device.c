@@ -149,7 +149,7 @@ static void cpu_threads_pick_and_apply(void **state) {
   assert_int_equal(dam_cpu_threads_pick(-1, small, 1), 0);
   assert_int_equal(dam_cpu_threads_pick(-1, small, 3), -1);
   assert_int_equal(dam_cpu_threads_pick(-1, DAM_CPU_INLINE_FLOATS, 2), -1);
-  assert_int_equal(dam_cpu_threads_pick(0, 1ull << 40, 64), 0);
+  assert_int_equal(dam_cpu_threads_pick(0, 1ull << 40, 32), 0);
   assert_int_equal(dam_cpu_threads_pick(3, 1, 2), 3);
   const char *was = getenv("LP_NUM_THREADS");
   if (was) { /* the user's setting wins */
