@@ -214,14 +214,14 @@ static void dam__threads_note(const dam_config *cfg, const dam_dataset *t,
   uint64_t floats = dam_cpu_cell_floats(cfg, t->height, t->width, batch);
   int threads = dam_cpu_threads_for(cfg, t->height, t->width, batch);
   bool by_user = user != DAM_CPU_THREADS_UNSET;
-  if (by_user || cfg->cpu_threads >= 0) {
-    int k = by_user ? user : threads;
-    snprintf(line, n, ", %d worker thread%s (%s)", k, k == 1 ? "" : "s",
+  char what[32];
+  dam_cpu_threads_describe(by_user ? user : threads, what, sizeof what);
+  if (by_user || cfg->cpu_threads >= 0)
+    snprintf(line, n, ", %s (%s)", what,
              by_user ? "$LP_NUM_THREADS" : "cpu_threads");
-  } else
+  else
     snprintf(line, n, ", %s (cpu_threads automatic: %llu floats a "
-             "first-stage activation, %ld CPUs)",
-             threads < 0 ? "a worker thread per CPU" : "0 worker threads",
+             "first-stage activation, %ld CPUs)", what,
              (unsigned long long)floats, sysconf(_SC_NPROCESSORS_ONLN));
 }
 

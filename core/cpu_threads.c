@@ -40,6 +40,13 @@ int dam_cpu_threads_user(void) {
   return user;
 }
 
+void dam_cpu_threads_describe(int threads, char *out, size_t n) {
+  if (threads < 0)
+    snprintf(out, n, "a worker thread per CPU");
+  else
+    snprintf(out, n, "%d worker thread%s", threads, threads == 1 ? "" : "s");
+}
+
 int dam_cpu_threads_apply(int threads) {
   if (dam_cpu_threads_user() != DAM_CPU_THREADS_UNSET)
     return dam_cpu_threads_user();

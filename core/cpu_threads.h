@@ -7,6 +7,7 @@
 
 #include "config.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* On a host of at most DAM_CPU_INLINE_CPUS CPUs, below this many floats
@@ -37,6 +38,9 @@ int dam_cpu_threads_for(const dam_config *cfg, uint32_t h, uint32_t w,
 /* $LP_NUM_THREADS as the process started with it, or DAM_CPU_THREADS_UNSET. */
 #define DAM_CPU_THREADS_UNSET (-2)
 int dam_cpu_threads_user(void);
+
+/* "N worker thread(s)", or for -1 "a worker thread per CPU", into out. */
+void dam_cpu_threads_describe(int threads, char *out, size_t n);
 
 /* Make `threads` (-1: the driver's default) what the next Vulkan instance
  * gives lavapipe, unless $LP_NUM_THREADS was set when the process started:

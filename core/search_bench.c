@@ -6,6 +6,7 @@
  */
 #include "search_run.h"
 
+#include "cpu_threads.h"
 #include "error.h"
 
 #include <stdio.h>
@@ -46,14 +47,11 @@ static void measure(dam_run *run, const dam_exec_stats *s0, double seconds,
   res->submits = (double)(ex->stats.submits - s0->submits) / n;
   res->waits = (double)(ex->stats.waits - s0->waits) / n;
   const dam_device_info *d = &ex->dev->info;
-  if (d->type != VK_PHYSICAL_DEVICE_TYPE_CPU)
-    snprintf(res->device, sizeof res->device, "%s", d->name);
-  else if (run->cpu_threads < 0)
-    snprintf(res->device, sizeof res->device, "%.200s, a thread per CPU",
-             d->name);
-  else
-    snprintf(res->device, sizeof res->device, "%.200s, %d worker thread%s",
-             d->name, run->cpu_threads, run->cpu_threads == 1 ? "" : "s");
+  char threads[32] = "";
+  if (d->type == VK_PHYSICAL_DEVICE_TYPE_CPU)
+    dam_cpu_threads_describe(run->cpu_threads, threads, sizeof threads);
+  snprintf(res->device, sizeof res->device, "%.200s%s%s", d->name,
+           threads[0] ? ", " : "", threads);
 }
 
 int dam_search_bench(const dam_config *cfg, const dam_registry *reg,
