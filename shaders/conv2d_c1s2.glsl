@@ -1,11 +1,13 @@
-// What conv2d_fwd_c1s2.comp and conv2d_grad_weight_c1s2.comp share: TW
-// outputs of a row of a 3x3 stride-2 convolution read, in kernel row r,
-// the SPAN = 2 TW + 1 inputs from column col0 = 2 ow0 - pw of input row
-// 2 oh - ph + r on.  Includers declare x (vec4 texels) and include
-// conv2d.glsl first.
+// What conv2d_fwd_c1s2.comp and conv2d_grad_weight_c1s2.comp share: an
+// invocation takes KB output channels of one group (core/conv.c's
+// C1S2_KB), and TW outputs of a row of a 3x3 stride-2 convolution read,
+// in kernel row r, the SPAN = 2 TW + 1 inputs from column col0 =
+// 2 ow0 - pw of input row 2 oh - ph + r on.  Includers declare x (vec4
+// texels) and include conv2d.glsl first.
 #ifndef DAM_CONV2D_C1S2_GLSL
 #define DAM_CONV2D_C1S2_GLSL
 
+#define KB 8
 #define TW 8
 #define SPAN (2 * TW + 1)
 #define NV ((SPAN + 3 + 3) / 4)  // vec4s holding SPAN floats at any alignment

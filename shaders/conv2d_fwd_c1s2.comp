@@ -19,7 +19,6 @@ layout(std430, binding = 1) readonly buffer Wt { float w[]; };
 layout(std430, binding = 2) writeonly buffer Y { float y[]; };
 
 #include "conv2d_c1s2.glsl"
-#define KB 8
 
 void main() {
   uint id = dam_linear_id();

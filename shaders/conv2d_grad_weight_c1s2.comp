@@ -21,7 +21,6 @@ layout(binding = 1) uniform samplerBuffer gy;  // vec4 texels
 layout(std430, binding = 2) buffer O { float o[]; };
 
 #include "conv2d_c1s2.glsl"
-#define KB 8
 #define NG ((TW + 3 + 3) / 4)    // vec4s holding TW floats at any alignment
 
 void main() {
