@@ -283,8 +283,9 @@ static int forward_pass(dam_exec *ex, const dam_tensor *x,
   const dam_shader *s;
   if (use_dw_shaders(ex, &d)) {
     uint64_t n;
-    s = dam__dw_shader(ex, &d, PASS_FORWARD, coef != NULL, &n);
-    return run_counted(ex, s, t, &d, n);
+    uint32_t shape;
+    s = dam__dw_shader(ex, &d, PASS_FORWARD, coef != NULL, &n, &shape);
+    return run_shaped(ex, s, shape, t, &d, n);
   }
   if (use_c1s2(ex, &d)) {
     d.tiles_n = div_up(d.OW, C1S2_TW);
@@ -322,11 +323,12 @@ static int forward(dam_exec *ex, const dam_tensor *x, const dam_tensor *w,
     return forward_pass(ex, x, w, y, t[3], d);
   if (d.sh == 2) { /* the twin stores only the pixels it keeps */
     uint64_t n;
+    uint32_t shape;
     s1.OH = d.OH;
     s1.OW = d.OW;
-    const dam_shader *s =
-        dam__dw_shader(ex, &s1, PASS_FORWARD_KEEP2, t[3] != NULL, &n);
-    return run_counted(ex, s, t, &s1, n);
+    const dam_shader *s = dam__dw_shader(ex, &s1, PASS_FORWARD_KEEP2,
+                                         t[3] != NULL, &n, &shape);
+    return run_shaped(ex, s, shape, t, &s1, n);
   }
   dam_tensor *full = dam__dw_twin_planes(ex, &s1);
   if (!full)
@@ -373,8 +375,9 @@ static int grad_input_pass(dam_exec *ex, const dam_tensor *gy,
   const dam_shader *s;
   if (use_depthwise(&d)) {
     uint64_t n;
-    s = dam__dw_shader(ex, &d, PASS_GRAD_INPUT, coef != NULL, &n);
-    return run_counted(ex, s, t, &d, n);
+    uint32_t shape;
+    s = dam__dw_shader(ex, &d, PASS_GRAD_INPUT, coef != NULL, &n, &shape);
+    return run_shaped(ex, s, shape, t, &d, n);
   }
   if (use_shared(ex)) {
     d.tiles_n = div_up(npix, SHARED_BN);
@@ -516,8 +519,10 @@ static int grad_weight_pass(dam_exec *ex, const dam_tensor *x,
   uint32_t khw = d.KH * d.KW;
   uint64_t rows = (uint64_t)d.N * d.OH, min_rows = MIN_ROWS;
   bool flat = false;
+  uint32_t shape = 0;
   if (use_dw_shaders(ex, &d)) {
-    s = dam__dw_grad_weight_shader(&d, coef != NULL, &per_part, &flat);
+    s = dam__dw_grad_weight_shader(&d, coef != NULL, &per_part, &flat,
+                                   &shape);
   } else if (use_shared(ex)) {
     s = &shader_conv2d_grad_weight_tiled;
     d.tiles_n = div_up((uint64_t)d.Cg * khw, SHARED_BN);
@@ -565,7 +570,7 @@ static int grad_weight_pass(dam_exec *ex, const dam_tensor *x,
   d.accumulate = out == gw[0];
   const dam_tensor *pass[] = {x, gy, out, coef};
   err = tiled ? run_tiled(ex, s, pass, &d, per_part * d.parts)
-              : run_counted(ex, s, pass, &d, per_part * d.parts);
+              : run_shaped(ex, s, shape, pass, &d, per_part * d.parts);
   if (!partial)
     return err;
   if (err) {

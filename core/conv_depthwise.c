@@ -218,6 +218,14 @@ static const dam_shader *use_flat(conv_push *d, enum conv_pass pass,
   return dw_flat[bn][(d->H * d->W) % 4 != 0][kernel][pass];
 }
 
+/* The _flat shaders' shape key (FLAT_W4 in shaders/conv2d_dw_flat.glsl):
+ * on planes of 4k pixels every plane starts on a vec4, so where a kernel
+ * row's span starts within its vec4 follows from the width mod 4 alone
+ * and is compiled in (4 + W mod 4); 0 on other planes. */
+static uint32_t flat_shape(const conv_push *d) {
+  return (d->H * d->W) % 4 ? 0 : 4 + d->W % 4;
+}
+
 bool dam__dw_flat_twin(dam_exec *ex, const conv_push *d, conv_push *s1) {
   if (!dam__k_cpu_device(ex) || d->sh != d->sw || d->sh == 1)
     return false;
@@ -272,9 +280,10 @@ int dam__dw_spread_gy(dam_exec *ex, const dam_tensor *gy,
 
 const dam_shader *dam__dw_shader(dam_exec *ex, conv_push *d,
                                  enum conv_pass pass, bool bn,
-                                 uint64_t *invocations) {
+                                 uint64_t *invocations, uint32_t *shape) {
   const dam_shader *s = use_flat(
       d, pass, dam__k_cpu_device(ex) ? DW_FLAT_STEPS : DW_FLAT_GPU_STEPS, bn);
+  *shape = s ? flat_shape(d) : 0;
   if (s) { /* a plane of gx, or of y */
     *invocations = (uint64_t)d->N * (pass == PASS_GRAD_INPUT ? d->C : d->K) *
                    d->tiles_n;
@@ -284,9 +293,11 @@ const dam_shader *dam__dw_shader(dam_exec *ex, conv_push *d,
 }
 
 const dam_shader *dam__dw_grad_weight_shader(conv_push *d, bool bn,
-                                             uint64_t *per_part, bool *flat) {
+                                             uint64_t *per_part, bool *flat,
+                                             uint32_t *shape) {
   const dam_shader *s = use_flat(d, PASS_GRAD_WEIGHT, DW_FLAT_STEPS, bn);
   *flat = s && flat_parts_fit(d);
+  *shape = *flat ? flat_shape(d) : 0;
   if (*flat) {
     *per_part = d->K;
     return s;

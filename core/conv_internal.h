@@ -38,14 +38,22 @@ static inline uint32_t div_up(uint64_t a, uint64_t b) {
   return (uint32_t)((a + b - 1) / b);
 }
 
+/* Dispatch s, its pipeline specialized on `shape` (dam__k_run_shaped),
+ * over `invocations` invocations (d->count set to them). */
+static inline int run_shaped(dam_exec *ex, const dam_shader *s,
+                             uint32_t shape, const dam_tensor *const *t,
+                             conv_push *d, uint64_t invocations) {
+  if (invocations > UINT32_MAX)
+    return dam_fail(DAM_ERANGE, "%s: too many invocations", s->name);
+  d->count = (uint32_t)invocations;
+  return dam__k_run_shaped(ex, s, shape, t, d, d->count);
+}
+
 /* Dispatch s over `invocations` invocations (d->count set to them). */
 static inline int run_counted(dam_exec *ex, const dam_shader *s,
                               const dam_tensor *const *t, conv_push *d,
                               uint64_t invocations) {
-  if (invocations > UINT32_MAX)
-    return dam_fail(DAM_ERANGE, "%s: too many invocations", s->name);
-  d->count = (uint32_t)invocations;
-  return dam__k_run(ex, s, t, d, d->count);
+  return run_shaped(ex, s, 0, t, d, invocations);
 }
 
 /* A 1x1 convolution at stride 1 without padding: a GEMM over pixels. */
@@ -73,19 +81,21 @@ int dam__conv_run_packed(dam_exec *ex, const dam_tensor *x,
                          const dam_tensor *w, conv_push *d, dam_tensor *y);
 
 /* The shader of a depthwise forward or gradient-to-the-input pass in d's
- * geometry and its invocation count: a _flat shader where one takes the
- * shape, otherwise a row shader.  Sets d's tiling.  bn (only where
- * dam__dw_reads_bn said so): the _flat shader's _bn variant. */
+ * geometry, its invocation count and the shape key its pipeline is
+ * specialized on (run_shaped): a _flat shader where one takes the
+ * shape, otherwise a row shader (key 0).  Sets d's tiling.  bn (only
+ * where dam__dw_reads_bn said so): the _flat shader's _bn variant. */
 const dam_shader *dam__dw_shader(dam_exec *ex, conv_push *d,
                                  enum conv_pass pass, bool bn,
-                                 uint64_t *invocations);
+                                 uint64_t *invocations, uint32_t *shape);
 
 /* The shader of a depthwise weight gradient in d's geometry and the
  * invocations of one part; *flat for a _flat shader, which writes a part
  * per (image, chunk): d->N * d->tiles_n parts of d->K * KH * KW floats.
- * bn as in dam__dw_shader. */
+ * bn and *shape as in dam__dw_shader. */
 const dam_shader *dam__dw_grad_weight_shader(conv_push *d, bool bn,
-                                             uint64_t *per_part, bool *flat);
+                                             uint64_t *per_part, bool *flat,
+                                             uint32_t *shape);
 
 /* Whether the forward and the weight gradient in d's geometry (one input
  * channel per group) take _flat shaders: at stride 1, or through the

@@ -490,13 +490,21 @@ static uint32_t local_size_for(const dam_exec *ex, const dam_pipeline *p,
 int dam_exec_dispatch(dam_exec *ex, const dam_shader *shader,
                       const dam_range *ranges, uint32_t n_ranges,
                       const void *push, uint32_t invocations) {
+  return dam_exec_dispatch_shaped(ex, shader, 0, ranges, n_ranges, push,
+                                  invocations);
+}
+
+int dam_exec_dispatch_shaped(dam_exec *ex, const dam_shader *shader,
+                             uint32_t shape, const dam_range *ranges,
+                             uint32_t n_ranges, const void *push,
+                             uint32_t invocations) {
   const dam_pipeline *p = NULL;
   int err = before_touching_held(ex, ranges, n_ranges);
   if (!err)
-    err = dam_pipeline_get(ex->dev, shader, 0, &p);
+    err = dam_pipeline_get(ex->dev, shader, 0, shape, &p);
   uint32_t local_size = err ? 0 : local_size_for(ex, p, invocations);
   if (!err && local_size != p->local_size)
-    err = dam_pipeline_get(ex->dev, shader, local_size, &p);
+    err = dam_pipeline_get(ex->dev, shader, local_size, shape, &p);
   if (err)
     return err;
   if (n_ranges != shader->n_bindings)

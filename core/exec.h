@@ -112,6 +112,13 @@ int dam_exec_dispatch(dam_exec *ex, const dam_shader *shader,
                       const dam_range *ranges, uint32_t n_ranges,
                       const void *push, uint32_t invocations);
 
+/* dam_exec_dispatch of the shader's pipeline specialized on `shape`
+ * (dam_pipeline_get): one pipeline per distinct shape key. */
+int dam_exec_dispatch_shaped(dam_exec *ex, const dam_shader *shader,
+                             uint32_t shape, const dam_range *ranges,
+                             uint32_t n_ranges, const void *push,
+                             uint32_t invocations);
+
 /* Hold a dispatch back instead of recording it (its arguments as
  * dam_exec_dispatch's, at most DAM_HELD_PUSH bytes of push constants).  It
  * is recorded as it would have been, before any later command that touches

@@ -32,11 +32,17 @@ int dam__k_bind(dam_exec *ex, const dam_shader *s, const dam_tensor *const *t,
 
 int dam__k_run(dam_exec *ex, const dam_shader *s, const dam_tensor *const *t,
                const void *push, uint64_t invocations) {
+  return dam__k_run_shaped(ex, s, 0, t, push, invocations);
+}
+
+int dam__k_run_shaped(dam_exec *ex, const dam_shader *s, uint32_t shape,
+                      const dam_tensor *const *t, const void *push,
+                      uint64_t invocations) {
   dam_range r[DAM_MAX_BINDINGS];
   int err = dam__k_bind(ex, s, t, r);
   return err ? err
-             : dam_exec_dispatch(ex, s, r, s->n_bindings, push,
-                                 (uint32_t)invocations);
+             : dam_exec_dispatch_shaped(ex, s, shape, r, s->n_bindings, push,
+                                        (uint32_t)invocations);
 }
 
 uint64_t dam__k_elementwise_invocations(uint64_t n) {

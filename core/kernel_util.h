@@ -42,6 +42,12 @@ int dam__k_bind(dam_exec *ex, const dam_shader *s, const dam_tensor *const *t,
 int dam__k_run(dam_exec *ex, const dam_shader *s, const dam_tensor *const *t,
                const void *push, uint64_t invocations);
 
+/* dam__k_run of s's pipeline specialized on `shape`
+ * (dam_exec_dispatch_shaped). */
+int dam__k_run_shaped(dam_exec *ex, const dam_shader *s, uint32_t shape,
+                      const dam_tensor *const *t, const void *push,
+                      uint64_t invocations);
+
 /* Invocations of an elementwise shader over n floats: DAM_EW_SPAN vec4s
  * (or DAM_EW_SPAN / 2 pairs of them) each, and one per float left over
  * past the last whole pair (shaders/elementwise.glsl, whose DAM_EW_SPAN

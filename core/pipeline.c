@@ -227,7 +227,7 @@ static bool local_size_is_spec_0(const uint32_t *w, size_t words) {
 }
 
 static int build(dam_device *dev, const dam_shader *s, uint32_t local_size,
-                 dam_pipeline *p) {
+                 uint32_t shape, dam_pipeline *p) {
   VkDevice vd = dev->dev;
   VkShaderModuleCreateInfo mi = {
       .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
@@ -260,12 +260,15 @@ static int build(dam_device *dev, const dam_shader *s, uint32_t local_size,
   };
   if (r == VK_SUCCESS)
     r = vkCreatePipelineLayout(vd, &pi, NULL, &p->layout);
-  /* 1: dam_wide_stores (shaders/store8.glsl); 0: the local size, where
-   * another is asked.  An id the shader lacks is ignored. */
-  uint32_t spec[2] = {dev->wide_stores, local_size};
-  VkSpecializationMapEntry entries[2] = {{1, 0, sizeof spec[0]},
-                                         {0, sizeof spec[0], sizeof spec[1]}};
-  VkSpecializationInfo si = {local_size != s->local_size_x ? 2 : 1, entries,
+  /* 1: dam_wide_stores (shaders/store8.glsl); 2: the shape key; 0: the
+   * local size, where another is asked.  An id the shader lacks is
+   * ignored. */
+  uint32_t spec[3] = {dev->wide_stores, shape, local_size};
+  VkSpecializationMapEntry entries[3] = {
+      {1, 0, sizeof spec[0]},
+      {2, sizeof spec[0], sizeof spec[1]},
+      {0, 2 * sizeof spec[0], sizeof spec[2]}};
+  VkSpecializationInfo si = {local_size != s->local_size_x ? 3 : 2, entries,
                              sizeof spec, spec};
   VkComputePipelineCreateInfo ci = {
       .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
@@ -290,11 +293,13 @@ static int build(dam_device *dev, const dam_shader *s, uint32_t local_size,
   p->push_size = s->push_size;
   p->texel_mask = dam_shader_texel_mask(s);
   p->local_size = local_size;
+  p->shape = shape;
   return DAM_OK;
 }
 
 int dam_pipeline_get(dam_device *dev, const dam_shader *shader,
-                     uint32_t local_size, const dam_pipeline **out) {
+                     uint32_t local_size, uint32_t shape,
+                     const dam_pipeline **out) {
   struct dam_pipeline_table *t = dev->pipelines;
   if (!local_size)
     local_size = shader->local_size_x;
@@ -304,7 +309,7 @@ int dam_pipeline_get(dam_device *dev, const dam_shader *shader,
         p->n_bindings == shader->n_bindings &&
         p->push_size == shader->push_size &&
         p->texel_mask == dam_shader_texel_mask(shader) &&
-        p->local_size == local_size) {
+        p->local_size == local_size && p->shape == shape) {
       *out = t->items[i];
       return DAM_OK;
     }
@@ -331,7 +336,7 @@ int dam_pipeline_get(dam_device *dev, const dam_shader *shader,
   dam_pipeline *p = calloc(1, sizeof *p);
   if (!p)
     return dam_fail(DAM_ENOMEM, "out of memory");
-  err = build(dev, shader, local_size, p);
+  err = build(dev, shader, local_size, shape, p);
   if (err) {
     free(p);
     return err;

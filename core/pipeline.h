@@ -16,7 +16,7 @@
 typedef struct dam_pipeline {
   const uint32_t *spirv; /* the key, with the layout and local size below */
   size_t spirv_size;
-  uint32_t n_bindings, push_size, texel_mask, local_size;
+  uint32_t n_bindings, push_size, texel_mask, local_size, shape;
   /* the SPIR-V's local size x is specialization constant 0
    * (`layout(local_size_x = N, local_size_x_id = 0) in;`) */
   bool resizable;
@@ -35,13 +35,16 @@ int dam_pipelines_open(dam_device *dev);
 void dam_pipelines_close(dam_device *dev);
 
 /* The pipeline of `shader` at local size `local_size` (0: the shader's
- * own; another only for a resizable shader), created on first use and
- * keyed by its SPIR-V array, layout and local size (the dam_shader struct
+ * own; another only for a resizable shader) and shape key `shape`
+ * (specialization constant 2, for shaders that compile a property of
+ * their operands' shape in; 0: none), created on first use and keyed by
+ * its SPIR-V array, layout, local size and shape (the dam_shader struct
  * itself may be temporary; the SPIR-V must stay loaded while the device
  * lives).  DAM_EINVAL for a malformed dam_shader, DAM_EVULKAN naming the
  * shader otherwise. */
 int dam_pipeline_get(dam_device *dev, const dam_shader *shader,
-                     uint32_t local_size, const dam_pipeline **out);
+                     uint32_t local_size, uint32_t shape,
+                     const dam_pipeline **out);
 
 /* s->texel_mask, or 0 for a shader built against SDK 1.2 or older. */
 uint32_t dam_shader_texel_mask(const dam_shader *s);

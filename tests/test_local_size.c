@@ -50,11 +50,11 @@ static void small_dispatches_take_subgroups(void **state) {
 static void fixed_shaders_refuse_other_sizes(void **state) {
   harness *h = *state;
   const dam_pipeline *p = NULL;
-  assert_int_equal(dam_pipeline_get(h->dev, &shader_udiv, 0, &p), 0);
+  assert_int_equal(dam_pipeline_get(h->dev, &shader_udiv, 0, 0, &p), 0);
   assert_false(p->resizable);
   assert_int_equal(p->local_size, 64);
-  assert_int_equal(dam_pipeline_get(h->dev, &shader_udiv, 8, &p), DAM_EINVAL);
-  assert_int_equal(dam_pipeline_get(h->dev, &shader_local_size, 8, &p), 0);
+  assert_int_equal(dam_pipeline_get(h->dev, &shader_udiv, 8, 0, &p), DAM_EINVAL);
+  assert_int_equal(dam_pipeline_get(h->dev, &shader_local_size, 8, 0, &p), 0);
   assert_true(p->resizable);
   assert_int_equal(p->local_size, 8);
 }
