@@ -218,10 +218,10 @@ static const dam_shader *use_flat(conv_push *d, enum conv_pass pass,
   return dw_flat[bn][(d->H * d->W) % 4 != 0][kernel][pass];
 }
 
-/* The _flat shaders' shape key (FLAT_W4 in shaders/conv2d_dw_flat.glsl):
- * on planes of 4k pixels every plane starts on a vec4, so where a kernel
+/* The _flat shaders' shape key (FLAT_W4, shaders/flat_w4.glsl): on
+ * planes of 4k pixels every plane starts on a vec4, so where a kernel
  * row's span starts within its vec4 follows from the width mod 4 alone
- * and is compiled in (4 + W mod 4); 0 on other planes. */
+ * (4 + W mod 4); 0 on other planes. */
 static uint32_t flat_shape(const conv_push *d) {
   return (d->H * d->W) % 4 ? 0 : 4 + d->W % 4;
 }

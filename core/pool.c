@@ -157,12 +157,15 @@ static bool flat_window(const pool_push *p) {
                                                  % 4 == 0;
 }
 
+/* The spans' offsets within their vec4s follow from the width mod 4
+ * (FLAT_W4, shaders/flat_w4.glsl). */
 static int run_flat(dam_exec *ex, const dam_shader *s,
                     const dam_tensor *const *t, const pool_push *p) {
   uint32_t n4 = (uint32_t)((uint64_t)p->planes * p->h * p->w / 4);
   struct { uint32_t n4, steps, h, w, avg; } f = {n4, FLAT_STEPS, p->h, p->w,
                                                  p->avg};
-  return dam__k_run(ex, s, t, &f, (n4 + FLAT_STEPS - 1) / FLAT_STEPS);
+  return dam__k_run_shaped(ex, s, 4 + p->w % 4, t, &f,
+                           (n4 + FLAT_STEPS - 1) / FLAT_STEPS);
 }
 
 /* The side of the square tile a pool2d_k3* invocation owns. */

@@ -60,11 +60,9 @@ layout(std430, binding = 2) writeonly buffer O { float out_f[]; };
 layout(std430, binding = 2) writeonly buffer O4 { vec4 out4[]; };
 #endif
 
-// 4 + the width mod 4 on planes of 4k pixels, 0 on others
-// (specialization constant 2, core/conv_depthwise.c): there every plane
-// starts on a vec4, so where each kernel row's span starts within its
-// vec4 is compiled in rather than selected per float.
-layout(constant_id = 2) const int FLAT_W4 = 0;
+// FLAT_W4 is set on planes of 4k pixels (core/conv_depthwise.c), where
+// every plane starts on a vec4.
+#include "flat_w4.glsl"
 
 #define P (D * (K - 1) / 2)
 #define SPAN (4 + 2 * P)
@@ -119,7 +117,7 @@ void main() {
   vec4 win[K][NV];
   [[unroll]] for (int j = 0; j < K; j++) {
     int dist = src + (j * D - P) * wd - P;
-    r[j] = FLAT_W4 != 0 ? ((j * D - P) * (FLAT_W4 - 4) - P) & 3 : dist & 3;
+    r[j] = flat_offset(dist, j * D - P, -P);
     e[j] = (dist - r[j]) >> 2;
     [[unroll]] for (int i = 0; i < NV - 1; i++)
       win[j][i] = load(first + e[j] + i, n4);

@@ -21,6 +21,7 @@ layout(std430, binding = 1) writeonly buffer D { vec4 d4[]; };
 layout(binding = 2) uniform samplerBuffer d_old;  // binding 1 as texels
 #endif
 layout(push_constant) uniform P { uint n4, steps, h, w, avg; } p;
+#include "flat_w4.glsl"  // always set (core/pool.c)
 
 // Out-of-range vec4s only ever feed masked elements.
 vec4 load(int v) { return texelFetch(s4, clamp(v, 0, int(p.n4) - 1)); }
@@ -58,7 +59,7 @@ void main() {
   vec4 a[3], b[3], c[3];
   [[unroll]] for (int j = 0; j < 3; j++) {
     int dist = (j - 1) * w;
-    r[j] = dist & 3;
+    r[j] = flat_offset(dist, j - 1, 0);
     e[j] = (dist - r[j]) / 4;
     a[j] = load(v0 + e[j] - 1);
     b[j] = load(v0 + e[j]);

@@ -22,6 +22,7 @@ layout(binding = 1) uniform samplerBuffer gy4;
 layout(std430, binding = 2) writeonly buffer GX { vec4 gx4[]; };
 layout(binding = 3) uniform samplerBuffer gx_old;  // binding 2 as texels
 layout(push_constant) uniform P { uint n4, steps, h, w, avg; } p;
+#include "flat_w4.glsl"  // always set (core/pool.c)
 
 // Floats r .. r + 7 of the 12 in a, b, c (r in 0..3).
 void span(vec4 a, vec4 b, vec4 c, int r, out float o[8]) {
@@ -46,14 +47,14 @@ void main() {
   vec4 xw[5][3], gw[3][3];
   [[unroll]] for (int j = 0; j < 5; j++) {
     int dist = (j - 2) * w - 2;
-    xr[j] = dist & 3;
+    xr[j] = flat_offset(dist, j - 2, -2);
     xe[j] = (dist - xr[j]) >> 2;
     [[unroll]] for (int k = 0; k < 2; k++)
       xw[j][k] = texelFetch(x4, clamp(v0 + xe[j] + k, 0, n4 - 1));
   }
   [[unroll]] for (int d = 0; d < 3; d++) {
     int dist = (d - 1) * w - 1;
-    gr[d] = dist & 3;
+    gr[d] = flat_offset(dist, d - 1, -1);
     ge[d] = (dist - gr[d]) >> 2;
     [[unroll]] for (int k = 0; k < 2; k++)
       gw[d][k] = texelFetch(gy4, clamp(v0 + ge[d] + k, 0, n4 - 1));
