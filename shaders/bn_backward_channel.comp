@@ -72,24 +72,44 @@ vec2 bn_sums(samplerBuffer xb, uint ch, uint j, float mu) {
   return s;
 }
 
+// The gradient of texel v from input XB, coefficients K and gy's scale SC.
+#define BN_GX(XB, K, SC, v)                                                 \
+  (K.x * SC * texelFetch(gy, int(v)) - K.y * (texelFetch(XB, int(v)) - K.w) - \
+   K.z)
+
+#if FLAT
 // GX (GX4 as vec4s) += (or = with SET) the gradient of invocation j's
-// texels of channel ch from input XB, coefficients K and gy's scale SC.
+// planes n = j, j + 8, ... of channel ch: the texels inside a plane as
+// vec4s, then the first and last, shared with the neighbouring planes,
+// one float at a time (once a plane, not under a mask at every texel:
+// llvmpipe walks the lanes of a masked store whether any is on or not).
+#define BN_APPLY(XB, GX, GX4, K, SC)                                        \
+  for (uint n = j; n < p.n; n += 8u) {                                      \
+    uint first = (n * p.c + ch) * p.hw, last = first + p.hw;                \
+    uint v0 = (first + 3u) / 4u, v1 = max(last / 4u, v0);                  \
+    for (uint v = v0; v < v1; v++)                                          \
+      SET_OR_ADD4(GX4, v, BN_GX(XB, K, SC, v));                             \
+    uint head = first / 4u, tail = min(v1, p.n * p.c * p.hw / 4u - 1u);    \
+    vec4 dh = BN_GX(XB, K, SC, head), dt = BN_GX(XB, K, SC, tail);          \
+    for (uint l = 0u; l < 4u; l++) {                                        \
+      uint fh = 4u * head + l, ft = 4u * tail + l;                          \
+      if (fh >= first && fh < min(4u * v0, last))                           \
+        SET_OR_ADD(GX[fh], dh[l]);                                          \
+      if (ft >= 4u * v1 && ft < last) SET_OR_ADD(GX[ft], dt[l]);            \
+    }                                                                       \
+  }
+#else
+// GX (GX4 as vec4s) += (or = with SET) the gradient of invocation j's
+// texels of channel ch.
 #define BN_APPLY(XB, GX, GX4, K, SC)                                        \
   {                                                                         \
     bn_walk w = bn_walk_begin(ch, j);                                       \
     uint v;                                                                 \
     bvec4 lanes;                                                            \
-    while (bn_walk_next(w, v, lanes)) {                                     \
-      vec4 d = K.x * SC * texelFetch(gy, int(v)) -                          \
-               K.y * (texelFetch(XB, int(v)) - K.w) - K.z;                  \
-      if (all(lanes)) {                                                     \
-        SET_OR_ADD4(GX4, v, d);                                             \
-      } else {                                                              \
-        for (uint l = 0u; l < 4u; l++)                                      \
-          if (lanes[l]) SET_OR_ADD(GX[4u * v + l], d[l]);                   \
-      }                                                                     \
-    }                                                                       \
+    while (bn_walk_next(w, v, lanes))                                       \
+      SET_OR_ADD4(GX4, v, BN_GX(XB, K, SC, v));                             \
   }
+#endif
 
 // With flag 64, term t's share of its scale's gradient from channel ch,
 // whose sums s are of the unscaled gy.
