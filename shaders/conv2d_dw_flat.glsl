@@ -189,8 +189,12 @@ void main() {
     }
 #if defined(KEEP2)
     uint kept = plane * p.OH * p.OW;
+    // On even widths (FLAT_W4 4 or 6) a group's odd places are odd
+    // columns: no store is compiled for them.
+    const bool even_w = FLAT_W4 == 4 || FLAT_W4 == 6;
     [[unroll]] for (int k = 0; k < 4; k++)
-      if (row[k] < h && ((row[k] | col[k]) & 1) == 0)
+      if (!(even_w && (k & 1) == 1) && row[k] < h &&
+          ((row[k] | col[k]) & 1) == 0)
         out_f[kept + uint(row[k] >> 1) * p.OW + uint(col[k] >> 1)] = o[k];
 #elif defined(ODD_PLANES) && !defined(GRAD_WEIGHT)
     [[unroll]] for (int k = 0; k < 4; k++) {
