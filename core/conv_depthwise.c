@@ -211,19 +211,21 @@ static const dam_shader *use_flat(conv_push *d, enum conv_pass pass,
       d->ph != d->pw || 2 * d->ph != d->dh * (d->KH - 1) ||
       (d->KH != 3 && d->KH != 5) || (d->dh != 1 && d->dh != 2))
     return NULL;
-  uint32_t groups = div_up(d->H * d->W, 4);
+  /* a plane's vec4s, at most one more than its pixels take */
+  uint32_t groups = div_up(d->H * d->W, 4) + ((d->H * d->W) % 4 != 0);
   d->tiles_n = div_up(groups, steps);
   d->tiles_m = div_up(groups, d->tiles_n);
   int kernel = (d->KH == 5) * 2 + (d->dh == 2);
   return dw_flat[bn][(d->H * d->W) % 4 != 0][kernel][pass];
 }
 
-/* The _flat shaders' shape key (FLAT_W4, shaders/flat_w4.glsl): on
- * planes of 4k pixels every plane starts on a vec4, so where a kernel
- * row's span starts within its vec4 follows from the width mod 4 alone
- * (4 + W mod 4); 0 on other planes. */
+/* The _flat shaders' shape key (FLAT_W4, shaders/flat_w4.glsl): their
+ * groups are the output's vec4s, so where a kernel row's span starts
+ * within its vec4 follows from the width mod 4 alone (4 + W mod 4) where
+ * input and output planes start at the same place in a vec4: planes of
+ * 4k pixels, or one output channel per input channel; else 0. */
 static uint32_t flat_shape(const conv_push *d) {
-  return (d->H * d->W) % 4 ? 0 : 4 + d->W % 4;
+  return (d->H * d->W) % 4 == 0 || d->Kg == 1 ? 4 + d->W % 4 : 0;
 }
 
 bool dam__dw_flat_twin(dam_exec *ex, const conv_push *d, conv_push *s1) {

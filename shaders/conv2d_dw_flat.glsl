@@ -3,7 +3,9 @@
 // the padding P = D (K - 1) / 2 that keeps the size, over planes seen as
 // flat groups of 4 pixels: planes of 4k pixels, or with ODD_PLANES (the
 // _odd variants, shaders/meson.build) of any size, where a plane starts
-// anywhere in a vec4 and its last group ends past it.  The includer
+// anywhere in a vec4.  Groups are the output's aligned vec4s, so a
+// plane's first and last group may hold pixels of its neighbours (never
+// stored, and never counted in a weight's gradient).  The includer
 // defines K and D,
 // and GRAD for the gradient to the input (the same correlation with the
 // kernel flipped, added into binding 2, through the relu of binding 3
@@ -23,10 +25,11 @@
 // distances (j D - P) W - P + s D from an output, so each kernel row is
 // one span read through aligned vec4s in a sliding window of NV (3, or 4
 // for a span of 12 at 5x5 dilated by 2): one vec4 load per kernel row and
-// output group, the
-// misalignment (of the span, and with ODD_PLANES of the plane) fixed by a
-// select per float.  With ODD_PLANES outputs are stored per float, those
-// past the plane dropped; otherwise as vec4s.
+// output group, its misalignment fixed by a select per float, or
+// compiled in (FLAT_W4, set where it follows from the width: planes of
+// 4k pixels, or depthwise, where input and output planes start alike).
+// Outputs are stored as vec4s, a group that holds a neighbour's pixels
+// per float.
 // Each output's row and column mask the padding and the neighbours across
 // row and plane edges; the weights of the plane's channel stay in
 // registers.
@@ -79,28 +82,136 @@ vec4 load(int v, int n4) {
 #endif
 }
 
-// Floats a .. a + 3 of the 8 in (lo, hi).
-vec4 shifted(vec4 lo, vec4 hi, int a) {
-  return a == 0 ? lo
-       : a == 1 ? vec4(lo.yzw, hi.x)
-       : a == 2 ? vec4(lo.zw, hi.xy)
-                : vec4(lo.w, hi.xyz);
+// The walk's state: one invocation's, kept at module scope so that step()
+// can run where main peels a chunk's first and last group.
+uint plane;
+int h, wd, n4, a, b, x, y;  // x, y: the next group's first pixel
+int r[K], e[K];
+vec4 win[K][NV];
+float wk[K][K];
+#ifdef GRAD_WEIGHT
+int g4_n;  // gy's vec4s
+#endif
+float o[4];      // step()'s outputs
+int row[4], col[4];  // and their rows and columns
+
+// Group q (the next): its outputs o (or for GRAD_WEIGHT its share of the
+// taps' gradients, added into wk); moves the walk past it.
+void step(int q) {
+  col[0] = x;
+  row[0] = y;
+  [[unroll]] for (int k = 1; k < 4; k++) {
+    col[k] = col[k - 1] + 1 == wd ? 0 : col[k - 1] + 1;
+    row[k] = col[k] == 0 ? row[k - 1] + 1 : row[k - 1];
+  }
+  x = col[3] + 1 == wd ? 0 : col[3] + 1;
+  y = x == 0 ? row[3] + 1 : row[3];
+  bool col_ok[4][K];
+  [[unroll]] for (int k = 0; k < 4; k++)
+    [[unroll]] for (int s = 0; s < K; s++)
+      col_ok[k][s] = uint(col[k] + s * D - P) < uint(wd);
+  o = float[4](0.0, 0.0, 0.0, 0.0);
+#if defined(GRAD_WEIGHT)
+  vec4 g = texelFetch(g4, min(q + b, g4_n - 1));
+#endif
+  [[unroll]] for (int j = 0; j < K; j++) {
+    win[j][NV - 1] = load(q + e[j] + NV - 1, n4);
+    float f[4 * NV];
+    [[unroll]] for (int i = 0; i < NV; i++) {
+      f[4 * i] = win[j][i].x;
+      f[4 * i + 1] = win[j][i].y;
+      f[4 * i + 2] = win[j][i].z;
+      f[4 * i + 3] = win[j][i].w;
+    }
+    float sv[SPAN];
+    [[unroll]] for (int m = 0; m < SPAN; m++)
+      sv[m] = r[j] == 0 ? f[m] : r[j] == 1 ? f[m + 1]
+            : r[j] == 2 ? f[m + 2] : f[m + 3];
+    [[unroll]] for (int k = 0; k < 4; k++) {
+      bool row_ok = uint(row[k] + j * D - P) < uint(h);
+#if defined(GRAD_WEIGHT) && defined(ODD_PLANES)
+      // selected, not multiplied by 0: the floats past the tensor in its
+      // last vec4 are garbage, and only masked taps read them
+      bool ok = row_ok && uint(row[k]) < uint(h);
+      [[unroll]] for (int s = 0; s < K; s++)
+        wk[j][s] += ok && col_ok[k][s] ? g[k] * sv[k + s * D] : 0.0;
+#elif defined(GRAD_WEIGHT)
+      float gk = row_ok ? g[k] : 0.0;
+      [[unroll]] for (int s = 0; s < K; s++)
+        wk[j][s] = fma(gk, col_ok[k][s] ? sv[k + s * D] : 0.0, wk[j][s]);
+#else
+      float acc = 0.0;
+      [[unroll]] for (int s = 0; s < K; s++)
+        acc = fma(wk[j][s], col_ok[k][s] ? sv[k + s * D] : 0.0, acc);
+      o[k] += row_ok ? acc : 0.0;
+#endif
+    }
+    [[unroll]] for (int i = 0; i < NV - 1; i++)
+      win[j][i] = win[j][i + 1];
+  }
 }
+
+#if defined(KEEP2)
+// Group q's outputs at even rows and columns.
+void store(int q) {
+  uint kept = plane * p.OH * p.OW;
+  // On even widths (FLAT_W4 4 or 6) a group's odd places are odd
+  // columns: no store is compiled for them.
+  const bool even_w = FLAT_W4 == 4 || FLAT_W4 == 6;
+  [[unroll]] for (int k = 0; k < 4; k++)
+    if (!(even_w && (k & 1) == 1) && uint(row[k]) < uint(h) &&
+        ((row[k] | col[k]) & 1) == 0)
+      out_f[kept + uint(row[k] >> 1) * p.OW + uint(col[k] >> 1)] = o[k];
+}
+#elif !defined(GRAD_WEIGHT)
+// Group q's outputs, as a vec4.
+void store(int q) {
+  uint at = uint(b + q);
+#ifdef GRAD
+  out4[at] = texelFetch(gx_old, int(at)) +
+             conv_gx4(at, vec4(o[0], o[1], o[2], o[3]));
+#else
+  out4[at] = vec4(o[0], o[1], o[2], o[3]);
+#endif
+}
+
+// Those of group q's outputs that are the plane's, a float at a time.
+void store_floats(int q) {
+  [[unroll]] for (int k = 0; k < 4; k++) {
+    uint f = 4u * uint(b + q) + uint(k);
+    if (uint(row[k]) < uint(h))
+#ifdef GRAD
+      out_f[f] = dam_texel_float(gx_old, f) + conv_gx(f, o[k]);
+#else
+      out_f[f] = o[k];
+#endif
+  }
+}
+#else
+void store(int q) {}
+#endif
 
 void main() {
   uint id = dam_linear_id();
   if (id >= p.count) return;
-  uint chunk = id % p.tiles_n, plane = id / p.tiles_n;
+  uint chunk = id % p.tiles_n;
+  plane = id / p.tiles_n;
   uint outs = p.C * p.Kg;  // output channels (K names the kernel size here)
   uint k_out = plane % outs, c = k_out / p.Kg;  // equal for depthwise
   bn_x_begin(c);
-  int h = int(p.H), wd = int(p.W), hw = h * wd;
-  int groups = (hw + 3) / 4, first = int(chunk * p.tiles_m);
+  h = int(p.H), wd = int(p.W);
+  int hw = h * wd, base = int(plane) * hw;  // the output plane's first float
+#ifdef ODD_PLANES
+  a = base & 3;  // the plane starts at float a of vec4 b
+#else
+  a = 0;
+#endif
+  b = base >> 2;
+  // group q: vec4 b + q of the output, the plane's pixels 4 q - a .. + 3
+  int groups = (hw + a + 3) / 4, first = int(chunk * p.tiles_m);
   int last = min(first + int(p.tiles_m), groups);
-  int n4 = int((p.N * p.C * uint(hw) + 3u) / 4u);  // the input's vec4s
-  int base = int(plane) * hw;  // the output plane's first float
+  n4 = int((p.N * p.C * uint(hw) + 3u) / 4u);  // the input's vec4s
   int src = int((plane / outs) * p.C + c) * hw;  // the input plane's
-  float wk[K][K];
   [[unroll]] for (int j = 0; j < K; j++)
     [[unroll]] for (int s = 0; s < K; s++)
 #ifdef GRAD_WEIGHT
@@ -110,110 +221,40 @@ void main() {
 #else
       wk[j][s] = w[k_out * uint(K * K) + uint(j * K + s)];
 #endif
-  int y = 4 * first / wd, x = 4 * first % wd;
+  int at0 = 4 * first - a;  // the first group's first pixel, maybe < 0
+  y = at0 >= 0 ? at0 / wd : -((wd - 1 - at0) / wd), x = at0 - y * wd;
   // Kernel row j's taps for the four outputs of group q are floats
   // r[j] .. r[j] + SPAN - 1 of vec4s q + e[j] .. q + e[j] + NV - 1.
-  int r[K], e[K];
-  vec4 win[K][NV];
   [[unroll]] for (int j = 0; j < K; j++) {
-    int dist = src + (j * D - P) * wd - P;
+    int dist = src - a + (j * D - P) * wd - P;
     r[j] = flat_offset(dist, j * D - P, -P);
     e[j] = (dist - r[j]) >> 2;
     [[unroll]] for (int i = 0; i < NV - 1; i++)
       win[j][i] = load(first + e[j] + i, n4);
   }
-  int a = base & 3, b = base >> 2;  // the plane starts at float a of vec4 b
 #ifdef GRAD_WEIGHT
-  int g4_n = int((p.N * outs * uint(hw) + 3u) / 4u);  // gy's vec4s
+  g4_n = int((p.N * outs * uint(hw) + 3u) / 4u);
 #endif
-#if defined(GRAD_WEIGHT) && defined(ODD_PLANES)
-  // gy of group q: floats a .. a + 3 of vec4s q + b, q + b + 1
-  vec4 g_lo = texelFetch(g4, clamp(first + b, 0, g4_n - 1));
-#endif
-  for (int q = first; q < last; q++) {
-    int col[4], row[4];
-    col[0] = x;
-    row[0] = y;
-    [[unroll]] for (int k = 1; k < 4; k++) {
-      col[k] = col[k - 1] + 1 == wd ? 0 : col[k - 1] + 1;
-      row[k] = col[k] == 0 ? row[k - 1] + 1 : row[k - 1];
-    }
-    x = col[3] + 1 == wd ? 0 : col[3] + 1;
-    y = x == 0 ? row[3] + 1 : row[3];
-    bool col_ok[4][K];
-    [[unroll]] for (int k = 0; k < 4; k++)
-      [[unroll]] for (int s = 0; s < K; s++)
-        col_ok[k][s] = uint(col[k] + s * D - P) < uint(wd);
-    float o[4] = float[4](0.0, 0.0, 0.0, 0.0);
-#if defined(GRAD_WEIGHT) && defined(ODD_PLANES)
-    vec4 g_hi = texelFetch(g4, clamp(q + b + 1, 0, g4_n - 1));
-    vec4 g = shifted(g_lo, g_hi, a);
-    g_lo = g_hi;
-#elif defined(GRAD_WEIGHT)
-    vec4 g = texelFetch(g4, q + b);
-#endif
-    [[unroll]] for (int j = 0; j < K; j++) {
-      win[j][NV - 1] = load(q + e[j] + NV - 1, n4);
-      float f[4 * NV];
-      [[unroll]] for (int i = 0; i < NV; i++) {
-        f[4 * i] = win[j][i].x;
-        f[4 * i + 1] = win[j][i].y;
-        f[4 * i + 2] = win[j][i].z;
-        f[4 * i + 3] = win[j][i].w;
-      }
-      float sv[SPAN];
-      [[unroll]] for (int m = 0; m < SPAN; m++)
-        sv[m] = r[j] == 0 ? f[m] : r[j] == 1 ? f[m + 1]
-              : r[j] == 2 ? f[m + 2] : f[m + 3];
-      [[unroll]] for (int k = 0; k < 4; k++) {
-        bool row_ok = uint(row[k] + j * D - P) < uint(h);
-#if defined(GRAD_WEIGHT) && defined(ODD_PLANES)
-        // selected, not multiplied by 0: the floats past the tensor in its
-        // last vec4 are garbage, and only masked taps read them
-        bool ok = row_ok && row[k] < h;
-        [[unroll]] for (int s = 0; s < K; s++)
-          wk[j][s] += ok && col_ok[k][s] ? g[k] * sv[k + s * D] : 0.0;
-#elif defined(GRAD_WEIGHT)
-        float gk = row_ok ? g[k] : 0.0;
-        [[unroll]] for (int s = 0; s < K; s++)
-          wk[j][s] = fma(gk, col_ok[k][s] ? sv[k + s * D] : 0.0, wk[j][s]);
-#else
-        float acc = 0.0;
-        [[unroll]] for (int s = 0; s < K; s++)
-          acc = fma(wk[j][s], col_ok[k][s] ? sv[k + s * D] : 0.0, acc);
-        o[k] += row_ok ? acc : 0.0;
-#endif
-      }
-      [[unroll]] for (int i = 0; i < NV - 1; i++)
-        win[j][i] = win[j][i + 1];
-    }
-#if defined(KEEP2)
-    uint kept = plane * p.OH * p.OW;
-    // On even widths (FLAT_W4 4 or 6) a group's odd places are odd
-    // columns: no store is compiled for them.
-    const bool even_w = FLAT_W4 == 4 || FLAT_W4 == 6;
-    [[unroll]] for (int k = 0; k < 4; k++)
-      if (!(even_w && (k & 1) == 1) && row[k] < h &&
-          ((row[k] | col[k]) & 1) == 0)
-        out_f[kept + uint(row[k] >> 1) * p.OW + uint(col[k] >> 1)] = o[k];
-#elif defined(ODD_PLANES) && !defined(GRAD_WEIGHT)
-    [[unroll]] for (int k = 0; k < 4; k++) {
-      uint at = uint(base + 4 * q + k);
-      if (row[k] < h)
-#ifdef GRAD
-        out_f[at] = dam_texel_float(gx_old, at) + conv_gx(at, o[k]);
-#else
-        out_f[at] = o[k];
-#endif
-    }
-#elif defined(GRAD)
-    uint at = uint(b + q);
-    out4[at] = texelFetch(gx_old, int(at)) +
-               conv_gx4(at, vec4(o[0], o[1], o[2], o[3]));
-#elif !defined(GRAD_WEIGHT)
-    out4[b + q] = vec4(o[0], o[1], o[2], o[3]);
-#endif
+#if defined(ODD_PLANES) && !defined(GRAD_WEIGHT) && !defined(KEEP2)
+  // A chunk's first and last group may hold a neighbouring plane's pixels,
+  // so they are stored a float at a time, and outside the loop: llvmpipe
+  // walks a masked store's lanes even when none is on.
+  step(first);
+  store_floats(first);
+  for (int q = first + 1; q < last - 1; q++) {
+    step(q);
+    store(q);
   }
+  if (last - first > 1) {
+    step(last - 1);
+    store_floats(last - 1);
+  }
+#else
+  for (int q = first; q < last; q++) {
+    step(q);
+    store(q);
+  }
+#endif
 #ifdef GRAD_WEIGHT
   // part (n, chunk) of the plane's image n
   uint at = ((plane / outs) * p.tiles_n + chunk) * outs * uint(K * K) +
