@@ -81,6 +81,7 @@ int dam_part_sums_flush(dam_exec *ex) {
   } p;
   const dam_tensor *t[2 * DAM_PENDING_SUMS];
   uint64_t invocations = 0;
+  uint32_t shape = n; /* shaders/part_sums_sets.comp's SUMS */
   for (uint32_t i = 0; i < DAM_PENDING_SUMS; i++) {
     const dam_pending_sum *s = &q[i < n ? i : 0];
     p.count[i] = i < n ? (uint32_t)s->dst->numel : 0;
@@ -90,8 +91,11 @@ int dam_part_sums_flush(dam_exec *ex) {
     t[2 * i] = s->parts;
     t[2 * i + 1] = s->dst;
     invocations += (p.count[i] + 3) / 4;
+    if (i < n && (s->first | s->stride) % 4 == 0)
+      shape |= 8u << i;
   }
-  int err = dam__k_run(ex, &shader_part_sums_sets, t, &p, invocations);
+  int err = dam__k_run_shaped(ex, &shader_part_sums_sets, shape, t, &p,
+                              invocations);
   for (uint32_t i = 0; i < n; i++)
     if (q[i].releases_parts)
       dam_tensor_release(ex, q[i].parts);

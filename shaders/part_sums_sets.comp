@@ -6,7 +6,10 @@
 // invocations read neighbouring texels of each part).  Where first[t] and
 // stride[t] are multiples of 4 a part's four elements are one texel;
 // otherwise each is fetched on its own.  Sums with count 0 are
-// placeholders.
+// placeholders.  The pipeline is specialized on the queue (SUMS, constant
+// 2: core/part_sums.c): its length, so the blocks of the sums past it are
+// not compiled (llvmpipe runs every block, under a mask), and which sums
+// read whole texels.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 64, local_size_x_id = 0) in;
@@ -22,14 +25,17 @@ SET(3)
 SET(4)
 SET(5)
 SET(6)
+// bits 0-2: the sums queued; bit 3 + t: sum t's first and stride are
+// multiples of 4
+layout(constant_id = 2) const uint SUMS = SETS;
 layout(push_constant) uniform P {
   uint count[SETS], parts[SETS], first[SETS], stride[SETS];
 } p;
 #define SUM(T)                                                                 \
-  if (t == T) {                                                                \
+  if (T < (SUMS & 7u) && t == T) {                                            \
     vec4 s = vec4(0.0);                                                        \
     uint at = p.first[T] + 4u * i;                                             \
-    if (((p.first[T] | p.stride[T]) & 3u) == 0u)                               \
+    if ((SUMS & (8u << T)) != 0u)                                              \
       for (uint q = 0u; q < p.parts[T]; q++)                                   \
         s += texelFetch(part##T, int((at + q * p.stride[T]) >> 2));            \
     else                                                                       \
