@@ -158,9 +158,14 @@ int dam__conv_run_packed(dam_exec *ex, const dam_tensor *x,
   if (err)
     return err;
   uint64_t tiles;
-  if (odd) {
-    d->tiles_n = div_up((uint64_t)d->N * (d->H * d->W / 4 + 1),
-                        PACKED_1X1_ODD_TV);
+  /* PLANE_TILES in conv2d_fwd_1x1_odd.comp: tiles inside a plane */
+  uint32_t hw = d->H * d->W;
+  bool plane_tiles = odd && hw > 1 && hw % 16 == 1 && d->Kg % 4 == 0;
+  if (plane_tiles) {
+    d->tiles_n = d->N * (hw / 16);
+    tiles = d->tiles_n;
+  } else if (odd) {
+    d->tiles_n = div_up((uint64_t)d->N * (hw / 4 + 1), PACKED_1X1_ODD_TV);
     tiles = d->tiles_n;
   } else if (in_place) {
     d->tiles_n = div_up(d->H * d->W, PACKED_1X1_TN);
@@ -189,7 +194,7 @@ int dam__conv_run_packed(dam_exec *ex, const dam_tensor *x,
   const dam_shader *s =
       in_place ? in_place_shaders[planes][raw_wt][narrow][!d->accumulate]
                : &shader_conv2d_fwd_packed;
-  err = run_counted(ex, s, fwd, d, tiles * d->tiles_m * d->groups);
+  err = run_shaped(ex, s, plane_tiles, fwd, d, tiles * d->tiles_m * d->groups);
   dam_tensor_release(ex, wp);
   dam_tensor_release(ex, xp);
   return err;

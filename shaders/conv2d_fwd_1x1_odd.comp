@@ -13,8 +13,16 @@
 // written per float: added to (with accumulate set, read through binding
 // 3, its range as texels), or written over by the _set variants
 // (set_or_add.glsl).
+// With PLANE_TILES (specialization constant 2, core/conv_packed.c: planes
+// of 16k + 1 pixels and 4k output channels a group) tiles stay inside a
+// plane instead: its first 16k pixels in tiles of 16, the last pixel an
+// extra column of the plane's last tile.  Output channel k0 + i's plane
+// then starts at float i mod 4 of a vec4, a constant, so of a row's 16
+// floats all but the 4 that share a vec4 with the next tile (or plane) go
+// out as vec4s.
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 layout(local_size_x = 64, local_size_x_id = 0) in;
 #include "diffautoml/dam_shader.glsl"
 #include "conv2d.glsl"
@@ -22,6 +30,10 @@ layout(local_size_x = 64, local_size_x_id = 0) in;
 layout(binding = 0) uniform samplerBuffer x;  // vec4 texels
 layout(binding = 1) uniform samplerBuffer wp;
 layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+#define DAM_WIDE_STORES 1
+#include "store8.glsl"
+DAM_OUT_BUFFER(2, Y4, y4);
+layout(constant_id = 2) const uint PLANE_TILES = 0u;
 
 #include "set_or_add.glsl"
 #if !SET
@@ -42,11 +54,18 @@ void main() {
   uint xo[TV], yb[TV], nv[TV];
   uint grp = min(pt * TV, ngroups - 1u);
   uint n = grp / hv, j = grp - n * hv;
+  if (PLANE_TILES != 0u) {  // tile pt % (m / 4) of plane pt / (m / 4)
+    n = pt / (m / TV);
+    j = (pt - n * (m / TV)) * TV;
+  }
+  bool plane_last = PLANE_TILES != 0u && j + TV == m;
   for (uint v = 0u; v < TV; v++) {
     xo[v] = (n * p.C + g * p.Cg) * hw / 4u + j;
     yb[v] = (n * p.K + g * p.Kg + k0) * hw + 4u * j;
     nv[v] = pt * TV + v < ngroups ? min(4u, hw - 4u * j) : 0u;
-    if (pt * TV + v + 1u < ngroups && ++j == hv) {
+    if (PLANE_TILES != 0u)
+      j++;
+    else if (pt * TV + v + 1u < ngroups && ++j == hv) {
       j = 0u;
       n++;
     }
@@ -57,18 +76,26 @@ void main() {
 #endif
 
   vec4 acc[TM][TV];
-  for (uint i = 0u; i < TM; i++)
+  float last_px[TM];  // with PLANE_TILES: the plane's last pixel
+  for (uint i = 0u; i < TM; i++) {
     for (uint v = 0u; v < TV; v++) acc[i][v] = vec4(0.0);
+    last_px[i] = 0.0;
+  }
 
   for (uint c = 0u; c < c4; c++) {
     uint co = c * hw;
     vec4 b[4][TV];
     for (uint v = 0u; v < TV; v++) b[0][v] = conv_x(texelFetch(x, int(xo[v] + co)));
+    // the pixel after the tile's, channels 4c .. 4c + 3 (PLANE_TILES)
+    vec4 after;
+    if (PLANE_TILES != 0u)
+      after.x = conv_x(texelFetch(x, int(min(xo[TV - 1u] + co + 1u, xlast)))).x;
     for (uint q = 1u; q < 4u; q++) {
       uint cq = co + q * m;
       vec4 a[TV + 1];
       for (uint v = 0u; v < TV; v++) a[v] = conv_x(texelFetch(x, int(xo[v] + cq)));
       a[TV] = conv_x(texelFetch(x, int(min(xo[TV - 1u] + cq + 1u, xlast))));
+      after[q] = a[TV][q];
       for (uint v = 0u; v < TV; v++)
         b[q][v] = q == 1u   ? vec4(a[v].yzw, a[v + 1u].x)
                   : q == 2u ? vec4(a[v].zw, a[v + 1u].xy)
@@ -90,7 +117,41 @@ void main() {
         s = fma(vec4(w.z), b[2][v], s);
         acc[i][v] = fma(vec4(w.w), b[3][v], s);
       }
+      if (PLANE_TILES != 0u) last_px[i] += dot(w, after);
     }
+  }
+  if (PLANE_TILES != 0u) {
+    // row i's 16 floats from float i mod 4 of vec4 r: the first 4 - i mod 4
+    // and the last i mod 4 share a vec4 with a neighbour, so go per float
+    [[unroll]] for (uint i = 0u; i < TM; i++) {
+      uint sh = i % 4u, o = yb[0] + i * hw, r = o / 4u;
+      if (k0 + i < p.Kg) {
+        float f[4 * TV];
+        [[unroll]] for (uint e = 0u; e < 4u * TV; e++)
+          f[e] = acc[i][e / 4u][e % 4u];
+        [[unroll]] for (uint e = 0u; e < 4u; e++)
+          if (sh != 0u && e < 4u - sh)
+            SET_OR_ADD_TO(y[o + e], dam_texel_float(y_old, o + e), f[e]);
+        [[unroll]] for (uint u = 0u; u < TV; u++)
+          if (u != 0u || sh == 0u) {
+            uint e = 4u * u - sh;
+            vec4 t = vec4(f[e], f[e + 1u], f[e + 2u], f[e + 3u]);
+            DAM_STORE4(y4, r + u,
+                       SET_OR_ADDED(texelFetch(y_old, int(r + u)), t));
+          }
+        [[unroll]] for (uint e = 0u; e < 4u; e++)
+          if (e < sh) {
+            uint at = o + 4u * TV - sh + e;
+            SET_OR_ADD_TO(y[at], dam_texel_float(y_old, at),
+                          f[4u * TV - sh + e]);
+          }
+        if (plane_last) {
+          uint at = o - 4u * (j - TV) + hw - 1u;  // the plane's last float
+          SET_OR_ADD_TO(y[at], dam_texel_float(y_old, at), last_px[i]);
+        }
+      }
+    }
+    return;
   }
   for (uint i = 0u; i < TM; i++) {
     if (k0 + i >= p.Kg) break;
