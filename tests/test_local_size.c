@@ -59,11 +59,26 @@ static void fixed_shaders_refuse_other_sizes(void **state) {
   assert_int_equal(p->local_size, 8);
 }
 
+/* A shape key makes a pipeline of its own, found again by the same key. */
+static void pipelines_keyed_by_shape(void **state) {
+  harness *h = *state;
+  const dam_pipeline *none = NULL, *five = NULL, *again = NULL;
+  assert_int_equal(dam_pipeline_get(h->dev, &shader_udiv, 0, 0, &none), 0);
+  assert_int_equal(dam_pipeline_get(h->dev, &shader_udiv, 0, 5, &five), 0);
+  assert_int_equal(dam_pipeline_get(h->dev, &shader_udiv, 0, 5, &again), 0);
+  assert_ptr_not_equal(none, five);
+  assert_ptr_equal(five, again);
+  assert_int_equal(none->shape, 0);
+  assert_int_equal(five->shape, 5);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(small_dispatches_take_subgroups,
                                       harness_setup, harness_teardown),
       cmocka_unit_test_setup_teardown(fixed_shaders_refuse_other_sizes,
+                                      harness_setup, harness_teardown),
+      cmocka_unit_test_setup_teardown(pipelines_keyed_by_shape,
                                       harness_setup, harness_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
