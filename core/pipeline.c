@@ -260,16 +260,21 @@ static int build(dam_device *dev, const dam_shader *s, uint32_t local_size,
   };
   if (r == VK_SUCCESS)
     r = vkCreatePipelineLayout(vd, &pi, NULL, &p->layout);
-  /* 1: dam_wide_stores (shaders/store8.glsl); 2: the shape key; 0: the
-   * local size, where another is asked.  An id the shader lacks is
-   * ignored. */
-  uint32_t spec[3] = {dev->wide_stores, shape, local_size};
-  VkSpecializationMapEntry entries[3] = {
-      {1, 0, sizeof spec[0]},
-      {2, sizeof spec[0], sizeof spec[1]},
-      {0, 2 * sizeof spec[0], sizeof spec[2]}};
-  VkSpecializationInfo si = {local_size != s->local_size_x ? 3 : 2, entries,
-                             sizeof spec, spec};
+  /* 1: dam_wide_stores (shaders/store8.glsl); 0: the local size, where
+   * another is asked; 2: the shape key, where one is given (only core
+   * dispatches give one: plugin shaders own ids from 2, plugin.h).  An
+   * id the shader lacks is ignored. */
+  uint32_t spec[3] = {dev->wide_stores, local_size, shape};
+  VkSpecializationMapEntry entries[3];
+  uint32_t n = 0;
+  entries[n++] = (VkSpecializationMapEntry){1, 0, sizeof spec[0]};
+  if (local_size != s->local_size_x)
+    entries[n++] = (VkSpecializationMapEntry){0, sizeof spec[0],
+                                              sizeof spec[1]};
+  if (shape)
+    entries[n++] = (VkSpecializationMapEntry){2, 2 * sizeof spec[0],
+                                              sizeof spec[2]};
+  VkSpecializationInfo si = {n, entries, sizeof spec, spec};
   VkComputePipelineCreateInfo ci = {
       .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
       .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,

@@ -36,8 +36,9 @@ void dam_pipelines_close(dam_device *dev);
 
 /* The pipeline of `shader` at local size `local_size` (0: the shader's
  * own; another only for a resizable shader) and shape key `shape`
- * (specialization constant 2, for shaders that compile a property of
- * their operands' shape in; 0: none), created on first use and keyed by
+ * (specialization constant 2, for core shaders that compile a property
+ * of their operands' shape in; 0: none, the constant keeps the shader's
+ * default), created on first use and keyed by
  * its SPIR-V array, layout, local size and shape (the dam_shader struct
  * itself may be temporary; the SPIR-V must stay loaded while the device
  * lives).  DAM_EINVAL for a malformed dam_shader, DAM_EVULKAN naming the
