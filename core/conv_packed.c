@@ -158,17 +158,18 @@ int dam__conv_run_packed(dam_exec *ex, const dam_tensor *x,
   if (err)
     return err;
   uint64_t tiles;
-  /* PLANE_TILES in conv2d_fwd_1x1_odd.comp: tiles inside a plane */
-  uint32_t hw = d->H * d->W;
-  bool plane_tiles = odd && hw > 1 && hw % 16 == 1 && d->Kg % 4 == 0;
+  /* PLANE_TILES in conv2d_fwd_1x1_odd.comp: tiles of TV vec4s inside a
+   * plane of a multiple of them plus one pixel */
+  uint32_t hw = d->H * d->W, tile = 4 * PACKED_1X1_ODD_TV;
+  bool plane_tiles = odd && hw > 1 && hw % tile == 1 && d->Kg % 4 == 0;
   if (plane_tiles) {
-    d->tiles_n = d->N * (hw / 16);
+    d->tiles_n = d->N * (hw / tile);
     tiles = d->tiles_n;
   } else if (odd) {
     d->tiles_n = div_up((uint64_t)d->N * (hw / 4 + 1), PACKED_1X1_ODD_TV);
     tiles = d->tiles_n;
   } else if (in_place) {
-    d->tiles_n = div_up(d->H * d->W, PACKED_1X1_TN);
+    d->tiles_n = div_up(hw, PACKED_1X1_TN);
     tiles = (uint64_t)d->N * d->tiles_n;
   } else {
     d->tiles_n = div_up((uint64_t)d->N * d->OH * d->OW, PACKED_TN);
@@ -190,11 +191,12 @@ int dam__conv_run_packed(dam_exec *ex, const dam_tensor *x,
        {{&shader_conv2d_fwd_1x1_odd_wt, &shader_conv2d_fwd_1x1_odd_wt_set},
         {&shader_conv2d_fwd_1x1_odd_wt_tm8,
          &shader_conv2d_fwd_1x1_odd_wt_tm8_set}}}};
-  int planes = odd ? 2 : (d->H * d->W) % 8 == 0;
+  int planes = odd ? 2 : hw % 8 == 0;
   const dam_shader *s =
       in_place ? in_place_shaders[planes][raw_wt][narrow][!d->accumulate]
                : &shader_conv2d_fwd_packed;
-  err = run_shaped(ex, s, plane_tiles, fwd, d, tiles * d->tiles_m * d->groups);
+  err = run_shaped(ex, s, plane_tiles, fwd, d,
+                   tiles * d->tiles_m * d->groups);
   dam_tensor_release(ex, wp);
   dam_tensor_release(ex, xp);
   return err;

@@ -63,8 +63,7 @@ layout(std430, binding = 2) writeonly buffer O { float out_f[]; };
 layout(std430, binding = 2) writeonly buffer O4 { vec4 out4[]; };
 #endif
 
-// FLAT_W4 is set on planes of 4k pixels (core/conv_depthwise.c), where
-// every plane starts on a vec4.
+// FLAT_W4 as above, set by core/conv_depthwise.c (flat_shape).
 #include "flat_w4.glsl"
 
 #define P (D * (K - 1) / 2)
