@@ -70,6 +70,12 @@ DAM_SHADER_TEXEL(conv2d_grad_weight_c1s2, 3, 0x4, 0x3, sizeof(conv_push));
  * MAX_PARTIAL floats, conv_internal.h). */
 #define MIN_ROWS 4
 
+/* The 1x1 weight gradient's parts walk at least this many texels of a
+ * plane each: an invocation stores its whole tile, which costs about as
+ * much as 64 texels of sums on CPU devices (docs/BENCHMARKS.md,
+ * twenty-sixth pass). */
+#define GW_1X1_MIN_TEXELS 64
+
 /* Geometry values past this are refused: the shaders index in 32 bits. */
 #define MAX_GEOM 65535u
 
@@ -536,7 +542,7 @@ static int grad_weight_pass(dam_exec *ex, const dam_tensor *x,
     d.tiles_m = div_up(d.Kg, GW_1X1_TM);
     per_part = (uint64_t)d.tiles_n * d.tiles_m * d.groups;
     rows = d.N;
-    min_rows = 1;
+    min_rows = div_up(GW_1X1_MIN_TEXELS, div_up((uint64_t)d.H * d.W, 4));
   } else if (use_c1s2(ex, &d)) {
     s = &shader_conv2d_grad_weight_c1s2;
     d.tiles_m = div_up(d.Kg, C1S2_KB);
