@@ -272,16 +272,23 @@ static int bench_stems(bench *b) {
                           (dam_conv2d_geom){.pad = {1, 1}});
 }
 
-/* The quick start's 1x1 convolutions (channels 8, 16, 32 at 14x14, 7x7,
- * 4x4): narrow tiles, and 7x7 planes of 4m + 1 pixels. */
-static int bench_quickstart_1x1(bench *b) {
+/* The quick start's 1x1 and 3x3 / 5x5 depthwise convolutions (channels 8,
+ * 16, 32 at 14x14, 7x7, 4x4): narrow tiles, small planes, and 7x7 planes
+ * of 4m + 1 pixels. */
+static int bench_quickstart(bench *b) {
   static const struct { uint32_t c, hw; } qs[] = {{8, 14}, {16, 7}, {32, 4}};
   int err = 0;
   for (size_t i = 0; i < sizeof qs / sizeof *qs && !err; i++) {
+    uint32_t c = qs[i].c;
     char name[40];
-    snprintf(name, sizeof name, "qs 1x1 %u->%u", qs[i].c, qs[i].c);
-    err = bench_conv(b, name, qs[i].c, qs[i].c, qs[i].hw, 1,
-                     (dam_conv2d_geom){0});
+    snprintf(name, sizeof name, "qs 1x1 %u->%u", c, c);
+    err = bench_conv(b, name, c, c, qs[i].hw, 1, (dam_conv2d_geom){0});
+    for (uint32_t ks = 3; ks <= 5 && !err; ks += 2) {
+      snprintf(name, sizeof name, "qs dw%ux%u %u", ks, ks, c);
+      err = bench_conv(b, name, c, c, qs[i].hw, ks,
+                       (dam_conv2d_geom){.pad = {ks / 2, ks / 2},
+                                         .groups = c});
+    }
   }
   return err;
 }
@@ -540,7 +547,7 @@ static int run(bench *b) {
   if (!err)
     err = bench_stems(b);
   if (!err)
-    err = bench_quickstart_1x1(b);
+    err = bench_quickstart(b);
   for (size_t i = 0; i < sizeof stages / sizeof *stages && !err; i++) {
     err = bench_convs(b, stages[i].c, stages[i].hw);
     if (!err)
