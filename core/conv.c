@@ -307,7 +307,7 @@ static int forward_pass(dam_exec *ex, const dam_tensor *x,
                      (uint64_t)d.tiles_n * d.tiles_m * d.groups);
   }
   if (use_packed(ex, &d))
-    return dam__conv_run_packed(ex, x, w, &d, y);
+    return dam__conv_run_packed(ex, x, w, &d, NULL, y);
   d.tiles_n = div_up(npix, REG_TN);
   d.tiles_m = div_up(d.Kg, REG_TM);
   return run_counted(ex, &shader_conv2d_fwd, t, &d,
@@ -394,7 +394,9 @@ static int grad_input_pass(dam_exec *ex, const dam_tensor *gy,
   conv_push tr;
   if (grad_input_as_1x1(ex, &d, &tr)) {
     tr.accumulate = !dam__k_take_zeros(gx);
-    return dam__conv_run_packed(ex, gy, w, &tr, gx);
+    tr.relu_x = 0; /* gy is read as it is; relu_x masks gx instead */
+    return dam__conv_run_packed(ex, gy, w, &tr, d.relu_x ? relu_x : NULL,
+                                gx);
   }
   /* pixel tiles within each of the sh * sw remainder classes */
   d.tiles_n = div_up((uint64_t)d.N * div_up(d.H, d.sh) * div_up(d.W, d.sw),
@@ -420,8 +422,16 @@ static int twin_gy(dam_exec *ex, const dam_tensor *gy, const conv_push *s1,
   return err;
 }
 
-/* The gradient to the input, through relu_x's relu where given (the
- * depthwise shaders only: conv2d_gx_relu.glsl).  gx's shape fixes H and W;
+/* Whether the gradient to the input in d's geometry takes a relu's
+ * backward in (the depthwise shaders: conv2d_gx_relu.glsl; the in-place
+ * 1x1 ones: conv2d_1x1_key.glsl). */
+static bool folds_relu(dam_exec *ex, const conv_push *d) {
+  conv_push t;
+  return use_depthwise(d) || grad_input_as_1x1(ex, d, &t);
+}
+
+/* The gradient to the input, through relu_x's relu where given (where
+ * folds_relu holds).  gx's shape fixes H and W;
  * dims() then checks gy against the output shape it implies.  share as in
  * twin_gy (NULL: nothing shared). */
 static int grad_input(dam_exec *ex, const dam_tensor *gy, const dam_tensor *w,
@@ -432,9 +442,9 @@ static int grad_input(dam_exec *ex, const dam_tensor *gy, const dam_tensor *w,
   int err = check_pass("conv2d_grad_input", t, 2, 1, 0, g, &d);
   if (!err && relu_x) {
     const dam_tensor *pair[] = {gx, relu_x};
-    err = !use_depthwise(&d)
+    err = !folds_relu(ex, &d)
               ? dam_fail(DAM_EINVAL, "conv2d_grad_input: the relu is folded "
-                         "into depthwise convs only")
+                         "into depthwise and in-place 1x1 convs only")
               : dam__k_check("conv2d_grad_input", pair, 2, gx->numel);
   }
   if (err)
@@ -459,9 +469,10 @@ int dam_k_conv2d_grad_input_acc(dam_exec *ex, const dam_tensor *gy,
   return grad_input(ex, gy, w, g, gx, NULL, NULL);
 }
 
-bool dam_k_conv2d_folds_relu(const dam_tensor *w, const dam_conv2d_geom *g) {
-  return forced_variant == DAM__CONV2D_AUTO && w->shape.dim[1] == 1 &&
-         w->shape.dim[0] == one_if_zero(g->groups);
+bool dam_k_conv2d_folds_relu(dam_exec *ex, const dam_shape *x,
+                             const dam_shape *w, const dam_conv2d_geom *g) {
+  conv_push d;
+  return !dims("conv2d", x, w, g, &d) && folds_relu(ex, &d);
 }
 
 int dam_k_conv2d_grad_input_relu_acc(dam_exec *ex, const dam_tensor *gy,

@@ -45,16 +45,18 @@ int dam_k_conv2d_grad_input_acc(dam_exec *ex, const dam_tensor *gy,
                                 dam_tensor *gx);
 
 /* gx += (x > 0) * dL/d(relu(x)) for a conv whose input was relu(x): the
- * gradient to the input with the relu's backward folded in.  Depthwise
- * convs only (dam_k_conv2d_folds_relu; DAM_EINVAL otherwise); x has gx's
- * shape. */
+ * gradient to the input with the relu's backward folded in: depthwise
+ * convs, and 1x1 ones where the in-place 1x1 shaders take the gradient
+ * (dam_k_conv2d_folds_relu; DAM_EINVAL otherwise); x has gx's shape. */
 int dam_k_conv2d_grad_input_relu_acc(dam_exec *ex, const dam_tensor *gy,
                                      const dam_tensor *w,
                                      const dam_conv2d_geom *g,
                                      const dam_tensor *x, dam_tensor *gx);
 
-/* Whether dam_k_conv2d_grad_input_relu_acc takes a conv with weights w. */
-bool dam_k_conv2d_folds_relu(const dam_tensor *w, const dam_conv2d_geom *g);
+/* Whether dam_k_conv2d_grad_input_relu_acc takes a conv of input and
+ * weights shaped x and w on ex's device (false for invalid shapes). */
+bool dam_k_conv2d_folds_relu(dam_exec *ex, const dam_shape *x,
+                             const dam_shape *w, const dam_conv2d_geom *g);
 
 /* gw += dL/dw given the forward input x and gy = dL/dy: for each weight
  * the sum over the batch and the output positions of gy times the input

@@ -76,9 +76,12 @@ bool dam__conv_1x1_in_place(const conv_push *d);
  * over them.  The 1x1 shaders read w as it is when groups have 4k
  * channels (raw_w), and their _wt variants a transposed w (d->transpose)
  * as it is when groups have 4k outputs; they add into y with
- * d->accumulate.  Sets d's tiling. */
+ * d->accumulate.  relu_in (else NULL), for an in-place transposed pass
+ * only: y gets the result only where relu_in > 0, the backward of a relu
+ * whose output was the conv's input.  Sets d's tiling. */
 int dam__conv_run_packed(dam_exec *ex, const dam_tensor *x,
-                         const dam_tensor *w, conv_push *d, dam_tensor *y);
+                         const dam_tensor *w, conv_push *d,
+                         const dam_tensor *relu_in, dam_tensor *y);
 
 /* The shader of a depthwise forward or gradient-to-the-input pass in d's
  * geometry, its invocation count and the shape key its pipeline is

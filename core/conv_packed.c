@@ -43,30 +43,30 @@
 #include "conv2d_pack_x_odd.spv.h"
 #include "conv2d_pack_x_planes.spv.h"
 
-DAM_SHADER_TEXEL(conv2d_fwd_1x1, 4, 0x4, 0xb, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_8k, 4, 0x4, 0xb, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_8k_set, 3, 0x4, 0x3, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_8k_tm8, 4, 0x4, 0xb, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_8k_tm8_set, 3, 0x4, 0x3, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_8k_wt, 4, 0x4, 0xb, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_8k_wt_set, 3, 0x4, 0x3, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_8k_wt_tm8, 4, 0x4, 0xb, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_8k_wt_tm8_set, 3, 0x4, 0x3, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd, 4, 0x4, 0xb, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_set, 3, 0x4, 0x3, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_tm8, 4, 0x4, 0xb, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_tm8_set, 3, 0x4, 0x3, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_wt, 4, 0x4, 0xb, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_wt_set, 3, 0x4, 0x3, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_wt_tm8, 4, 0x4, 0xb, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_wt_tm8_set, 3, 0x4, 0x3, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_set, 3, 0x4, 0x3, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_tm8, 4, 0x4, 0xb, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_tm8_set, 3, 0x4, 0x3, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_wt, 4, 0x4, 0xb, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_wt_set, 3, 0x4, 0x3, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_wt_tm8, 4, 0x4, 0xb, sizeof(conv_push));
-DAM_SHADER_TEXEL(conv2d_fwd_1x1_wt_tm8_set, 3, 0x4, 0x3, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1, 5, 0x4, 0x1b, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_8k, 5, 0x4, 0x1b, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_8k_set, 5, 0x4, 0x13, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_8k_tm8, 5, 0x4, 0x1b, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_8k_tm8_set, 5, 0x4, 0x13, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_8k_wt, 5, 0x4, 0x1b, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_8k_wt_set, 5, 0x4, 0x13, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_8k_wt_tm8, 5, 0x4, 0x1b, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_8k_wt_tm8_set, 5, 0x4, 0x13, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd, 5, 0x4, 0x1b, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_set, 5, 0x4, 0x13, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_tm8, 5, 0x4, 0x1b, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_tm8_set, 5, 0x4, 0x13, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_wt, 5, 0x4, 0x1b, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_wt_set, 5, 0x4, 0x13, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_wt_tm8, 5, 0x4, 0x1b, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_odd_wt_tm8_set, 5, 0x4, 0x13, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_set, 5, 0x4, 0x13, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_tm8, 5, 0x4, 0x1b, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_tm8_set, 5, 0x4, 0x13, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_wt, 5, 0x4, 0x1b, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_wt_set, 5, 0x4, 0x13, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_wt_tm8, 5, 0x4, 0x1b, sizeof(conv_push));
+DAM_SHADER_TEXEL(conv2d_fwd_1x1_wt_tm8_set, 5, 0x4, 0x13, sizeof(conv_push));
 DAM_SHADER(conv2d_fwd_packed, 3, 0x4, sizeof(conv_push));
 DAM_SHADER(conv2d_pack_w, 2, 0x2, sizeof(conv_push));
 DAM_SHADER(conv2d_pack_x, 2, 0x2, sizeof(conv_push));
@@ -127,9 +127,13 @@ bool dam__conv_1x1_in_place(const conv_push *d) {
 }
 
 int dam__conv_run_packed(dam_exec *ex, const dam_tensor *x,
-                         const dam_tensor *w, conv_push *d, dam_tensor *y) {
+                         const dam_tensor *w, conv_push *d,
+                         const dam_tensor *relu_in, dam_tensor *y) {
   uint32_t c4 = div_up(d->Cg, 4), khw = d->KH * d->KW;
   bool odd = use_1x1_odd(d), in_place = odd || use_1x1(d);
+  if (relu_in && !(in_place && d->transpose))
+    return dam_fail(DAM_EINVAL, "conv2d: a relu's backward folds into the "
+                    "in-place 1x1 gradients to the input only");
   d->raw_w = in_place && !d->transpose && d->Cg % 4 == 0;
   bool raw_wt = in_place && d->transpose && d->Kg % 4 == 0;
   bool packs_w = !d->raw_w && !raw_wt;
@@ -148,8 +152,10 @@ int dam__conv_run_packed(dam_exec *ex, const dam_tensor *x,
                     dam_last_error());
   }
   const dam_tensor *pw[] = {w, wp};
-  /* the adding 1x1 shaders read y again, as texels, at binding 3 */
-  const dam_tensor *fwd[] = {in_place ? x : xp, packs_w ? wp : w, y, y};
+  /* the adding 1x1 shaders read y again, as texels, at binding 3, and
+   * relu_in at 4 (conv2d_1x1_key.glsl) */
+  const dam_tensor *fwd[] = {in_place ? x : xp, packs_w ? wp : w, y, y,
+                             relu_in ? relu_in : y};
   int err = packs_w ? run_counted(ex, &shader_conv2d_pack_w, pw, d,
                                   wp->numel / 4)
                     : DAM_OK;
@@ -195,7 +201,9 @@ int dam__conv_run_packed(dam_exec *ex, const dam_tensor *x,
   const dam_shader *s =
       in_place ? in_place_shaders[planes][raw_wt][narrow][!d->accumulate]
                : &shader_conv2d_fwd_packed;
-  err = run_shaped(ex, s, plane_tiles, fwd, d,
+  /* shaders/conv2d_1x1_key.glsl */
+  uint32_t key = (plane_tiles ? 1u : 0u) | (relu_in ? 2u : 0u);
+  err = run_shaped(ex, s, key, fwd, d,
                    tiles * d->tiles_m * d->groups);
   dam_tensor_release(ex, wp);
   dam_tensor_release(ex, xp);

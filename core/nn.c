@@ -44,7 +44,7 @@ static int conv_backward(dam_exec *ex, dam_node *node, uint32_t needs) {
   const dam_conv2d_geom *g = &((layer_data *)node->data)->u.conv;
   dam_tensor *gy = node->out->grad, *x = node->in[0], *w = node->in[1];
   dam_tensor *src = x->relu_of, *gx = NULL, *gw = NULL;
-  bool fold = src && dam_k_conv2d_folds_relu(w, g);
+  bool fold = src && dam_k_conv2d_folds_relu(ex, &x->shape, &w->shape, g);
   if (((needs & 1u) && !(gx = dam_tensor_grad(ex, fold ? src : x))) ||
       ((needs & 2u) && !(gw = grad_of(ex, node, 1))))
     return DAM_ENOMEM;

@@ -10,7 +10,8 @@
 // PLANES_8K (the _8k variants, planes of 8k pixels) a pair of vec4s, as
 // 64-bit integers where the host gains (store8.glsl): every plane then
 // starts at an even vec4, and a tile's vec4s inside its plane come in
-// whole pairs.
+// whole pairs.  The _wt variants' results pass through a relu's backward
+// with RELU_GX (conv2d_1x1_key.glsl), as conv2d_fwd_1x1_odd.comp's.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 64, local_size_x_id = 0) in;
@@ -25,6 +26,7 @@ layout(binding = 1) uniform samplerBuffer wp;
 #define PLANES_8K 0
 #endif
 DAM_OUT_BUFFER(2, Y, y);
+#include "conv2d_1x1_key.glsl"
 
 #include "set_or_add.glsl"
 #if !SET
@@ -88,14 +90,15 @@ void main() {
     for (uint v = 0u; v < TV; v += 2u)
       if (q0 + v < hw4)
         DAM_STORE8(y, (o + v) / 2u,
-                   SET_OR_ADDED(texelFetch(y_old, int(o + v)), acc[i][v]),
+                   SET_OR_ADDED(texelFetch(y_old, int(o + v)),
+                                relu_gx4(o + v, acc[i][v])),
                    SET_OR_ADDED(texelFetch(y_old, int(o + v + 1u)),
-                                acc[i][v + 1u]));
+                                relu_gx4(o + v + 1u, acc[i][v + 1u])));
 #else
     for (uint v = 0u; v < TV; v++)
       if (q0 + v < hw4)
-        DAM_STORE4(y, o + v,
-                   SET_OR_ADDED(texelFetch(y_old, int(o + v)), acc[i][v]));
+        DAM_STORE4(y, o + v, SET_OR_ADDED(texelFetch(y_old, int(o + v)),
+                                          relu_gx4(o + v, acc[i][v])));
 #endif
   }
 }

@@ -13,7 +13,7 @@
 // written per float: added to (with accumulate set, read through binding
 // 3, its range as texels), or written over by the _set variants
 // (set_or_add.glsl).
-// With PLANE_TILES (specialization constant 2, core/conv_packed.c: planes
+// With PLANE_TILES (bit 0 of the shape key, conv2d_1x1_key.glsl: planes
 // of 16k + 1 pixels and 4k output channels a group) tiles stay inside a
 // plane instead: its first 16k pixels in tiles of 16, the last pixel an
 // extra column of the plane's last tile.  Output channel k0 + i's plane
@@ -33,7 +33,7 @@ layout(std430, binding = 2) writeonly buffer Y { float y[]; };
 #define DAM_WIDE_STORES 1
 #include "store8.glsl"
 DAM_OUT_BUFFER(2, Y4, y4);
-layout(constant_id = 2) const uint PLANE_TILES = 0u;
+#include "conv2d_1x1_key.glsl"
 
 #include "set_or_add.glsl"
 #if !SET
@@ -54,16 +54,16 @@ void main() {
   uint xo[TV], yb[TV], nv[TV];
   uint grp = min(pt * TV, ngroups - 1u);
   uint n = grp / hv, j = grp - n * hv;
-  if (PLANE_TILES != 0u) {  // tile pt % (m / 4) of plane pt / (m / 4)
+  if (PLANE_TILES) {  // tile pt % (m / 4) of plane pt / (m / 4)
     n = pt / (m / TV);
     j = (pt - n * (m / TV)) * TV;
   }
-  bool plane_last = PLANE_TILES != 0u && j + TV == m;
+  bool plane_last = PLANE_TILES && j + TV == m;
   for (uint v = 0u; v < TV; v++) {
     xo[v] = (n * p.C + g * p.Cg) * hw / 4u + j;
     yb[v] = (n * p.K + g * p.Kg + k0) * hw + 4u * j;
     nv[v] = pt * TV + v < ngroups ? min(4u, hw - 4u * j) : 0u;
-    if (PLANE_TILES != 0u)
+    if (PLANE_TILES)
       j++;
     else if (pt * TV + v + 1u < ngroups && ++j == hv) {
       j = 0u;
@@ -88,7 +88,7 @@ void main() {
     for (uint v = 0u; v < TV; v++) b[0][v] = conv_x(texelFetch(x, int(xo[v] + co)));
     // the pixel after the tile's, channels 4c .. 4c + 3 (PLANE_TILES)
     vec4 after;
-    if (PLANE_TILES != 0u)
+    if (PLANE_TILES)
       after.x = conv_x(texelFetch(x, int(min(xo[TV - 1u] + co + 1u, xlast)))).x;
     for (uint q = 1u; q < 4u; q++) {
       uint cq = co + q * m;
@@ -117,10 +117,10 @@ void main() {
         s = fma(vec4(w.z), b[2][v], s);
         acc[i][v] = fma(vec4(w.w), b[3][v], s);
       }
-      if (PLANE_TILES != 0u) last_px[i] += dot(w, after);
+      if (PLANE_TILES) last_px[i] += dot(w, after);
     }
   }
-  if (PLANE_TILES != 0u) {
+  if (PLANE_TILES) {
     // row i's 16 floats from float i mod 4 of vec4 r: the first 4 - i mod 4
     // and the last i mod 4 share a vec4 with a neighbour, so go per float
     [[unroll]] for (uint i = 0u; i < TM; i++) {
@@ -131,23 +131,25 @@ void main() {
           f[e] = acc[i][e / 4u][e % 4u];
         [[unroll]] for (uint e = 0u; e < 4u; e++)
           if (sh != 0u && e < 4u - sh)
-            SET_OR_ADD_TO(y[o + e], dam_texel_float(y_old, o + e), f[e]);
+            SET_OR_ADD_TO(y[o + e], dam_texel_float(y_old, o + e),
+                          relu_gx(o + e, f[e]));
         [[unroll]] for (uint u = 0u; u < TV; u++)
           if (u != 0u || sh == 0u) {
             uint e = 4u * u - sh;
             vec4 t = vec4(f[e], f[e + 1u], f[e + 2u], f[e + 3u]);
-            DAM_STORE4(y4, r + u,
-                       SET_OR_ADDED(texelFetch(y_old, int(r + u)), t));
+            DAM_STORE4(y4, r + u, SET_OR_ADDED(texelFetch(y_old, int(r + u)),
+                                               relu_gx4(r + u, t)));
           }
         [[unroll]] for (uint e = 0u; e < 4u; e++)
           if (e < sh) {
             uint at = o + 4u * TV - sh + e;
             SET_OR_ADD_TO(y[at], dam_texel_float(y_old, at),
-                          f[4u * TV - sh + e]);
+                          relu_gx(at, f[4u * TV - sh + e]));
           }
         if (plane_last) {
           uint at = o - 4u * (j - TV) + hw - 1u;  // the plane's last float
-          SET_OR_ADD_TO(y[at], dam_texel_float(y_old, at), last_px[i]);
+          SET_OR_ADD_TO(y[at], dam_texel_float(y_old, at),
+                        relu_gx(at, last_px[i]));
         }
       }
     }
@@ -159,7 +161,8 @@ void main() {
       for (uint e = 0u; e < 4u; e++)
         if (e < nv[v]) {
           uint o = yb[v] + i * hw + e;
-          SET_OR_ADD_TO(y[o], dam_texel_float(y_old, o), acc[i][v][e]);
+          SET_OR_ADD_TO(y[o], dam_texel_float(y_old, o),
+                        relu_gx(o, acc[i][v][e]));
         }
   }
 }

@@ -375,15 +375,15 @@ static void forward_relu(void **s) {
   all_cases(s, FWD_RELU, DAM__CONV2D_SHARED);
   all_cases(s, FWD_RELU, DAM__CONV2D_PACKED);
 }
-/* Folded into the depthwise gradients to the input; refused elsewhere. */
+/* Folded into the depthwise and in-place 1x1 gradients to the input;
+ * refused elsewhere. */
 static void grad_input_relu(void **state) {
   size_t folded = 0;
   for (size_t i = 0; i < N_CASES; i++) {
     const conv_case *cc = &cases[i];
     dam_shape ws = w_shape(cc), xs = x_shape(cc), ys = y_shape(cc);
-    dam_tensor w = {.shape = ws};
     harness *h = *state;
-    if (dam_k_conv2d_folds_relu(&w, &cc->g)) {
+    if (dam_k_conv2d_folds_relu(h->ex, &xs, &ws, &cc->g)) {
       check_case(*state, cc, GRAD_INPUT_RELU);
       check_case(*state, cc, GRAD_INPUT_RELU_NEW);
       folded++;
@@ -422,8 +422,7 @@ static void backward_both(void **state) {
     dam_shape xs = x_shape(cc), ws = w_shape(cc), ys = y_shape(cc);
     size_t nx = dam_shape_numel(&xs), nw = dam_shape_numel(&ws),
            ny = dam_shape_numel(&ys);
-    dam_tensor shape_only = {.shape = ws};
-    int relus = dam_k_conv2d_folds_relu(&shape_only, &cc->g) ? 2 : 1;
+    int relus = dam_k_conv2d_folds_relu(h->ex, &xs, &ws, &cc->g) ? 2 : 1;
     for (int relu = 0; relu < relus; relu++) {
       float *x = harness_random(h, nx, -1, 1);
       float *w = harness_random(h, nw, -1, 1);
@@ -485,8 +484,7 @@ static void through_unmade_batchnorm(void **state) {
   for (size_t i = 0; i < N_CASES; i++) {
     const conv_case *cc = &cases[i];
     dam_shape xs = x_shape(cc), ws = w_shape(cc), ys = y_shape(cc);
-    dam_tensor shape_only = {.shape = ws};
-    if (!dam_k_conv2d_folds_relu(&shape_only, &cc->g))
+    if (!dam_k_conv2d_folds_relu(h->ex, &xs, &ws, &cc->g))
       continue;
     size_t nx = dam_shape_numel(&xs), nw = dam_shape_numel(&ws),
            ny = dam_shape_numel(&ys), plane = (size_t)cc->h * cc->w;
