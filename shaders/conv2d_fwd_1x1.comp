@@ -64,23 +64,20 @@ void main() {
       uint co = min(4u * c + q, cmax) * hw4;
       for (uint v = 0u; v < TV; v++) b[q][v] = conv_x(texelFetch(x, int(xo[v] + co)));
     }
-#if W_TRANSPOSED
     vec4 wt[TM];
-    pk_w_transposed(wp, g, mt, c, wt);
-#endif
-    for (uint i = 0u; i < TM; i++) {
 #if W_TRANSPOSED
-      vec4 a = wt[i];
+    pk_w_transposed(wp, g, mt, c, wt);
 #else
-      vec4 a = texelFetch(wp, int(wb[i] + c * ws));
+    for (uint i = 0u; i < TM; i++) wt[i] = texelFetch(wp, int(wb[i] + c * ws));
 #endif
-      for (uint v = 0u; v < TV; v++) {
+    for (uint v = 0u; v < TV; v++)
+      for (uint i = 0u; i < TM; i++) {
+        vec4 a = wt[i];
         vec4 s = fma(vec4(a.x), b[0][v], acc[i][v]);
         s = fma(vec4(a.y), b[1][v], s);
         s = fma(vec4(a.z), b[2][v], s);
         acc[i][v] = fma(vec4(a.w), b[3][v], s);
       }
-    }
   }
   uint yo = (n * p.K + g * p.Kg) * hw4;
   for (uint i = 0u; i < TM; i++) {

@@ -101,24 +101,22 @@ void main() {
                   : q == 2u ? vec4(a[v].zw, a[v + 1u].xy)
                             : vec4(a[v].w, a[v + 1u].xyz);
     }
-#if W_TRANSPOSED
     vec4 wt[TM];
-    pk_w_transposed(wp, g, mt, c, wt);
-#endif
-    for (uint i = 0u; i < TM; i++) {
 #if W_TRANSPOSED
-      vec4 w = wt[i];
+    pk_w_transposed(wp, g, mt, c, wt);
 #else
-      vec4 w = texelFetch(wp, int(wb[i] + c * ws));
+    for (uint i = 0u; i < TM; i++) wt[i] = texelFetch(wp, int(wb[i] + c * ws));
 #endif
-      for (uint v = 0u; v < TV; v++) {
+    for (uint v = 0u; v < TV; v++)
+      for (uint i = 0u; i < TM; i++) {
+        vec4 w = wt[i];
         vec4 s = fma(vec4(w.x), b[0][v], acc[i][v]);
         s = fma(vec4(w.y), b[1][v], s);
         s = fma(vec4(w.z), b[2][v], s);
         acc[i][v] = fma(vec4(w.w), b[3][v], s);
       }
-      if (PLANE_TILES) last_px[i] += dot(w, after);
-    }
+    if (PLANE_TILES)
+      for (uint i = 0u; i < TM; i++) last_px[i] += dot(wt[i], after);
   }
   if (PLANE_TILES) {
     // row i's 16 floats from float i mod 4 of vec4 r: the first 4 - i mod 4
