@@ -76,6 +76,11 @@ DAM_SHADER_TEXEL(conv2d_grad_weight_c1s2, 3, 0x4, 0x3, sizeof(conv_push));
  * twenty-sixth pass). */
 #define GW_1X1_MIN_TEXELS 64
 
+/* The same for the depthwise _flat weight gradients, in groups of 4
+ * outputs: a part takes several images' planes where planes are small
+ * (docs/BENCHMARKS.md, twenty-sixth pass). */
+#define DW_GW_MIN_GROUPS 32
+
 /* Geometry values past this are refused: the shaders index in 32 bits. */
 #define MAX_GEOM 65535u
 
@@ -570,9 +575,15 @@ static int grad_weight_pass(dam_exec *ex, const dam_tensor *x,
     d.tiles_m = div_up(d.Kg, REG_TM);
     per_part = (uint64_t)d.tiles_n * d.tiles_m * khw * d.groups;
   }
-  if (flat)
-    d.parts = d.N * d.tiles_n;
-  else
+  if (flat) {
+    /* whole planes of several images a part where planes are small (CPU
+     * devices: GPUs want the invocations) */
+    bool whole = dam__k_cpu_device(ex) && d.tiles_n == 1;
+    d.rows_per_part = whole ? div_up(DW_GW_MIN_GROUPS, d.tiles_m) : 1;
+    if (d.rows_per_part > d.N)
+      d.rows_per_part = d.N;
+    d.parts = div_up(d.N, d.rows_per_part) * d.tiles_n;
+  } else
     choose_parts(ex, &d, rows, min_rows, per_part, gw_numel, tiled);
   const dam_tensor *out = gw[0];
   dam_tensor *partial = NULL;

@@ -12,8 +12,10 @@
 // with relu_x: conv2d_gx_relu.glsl) instead of the forward (written),
 // or GRAD_WEIGHT for the gradient to the weights: binding 1 is then gy
 // (vec4 texels), each tap's sum of gy times the input it reads, and
-// binding 2 partial sums, one copy of the weights' shape per (image,
-// chunk), summed by conv2d_sum_parts.
+// binding 2 partial sums, one copy of the weights' shape per (part,
+// chunk), a part being rows_per_part images (several where planes are
+// small: a part's stores cost about as much as a few dozen groups),
+// summed by conv2d_sum_parts.
 // Binding 0 is x (or gy; vec4 texels), 1 the weights, 2 y (or gx); push
 // constants as conv2d.glsl with tiles_n chunks per plane and tiles_m
 // groups per chunk.
@@ -190,14 +192,11 @@ void store_floats(int q) {
 void store(int q) {}
 #endif
 
-void main() {
-  uint id = dam_linear_id();
-  if (id >= p.count) return;
-  uint chunk = id % p.tiles_n;
-  plane = id / p.tiles_n;
-  uint outs = p.C * p.Kg;  // output channels (K names the kernel size here)
-  uint k_out = plane % outs, c = k_out / p.Kg;  // equal for depthwise
-  bn_x_begin(c);
+// Walks chunk `chunk` of plane `plane` (output channel k_out of input
+// channel c): stores its groups' outputs, or for GRAD_WEIGHT adds their
+// share of the taps' gradients into wk.
+void walk(uint chunk, uint k_out, uint c) {
+  uint outs = p.C * p.Kg;
   h = int(p.H), wd = int(p.W);
   int hw = h * wd, base = int(plane) * hw;  // the output plane's first float
 #ifdef ODD_PLANES
@@ -211,15 +210,6 @@ void main() {
   int last = min(first + int(p.tiles_m), groups);
   n4 = int((p.N * p.C * uint(hw) + 3u) / 4u);  // the input's vec4s
   int src = int((plane / outs) * p.C + c) * hw;  // the input plane's
-  [[unroll]] for (int j = 0; j < K; j++)
-    [[unroll]] for (int s = 0; s < K; s++)
-#ifdef GRAD_WEIGHT
-      wk[j][s] = 0.0;  // the tap's gradient
-#elif defined(GRAD)
-      wk[j][s] = w[k_out * uint(K * K) + uint((K - 1 - j) * K + K - 1 - s)];
-#else
-      wk[j][s] = w[k_out * uint(K * K) + uint(j * K + s)];
-#endif
   int at0 = 4 * first - a;  // the first group's first pixel, maybe < 0
   y = at0 >= 0 ? at0 / wd : -((wd - 1 - at0) / wd), x = at0 - y * wd;
   // Kernel row j's taps for the four outputs of group q are floats
@@ -254,12 +244,39 @@ void main() {
     store(q);
   }
 #endif
+}
+
+void main() {
+  uint id = dam_linear_id();
+  if (id >= p.count) return;
+  uint chunk = id % p.tiles_n;
+  plane = id / p.tiles_n;
+  uint outs = p.C * p.Kg;  // output channels (K names the kernel size here)
+  uint k_out = plane % outs, c = k_out / p.Kg;  // equal for depthwise
+  bn_x_begin(c);
+  [[unroll]] for (int j = 0; j < K; j++)
+    [[unroll]] for (int s = 0; s < K; s++)
 #ifdef GRAD_WEIGHT
-  // part (n, chunk) of the plane's image n
-  uint at = ((plane / outs) * p.tiles_n + chunk) * outs * uint(K * K) +
+      wk[j][s] = 0.0;  // the tap's gradient
+#elif defined(GRAD)
+      wk[j][s] = w[k_out * uint(K * K) + uint((K - 1 - j) * K + K - 1 - s)];
+#else
+      wk[j][s] = w[k_out * uint(K * K) + uint(j * K + s)];
+#endif
+#ifdef GRAD_WEIGHT
+  // part (pt, chunk): a chunk of each of images pt * rows_per_part on
+  uint pt = plane / outs, n0 = pt * p.rows_per_part;
+  uint n1 = min(n0 + p.rows_per_part, p.N);
+  for (uint n = n0; n < n1; n++) {
+    plane = n * outs + k_out;
+    walk(chunk, k_out, c);
+  }
+  uint at = (pt * p.tiles_n + chunk) * outs * uint(K * K) +
             k_out * uint(K * K);
   [[unroll]] for (int j = 0; j < K; j++)
     [[unroll]] for (int s = 0; s < K; s++)
       part[at + uint(j * K + s)] = wk[j][s];
+#else
+  walk(chunk, k_out, c);
 #endif
 }
