@@ -192,10 +192,10 @@ void store_floats(int q) {
 void store(int q) {}
 #endif
 
-// Walks chunk `chunk` of plane `plane` (output channel k_out of input
+// Walks chunk `chunk` of plane `plane` (an output channel of input
 // channel c): stores its groups' outputs, or for GRAD_WEIGHT adds their
 // share of the taps' gradients into wk.
-void walk(uint chunk, uint k_out, uint c) {
+void walk(uint chunk, uint c) {
   uint outs = p.C * p.Kg;
   h = int(p.H), wd = int(p.W);
   int hw = h * wd, base = int(plane) * hw;  // the output plane's first float
@@ -269,7 +269,7 @@ void main() {
   uint n1 = min(n0 + p.rows_per_part, p.N);
   for (uint n = n0; n < n1; n++) {
     plane = n * outs + k_out;
-    walk(chunk, k_out, c);
+    walk(chunk, c);
   }
   uint at = (pt * p.tiles_n + chunk) * outs * uint(K * K) +
             k_out * uint(K * K);
@@ -277,6 +277,6 @@ void main() {
     [[unroll]] for (int s = 0; s < K; s++)
       part[at + uint(j * K + s)] = wk[j][s];
 #else
-  walk(chunk, k_out, c);
+  walk(chunk, c);
 #endif
 }
