@@ -8,7 +8,10 @@
  * of 4 elements the vec4 pool2d_flat* shaders (max's backward finds each
  * window's winner again as it gathers); other windows take the general
  * ones, where max pooling's backward first records each window's winner
- * (pool2d_route) and then gathers.
+ * (pool2d_route) and then gathers.  The 3 x 3 ones read a batch norm's
+ * output not yet made through the norm's input where the norm has no
+ * gamma (reads_bn), so the pools of a cell's preprocessed inputs leave
+ * them unmade.
  */
 #include "pool.h"
 #include "error.h"
@@ -21,15 +24,19 @@
 #include "pool2d.spv.h"
 #include "pool2d_backward.spv.h"
 #include "pool2d_flat_avg.spv.h"
+#include "pool2d_flat_avg_bn.spv.h"
 #include "pool2d_flat_avg_backward.spv.h"
 #include "pool2d_flat_max.spv.h"
+#include "pool2d_flat_max_bn.spv.h"
 #include "pool2d_flat_max_backward.spv.h"
 #include "pool2d_k3_avg_backward_s1.spv.h"
 #include "pool2d_k3_avg_backward_s2.spv.h"
 #include "pool2d_k3_max_backward_s1.spv.h"
 #include "pool2d_k3_max_backward_s2.spv.h"
 #include "pool2d_k3_s1.spv.h"
+#include "pool2d_k3_s1_bn.spv.h"
 #include "pool2d_k3_s2.spv.h"
+#include "pool2d_k3_s2_bn.spv.h"
 #include "pool2d_route.spv.h"
 
 DAM_SHADER(pool2d, 2, 0x2, 44);
@@ -37,6 +44,8 @@ DAM_SHADER(pool2d_route, 3, 0x4, 44);
 DAM_SHADER(pool2d_backward, 3, 0x4, 44);
 DAM_SHADER_TEXEL(pool2d_k3_s1, 2, 0x2, 0x1, 44);
 DAM_SHADER_TEXEL(pool2d_k3_s2, 2, 0x2, 0x1, 44);
+DAM_SHADER_TEXEL(pool2d_k3_s1_bn, 3, 0x2, 0x5, 48);
+DAM_SHADER_TEXEL(pool2d_k3_s2_bn, 3, 0x2, 0x5, 48);
 DAM_SHADER_TEXEL(pool2d_k3_max_backward_s1, 3, 0x4, 0x3, 44);
 DAM_SHADER_TEXEL(pool2d_k3_avg_backward_s1, 2, 0x2, 0x1, 44);
 DAM_SHADER_TEXEL(pool2d_k3_avg_backward_s2, 2, 0x2, 0x1, 44);
@@ -44,6 +53,8 @@ DAM_SHADER_TEXEL(pool2d_k3_max_backward_s2, 3, 0x4, 0x3, 44);
 DAM_SHADER_TEXEL(pool2d_flat_max, 2, 0x2, 0x1, 20);
 DAM_SHADER_TEXEL(pool2d_flat_max_backward, 4, 0x4, 0xb, 20);
 DAM_SHADER_TEXEL(pool2d_flat_avg, 2, 0x2, 0x1, 20);
+DAM_SHADER_TEXEL(pool2d_flat_max_bn, 3, 0x2, 0x5, 24);
+DAM_SHADER_TEXEL(pool2d_flat_avg_bn, 3, 0x2, 0x5, 24);
 DAM_SHADER_TEXEL(pool2d_flat_avg_backward, 3, 0x2, 0x5, 20);
 DAM_SHADER(gap, 2, 0x2, 12);
 DAM_SHADER(gap_backward, 2, 0x2, 16);
@@ -62,10 +73,13 @@ DAM_SHADER(gap_backward, 2, 0x2, 16);
 #define GAP_PER_INVOCATION 8
 /* Vec4s of the output (or gx) each pool2d_flat* invocation walks. */
 #define FLAT_STEPS 8
+/* The smallest planes the _bn pool2d_flat forwards take: an invocation's
+ * 4 FLAT_STEPS floats then lie in three planes at most. */
+#define FLAT_BN_MIN_PLANE 16
 
-/* Push constants of the pool2d shaders. */
+/* Push constants of the pool2d shaders (c: the _bn ones'). */
 typedef struct pool_push {
-  uint32_t planes, h, w, oh, ow, k, s, pad, avg, tiles_y, tiles_x;
+  uint32_t planes, h, w, oh, ow, k, s, pad, avg, tiles_y, tiles_x, c;
 } pool_push;
 
 static void shape_str(const dam_shape *s, char *buf, size_t size) {
@@ -138,7 +152,7 @@ static int pool_prepare(const char *op, const dam_tensor *const *t,
       .planes = d[0] * d[1], .h = d[2], .w = d[3],
       .oh = out.dim[2], .ow = out.dim[3],
       .k = a->kernel, .s = a->stride, .pad = a->pad,
-      .avg = a->kind == DAM_POOL_AVG,
+      .avg = a->kind == DAM_POOL_AVG, .c = d[1],
   };
   return DAM_OK;
 }
@@ -162,10 +176,21 @@ static bool flat_window(const pool_push *p) {
 static int run_flat(dam_exec *ex, const dam_shader *s,
                     const dam_tensor *const *t, const pool_push *p) {
   uint32_t n4 = (uint32_t)((uint64_t)p->planes * p->h * p->w / 4);
-  struct { uint32_t n4, steps, h, w, avg; } f = {n4, FLAT_STEPS, p->h, p->w,
-                                                 p->avg};
+  struct { uint32_t n4, steps, h, w, avg, c; } f = {
+      n4, FLAT_STEPS, p->h, p->w, p->avg, p->c};
   return dam__k_run_shaped(ex, s, 4 + p->w % 4, t, &f,
                            (n4 + FLAT_STEPS - 1) / FLAT_STEPS);
+}
+
+/* Whether a pool in p's geometry reads x, a batch norm's output not yet
+ * made, through the norm's input: the norm has no gamma, so it increases
+ * in every channel; the windows are 3 x 3 (the _bn forwards normalize
+ * what they pool, pool2d_bn.glsl; max's backward finds its winners in the
+ * input, the same ones unless rounding made two inputs' normalized values
+ * equal), and the flat ones' planes are large enough. */
+static bool reads_bn(const dam_tensor *x, const pool_push *p) {
+  return x->bn_of && !x->mem.block && x->bn_stats[0] && darts_window(p) &&
+         (!flat_window(p) || (uint64_t)p->h * p->w >= FLAT_BN_MIN_PLANE);
 }
 
 /* The side of the square tile a pool2d_k3* invocation owns. */
@@ -185,18 +210,27 @@ static int run_tiles(dam_exec *ex, const dam_shader *s,
 
 int dam_k_pool2d(dam_exec *ex, const dam_tensor *x, const dam_pool_args *a,
                  dam_tensor *y) {
-  const dam_tensor *t[] = {x, y};
+  const dam_tensor *t[] = {x, y, NULL};
   pool_push p;
   int err = pool_prepare("pool2d", t, 2, a, &p);
   if (err)
     return err;
-  if (flat_window(&p))
-    return run_flat(ex, p.avg ? &shader_pool2d_flat_avg
-                               : &shader_pool2d_flat_max, t, &p);
-  if (darts_window(&p))
-    return run_tiles(ex, p.s == 1 ? &shader_pool2d_k3_s1
-                                  : &shader_pool2d_k3_s2,
-                     t, &p, p.oh, p.ow, k3_tile(&p), k3_tile(&p));
+  bool bn = reads_bn(x, &p);
+  if (bn)
+    t[0] = x->bn_of, t[2] = x->bn_coef;
+  if (flat_window(&p)) {
+    static const dam_shader *flat[2][2] = {
+        {&shader_pool2d_flat_max, &shader_pool2d_flat_avg},
+        {&shader_pool2d_flat_max_bn, &shader_pool2d_flat_avg_bn}};
+    return run_flat(ex, flat[bn][p.avg], t, &p);
+  }
+  if (darts_window(&p)) {
+    static const dam_shader *k3[2][2] = {
+        {&shader_pool2d_k3_s1, &shader_pool2d_k3_s2},
+        {&shader_pool2d_k3_s1_bn, &shader_pool2d_k3_s2_bn}};
+    return run_tiles(ex, k3[bn][p.s == 2], t, &p, p.oh, p.ow, k3_tile(&p),
+                     k3_tile(&p));
+  }
   return run_tiles(ex, &shader_pool2d, t, &p, p.oh, p.ow, TILE_H, TILE_W);
 }
 
@@ -208,6 +242,8 @@ int dam_k_pool2d_backward(dam_exec *ex, const dam_tensor *x,
   int err = pool_prepare("pool2d_backward", t, 3, a, &p);
   if (err)
     return err;
+  if (reads_bn(x, &p))
+    t[0] = x->bn_of;
   if (!p.avg && flat_window(&p))
     return run_flat(ex, &shader_pool2d_flat_max_backward, t, &p);
   if (!p.avg && darts_window(&p))

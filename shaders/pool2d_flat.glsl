@@ -13,15 +13,22 @@
 // in order; each span is read through aligned vec4s in a sliding window of
 // three, so a step loads one vec4 per span and writes one.  Each element's
 // row and column mask out the padding and the neighbours across row and
-// plane edges.
+// plane edges.  With BN_X (forwards) s is a batch norm's input and the
+// outputs are normalized (pool2d_bn.glsl).
 #extension GL_EXT_control_flow_attributes : require
 layout(binding = 0) uniform samplerBuffer s4;  // vec4 texels
 layout(std430, binding = 1) writeonly buffer D { vec4 d4[]; };
 #ifdef BACKWARD
 layout(binding = 2) uniform samplerBuffer d_old;  // binding 1 as texels
 #endif
-layout(push_constant) uniform P { uint n4, steps, h, w, avg; } p;
+layout(push_constant) uniform P {
+  uint n4, steps, h, w, avg;
+#ifdef BN_X
+  uint c;
+#endif
+} p;
 #include "flat_w4.glsl"  // always set (core/pool.c)
+#include "pool2d_bn.glsl"  // planes of 16 floats or more (core/pool.c)
 
 // Out-of-range vec4s only ever feed masked elements.
 vec4 load(int v) { return texelFetch(s4, clamp(v, 0, int(p.n4) - 1)); }
@@ -46,6 +53,12 @@ void main() {
   int w = int(p.w), h = int(p.h);
   uint q = (4u * uint(v0)) % (p.h * p.w);
   int y = int(q / p.w), x = int(q % p.w);
+#ifdef BN_X
+  // The coefficients of the plane of the step's element 0 and of the next
+  // two: an invocation's elements lie in three planes at most.
+  uint pl = (4u * uint(v0)) / (p.h * p.w);
+  vec4 k0 = bn_coef(pl), k1 = bn_coef(pl + 1u), k2 = bn_coef(pl + 2u);
+#endif
   const float NONE = uintBitsToFloat(0xff800000u);
 #ifdef AVG
   const float NONE_OR_ZERO = 0.0;
@@ -111,6 +124,17 @@ void main() {
 #endif
       o[k] = acc;
     }
+#ifdef BN_X
+    bool next = false;  // element k lies in plane pl + 1
+    [[unroll]] for (int k = 0; k < 4; k++) {
+      next = next || (k > 0 && row[k] == 0 && col[k + 1] == 0);
+      o[k] = bn_norm(o[k], next ? k1 : k0);
+    }
+    if (next || (x == 0 && y == 0)) {  // the next step starts in pl + 1
+      k0 = k1;
+      k1 = k2;
+    }
+#endif
 #ifdef BACKWARD
     d4[v] = texelFetch(d_old, int(v)) + vec4(o[0], o[1], o[2], o[3]);
 #else

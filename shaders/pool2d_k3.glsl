@@ -5,14 +5,19 @@
 // inputs) and walks down the input rows its windows cover: it reduces each
 // row over the window columns, folds it into the output rows whose windows
 // hold it, and writes an output row once its last input row is in.
-// Everything is unrolled over compile-time sizes.
+// Everything is unrolled over compile-time sizes.  With BN_X x is a batch
+// norm's input, and the outputs are normalized (pool2d_bn.glsl).
 #extension GL_EXT_control_flow_attributes : require
 layout(local_size_x = 64, local_size_x_id = 0) in;
 layout(binding = 0) uniform samplerBuffer x;  // vec4 texels
 layout(std430, binding = 1) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform P {
   uint planes, h, w, oh, ow, k, s, pad, avg, tiles_y, tiles_x;
+#ifdef BN_X
+  uint c;
+#endif
 } p;
+#include "pool2d_bn.glsl"
 #define K 3
 #define PAD 1
 #if S == 1
@@ -34,6 +39,9 @@ void main() {
   bool avg = p.avg != 0u;
   float none = avg ? 0.0 : uintBitsToFloat(0xff800000u);
   uint base = plane * p.h * p.w;
+#ifdef BN_X
+  vec4 kc = bn_coef(plane);
+#endif
   int cols[TW];
   [[unroll]] for (int b = 0; b < TW; b++) {
     int wx = gx0 + b * S;
@@ -68,9 +76,13 @@ void main() {
       int wy = gy0 + a * S, rows = min(wy + K, h) - max(wy, 0);
       uint row = (plane * p.oh + uint(oy0 + a)) * p.ow + uint(ox0);
       [[unroll]] for (int b = 0; b < TW; b++)
-        if (ox0 + b < int(p.ow))
-          y[row + uint(b)] = avg ? acc[a][b] / float(rows * cols[b])
-                                 : acc[a][b];
+        if (ox0 + b < int(p.ow)) {
+          float o = avg ? acc[a][b] / float(rows * cols[b]) : acc[a][b];
+#ifdef BN_X
+          o = bn_norm(o, kc);
+#endif
+          y[row + uint(b)] = o;
+        }
     }
   }
 }

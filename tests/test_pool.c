@@ -131,10 +131,41 @@ static void expect_close(harness *h, const dam_tensor *t, const double *want,
              a->pad, err);
 }
 
+/* How pool_case's input comes: made, or as a batch norm's output not yet
+ * made (dam_tensor.bn_of) without gamma (bn_stats set), or with. */
+enum { MADE, BN_INCREASING, BN_AFFINE };
+
+/* A step tensor of shape s whose contents are x normalized per channel
+ * with random coefficients, as bn_apply.comp normalizes (a recipe, not
+ * made); its values are written to v (which may be x). */
+static dam_tensor *pending_bn(harness *h, dam_shape s, const float *x,
+                              bool increasing, float *v) {
+  uint32_t c = s.dim[1], plane = s.dim[2] * s.dim[3];
+  float *coef = harness_random(h, 4 * (size_t)c, -0.5f, 0.5f);
+  for (uint32_t k = 0; k < c; k++)
+    coef[4 * k + 2] += 1.25f; /* scales in [0.75, 1.75] */
+  dam_tensor *y = dam_tensor_new(h->ex, &s, false);
+  assert_non_null(y);
+  dam_tensor_release(h->ex, y);
+  y->bn_of = harness_tensor(h, s, x);
+  for (size_t i = 0; i < dam_shape_numel(&s); i++) {
+    const float *k = coef + 4 * ((i / plane) % c);
+    v[i] = ((x[i] - k[0]) - k[1]) * k[2] + k[3];
+  }
+  y->bn_coef = harness_tensor(h, dam_shape4(4 * c, 0, 0, 0), coef);
+  if (increasing)
+    y->bn_stats[0] = y->bn_stats[1] = harness_tensor(h, dam_shape4(c, 0, 0, 0),
+                                                     coef);
+  free(coef);
+  return y;
+}
+
 /* Forward and backward of one geometry and kind; `levels` > 0 quantizes
- * the input to that many values so that windows hold ties. */
-static void pool_case(harness *h, const geom *g, uint32_t kind,
-                      int levels) {
+ * the input to that many values so that windows hold ties; `input` as
+ * above.  A norm without gamma stays unmade where the windows are 3 x 3,
+ * and for the vec4 shaders the planes 16 floats or more (core/pool.c). */
+static void pool_case(harness *h, const geom *g, uint32_t kind, int levels,
+                      int input) {
   dam_pool_args a = {kind, g->kernel, g->stride, g->pad};
   dam_shape xs = dam_shape4(g->n, g->c, g->h, g->w), ys;
   assert_int_equal(dam_pool2d_shape(&xs, &a, &ys), 0);
@@ -147,12 +178,20 @@ static void pool_case(harness *h, const geom *g, uint32_t kind,
       x[i] = floorf((x[i] + 2) * levels / 4);
   float *gy = harness_random(h, ny, -1, 1);
   float *gx0 = harness_random(h, nx, -1, 1);
-  dam_tensor *tx = harness_tensor(h, xs, x);
+  dam_tensor *tx = input == MADE
+                       ? harness_tensor(h, xs, x)
+                       : pending_bn(h, xs, x, input == BN_INCREASING, x);
   dam_tensor *ty = harness_tensor(h, ys, NULL);
   dam_tensor *tgy = harness_tensor(h, ys, gy);
   dam_tensor *tgx = harness_tensor(h, xs, gx0);
   assert_int_equal(dam_k_pool2d(h->ex, tx, &a, ty), 0);
   assert_int_equal(dam_k_pool2d_backward(h->ex, tx, tgy, &a, tgx), 0);
+  bool flat = g->stride == 1 && nx % 4 == 0;
+  bool unmade = input == BN_INCREASING && g->kernel == 3 && g->pad == 1 &&
+                g->stride <= 2 && (!flat || g->h * g->w >= 16);
+  if (input != MADE && unmade == (tx->mem.block != NULL))
+    fail_msg("[%u,%u,%u,%u] s%u: the batch norm's output was %s", g->n, g->c,
+             g->h, g->w, g->stride, unmade ? "made" : "not made");
 
   double *dx = widen(x, nx), *dgy = widen(gy, ny), *dgx = widen(gx0, nx);
   double *dy = malloc(ny * sizeof *dy);
@@ -213,19 +252,32 @@ static void shared_pools(void **state) {
 
 static void max_pool(void **state) {
   for (size_t i = 0; i < N_GEOMS; i++)
-    pool_case(*state, &geoms[i], DAM_POOL_MAX, 0);
+    pool_case(*state, &geoms[i], DAM_POOL_MAX, 0, MADE);
 }
 
 static void avg_pool(void **state) {
   for (size_t i = 0; i < N_GEOMS; i++)
-    pool_case(*state, &geoms[i], DAM_POOL_AVG, 0);
+    pool_case(*state, &geoms[i], DAM_POOL_AVG, 0, MADE);
 }
 
 /* Inputs with few distinct values: the gradient must go to the first
  * maximum of each window, in row-major window order. */
 static void max_pool_ties(void **state) {
   for (size_t i = 0; i < N_GEOMS; i++)
-    pool_case(*state, &geoms[i], DAM_POOL_MAX, 3);
+    pool_case(*state, &geoms[i], DAM_POOL_MAX, 3, MADE);
+}
+
+/* Pools of a batch norm's output not yet made, against the references on
+ * the normalized values: read through the norm's input (the _bn forwards;
+ * max's backward on ties too), or made first where the norm has gamma or
+ * the shaders cannot. */
+static void through_unmade_batchnorm(void **state) {
+  for (size_t i = 0; i < N_GEOMS; i++)
+    for (int input = BN_INCREASING; input <= BN_AFFINE; input++) {
+      pool_case(*state, &geoms[i], DAM_POOL_MAX, 0, input);
+      pool_case(*state, &geoms[i], DAM_POOL_AVG, 0, input);
+      pool_case(*state, &geoms[i], DAM_POOL_MAX, 3, input);
+    }
 }
 
 /* All -inf: PyTorch's winner is the window's first in-bounds element; at
@@ -383,6 +435,7 @@ int main(void) {
       cmocka_unit_test(shared_pools),
       cmocka_unit_test(avg_pool),
       cmocka_unit_test(max_pool_ties),
+      cmocka_unit_test(through_unmade_batchnorm),
       cmocka_unit_test(max_pool_all_negative_infinity),
       cmocka_unit_test(global_avg_pool),
       cmocka_unit_test(bad_arguments_refused),
