@@ -40,6 +40,11 @@ int dam_cpu_threads_user(void) {
   return user;
 }
 
+bool dam_cpu_threads_workers(void) {
+  const char *v = getenv("LP_NUM_THREADS");
+  return !v || atoi(v) != 0;
+}
+
 void dam_cpu_threads_describe(int threads, char *out, size_t n) {
   if (threads < 0)
     snprintf(out, n, "a worker thread per CPU");

@@ -7,6 +7,7 @@
 
 #include "config.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,10 @@ int dam_cpu_threads_for(const dam_config *cfg, uint32_t h, uint32_t w,
 /* $LP_NUM_THREADS as the process started with it, or DAM_CPU_THREADS_UNSET. */
 #define DAM_CPU_THREADS_UNSET (-2)
 int dam_cpu_threads_user(void);
+
+/* Whether the next Vulkan instance gives lavapipe worker threads:
+ * $LP_NUM_THREADS, as it is now, unset or not 0. */
+bool dam_cpu_threads_workers(void);
 
 /* "N worker thread(s)", or for -1 "a worker thread per CPU", into out. */
 void dam_cpu_threads_describe(int threads, char *out, size_t n);

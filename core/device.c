@@ -1,5 +1,7 @@
 /* Vulkan instance and device lifetime, memory-type choice, validation. */
 #include "device.h"
+#include "cpu_spin.h"
+#include "cpu_threads.h"
 #include "error.h"
 #include "pipeline.h"
 
@@ -336,6 +338,8 @@ int dam_device_open(const char *spec, dam_device **out) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     d->cpu_workers = cores > 0 ? (uint32_t)cores : 1;
     d->wide_stores = wide_stores_wanted();
+    if (dam_cpu_threads_workers())
+      d->spin = dam_cpu_spin_start(d->cpu_workers);
   }
   err = choose_memory(d);
   if (err)
@@ -357,8 +361,10 @@ fail:
 void dam_device_close(dam_device *d) {
   if (!d)
     return;
-  if (d->dev) {
+  if (d->dev)
     vkDeviceWaitIdle(d->dev);
+  dam_cpu_spin_stop(d->spin);
+  if (d->dev) {
     dam_pipelines_close(d);
     vkDestroyDevice(d->dev, NULL);
   }

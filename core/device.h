@@ -47,6 +47,8 @@ typedef struct dam_device {
                            without shaderInt64 takes the discrete paths. */
   bool wide_stores; /* with cpu_workers: those shaders store 64-bit
                        integers, not vec4s (specialization constant 1) */
+  struct dam_cpu_spin *spin; /* with cpu_workers and driver threads: a
+                                spinner per core (cpu_spin.h) */
   struct dam_pipeline_table *pipelines;
   volatile int validation_errors; /* messages of severity ERROR seen */
 } dam_device;

@@ -1,5 +1,6 @@
 /* Command recording, hazard-tracked barriers, submission and timestamps. */
 #include "exec.h"
+#include "cpu_spin.h"
 #include "error.h"
 #include "tape.h"
 #include "tensor.h"
@@ -254,6 +255,7 @@ int dam_exec_submit(dam_exec *ex) {
   if (err)
     return err;
   b->pending = true;
+  dam_cpu_spin_busy(ex->dev->spin, true);
   ex->stats.submits++;
   ex->cur = (ex->cur + 1) % DAM_BATCHES;
   return DAM_OK;
@@ -268,6 +270,7 @@ int dam_exec_wait(dam_exec *ex) {
   }
   if (err)
     return err;
+  dam_cpu_spin_busy(ex->dev->spin, false);
   ex->stats.waits += pending;
   dam_pool_reset(&ex->staging);
   return DAM_OK;

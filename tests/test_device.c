@@ -1,14 +1,18 @@
 /* Device listing and selection; the on-disk pipeline cache. */
 #include "harness.h"
+#include "cpu_spin.h"
 #include "cpu_threads.h"
 #include "device.h"
 #include "error.h"
 #include "kernels.h"
 #include "pipeline.h"
 
+#include <dirent.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static const dam_device_info fake[] = {
@@ -163,6 +167,102 @@ static void cpu_threads_pick_and_apply(void **state) {
   assert_null(getenv("LP_NUM_THREADS"));
 }
 
+/* This process's threads at idle priority (SCHED_IDLE): how many, and how
+ * many of those are running or runnable (state R). */
+static void idle_threads(int *all, int *running) {
+  *all = *running = 0;
+  DIR *d = opendir("/proc/self/task");
+  assert_non_null(d);
+  for (struct dirent *e; (e = readdir(d));) {
+    pid_t tid = (pid_t)atoi(e->d_name);
+    if (tid <= 0 || sched_getscheduler(tid) != SCHED_IDLE)
+      continue;
+    char path[64], stat[512] = "";
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    FILE *f = fopen(path, "r");
+    if (f) {
+      size_t n = fread(stat, 1, sizeof stat - 1, f);
+      stat[n] = 0;
+      fclose(f);
+    }
+    const char *end = strrchr(stat, ')'); /* "tid (name) S ..." */
+    (*all)++;
+    *running += end && end[2] == 'R';
+  }
+  closedir(d);
+}
+
+/* Poll idle_threads for up to 5 s until `all` and `running` are seen. */
+static void expect_idle_threads(int all, int running) {
+  int a = -1, r = -1;
+  for (int i = 0; i < 500; i++) {
+    idle_threads(&a, &r);
+    if (a == all && r == running)
+      return;
+    nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+  }
+  fail_msg("idle-priority threads: %d, %d running; expected %d, %d", a, r,
+           all, running);
+}
+
+/* The spinners take idle priority, run only while busy and are joined by
+ * stop; DIFFAUTOML_CPU_SPIN=0 and 0 threads start none.  A CPU device gets
+ * them when lavapipe has worker threads, and a submit runs them until
+ * its wait. */
+static void cpu_spinners(void **state) {
+  (void)state;
+  assert_null(dam_cpu_spin_start(0));
+  setenv("DIFFAUTOML_CPU_SPIN", "0", 1);
+  assert_null(dam_cpu_spin_start(2));
+  unsetenv("DIFFAUTOML_CPU_SPIN");
+  expect_idle_threads(0, 0);
+  dam_cpu_spin *s = dam_cpu_spin_start(2);
+  assert_non_null(s);
+  expect_idle_threads(2, 0);
+  dam_cpu_spin_busy(s, true);
+  expect_idle_threads(2, 2);
+  dam_cpu_spin_busy(s, false);
+  expect_idle_threads(2, 0);
+  dam_cpu_spin_busy(s, true);
+  dam_cpu_spin_stop(s);
+  expect_idle_threads(0, 0);
+  dam_cpu_spin_busy(NULL, true);
+  dam_cpu_spin_stop(NULL);
+
+  char *was = getenv("LP_NUM_THREADS") ? strdup(getenv("LP_NUM_THREADS"))
+                                       : NULL;
+  for (int workers = 0; workers < 2; workers++) {
+    if (workers)
+      unsetenv("LP_NUM_THREADS");
+    else
+      setenv("LP_NUM_THREADS", "0", 1);
+    dam_device *dev = NULL;
+    assert_int_equal(dam_device_open(NULL, &dev), 0);
+    bool spins = dev->cpu_workers && workers;
+    assert_int_equal(dev->spin != NULL, spins);
+    dam_exec *ex = NULL;
+    assert_int_equal(dam_exec_create(dev, &ex), 0);
+    dam_shape s4 = dam_shape4(1 << 20, 0, 0, 0);
+    dam_tensor *t = dam_tensor_new(ex, &s4, false);
+    assert_non_null(t);
+    for (int i = 0; i < 64; i++)
+      assert_int_equal(dam_k_fill(ex, t, (float)i), 0);
+    assert_int_equal(dam_exec_submit(ex), 0);
+    if (spins)
+      expect_idle_threads((int)dev->cpu_workers, (int)dev->cpu_workers);
+    assert_int_equal(dam_exec_end_step(ex), 0);
+    expect_idle_threads(spins ? (int)dev->cpu_workers : 0, 0);
+    dam_exec_destroy(ex);
+    dam_device_close(dev);
+    expect_idle_threads(0, 0);
+  }
+  if (was)
+    setenv("LP_NUM_THREADS", was, 1);
+  else
+    unsetenv("LP_NUM_THREADS");
+  free(was);
+}
+
 static void pipeline_cache_persists(void **state) {
   (void)state;
   char dir[] = "/tmp/dam-cache-XXXXXX";
@@ -195,6 +295,7 @@ int main(void) {
       cmocka_unit_test(open_by_name_index_and_bad),
       cmocka_unit_test(wide_stores_follow_the_environment),
       cmocka_unit_test(cpu_threads_pick_and_apply),
+      cmocka_unit_test(cpu_spinners),
       cmocka_unit_test(pipeline_cache_persists),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

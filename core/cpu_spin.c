@@ -1,0 +1,99 @@
+/* Idle-priority spinners for CPU devices (cpu_spin.h). */
+#include "cpu_spin.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct dam_cpu_spin {
+  pthread_mutex_t m;
+  pthread_cond_t wake;
+  atomic_bool busy;
+  bool stop;
+  uint32_t n;
+  pthread_t threads[];
+};
+
+/* Whether the calling thread now runs only when its CPU has nothing else
+ * to run. */
+static bool idle_priority(void) {
+#ifdef SCHED_IDLE
+  struct sched_param none = {0};
+  return pthread_setschedparam(pthread_self(), SCHED_IDLE, &none) == 0;
+#else
+  return false;
+#endif
+}
+
+/* A spin-wait hint to the CPU (fewer resources taken from a hyperthread
+ * sibling). */
+static inline void relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+static void *spin(void *arg) {
+  dam_cpu_spin *s = arg;
+  if (!idle_priority())
+    return NULL;
+  pthread_mutex_lock(&s->m);
+  while (!s->stop) {
+    if (!atomic_load(&s->busy)) {
+      pthread_cond_wait(&s->wake, &s->m);
+      continue;
+    }
+    pthread_mutex_unlock(&s->m);
+    while (atomic_load_explicit(&s->busy, memory_order_relaxed))
+      relax();
+    pthread_mutex_lock(&s->m);
+  }
+  pthread_mutex_unlock(&s->m);
+  return NULL;
+}
+
+dam_cpu_spin *dam_cpu_spin_start(uint32_t threads) {
+  const char *env = getenv("DIFFAUTOML_CPU_SPIN");
+  if (!threads || (env && !strcmp(env, "0")))
+    return NULL;
+  dam_cpu_spin *s = calloc(1, sizeof *s + threads * sizeof s->threads[0]);
+  if (!s)
+    return NULL;
+  pthread_mutex_init(&s->m, NULL);
+  pthread_cond_init(&s->wake, NULL);
+  atomic_init(&s->busy, false);
+  while (s->n < threads && !pthread_create(&s->threads[s->n], NULL, spin, s))
+    s->n++;
+  if (!s->n) {
+    dam_cpu_spin_stop(s);
+    return NULL;
+  }
+  return s;
+}
+
+void dam_cpu_spin_busy(dam_cpu_spin *s, bool busy) {
+  if (!s || atomic_load(&s->busy) == busy)
+    return;
+  pthread_mutex_lock(&s->m);
+  atomic_store(&s->busy, busy);
+  if (busy)
+    pthread_cond_broadcast(&s->wake);
+  pthread_mutex_unlock(&s->m);
+}
+
+void dam_cpu_spin_stop(dam_cpu_spin *s) {
+  if (!s)
+    return;
+  pthread_mutex_lock(&s->m);
+  s->stop = true;
+  atomic_store(&s->busy, false);
+  pthread_cond_broadcast(&s->wake);
+  pthread_mutex_unlock(&s->m);
+  for (uint32_t i = 0; i < s->n; i++)
+    pthread_join(s->threads[i], NULL);
+  pthread_cond_destroy(&s->wake);
+  pthread_mutex_destroy(&s->m);
+  free(s);
+}

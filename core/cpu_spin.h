@@ -1,0 +1,27 @@
+/* Idle-priority threads that keep a host's CPUs running while a CPU device
+ * (lavapipe) works through a submit.  lavapipe wakes its worker threads
+ * for every dispatch; a CPU that went idle between two dispatches (a
+ * halted virtual CPU above all) takes longer to wake than a small dispatch
+ * runs, so the first worker awake does all of it.  A spinner on each CPU
+ * keeps them awake, and as a SCHED_IDLE thread it yields at once to any
+ * other thread.  docs/RUNTIME.md, "lavapipe's threads". */
+#ifndef DAM_CPU_SPIN_H
+#define DAM_CPU_SPIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct dam_cpu_spin dam_cpu_spin;
+
+/* Start `threads` spinners, idle until dam_cpu_spin_busy; NULL (nothing
+ * spins) when threads is 0 or $DIFFAUTOML_CPU_SPIN is "0".  A spinner the
+ * host cannot give idle priority ends at once. */
+dam_cpu_spin *dam_cpu_spin_start(uint32_t threads);
+
+/* Spin (busy) or sleep (not); s may be NULL. */
+void dam_cpu_spin_busy(dam_cpu_spin *s, bool busy);
+
+/* Stop and join the spinners; s may be NULL. */
+void dam_cpu_spin_stop(dam_cpu_spin *s);
+
+#endif
