@@ -1,8 +1,9 @@
-/* Idle-priority spinners for CPU devices (cpu_spin.h). */
+/* Lowest-priority spinners for CPU devices (cpu_spin.h). */
 #include "cpu_spin.h"
 
 #include <pthread.h>
-#include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,15 +17,10 @@ struct dam_cpu_spin {
   pthread_t threads[];
 };
 
-/* Whether the calling thread now runs only when its CPU has nothing else
- * to run. */
-static bool idle_priority(void) {
-#ifdef SCHED_IDLE
-  struct sched_param none = {0};
-  return pthread_setschedparam(pthread_self(), SCHED_IDLE, &none) == 0;
-#else
-  return false;
-#endif
+/* Whether the calling thread now has the lowest priority a normal thread
+ * can have (nice 19). */
+static bool lowest_priority(void) {
+  return setpriority(PRIO_PROCESS, (id_t)gettid(), 19) == 0;
 }
 
 /* A spin-wait hint to the CPU (fewer resources taken from a hyperthread
@@ -37,7 +33,8 @@ static inline void relax(void) {
 
 static void *spin(void *arg) {
   dam_cpu_spin *s = arg;
-  if (!idle_priority())
+  pthread_setname_np(pthread_self(), DAM_CPU_SPIN_NAME);
+  if (!lowest_priority())
     return NULL;
   pthread_mutex_lock(&s->m);
   while (!s->stop) {

@@ -1,10 +1,13 @@
-/* Idle-priority threads that keep a host's CPUs running while a CPU device
- * (lavapipe) works through a submit.  lavapipe wakes its worker threads
- * for every dispatch; a CPU that went idle between two dispatches (a
- * halted virtual CPU above all) takes longer to wake than a small dispatch
- * runs, so the first worker awake does all of it.  A spinner on each CPU
- * keeps them awake, and as a SCHED_IDLE thread it yields at once to any
- * other thread.  docs/RUNTIME.md, "lavapipe's threads". */
+/* Lowest-priority threads that keep a host's CPUs running while a CPU
+ * device (lavapipe) works through a submit.  lavapipe wakes its worker
+ * threads for every dispatch; a CPU that went idle between two dispatches
+ * (a halted virtual CPU above all) takes longer to wake than a small
+ * dispatch runs, so the first worker awake does all of it.  A spinner on
+ * each CPU keeps them awake.  At nice 19 it gives way to a waking worker
+ * at once, yet leaves its CPU busy to Linux's wake-up placement, so each
+ * worker goes back to its own CPU (a SCHED_IDLE spinner's CPU counts as
+ * idle, and both workers could land on one).  docs/RUNTIME.md,
+ * "lavapipe's threads". */
 #ifndef DAM_CPU_SPIN_H
 #define DAM_CPU_SPIN_H
 
@@ -13,9 +16,13 @@
 
 typedef struct dam_cpu_spin dam_cpu_spin;
 
-/* Start `threads` spinners, idle until dam_cpu_spin_busy; NULL (nothing
- * spins) when threads is 0 or $DIFFAUTOML_CPU_SPIN is "0".  A spinner the
- * host cannot give idle priority ends at once. */
+/* The spinners' thread name (ps, top). */
+#define DAM_CPU_SPIN_NAME "dam-spin"
+
+
+/* Start `threads` spinners, asleep until dam_cpu_spin_busy; NULL
+ * (nothing spins) when threads is 0 or $DIFFAUTOML_CPU_SPIN is "0".  A
+ * spinner the host cannot give nice 19 ends at once. */
 dam_cpu_spin *dam_cpu_spin_start(uint32_t threads);
 
 /* Spin (busy) or sleep (not); s may be NULL. */

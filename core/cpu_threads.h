@@ -16,7 +16,7 @@
  * a dispatch's work is too small to pay for handing it to lavapipe's
  * workers and joining them: measured on 2-vCPU hosts only
  * (docs/BENCHMARKS.md, twenty-fourth and twenty-seventh passes). */
-#define DAM_CPU_INLINE_FLOATS (1u << 17)
+#define DAM_CPU_INLINE_FLOATS (1u << 15)
 #define DAM_CPU_INLINE_CPUS 2
 
 /* The worker count for config key cpu_threads = `configured`, a

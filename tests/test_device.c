@@ -8,7 +8,8 @@
 #include "pipeline.h"
 
 #include <dirent.h>
-#include <sched.h>
+#include <errno.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,18 +168,19 @@ static void cpu_threads_pick_and_apply(void **state) {
   assert_null(getenv("LP_NUM_THREADS"));
 }
 
-/* This process's threads at idle priority (SCHED_IDLE): how many, and how
- * many of those are running or runnable (state R). */
-static void idle_threads(int *all, int *running) {
+/* This process's spinner threads at nice 19: how many, and how many of
+ * those are running or runnable (state R). */
+static void spinner_threads(int *all, int *running) {
   *all = *running = 0;
   DIR *d = opendir("/proc/self/task");
   assert_non_null(d);
   for (struct dirent *e; (e = readdir(d));) {
     pid_t tid = (pid_t)atoi(e->d_name);
-    if (tid <= 0 || sched_getscheduler(tid) != SCHED_IDLE)
-      continue;
     char path[64], stat[512] = "";
     snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    errno = 0;
+    if (tid <= 0 || getpriority(PRIO_PROCESS, (id_t)tid) != 19 || errno)
+      continue;
     FILE *f = fopen(path, "r");
     if (f) {
       size_t n = fread(stat, 1, sizeof stat - 1, f);
@@ -186,26 +188,28 @@ static void idle_threads(int *all, int *running) {
       fclose(f);
     }
     const char *end = strrchr(stat, ')'); /* "tid (name) S ..." */
+    if (!strstr(stat, "(" DAM_CPU_SPIN_NAME ")"))
+      continue;
     (*all)++;
     *running += end && end[2] == 'R';
   }
   closedir(d);
 }
 
-/* Poll idle_threads for up to 5 s until `all` and `running` are seen. */
-static void expect_idle_threads(int all, int running) {
+/* Poll spinner_threads for up to 5 s until `all` and `running` are seen. */
+static void expect_spinners(int all, int running) {
   int a = -1, r = -1;
   for (int i = 0; i < 500; i++) {
-    idle_threads(&a, &r);
+    spinner_threads(&a, &r);
     if (a == all && r == running)
       return;
     nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
   }
-  fail_msg("idle-priority threads: %d, %d running; expected %d, %d", a, r,
-           all, running);
+  fail_msg("nice-19 threads: %d, %d running; expected %d, %d", a, r, all,
+           running);
 }
 
-/* The spinners take idle priority, run only while busy and are joined by
+/* The spinners take nice 19, run only while busy and are joined by
  * stop; DIFFAUTOML_CPU_SPIN=0 and 0 threads start none.  A CPU device gets
  * them when lavapipe has worker threads, and a submit runs them until
  * its wait. */
@@ -215,17 +219,17 @@ static void cpu_spinners(void **state) {
   setenv("DIFFAUTOML_CPU_SPIN", "0", 1);
   assert_null(dam_cpu_spin_start(2));
   unsetenv("DIFFAUTOML_CPU_SPIN");
-  expect_idle_threads(0, 0);
+  expect_spinners(0, 0);
   dam_cpu_spin *s = dam_cpu_spin_start(2);
   assert_non_null(s);
-  expect_idle_threads(2, 0);
+  expect_spinners(2, 0);
   dam_cpu_spin_busy(s, true);
-  expect_idle_threads(2, 2);
+  expect_spinners(2, 2);
   dam_cpu_spin_busy(s, false);
-  expect_idle_threads(2, 0);
+  expect_spinners(2, 0);
   dam_cpu_spin_busy(s, true);
   dam_cpu_spin_stop(s);
-  expect_idle_threads(0, 0);
+  expect_spinners(0, 0);
   dam_cpu_spin_busy(NULL, true);
   dam_cpu_spin_stop(NULL);
 
@@ -249,12 +253,12 @@ static void cpu_spinners(void **state) {
       assert_int_equal(dam_k_fill(ex, t, (float)i), 0);
     assert_int_equal(dam_exec_submit(ex), 0);
     if (spins)
-      expect_idle_threads((int)dev->cpu_workers, (int)dev->cpu_workers);
+      expect_spinners((int)dev->cpu_workers, (int)dev->cpu_workers);
     assert_int_equal(dam_exec_end_step(ex), 0);
-    expect_idle_threads(spins ? (int)dev->cpu_workers : 0, 0);
+    expect_spinners(spins ? (int)dev->cpu_workers : 0, 0);
     dam_exec_destroy(ex);
     dam_device_close(dev);
-    expect_idle_threads(0, 0);
+    expect_spinners(0, 0);
   }
   if (was)
     setenv("LP_NUM_THREADS", was, 1);
