@@ -2,11 +2,11 @@
 #include "cpu_spin.h"
 
 #include <pthread.h>
-#include <sys/resource.h>
-#include <unistd.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 struct dam_cpu_spin {
   pthread_mutex_t m;

@@ -19,7 +19,6 @@ typedef struct dam_cpu_spin dam_cpu_spin;
 /* The spinners' thread name (ps, top). */
 #define DAM_CPU_SPIN_NAME "dam-spin"
 
-
 /* Start `threads` spinners, asleep until dam_cpu_spin_busy; NULL
  * (nothing spins) when threads is 0 or $DIFFAUTOML_CPU_SPIN is "0".  A
  * spinner the host cannot give nice 19 ends at once. */

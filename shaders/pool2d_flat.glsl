@@ -55,7 +55,8 @@ void main() {
   int y = int(q / p.w), x = int(q % p.w);
 #ifdef BN_X
   // The coefficients of the plane of the step's element 0 and of the next
-  // two: an invocation's elements lie in three planes at most.
+  // two (an invocation's elements lie in three planes at most), moved
+  // along as the steps cross planes.
   uint pl = (4u * uint(v0)) / (p.h * p.w);
   vec4 k0 = bn_coef(pl), k1 = bn_coef(pl + 1u), k2 = bn_coef(pl + 2u);
 #endif
@@ -125,12 +126,12 @@ void main() {
       o[k] = acc;
     }
 #ifdef BN_X
-    bool next = false;  // element k lies in plane pl + 1
+    bool next = false;  // element k lies in the plane after element 0's
     [[unroll]] for (int k = 0; k < 4; k++) {
       next = next || (k > 0 && row[k] == 0 && col[k + 1] == 0);
       o[k] = bn_norm(o[k], next ? k1 : k0);
     }
-    if (next || (x == 0 && y == 0)) {  // the next step starts in pl + 1
+    if (next || (x == 0 && y == 0)) {  // the next step starts there
       k0 = k1;
       k1 = k2;
     }
