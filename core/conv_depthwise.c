@@ -253,7 +253,7 @@ bool dam__dw_all_flat(dam_exec *ex, const conv_push *d) {
 }
 
 bool dam__dw_reads_bn(dam_exec *ex, const conv_push *d, const dam_tensor *x) {
-  return d->relu_x && x->bn_of && !x->mem.block && dam__dw_all_flat(ex, d);
+  return d->relu_x && dam_tensor_bn_unmade(x) && dam__dw_all_flat(ex, d);
 }
 
 dam_tensor *dam__dw_twin_planes(dam_exec *ex, const conv_push *s1) {

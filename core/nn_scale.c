@@ -43,7 +43,7 @@ DAM_SHADER(scale_rows, 3, 0x4, 12);
 /* Whether x is a batch norm's output not yet made whose normalization the
  * node-sum shaders can do on the fly (flat vec4 spans: bn_terms.glsl). */
 static bool pending_bn(const dam_tensor *x) {
-  if (!x || x->mem.block || !x->bn_of || x->shape.ndim != 4)
+  if (!x || !dam_tensor_bn_unmade(x) || x->shape.ndim != 4)
     return false;
   uint64_t hw = (uint64_t)x->shape.dim[2] * x->shape.dim[3];
   return hw >= 4 && x->numel % 4 == 0;

@@ -189,7 +189,7 @@ static int run_flat(dam_exec *ex, const dam_shader *s,
  * input, the same ones unless rounding made two inputs' normalized values
  * equal), and the flat ones' planes are large enough. */
 static bool reads_bn(const dam_tensor *x, const pool_push *p) {
-  return x->bn_of && !x->mem.block && x->bn_stats[0] && darts_window(p) &&
+  return dam_tensor_bn_unmade(x) && x->bn_stats[0] && darts_window(p) &&
          (!flat_window(p) || (uint64_t)p->h * p->w >= FLAT_BN_MIN_PLANE);
 }
 

@@ -140,7 +140,7 @@ enum { REFERENCED = 1, NEEDED = 2, SHARED = 4 };
 /* A batch-norm output not yet made (dam_tensor.bn_of) that stays keeps the
  * input it is made from. */
 static void keep_bn_input(dam_tensor *t) {
-  if (t && t->bn_of && !t->mem.block && (t->scope_refs & NEEDED))
+  if (t && dam_tensor_bn_unmade(t) && (t->scope_refs & NEEDED))
     t->bn_of->scope_refs |= NEEDED;
 }
 

@@ -161,6 +161,10 @@ bool dam_tensor_readable(const dam_tensor *t) {
   return t->persistent || t->mem.block || t->relu_of || t->bn_of;
 }
 
+bool dam_tensor_bn_unmade(const dam_tensor *t) {
+  return t->bn_of && !t->mem.block;
+}
+
 dam_range dam_tensor_range(const dam_tensor *t) {
   return (dam_range){t->mem.buffer, t->mem.offset,
                      t->numel * sizeof(float)};

@@ -101,6 +101,10 @@ int dam_tensor_materialize(dam_exec *ex, dam_tensor *t);
 /* Whether t has memory, or a recipe that makes its contents. */
 bool dam_tensor_readable(const dam_tensor *t);
 
+/* Whether t is a batch norm's output not yet made (bn_of, bn_coef): a
+ * reader may take it through the norm's input instead. */
+bool dam_tensor_bn_unmade(const dam_tensor *t);
+
 /* The buffer range of t's elements. */
 dam_range dam_tensor_range(const dam_tensor *t);
 
