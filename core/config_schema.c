@@ -36,7 +36,7 @@ const dam__cfg_key dam__config_keys[] = {
         "worker threads lavapipe splits each dispatch over on a CPU device; "
         "0 = none (dispatches run on its queue thread); -1 = automatic: 0 "
         "on a host of at most 2 CPUs when a first-stage cell's activation "
-        "is under 2^15 floats, else one per CPU ($LP_NUM_THREADS wins over "
+        "is under 2^14 floats, else one per CPU ($LP_NUM_THREADS wins over "
         "it)"),
     KEY("output_dir", DAM__CFG_STRING, output_dir, "", 0, 0,
         "directory of the run's outputs; \"\" = runs/<config file name "

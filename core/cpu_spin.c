@@ -2,6 +2,7 @@
 #include "cpu_spin.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,14 +24,6 @@ static bool lowest_priority(void) {
   return setpriority(PRIO_PROCESS, (id_t)gettid(), 19) == 0;
 }
 
-/* A spin-wait hint to the CPU (fewer resources taken from a hyperthread
- * sibling). */
-static inline void relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
-
 static void *spin(void *arg) {
   dam_cpu_spin *s = arg;
   pthread_setname_np(pthread_self(), DAM_CPU_SPIN_NAME);
@@ -44,7 +37,7 @@ static void *spin(void *arg) {
     }
     pthread_mutex_unlock(&s->m);
     while (atomic_load_explicit(&s->busy, memory_order_relaxed))
-      relax();
+      sched_yield(); /* hands the CPU over to any thread waiting for it */
     pthread_mutex_lock(&s->m);
   }
   pthread_mutex_unlock(&s->m);

@@ -3,11 +3,12 @@
  * threads for every dispatch; a CPU that went idle between two dispatches
  * (a halted virtual CPU above all) takes longer to wake than a small
  * dispatch runs, so the first worker awake does all of it.  A spinner on
- * each CPU keeps them awake.  At nice 19 it gives way to a waking worker
- * at once, yet leaves its CPU busy to Linux's wake-up placement, so each
- * worker goes back to its own CPU (a SCHED_IDLE spinner's CPU counts as
- * idle, and both workers could land on one).  docs/RUNTIME.md,
- * "lavapipe's threads". */
+ * each CPU keeps them awake.  It spins on sched_yield, so a waking worker
+ * waits one system call for its CPU, not a scheduler tick (Linux's EEVDF
+ * lets even a nice-19 thread finish its slice).  At nice 19 it leaves its
+ * CPU busy to Linux's wake-up placement, so each worker goes back to its
+ * own CPU (a SCHED_IDLE spinner's CPU counts as idle, and both workers
+ * could land on one).  docs/RUNTIME.md, "lavapipe's threads". */
 #ifndef DAM_CPU_SPIN_H
 #define DAM_CPU_SPIN_H
 

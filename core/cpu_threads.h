@@ -15,8 +15,9 @@
  * in a first-stage cell's activation (batch x channels x height x width)
  * a dispatch's work is too small to pay for handing it to lavapipe's
  * workers and joining them: measured on 2-vCPU hosts only
- * (docs/BENCHMARKS.md, twenty-fourth and twenty-seventh passes). */
-#define DAM_CPU_INLINE_FLOATS (1u << 15)
+ * (docs/BENCHMARKS.md, twenty-fourth, twenty-seventh and twenty-eighth
+ * passes). */
+#define DAM_CPU_INLINE_FLOATS (1u << 14)
 #define DAM_CPU_INLINE_CPUS 2
 
 /* The worker count for config key cpu_threads = `configured`, a
