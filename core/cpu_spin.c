@@ -1,5 +1,6 @@
 /* Lowest-priority spinners for CPU devices (cpu_spin.h). */
 #include "cpu_spin.h"
+#include "cpu_pin.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -14,6 +15,7 @@ struct dam_cpu_spin {
   pthread_cond_t wake;
   atomic_bool busy;
   bool stop;
+  atomic_uint started; /* spinner i runs on the i-th allowed CPU */
   uint32_t n;
   pthread_t threads[];
 };
@@ -26,9 +28,9 @@ static bool lowest_priority(void) {
 
 static void *spin(void *arg) {
   dam_cpu_spin *s = arg;
-  pthread_setname_np(pthread_self(), DAM_CPU_SPIN_NAME);
   if (!lowest_priority())
     return NULL;
+  dam_cpu_pin(0, dam_cpu_allowed_nth(atomic_fetch_add(&s->started, 1)));
   pthread_mutex_lock(&s->m);
   while (!s->stop) {
     if (!atomic_load(&s->busy)) {
@@ -54,8 +56,11 @@ dam_cpu_spin *dam_cpu_spin_start(uint32_t threads) {
   pthread_mutex_init(&s->m, NULL);
   pthread_cond_init(&s->wake, NULL);
   atomic_init(&s->busy, false);
+  atomic_init(&s->started, 0);
+  /* Named here, not by the spinner, so that it is named once this returns
+   * (dam_cpu_pin_workers tells threads apart by their names). */
   while (s->n < threads && !pthread_create(&s->threads[s->n], NULL, spin, s))
-    s->n++;
+    pthread_setname_np(s->threads[s->n++], DAM_CPU_SPIN_NAME);
   if (!s->n) {
     dam_cpu_spin_stop(s);
     return NULL;

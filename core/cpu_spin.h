@@ -5,10 +5,11 @@
  * dispatch runs, so the first worker awake does all of it.  A spinner on
  * each CPU keeps them awake.  It spins on sched_yield, so a waking worker
  * waits one system call for its CPU, not a scheduler tick (Linux's EEVDF
- * lets even a nice-19 thread finish its slice).  At nice 19 it leaves its
- * CPU busy to Linux's wake-up placement, so each worker goes back to its
- * own CPU (a SCHED_IDLE spinner's CPU counts as idle, and both workers
- * could land on one).  docs/RUNTIME.md, "lavapipe's threads". */
+ * lets even a nice-19 thread finish its slice).  It runs at nice 19, not
+ * SCHED_IDLE: a CPU running only SCHED_IDLE threads counts as idle to
+ * Linux's wake-up placement, which then sent both workers to it.  Where
+ * the workers run is cpu_pin.h's business.  docs/RUNTIME.md, "lavapipe's
+ * threads". */
 #ifndef DAM_CPU_SPIN_H
 #define DAM_CPU_SPIN_H
 
@@ -20,9 +21,10 @@ typedef struct dam_cpu_spin dam_cpu_spin;
 /* The spinners' thread name (ps, top). */
 #define DAM_CPU_SPIN_NAME "dam-spin"
 
-/* Start `threads` spinners, asleep until dam_cpu_spin_busy; NULL
- * (nothing spins) when threads is 0 or $DIFFAUTOML_CPU_SPIN is "0".  A
- * spinner the host cannot give nice 19 ends at once. */
+/* Start `threads` spinners, asleep until dam_cpu_spin_busy, spinner i
+ * pinned to the i-th CPU the process may use; NULL (nothing spins) when
+ * threads is 0 or $DIFFAUTOML_CPU_SPIN is "0".  A spinner the host cannot
+ * give nice 19 ends at once. */
 dam_cpu_spin *dam_cpu_spin_start(uint32_t threads);
 
 /* Spin (busy) or sleep (not); s may be NULL. */

@@ -1,5 +1,6 @@
 /* Vulkan instance and device lifetime, memory-type choice, validation. */
 #include "device.h"
+#include "cpu_pin.h"
 #include "cpu_spin.h"
 #include "cpu_threads.h"
 #include "error.h"
@@ -56,6 +57,15 @@ static bool wide_stores_wanted(void) {
   if (v && (!strcmp(v, "0") || !strcmp(v, "1")))
     return v[0] == '1';
   return !host_has_avx512();
+}
+
+/* How many compute workers lavapipe starts: $LP_NUM_THREADS, else one
+ * per core (none on one core). */
+static uint32_t driver_workers(const dam_device *d) {
+  const char *v = getenv("LP_NUM_THREADS");
+  if (v)
+    return (uint32_t)atoi(v);
+  return d->cpu_workers > 1 ? d->cpu_workers : 0;
 }
 
 static bool validation_requested(void) {
@@ -328,19 +338,27 @@ int dam_device_open(const char *spec, dam_device **out) {
   d->info = infos[index];
   vkGetPhysicalDeviceProperties(d->phys, &d->props);
   vkGetPhysicalDeviceMemoryProperties(d->phys, &d->mem_props);
+  dam_threads before = {0};
+  bool cpu = d->info.type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  if (cpu)
+    dam_threads_snapshot(&before);
   err = create_device(d);
-  if (err)
+  if (err) {
+    dam_threads_free(&before);
     goto fail;
+  }
   const char *discrete = getenv("DIFFAUTOML_DISCRETE_PATHS");
   d->discrete_paths = discrete && !strcmp(discrete, "1");
-  if (d->info.type == VK_PHYSICAL_DEVICE_TYPE_CPU && !d->discrete_paths &&
-      d->int64) {
+  if (cpu && !d->discrete_paths && d->int64) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     d->cpu_workers = cores > 0 ? (uint32_t)cores : 1;
     d->wide_stores = wide_stores_wanted();
     if (dam_cpu_threads_workers())
       d->spin = dam_cpu_spin_start(d->cpu_workers);
+    if (d->spin)
+      d->pinned_workers = dam_cpu_pin_workers(&before, driver_workers(d));
   }
+  dam_threads_free(&before);
   err = choose_memory(d);
   if (err)
     goto fail;

@@ -49,6 +49,8 @@ typedef struct dam_device {
                        integers, not vec4s (specialization constant 1) */
   struct dam_cpu_spin *spin; /* with cpu_workers and driver threads: a
                                 spinner per core (cpu_spin.h) */
+  uint32_t pinned_workers; /* with spin: lavapipe's compute workers pinned
+                              one to a CPU (cpu_pin.h) */
   struct dam_pipeline_table *pipelines;
   volatile int validation_errors; /* messages of severity ERROR seen */
 } dam_device;

@@ -1,0 +1,108 @@
+/* Pinning lavapipe's compute workers and the spinners (cpu_pin.h). */
+#include "cpu_pin.h"
+
+#include <dirent.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int by_tid(const void *a, const void *b) {
+  pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+  return (x > y) - (x < y);
+}
+
+bool dam_threads_snapshot(dam_threads *out) {
+  *out = (dam_threads){0};
+  pthread_getname_np(pthread_self(), out->name, sizeof out->name);
+  DIR *dir = opendir("/proc/self/task");
+  if (!dir)
+    return false;
+  size_t cap = 0;
+  bool ok = true;
+  for (struct dirent *e; ok && (e = readdir(dir));) {
+    long tid = atol(e->d_name);
+    if (tid <= 0)
+      continue;
+    if (out->n == cap) {
+      cap = cap ? 2 * cap : 16;
+      pid_t *grown = realloc(out->tids, cap * sizeof *grown);
+      ok = grown != NULL;
+      if (ok)
+        out->tids = grown;
+    }
+    if (ok)
+      out->tids[out->n++] = (pid_t)tid;
+  }
+  closedir(dir);
+  if (!ok)
+    dam_threads_free(out);
+  else
+    qsort(out->tids, out->n, sizeof *out->tids, by_tid);
+  return ok;
+}
+
+void dam_threads_free(dam_threads *t) {
+  free(t->tids);
+  *t = (dam_threads){0};
+}
+
+int dam_cpu_allowed_nth(uint32_t i) {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set))
+    return -1;
+  for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+    if (CPU_ISSET(cpu, &set) && i-- == 0)
+      return cpu;
+  return -1;
+}
+
+bool dam_cpu_pin(pid_t tid, int cpu) {
+  if (cpu < 0 || cpu >= CPU_SETSIZE)
+    return false;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return sched_setaffinity(tid, sizeof set, &set) == 0;
+}
+
+static bool named(pid_t tid, const char *name) {
+  char path[64], comm[32] = "";
+  snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)tid);
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return false;
+  bool read = fgets(comm, sizeof comm, f) != NULL;
+  fclose(f);
+  comm[strcspn(comm, "\n")] = '\0';
+  return read && !strcmp(comm, name);
+}
+
+static bool existed(const dam_threads *t, pid_t tid) {
+  return bsearch(&tid, t->tids, t->n, sizeof tid, by_tid) != NULL;
+}
+
+uint32_t dam_cpu_pin_workers(const dam_threads *before, uint32_t workers) {
+  dam_threads now;
+  if (!workers || dam_cpu_allowed_nth(workers - 1) < 0 ||
+      !dam_threads_snapshot(&now))
+    return 0;
+  pid_t *unnamed = calloc(workers + 1, sizeof *unnamed);
+  uint32_t n = 0;
+  bool layout = unnamed != NULL;
+  for (size_t i = 0; layout && i < now.n; i++)
+    if (!existed(before, now.tids[i]) && named(now.tids[i], before->name)) {
+      layout = n <= workers;
+      if (layout)
+        unnamed[n++] = now.tids[i];
+    }
+  uint32_t pinned = 0;
+  if (layout && n == workers + 1)
+    while (pinned < workers &&
+           dam_cpu_pin(unnamed[1 + pinned], dam_cpu_allowed_nth(pinned)))
+      pinned++;
+  free(unnamed);
+  dam_threads_free(&now);
+  return pinned;
+}
