@@ -1,10 +1,10 @@
 /* One CPU each for lavapipe's compute workers and for the spinners
  * (cpu_spin.h).  lavapipe wakes both workers for every dispatch, and
- * Linux places each woken thread by its waker and the CPUs' loads: with a
- * spinner busy on every CPU, none looks idle, and both workers can be
- * placed on the CPU of the thread that woke them and share it for whole
- * seconds, each dispatch's halves running one after the other.  Pinned,
- * they cannot.  docs/RUNTIME.md, "lavapipe's threads". */
+ * Linux places each woken thread anew: with a spinner busy on every CPU
+ * none looks idle, and both workers were at times placed on one CPU and
+ * shared it for whole seconds, each dispatch's halves running one after
+ * the other.  Pinned, they cannot.  docs/RUNTIME.md, "lavapipe's
+ * threads". */
 #ifndef DAM_CPU_PIN_H
 #define DAM_CPU_PIN_H
 
