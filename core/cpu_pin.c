@@ -67,7 +67,7 @@ bool dam_cpu_pin(pid_t tid, int cpu) {
   return sched_setaffinity(tid, sizeof set, &set) == 0;
 }
 
-static bool named(pid_t tid, const char *name) {
+bool dam_thread_named(pid_t tid, const char *name) {
   char path[64], comm[32] = "";
   snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)tid);
   FILE *f = fopen(path, "r");
@@ -88,17 +88,13 @@ uint32_t dam_cpu_pin_workers(const dam_threads *before, uint32_t workers) {
   if (!workers || dam_cpu_allowed_nth(workers - 1) < 0 ||
       !dam_threads_snapshot(&now))
     return 0;
-  pid_t *unnamed = calloc(workers + 1, sizeof *unnamed);
-  uint32_t n = 0;
-  bool layout = unnamed != NULL;
-  for (size_t i = 0; layout && i < now.n; i++)
-    if (!existed(before, now.tids[i]) && named(now.tids[i], before->name)) {
-      layout = n <= workers;
-      if (layout)
-        unnamed[n++] = now.tids[i];
-    }
-  uint32_t pinned = 0;
-  if (layout && n == workers + 1)
+  pid_t *unnamed = calloc(now.n, sizeof *unnamed);
+  uint32_t n = 0, pinned = 0;
+  for (size_t i = 0; unnamed && i < now.n; i++)
+    if (!existed(before, now.tids[i]) &&
+        dam_thread_named(now.tids[i], before->name))
+      unnamed[n++] = now.tids[i];
+  if (unnamed && n == workers + 1)
     while (pinned < workers &&
            dam_cpu_pin(unnamed[1 + pinned], dam_cpu_allowed_nth(pinned)))
       pinned++;

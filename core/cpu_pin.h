@@ -34,6 +34,9 @@ int dam_cpu_allowed_nth(uint32_t i);
 /* Pin thread tid (0: the caller) to CPU cpu; false if Linux refuses. */
 bool dam_cpu_pin(pid_t tid, int cpu);
 
+/* Whether thread tid of this process is named `name` (its comm). */
+bool dam_thread_named(pid_t tid, const char *name);
+
 /* After a call that opened a lavapipe device: the threads started since
  * `before` under the caller's name (lavapipe names only its rasterizer
  * and disk-cache threads) must be its queue thread then its `workers`

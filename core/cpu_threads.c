@@ -45,6 +45,13 @@ bool dam_cpu_threads_workers(void) {
   return !v || atoi(v) != 0;
 }
 
+uint32_t dam_cpu_threads_driver(uint32_t cores) {
+  const char *v = getenv("LP_NUM_THREADS");
+  if (v)
+    return (uint32_t)atoi(v);
+  return cores > 1 ? cores : 0;
+}
+
 void dam_cpu_threads_describe(int threads, char *out, size_t n) {
   if (threads < 0)
     snprintf(out, n, "a worker thread per CPU");

@@ -45,6 +45,10 @@ int dam_cpu_threads_user(void);
  * $LP_NUM_THREADS, as it is now, unset or not 0. */
 bool dam_cpu_threads_workers(void);
 
+/* How many compute workers lavapipe starts on a host of `cores` CPUs:
+ * $LP_NUM_THREADS as it is now, else one per CPU (none on one). */
+uint32_t dam_cpu_threads_driver(uint32_t cores);
+
 /* "N worker thread(s)", or for -1 "a worker thread per CPU", into out. */
 void dam_cpu_threads_describe(int threads, char *out, size_t n);
 

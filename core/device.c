@@ -59,15 +59,6 @@ static bool wide_stores_wanted(void) {
   return !host_has_avx512();
 }
 
-/* How many compute workers lavapipe starts: $LP_NUM_THREADS, else one
- * per core (none on one core). */
-static uint32_t driver_workers(const dam_device *d) {
-  const char *v = getenv("LP_NUM_THREADS");
-  if (v)
-    return (uint32_t)atoi(v);
-  return d->cpu_workers > 1 ? d->cpu_workers : 0;
-}
-
 static bool validation_requested(void) {
   const char *v = getenv("DIFFAUTOML_VALIDATION");
   return v && v[0] && strcmp(v, "0") != 0;
@@ -356,7 +347,8 @@ int dam_device_open(const char *spec, dam_device **out) {
     if (dam_cpu_threads_workers())
       d->spin = dam_cpu_spin_start(d->cpu_workers);
     if (d->spin)
-      d->pinned_workers = dam_cpu_pin_workers(&before, driver_workers(d));
+      d->pinned_workers = dam_cpu_pin_workers(
+          &before, dam_cpu_threads_driver(d->cpu_workers));
   }
   dam_threads_free(&before);
   err = choose_memory(d);

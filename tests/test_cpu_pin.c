@@ -4,11 +4,9 @@
 #include "cpu_spin.h"
 #include "device.h"
 
-#include <dirent.h>
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -97,26 +95,17 @@ static void workers_pinned_by_layout(void **state) {
 static void count_pinned(int *threads, int *spinners, cpu_set_t *cpus) {
   *threads = *spinners = 0;
   CPU_ZERO(cpus);
-  DIR *d = opendir("/proc/self/task");
-  assert_non_null(d);
-  for (struct dirent *e; (e = readdir(d));) {
-    pid_t tid = (pid_t)atoi(e->d_name);
-    int cpu = tid > 0 ? pinned_cpu(tid) : -1;
+  dam_threads all;
+  assert_true(dam_threads_snapshot(&all));
+  for (size_t i = 0; i < all.n; i++) {
+    int cpu = pinned_cpu(all.tids[i]);
     if (cpu < 0)
       continue;
-    char path[64], comm[32] = "";
-    snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)tid);
-    FILE *f = fopen(path, "r");
-    if (f) {
-      if (!fgets(comm, sizeof comm, f))
-        comm[0] = '\0';
-      fclose(f);
-    }
     (*threads)++;
-    *spinners += !strncmp(comm, DAM_CPU_SPIN_NAME, strlen(DAM_CPU_SPIN_NAME));
+    *spinners += dam_thread_named(all.tids[i], DAM_CPU_SPIN_NAME);
     CPU_SET(cpu, cpus);
   }
-  closedir(d);
+  dam_threads_free(&all);
 }
 
 /* A lavapipe device with worker threads and spinners has both pinned, one
