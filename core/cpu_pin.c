@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int by_tid(const void *a, const void *b) {
   pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
@@ -83,22 +84,45 @@ static bool existed(const dam_threads *t, pid_t tid) {
   return bsearch(&tid, t->tids, t->n, sizeof tid, by_tid) != NULL;
 }
 
+/* lavapipe's rasterizer and disk-cache threads name themselves once they
+ * first run, which on a busy machine can be after vkCreateDevice returns;
+ * until then they carry the caller's name.  While more new threads carry
+ * it than the layout has, the names are read again: every 2 ms, for at
+ * most 0.2 s. */
+#define NAMING_WAIT_US 2000
+#define NAMING_TRIES 100
+
+/* The threads started since `before` that carry its name, ascending, into
+ * out (room for now->n); their count. */
+static uint32_t new_unnamed(const dam_threads *before, const dam_threads *now,
+                            pid_t *out) {
+  uint32_t n = 0;
+  for (size_t i = 0; i < now->n; i++)
+    if (!existed(before, now->tids[i]) &&
+        dam_thread_named(now->tids[i], before->name))
+      out[n++] = now->tids[i];
+  return n;
+}
+
 uint32_t dam_cpu_pin_workers(const dam_threads *before, uint32_t workers) {
-  dam_threads now;
-  if (!workers || dam_cpu_allowed_nth(workers - 1) < 0 ||
-      !dam_threads_snapshot(&now))
+  if (!workers || dam_cpu_allowed_nth(workers - 1) < 0)
     return 0;
-  pid_t *unnamed = calloc(now.n, sizeof *unnamed);
-  uint32_t n = 0, pinned = 0;
-  for (size_t i = 0; unnamed && i < now.n; i++)
-    if (!existed(before, now.tids[i]) &&
-        dam_thread_named(now.tids[i], before->name))
-      unnamed[n++] = now.tids[i];
-  if (unnamed && n == workers + 1)
-    while (pinned < workers &&
-           dam_cpu_pin(unnamed[1 + pinned], dam_cpu_allowed_nth(pinned)))
-      pinned++;
-  free(unnamed);
-  dam_threads_free(&now);
+  uint32_t pinned = 0;
+  for (int tries = 0; tries < NAMING_TRIES; tries++) {
+    dam_threads now;
+    if (!dam_threads_snapshot(&now))
+      return 0;
+    pid_t *unnamed = calloc(now.n, sizeof *unnamed);
+    uint32_t n = unnamed ? new_unnamed(before, &now, unnamed) : 0;
+    if (n == workers + 1)
+      while (pinned < workers &&
+             dam_cpu_pin(unnamed[1 + pinned], dam_cpu_allowed_nth(pinned)))
+        pinned++;
+    free(unnamed);
+    dam_threads_free(&now);
+    if (n <= workers + 1)
+      break;
+    usleep(NAMING_WAIT_US);
+  }
   return pinned;
 }

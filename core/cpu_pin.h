@@ -41,8 +41,9 @@ bool dam_thread_named(pid_t tid, const char *name);
  * `before` under the caller's name (lavapipe names only its rasterizer
  * and disk-cache threads) must be its queue thread then its `workers`
  * compute workers, as Mesa 22.3 starts them; pin worker i to the i-th
- * allowed CPU.  Returns how many it pinned: 0, pinning nothing, when the
- * threads differ from that layout or the CPUs are fewer than the
+ * allowed CPU.  Threads that have not yet named themselves are waited
+ * for, up to 0.2 s.  Returns how many it pinned: 0, pinning nothing, when
+ * the threads differ from that layout or the CPUs are fewer than the
  * workers. */
 uint32_t dam_cpu_pin_workers(const dam_threads *before, uint32_t workers);
 

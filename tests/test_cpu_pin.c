@@ -12,9 +12,11 @@
 #include <unistd.h>
 
 /* A thread standing in for one of a driver's: named `name` (NULL: its
- * creator's name) before its creator goes on, then asleep until freed. */
+ * creator's name) before its creator goes on, or with `late` 30 ms after,
+ * then asleep until freed. */
 typedef struct {
   const char *name;
+  bool late;
   pid_t tid;
   sem_t ready, release;
   pthread_t thread;
@@ -22,20 +24,29 @@ typedef struct {
 
 static void *stand_in_main(void *arg) {
   stand_in *t = arg;
-  if (t->name)
+  if (t->name && !t->late)
     pthread_setname_np(pthread_self(), t->name);
   t->tid = gettid();
   sem_post(&t->ready);
+  if (t->name && t->late) {
+    usleep(30000);
+    pthread_setname_np(pthread_self(), t->name);
+  }
   sem_wait(&t->release);
   return NULL;
 }
 
-static void stand_in_start(stand_in *t, const char *name) {
+static void stand_in_late(stand_in *t, const char *name, bool late) {
   t->name = name;
+  t->late = late;
   sem_init(&t->ready, 0, 0);
   sem_init(&t->release, 0, 0);
   assert_int_equal(pthread_create(&t->thread, NULL, stand_in_main, t), 0);
   sem_wait(&t->ready);
+}
+
+static void stand_in_start(stand_in *t, const char *name) {
+  stand_in_late(t, name, false);
 }
 
 static void stand_in_end(stand_in *t) {
@@ -77,6 +88,33 @@ static void workers_pinned_by_layout(void **state) {
   assert_int_equal(dam_cpu_pin_workers(&before, 0), 0);
   for (int i = 0; i < 5; i++)
     assert_int_equal(pinned_cpu(t[i].tid), -1);
+  assert_int_equal(dam_cpu_pin_workers(&before, 2), two_cpus ? 2 : 0);
+  assert_int_equal(pinned_cpu(t[2].tid), two_cpus ? dam_cpu_allowed_nth(0)
+                                                  : -1);
+  assert_int_equal(pinned_cpu(t[3].tid), two_cpus ? dam_cpu_allowed_nth(1)
+                                                  : -1);
+  assert_int_equal(pinned_cpu(t[0].tid), -1);
+  assert_int_equal(pinned_cpu(t[1].tid), -1);
+  assert_int_equal(pinned_cpu(t[4].tid), -1);
+  for (int i = 0; i < 5; i++)
+    stand_in_end(&t[i]);
+  dam_threads_free(&before);
+}
+
+/* Driver threads that name themselves only after their creator has gone
+ * on (lavapipe's, on a busy machine) still leave the layout found: the
+ * workers are pinned once the names are in. */
+static void workers_pinned_when_named_late(void **state) {
+  (void)state;
+  bool two_cpus = dam_cpu_allowed_nth(1) >= 0;
+  dam_threads before;
+  assert_true(dam_threads_snapshot(&before));
+  stand_in t[5];
+  stand_in_start(&t[0], NULL);
+  stand_in_late(&t[1], "llvmpipe-0", true);
+  stand_in_start(&t[2], NULL);
+  stand_in_start(&t[3], NULL);
+  stand_in_late(&t[4], "disk", true);
   assert_int_equal(dam_cpu_pin_workers(&before, 2), two_cpus ? 2 : 0);
   assert_int_equal(pinned_cpu(t[2].tid), two_cpus ? dam_cpu_allowed_nth(0)
                                                   : -1);
@@ -144,6 +182,7 @@ static void device_pins_workers(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(workers_pinned_by_layout),
+      cmocka_unit_test(workers_pinned_when_named_late),
       cmocka_unit_test(device_pins_workers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
