@@ -67,12 +67,26 @@ static int pinned_cpu(pid_t tid) {
       return cpu;
 }
 
-/* Threads started in lavapipe's order (a queue thread, a named one, two
- * workers, a named one) get the workers pinned, worker i to the i-th
- * allowed CPU; any other count of unnamed threads pins nothing. */
+/* Pin the workers of stand-ins t[0..5) in lavapipe's order (a queue
+ * thread, a named one, two workers, a named one): worker i goes to the
+ * i-th allowed CPU and nothing else is pinned.  Ends the stand-ins. */
+static void check_layout_pinned(const dam_threads *before, stand_in *t) {
+  bool two_cpus = dam_cpu_allowed_nth(1) >= 0;
+  assert_int_equal(dam_cpu_pin_workers(before, 2), two_cpus ? 2 : 0);
+  for (int i = 0; i < 5; i++) {
+    int worker = i == 2 ? 0 : i == 3 ? 1 : -1;
+    assert_int_equal(pinned_cpu(t[i].tid),
+                     two_cpus && worker >= 0 ? dam_cpu_allowed_nth(worker)
+                                             : -1);
+  }
+  for (int i = 0; i < 5; i++)
+    stand_in_end(&t[i]);
+}
+
+/* Threads started in lavapipe's order get the workers pinned; any other
+ * count of unnamed threads pins nothing. */
 static void workers_pinned_by_layout(void **state) {
   (void)state;
-  bool two_cpus = dam_cpu_allowed_nth(1) >= 0;
   dam_threads before;
   assert_true(dam_threads_snapshot(&before));
   stand_in t[5];
@@ -88,16 +102,7 @@ static void workers_pinned_by_layout(void **state) {
   assert_int_equal(dam_cpu_pin_workers(&before, 0), 0);
   for (int i = 0; i < 5; i++)
     assert_int_equal(pinned_cpu(t[i].tid), -1);
-  assert_int_equal(dam_cpu_pin_workers(&before, 2), two_cpus ? 2 : 0);
-  assert_int_equal(pinned_cpu(t[2].tid), two_cpus ? dam_cpu_allowed_nth(0)
-                                                  : -1);
-  assert_int_equal(pinned_cpu(t[3].tid), two_cpus ? dam_cpu_allowed_nth(1)
-                                                  : -1);
-  assert_int_equal(pinned_cpu(t[0].tid), -1);
-  assert_int_equal(pinned_cpu(t[1].tid), -1);
-  assert_int_equal(pinned_cpu(t[4].tid), -1);
-  for (int i = 0; i < 5; i++)
-    stand_in_end(&t[i]);
+  check_layout_pinned(&before, t);
   dam_threads_free(&before);
 }
 
@@ -106,7 +111,6 @@ static void workers_pinned_by_layout(void **state) {
  * workers are pinned once the names are in. */
 static void workers_pinned_when_named_late(void **state) {
   (void)state;
-  bool two_cpus = dam_cpu_allowed_nth(1) >= 0;
   dam_threads before;
   assert_true(dam_threads_snapshot(&before));
   stand_in t[5];
@@ -115,16 +119,7 @@ static void workers_pinned_when_named_late(void **state) {
   stand_in_start(&t[2], NULL);
   stand_in_start(&t[3], NULL);
   stand_in_late(&t[4], "disk", true);
-  assert_int_equal(dam_cpu_pin_workers(&before, 2), two_cpus ? 2 : 0);
-  assert_int_equal(pinned_cpu(t[2].tid), two_cpus ? dam_cpu_allowed_nth(0)
-                                                  : -1);
-  assert_int_equal(pinned_cpu(t[3].tid), two_cpus ? dam_cpu_allowed_nth(1)
-                                                  : -1);
-  assert_int_equal(pinned_cpu(t[0].tid), -1);
-  assert_int_equal(pinned_cpu(t[1].tid), -1);
-  assert_int_equal(pinned_cpu(t[4].tid), -1);
-  for (int i = 0; i < 5; i++)
-    stand_in_end(&t[i]);
+  check_layout_pinned(&before, t);
   dam_threads_free(&before);
 }
 
