@@ -36,7 +36,7 @@ static void *stand_in_main(void *arg) {
   return NULL;
 }
 
-static void stand_in_late(stand_in *t, const char *name, bool late) {
+static void stand_in_run(stand_in *t, const char *name, bool late) {
   t->name = name;
   t->late = late;
   sem_init(&t->ready, 0, 0);
@@ -46,7 +46,7 @@ static void stand_in_late(stand_in *t, const char *name, bool late) {
 }
 
 static void stand_in_start(stand_in *t, const char *name) {
-  stand_in_late(t, name, false);
+  stand_in_run(t, name, false);
 }
 
 static void stand_in_end(stand_in *t) {
@@ -115,10 +115,10 @@ static void workers_pinned_when_named_late(void **state) {
   assert_true(dam_threads_snapshot(&before));
   stand_in t[5];
   stand_in_start(&t[0], NULL);
-  stand_in_late(&t[1], "llvmpipe-0", true);
+  stand_in_run(&t[1], "llvmpipe-0", true);
   stand_in_start(&t[2], NULL);
   stand_in_start(&t[3], NULL);
-  stand_in_late(&t[4], "disk", true);
+  stand_in_run(&t[4], "disk", true);
   check_layout_pinned(&before, t);
   dam_threads_free(&before);
 }
