@@ -17,15 +17,19 @@ Kinds (the reference is core/search_step.c, dam__search_step):
           every op softmax-weighted), term weights held constant.
   arch    a first-order DARTS architecture step: forward of a validation
           batch (train.val_batch_size, or the batch size when 0) through
-          the all-op softmax-weighted supernet, loss.backward() (weight
-          gradients too, as the DARTS reference), Adam on the alphas.
+          the all-op softmax-weighted supernet, loss.backward() into the
+          alphas alone (the weights frozen: the DARTS reference also
+          computes the weights' gradients, which no one reads), Adam on the
+          alphas.
           Whatever nas.method says, this is DARTS mode ("method": "darts").
   full    the whole DHA search step: DA sample + apply, normalize,
           forward, mean cross entropy (+ auxiliary), backward (ISTA: also
           into the codes b through the term weights), clip, SGD with the
           current HPO values, validation lookahead at w' (when HPO is on or
           in DARTS mode: DARTS' architecture gradient comes from it; second
-          order when nas.darts.order = 2), HPO dots <g_val, buf> and
+          order when nas.darts.order = 2, its two training passes with the
+          weights frozen; the weights take g_val only when HPO or the
+          second order reads it), HPO dots <g_val, buf> and
           <g_val, w'>, then the host updates: DA policy, Adam on the arch
           codes, the HPO modules.
 
@@ -36,6 +40,7 @@ Fashion-MNIST instead and --log-loss prints each step's loss to stderr
 """
 
 import argparse
+import contextlib
 import gzip
 import json
 import os
@@ -238,6 +243,18 @@ class Bench:
         if gs:
             torch._foreach_zero_(gs)
 
+    @contextlib.contextmanager
+    def weights_frozen(self):
+        """Inside, the weights take no gradient, so a backward computes the
+        arch codes' alone (search_step.c params_take_grads)."""
+        for p in self.params:
+            p.requires_grad_(False)
+        try:
+            yield
+        finally:
+            for p in self.params:
+                p.requires_grad_(True)
+
     def used(self):
         """The trained tensors this step touched (the engine's
         params_collect: fixed tensors plus the ops of the terms)."""
@@ -281,11 +298,11 @@ class Bench:
 
     def step_arch(self):
         x, y = self.val_data.next()
-        self.zero_grads()
         self.arch_opt.zero_grad(set_to_none=False)
         terms, w = self.terms(True)
-        loss = self.loss_of(self.normalize(x), y, terms, w)
-        loss.backward()
+        with self.weights_frozen():
+            loss = self.loss_of(self.normalize(x), y, terms, w)
+            loss.backward()
         self.arch_opt.step()
         self.last_loss = float(loss)
 
@@ -313,13 +330,18 @@ class Bench:
         self.sgd(ps, lr, wd)
         if need_val:
             vx, vy = self.val_data.next()
-            self.zero_grads()
+            # g_val is read by the HPO dots and DARTS' second order
+            weight_grads = bool(self.hpo) or pre is not None
+            if weight_grads:
+                self.zero_grads()
             # DARTS: the architecture gradient comes from the validation
             # pass; ISTA: constant weights there
             vterms, vw = self.terms(not ista)
-            vlogits, _ = self.net(self.normalize(vx), vterms, vw)
-            vloss = F.cross_entropy(vlogits, vy)
-            vloss.backward()
+            with (contextlib.nullcontext() if weight_grads
+                  else self.weights_frozen()):
+                vlogits, _ = self.net(self.normalize(vx), vterms, vw)
+                vloss = F.cross_entropy(vlogits, vy)
+                vloss.backward()
             with torch.no_grad():
                 (vlogits.argmax(dim=1) == vy).sum()
             gval = [p.grad for p in ps]
@@ -358,7 +380,8 @@ class Bench:
             for a in self.arch.alpha:
                 a.grad = None
             terms, w = self.terms(True)
-            self.loss_of(x, y, terms, w).backward()
+            with self.weights_frozen():
+                self.loss_of(x, y, terms, w).backward()
             got.append([a.grad.clone() for a in self.arch.alpha])
         with torch.no_grad():
             for p, w0 in zip(ps, wnow):

@@ -286,15 +286,25 @@ static int weight_step(dam_run *run, step_params *p, dam_step_result *r) {
                               &a);
 }
 
-/* The validation lookahead at w': loss, correct count and g_val in the
- * weights' gradients; the arch weights take a gradient in DARTS mode. */
+/* Whether the passes that follow write the weights' gradients: off for a
+ * pass whose only reader is the architecture gradient, so its backward
+ * skips every weight-gradient kernel and the layers before the first
+ * architecture weight. */
+static void params_take_grads(const step_params *p, bool on) {
+  for (uint32_t i = 0; i < p->n; i++)
+    p->w[i]->requires_grad = on;
+}
+
+/* The validation lookahead at w': loss, correct count and, when
+ * weight_grads, g_val in the weights' gradients (else they keep the
+ * training pass's); the arch weights take a gradient in DARTS mode. */
 static int validation_pass(dam_run *run, dam_step_terms *st, step_params *p,
-                           dam_tensor **loss, dam_tensor **correct,
-                           dam_batch *vb) {
+                           bool weight_grads, dam_tensor **loss,
+                           dam_tensor **correct, dam_batch *vb) {
   dam_exec *ex = run->ex;
   bool darts = run->phase == DAM_PHASE_SEARCH &&
                run->cfg->nas.method == DAM_CONFIG_NAS_DARTS;
-  int err = grads_zero(ex, p);
+  int err = weight_grads ? grads_zero(ex, p) : 0;
   for (int c = 0; c < 2; c++)
     for (uint32_t k = 0; k < st->n[c]; k++)
       st->wt[c][k]->requires_grad = darts;
@@ -302,6 +312,7 @@ static int validation_pass(dam_run *run, dam_step_terms *st, step_params *p,
     err = dam_batcher_next(run->val, vb);
   if (err)
     return err;
+  params_take_grads(p, weight_grads);
   dam_tensor *x = normalize(run, vb->images), *per = NULL, *logits = NULL;
   dam_supernet_pass pass = pass_of(run, st, true, 0.0f);
   if (x)
@@ -310,13 +321,17 @@ static int validation_pass(dam_run *run, dam_step_terms *st, step_params *p,
     *loss = batch_loss(ex, logits, vb, &per);
   dam_shape one = dam_shape4(1, 0, 0, 0);
   if (!*loss || !(*correct = dam_tensor_new(ex, &one, false)))
-    return DAM_EINVAL;
-  err = dam_k_count_correct(ex, logits, vb->labels, *correct);
-  return err ? err : dam_backward_release(ex, *loss, loss, 1);
+    err = DAM_EINVAL;
+  if (!err)
+    err = dam_k_count_correct(ex, logits, vb->labels, *correct);
+  if (!err)
+    err = dam_backward_release(ex, *loss, loss, 1);
+  params_take_grads(p, true);
+  return err;
 }
 
 /* One training-batch pass at w = pre + sign * eps * g_val: the arch
- * weights' gradient packed into `into`. */
+ * weights' gradient packed into `into`; the weights take none. */
 static int hessian_pass(dam_run *run, dam_step_terms *st, step_params *p,
                         dam_tensor *const *gval, const train_pass *tp,
                         float eps, dam_tensor *into) {
@@ -333,11 +348,13 @@ static int hessian_pass(dam_run *run, dam_step_terms *st, step_params *p,
         err = dam_k_fill(ex, st->wt[c][k]->grad, 0.0f);
   dam_supernet_pass pass = pass_of(run, st, true, 0.0f);
   dam_tensor *logits = NULL, *per = NULL, *loss = NULL;
+  params_take_grads(p, false);
   if (!err && (logits = dam_supernet_forward(ex, run->net, tp->x, &pass,
                                              NULL)))
     loss = batch_loss(ex, logits, &tp->batch, &per);
   if (!err)
     err = loss ? dam_backward_release(ex, loss, NULL, 0) : DAM_EINVAL;
+  params_take_grads(p, true);
   dam_tensor *packed = st->packed;
   st->packed = into;
   if (!err)
@@ -501,7 +518,8 @@ int dam__search_step(dam_run *run, dam_step_result *r) {
   if (!err && search && ista)
     err = terms_pack_grads(run, &st);
   if (!err && need_val)
-    err = validation_pass(run, &st, &p, &val_loss, &val_correct, &vb);
+    err = validation_pass(run, &st, &p, run->n_hpo > 0 || second_order(run),
+                          &val_loss, &val_correct, &vb);
   if (!err && search && !ista)
     err = terms_pack_grads(run, &st);
   if (!err && !search)
@@ -581,7 +599,7 @@ int dam__arch_step(dam_run *run, dam_step_result *r) {
   if (!err)
     err = params_collect(run, &st, &p);
   if (!err)
-    err = validation_pass(run, &st, &p, &loss, &correct, &vb);
+    err = validation_pass(run, &st, &p, false, &loss, &correct, &vb);
   if (!err)
     err = terms_pack_grads(run, &st);
   float *grad = malloc((st.n[0] + st.n[1] + 1) * sizeof *grad), v = NAN;

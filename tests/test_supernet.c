@@ -2,8 +2,9 @@
  * net (1x8x8 images, 3 cells of 2 nodes, 2 channels, 3 classes): its
  * named tensor table, the logits' and auxiliary logits' shapes, that a
  * pass evaluates exactly the terms it is given, the gradient of the loss
- * to each term's weight against central differences, pruning to a
- * genotype against a net built for that genotype, and seeding. */
+ * to each term's weight against central differences and unchanged with the
+ * trained tensors frozen, pruning to a genotype against a net built for
+ * that genotype, and seeding. */
 #include "harness.h"
 
 #include "autograd.h"
@@ -451,6 +452,81 @@ static void term_weight_gradients(void **state) {
   free(r);
 }
 
+/* The term weights' gradients of every term (DARTS mode) with the trained
+ * tensors taking gradients or not (`frozen`), and the dispatches recorded
+ * for it; a frozen pass must leave the trained tensors' gradients as they
+ * were (seeded with 7). */
+static uint64_t term_grads(harness *h, dam_supernet *net, const float *x,
+                           const float *r, const term_set *s, bool frozen,
+                           float g[2][MAX_TERMS]) {
+  uint32_t n;
+  dam_net_tensor *t = dam_supernet_tensors(net, &n);
+  for (uint32_t i = 0; i < n; i++)
+    if (t[i].t->requires_grad) {
+      assert_int_equal(dam_k_fill(h->ex, dam_tensor_grad(h->ex, t[i].t),
+                                  7.0f), 0);
+      t[i].t->requires_grad = !frozen;
+    }
+  uint64_t before = h->ex->stats.dispatches;
+  dam_tensor *wt[2][MAX_TERMS];
+  dam_supernet_pass train = {.training = true};
+  dam_tensor *y = forward(h, net, x, s, train, true, wt, NULL);
+  assert_logits_shape(y);
+  dam_tensor *tr = harness_tensor(h, y->shape, r);
+  assert_int_equal(dam_backward(h->ex, dam_dot(h->ex, y, tr)), 0);
+  uint64_t dispatches = h->ex->stats.dispatches - before;
+  for (int kind = 0; kind < 2; kind++)
+    for (uint32_t k = 0; k < s->n[kind]; k++)
+      assert_int_equal(
+          dam_tensor_download(h->ex, wt[kind][k]->grad, &g[kind][k]), 0);
+  for (uint32_t i = 0; i < n; i++) {
+    if (!t[i].t->grad)
+      continue;
+    float *v = harness_read(h, t[i].t->grad);
+    bool seeded = true;
+    for (uint64_t e = 0; e < t[i].t->numel; e++)
+      seeded = seeded && v[e] == 7.0f;
+    if (frozen && !seeded)
+      fail_msg("%s: a frozen pass wrote its gradient", t[i].name);
+    if (!frozen && seeded)
+      fail_msg("%s: no gradient", t[i].name);
+    free(v);
+    t[i].t->requires_grad = true;
+  }
+  assert_int_equal(dam_exec_end_step(h->ex), 0);
+  return dispatches;
+}
+
+/* The search's architecture-only passes (validation without HPO, the
+ * second-order passes) freeze the weights: the term gradients must not
+ * change, and the pass must record fewer dispatches. */
+static void frozen_weights_same_term_gradients(void **state) {
+  harness *h = *state;
+  dam_supernet *net = net_new(h, false, NULL);
+  float *x = harness_random(h, IMAGES * SIDE * SIDE, -1, 1);
+  float *r = harness_random(h, IMAGES * CLASSES, -1, 1);
+  term_set s;
+  all_terms(h, &s);
+  float trained[2][MAX_TERMS], frozen[2][MAX_TERMS];
+  uint64_t all = term_grads(h, net, x, r, &s, false, trained);
+  uint64_t fewer = term_grads(h, net, x, r, &s, true, frozen);
+  for (int kind = 0; kind < 2; kind++)
+    for (uint32_t k = 0; k < s.n[kind]; k++)
+      if (fabsf(trained[kind][k] - frozen[kind][k]) >
+          1e-5f * fabsf(trained[kind][k]) + 1e-7f)
+        fail_msg("kind %d term %u (node %u, from %u, %s): %g trained, "
+                 "%g frozen",
+                 kind, k, s.t[kind][k].node, s.t[kind][k].from,
+                 op_names[s.t[kind][k].op], trained[kind][k],
+                 frozen[kind][k]);
+  if (fewer >= all)
+    fail_msg("%llu dispatches frozen, %llu trained",
+             (unsigned long long)fewer, (unsigned long long)all);
+  dam_supernet_free(net);
+  free(x);
+  free(r);
+}
+
 static void set_edge(dam_genotype_edge *e, uint32_t from, const char *op,
                      float w) {
   e->from = from;
@@ -762,6 +838,8 @@ int main(void) {
                                       harness_teardown),
       cmocka_unit_test_setup_teardown(term_weight_gradients, harness_setup,
                                       harness_teardown),
+      cmocka_unit_test_setup_teardown(frozen_weights_same_term_gradients,
+                                      harness_setup, harness_teardown),
       cmocka_unit_test_setup_teardown(released_forward_same_gradients,
                                       harness_setup, harness_teardown),
       cmocka_unit_test_setup_teardown(prune_to_genotype, harness_setup,
