@@ -7,6 +7,9 @@
 #   resume   a run killed with SIGKILL after its first epoch's checkpoint,
 #            and one stopped by SIGINT mid-epoch, resumed: the same
 #            genotype, metrics, summary and model as the uninterrupted run
+#   darts    the tiny search in DARTS mode (3 search epochs), first order
+#            without HPO and second order with it: exit 0, the loss falls,
+#            every output file parses
 #   nan      an op that turns NaN in the second epoch (tests/plugins/
 #            poison.c): exit 1, one line naming the step, the NaN and the
 #            checkpoint; the first epoch's checkpoint is kept
@@ -152,6 +155,23 @@ threads)
     [ "$rc" = 0 ] || fail "cpu_threads = $n: exit $rc"
   done
   check same "$tmp/t0" "$tmp/t2"
+  ;;
+darts)
+  # First order with HPO off (its validation pass freezes the weights) and
+  # second order with HPO on (the Hessian term's two passes freeze them).
+  # Three search epochs: the final phase keeps only the chosen ops, at
+  # their softmax weights (about 1/8 this early), so its loss starts above
+  # the search's end.
+  for v in "a 1 false" "b 2 true"; do
+    # shellcheck disable=SC2086
+    set -- $v
+    # shellcheck disable=SC2086
+    run search $QS -s output_dir="$tmp/$1" $TINY -s nas.method=darts \
+      -s nas.darts.order=$2 -s hpo.enabled=$3 -s train.search_epochs=3 \
+      -s search_space.stem_stride=2
+    [ "$rc" = 0 ] || fail "darts order $2, hpo $3: exit $rc"
+    check outputs "$tmp/$1"
+  done
   ;;
 nan)
   # poison alone in a plugin dir (tests/plugins also holds broken plugins).
