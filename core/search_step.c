@@ -286,9 +286,9 @@ static int weight_step(dam_run *run, step_params *p, dam_step_result *r) {
                               &a);
 }
 
-/* Whether the passes that follow write the weights' gradients: off for a
- * pass whose only reader is the architecture gradient, so its backward
- * skips every weight-gradient kernel and the layers before the first
+/* Whether the weights take a gradient in the passes recorded next: off
+ * where only the architecture gradient is read, so the backward skips
+ * every weight-gradient kernel and the layers before the first
  * architecture weight. */
 static void params_take_grads(const step_params *p, bool on) {
   for (uint32_t i = 0; i < p->n; i++)
