@@ -1,153 +1,19 @@
-/* The supernet (core/supernet.c) over the in-tree op plugins, on a tiny
- * net (1x8x8 images, 3 cells of 2 nodes, 2 channels, 3 classes): its
- * named tensor table, the logits' and auxiliary logits' shapes, that a
- * pass evaluates exactly the terms it is given, the gradient of the loss
- * to each term's weight against central differences and unchanged with the
- * trained tensors frozen, pruning to a genotype against a net built for
- * that genotype, and seeding. */
-#include "harness.h"
+/* The supernet (core/supernet.c) over the in-tree op plugins, on the tiny
+ * net of supernet_fixtures.h: its named tensor table, the logits' and
+ * auxiliary logits' shapes, that a pass evaluates exactly the terms it is
+ * given, pruning to a genotype against a net built for that genotype, and
+ * seeding.  Its gradients: test_supernet_grads.c. */
+#include "supernet_fixtures.h"
 
 #include "autograd.h"
 #include "error.h"
 #include "kernels.h"
-#include "plugin.h"
 #include "supernet.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define IMAGES 2
-#define SIDE 8
-#define CLASSES 3
-#define CELLS 3 /* cell 0 normal, cells 1 and 2 reductions */
-#define NODES 2
-#define EDGES (NODES * (NODES + 3) / 2)
-#define N_OPS 4
-#define NONE_OP 3
-#define MAX_TERMS 16
-
-static const char *const op_names[N_OPS] = {"skip_connect", "max_pool_3x3",
-                                            "sep_conv_3x3", "none"};
-static const dam_op_desc *op_descs[N_OPS];
-static const void *const op_params[N_OPS]; /* NULL: the declared defaults */
-static dam_registry *registry;
-
-typedef struct term_set {
-  dam_arch_term t[2][MAX_TERMS];
-  float w[2][MAX_TERMS];
-  uint32_t n[2];
-} term_set;
-
-static dam_supernet_desc net_desc(bool auxiliary) {
-  return (dam_supernet_desc){.in_channels = 1,
-                             .height = SIDE,
-                             .width = SIDE,
-                             .classes = CLASSES,
-                             .cells = CELLS,
-                             .channels = 2,
-                             .nodes = NODES,
-                             .stem_multiplier = 3,
-                             .auxiliary = auxiliary,
-                             .n_ops = N_OPS,
-                             .ops = op_descs,
-                             .op_params = op_params};
-}
-
-static dam_supernet *net_new(harness *h, bool auxiliary,
-                             const dam_genotype *fixed) {
-  dam_supernet_desc d = net_desc(auxiliary);
-  dam_supernet *net;
-  int err = dam_supernet_create(h->ex, &d, fixed, &net);
-  if (err)
-    fail_msg("dam_supernet_create: %d %s", err, dam_last_error());
-  return net;
-}
-
-static bool reduce_cell(uint32_t cell) { return cell == 1 || cell == 2; }
-
-static uint32_t edge_of(uint32_t node, uint32_t from) {
-  return node * (node + 3) / 2 + from;
-}
-
-/* The input an edge reads (its `from`). */
-static uint32_t from_of(uint32_t edge) {
-  for (uint32_t i = 0; i < NODES; i++)
-    for (uint32_t j = 0; j < i + 2; j++)
-      if (edge_of(i, j) == edge)
-        return j;
-  fail_msg("no edge %u", edge);
-  return 0;
-}
-
-static void add_term(term_set *s, int kind, uint32_t node, uint32_t from,
-                     uint32_t op, float w) {
-  assert_true(s->n[kind] < MAX_TERMS);
-  s->t[kind][s->n[kind]] = (dam_arch_term){node, from, op};
-  s->w[kind][s->n[kind]++] = w;
-}
-
-/* Every op but none on every edge, with weights in [0.2, 0.6). */
-static void all_terms(harness *h, term_set *s) {
-  memset(s, 0, sizeof *s);
-  for (int kind = 0; kind < 2; kind++)
-    for (uint32_t i = 0; i < NODES; i++)
-      for (uint32_t j = 0; j < i + 2; j++)
-        for (uint32_t o = 0; o < N_OPS; o++)
-          if (o != NONE_OP)
-            add_term(s, kind, i, j, o, harness_uniform(h, 0.2f, 0.6f));
-}
-
-/* Two terms per node (different edges, different ops), and in the
- * reduction cell a third of node 1, a max pool of input 1 as node 0's:
- * the two share their pool (dam_share_begin). */
-static void some_terms(term_set *s) {
-  memset(s, 0, sizeof *s);
-  add_term(s, 0, 0, 0, 0, 0.7f);
-  add_term(s, 0, 0, 1, 2, 0.4f);
-  add_term(s, 0, 1, 2, 1, 0.5f);
-  add_term(s, 0, 1, 0, 2, 0.3f);
-  add_term(s, 1, 0, 1, 1, 0.6f);
-  add_term(s, 1, 0, 0, 0, 0.5f);
-  add_term(s, 1, 1, 2, 2, 0.8f);
-  add_term(s, 1, 1, 1, 0, 0.2f);
-  add_term(s, 1, 1, 1, 1, 0.25f);
-}
-
-/* The forward pass of net on images x over the terms of s; the weights
- * become one-element step tensors (into wt when non-NULL, requiring
- * gradients when grad is set).  p holds training, drop_path and rng. */
-static dam_tensor *forward(harness *h, dam_supernet *net, const float *x,
-                           const term_set *s, dam_supernet_pass p, bool grad,
-                           dam_tensor *wt[2][MAX_TERMS], dam_tensor **aux) {
-  dam_tensor *local[2][MAX_TERMS];
-  dam_tensor *(*w)[MAX_TERMS] = wt ? wt : local;
-  dam_shape one = dam_shape4(1, 0, 0, 0);
-  for (int kind = 0; kind < 2; kind++) {
-    for (uint32_t k = 0; k < s->n[kind]; k++) {
-      w[kind][k] = harness_tensor(h, one, &s->w[kind][k]);
-      w[kind][k]->requires_grad = grad;
-    }
-    p.terms[kind] = s->t[kind];
-    p.weights[kind] = w[kind];
-    p.n_terms[kind] = s->n[kind];
-  }
-  dam_tensor *tx = harness_tensor(h, dam_shape4(IMAGES, 1, SIDE, SIDE), x);
-  return dam_supernet_forward(h->ex, net, tx, &p, aux);
-}
-
-/* The logits of a pass without drop-path (malloc'd [IMAGES * CLASSES]). */
-static float *logits_of(harness *h, dam_supernet *net, const float *x,
-                        const term_set *s, bool training) {
-  dam_supernet_pass p = {.training = training};
-  dam_tensor *y = forward(h, net, x, s, p, false, NULL, NULL);
-  if (!y)
-    fail_msg("forward: %s", dam_last_error());
-  float *v = harness_read(h, y);
-  assert_int_equal(dam_exec_end_step(h->ex), 0);
-  return v;
-}
 
 /* Evaluation mode: the running statistics. */
 static float *eval_logits(harness *h, dam_supernet *net, const float *x,
@@ -160,13 +26,6 @@ static double max_abs_diff(const float *a, const float *b, size_t n) {
   for (size_t i = 0; i < n; i++)
     d = fmax(d, fabs((double)a[i] - b[i]));
   return d;
-}
-
-static void assert_logits_shape(const dam_tensor *y) {
-  assert_non_null(y);
-  assert_int_equal(y->shape.ndim, 2);
-  assert_int_equal(y->shape.dim[0], IMAGES);
-  assert_int_equal(y->shape.dim[1], CLASSES);
 }
 
 static int32_t find(const dam_net_tensor *t, uint32_t n, const char *name) {
@@ -386,147 +245,6 @@ static void only_given_terms(void **state) {
   free(x);
 }
 
-/* L = <logits, r> in training mode: batch statistics, no drop-path, so
- * deterministic and smooth almost everywhere.  (Evaluation mode records no
- * gradient: dam_batchnorm with training false puts no node on the tape.) */
-static double train_loss(harness *h, dam_supernet *net, const float *x,
-                         const term_set *s, const float *r) {
-  float *y = logits_of(h, net, x, s, true);
-  double l = 0;
-  for (int i = 0; i < IMAGES * CLASSES; i++)
-    l += (double)y[i] * r[i];
-  free(y);
-  return l;
-}
-
-static void term_weight_gradients(void **state) {
-  harness *h = *state;
-  dam_supernet *net = net_new(h, false, NULL);
-  float *x = harness_random(h, IMAGES * SIDE * SIDE, -1, 1);
-  float *r = harness_random(h, IMAGES * CLASSES, -1, 1);
-  term_set s;
-  some_terms(&s);
-
-  dam_tensor *wt[2][MAX_TERMS];
-  dam_supernet_pass train = {.training = true};
-  dam_tensor *y = forward(h, net, x, &s, train, true, wt, NULL);
-  assert_logits_shape(y);
-  dam_tensor *tr = harness_tensor(h, y->shape, r);
-  assert_int_equal(dam_backward(h->ex, dam_dot(h->ex, y, tr)), 0);
-  float g[2][MAX_TERMS];
-  for (int kind = 0; kind < 2; kind++)
-    for (uint32_t k = 0; k < s.n[kind]; k++) {
-      assert_non_null(wt[kind][k]->grad);
-      assert_int_equal(
-          dam_tensor_download(h->ex, wt[kind][k]->grad, &g[kind][k]), 0);
-    }
-  assert_int_equal(dam_exec_end_step(h->ex), 0);
-
-  /* ReLUs and max pooling make this tiny net's loss kinked at the scale of
-   * 1e-2 (a central difference there can be 20% off), so a gradient
-   * passes when one of several step sizes agrees with it; a wrong one
-   * agrees with none. */
-  static const float eps[] = {1e-2f, 3e-3f, 1e-3f, 3e-4f};
-  for (int kind = 0; kind < 2; kind++)
-    for (uint32_t k = 0; k < s.n[kind]; k++) {
-      double fd[4];
-      bool agrees = false;
-      for (int e = 0; e < 4 && !agrees; e++) {
-        term_set p = s;
-        p.w[kind][k] = s.w[kind][k] + eps[e];
-        double up = train_loss(h, net, x, &p, r);
-        p.w[kind][k] = s.w[kind][k] - eps[e];
-        double down = train_loss(h, net, x, &p, r);
-        fd[e] = (up - down) / (2.0 * eps[e]);
-        agrees = fabs(g[kind][k] - fd[e]) <= 2e-2 * fabs(fd[e]) + 2e-4;
-      }
-      if (!agrees)
-        fail_msg("kind %d term %u (node %u, from %u, %s): gradient %g, "
-                 "finite differences %g %g %g %g",
-                 kind, k, s.t[kind][k].node, s.t[kind][k].from,
-                 op_names[s.t[kind][k].op], g[kind][k], fd[0], fd[1], fd[2],
-                 fd[3]);
-    }
-  dam_supernet_free(net);
-  free(x);
-  free(r);
-}
-
-/* The term weights' gradients of every term (DARTS mode) with the trained
- * tensors taking gradients or not (`frozen`), and the dispatches recorded
- * for it; a frozen pass must leave the trained tensors' gradients as they
- * were (seeded with 7). */
-static uint64_t term_grads(harness *h, dam_supernet *net, const float *x,
-                           const float *r, const term_set *s, bool frozen,
-                           float g[2][MAX_TERMS]) {
-  uint32_t n;
-  dam_net_tensor *t = dam_supernet_tensors(net, &n);
-  for (uint32_t i = 0; i < n; i++)
-    if (t[i].t->requires_grad) {
-      assert_int_equal(dam_k_fill(h->ex, dam_tensor_grad(h->ex, t[i].t),
-                                  7.0f), 0);
-      t[i].t->requires_grad = !frozen;
-    }
-  uint64_t before = h->ex->stats.dispatches;
-  dam_tensor *wt[2][MAX_TERMS];
-  dam_supernet_pass train = {.training = true};
-  dam_tensor *y = forward(h, net, x, s, train, true, wt, NULL);
-  assert_logits_shape(y);
-  dam_tensor *tr = harness_tensor(h, y->shape, r);
-  assert_int_equal(dam_backward(h->ex, dam_dot(h->ex, y, tr)), 0);
-  uint64_t dispatches = h->ex->stats.dispatches - before;
-  for (int kind = 0; kind < 2; kind++)
-    for (uint32_t k = 0; k < s->n[kind]; k++)
-      assert_int_equal(
-          dam_tensor_download(h->ex, wt[kind][k]->grad, &g[kind][k]), 0);
-  for (uint32_t i = 0; i < n; i++) {
-    if (!t[i].t->grad)
-      continue;
-    float *v = harness_read(h, t[i].t->grad);
-    bool seeded = true;
-    for (uint64_t e = 0; e < t[i].t->numel; e++)
-      seeded = seeded && v[e] == 7.0f;
-    if (frozen && !seeded)
-      fail_msg("%s: a frozen pass wrote its gradient", t[i].name);
-    if (!frozen && seeded)
-      fail_msg("%s: no gradient", t[i].name);
-    free(v);
-    t[i].t->requires_grad = true;
-  }
-  assert_int_equal(dam_exec_end_step(h->ex), 0);
-  return dispatches;
-}
-
-/* The search's architecture-only passes (validation without HPO, the
- * second-order passes) freeze the weights: the term gradients must not
- * change, and the pass must record fewer dispatches. */
-static void frozen_weights_same_term_gradients(void **state) {
-  harness *h = *state;
-  dam_supernet *net = net_new(h, false, NULL);
-  float *x = harness_random(h, IMAGES * SIDE * SIDE, -1, 1);
-  float *r = harness_random(h, IMAGES * CLASSES, -1, 1);
-  term_set s;
-  all_terms(h, &s);
-  float trained[2][MAX_TERMS], frozen[2][MAX_TERMS];
-  uint64_t all = term_grads(h, net, x, r, &s, false, trained);
-  uint64_t fewer = term_grads(h, net, x, r, &s, true, frozen);
-  for (int kind = 0; kind < 2; kind++)
-    for (uint32_t k = 0; k < s.n[kind]; k++)
-      if (fabsf(trained[kind][k] - frozen[kind][k]) >
-          1e-5f * fabsf(trained[kind][k]) + 1e-7f)
-        fail_msg("kind %d term %u (node %u, from %u, %s): %g trained, "
-                 "%g frozen",
-                 kind, k, s.t[kind][k].node, s.t[kind][k].from,
-                 op_names[s.t[kind][k].op], trained[kind][k],
-                 frozen[kind][k]);
-  if (fewer >= all)
-    fail_msg("%llu dispatches frozen, %llu trained",
-             (unsigned long long)fewer, (unsigned long long)all);
-  dam_supernet_free(net);
-  free(x);
-  free(r);
-}
-
 static void set_edge(dam_genotype_edge *e, uint32_t from, const char *op,
                      float w) {
   e->from = from;
@@ -588,72 +306,6 @@ static uint64_t trained_numel(const dam_net_tensor *t, uint32_t n) {
     if (t[i].t->requires_grad)
       sum += t[i].t->numel;
   return sum;
-}
-
-/* Every trained tensor's gradient (malloc'd, in table order) and the arena
- * peak of one training forward and backward, aux head included, with the
- * forward's release of unread intermediates on or off (no_release). */
-static float **all_grads(harness *h, dam_supernet *net, const float *x,
-                         const float *r, const term_set *s, bool no_release,
-                         VkDeviceSize *peak) {
-  dam_supernet_pass train = {.training = true};
-  dam_tensor *aux;
-  h->ex->no_release = no_release;
-  h->ex->arena.bytes_peak = h->ex->arena.bytes_used;
-  dam_tensor *y = forward(h, net, x, s, train, true, NULL, &aux);
-  assert_logits_shape(y);
-  assert_non_null(aux);
-  dam_tensor *tr = harness_tensor(h, y->shape, r);
-  dam_tensor *loss = dam_add(h->ex, dam_dot(h->ex, y, tr),
-                             dam_dot(h->ex, aux, tr));
-  assert_int_equal(dam_backward(h->ex, loss), 0);
-  h->ex->no_release = false;
-  uint32_t n;
-  dam_net_tensor *t = dam_supernet_tensors(net, &n);
-  float **g = calloc(n, sizeof *g);
-  assert_non_null(g);
-  for (uint32_t i = 0; i < n; i++)
-    if (t[i].t->grad) {
-      g[i] = harness_read(h, t[i].t->grad);
-      assert_int_equal(dam_k_fill(h->ex, t[i].t->grad, 0.0f), 0);
-    }
-  *peak = h->ex->arena.bytes_peak;
-  assert_int_equal(dam_exec_end_step(h->ex), 0);
-  return g;
-}
-
-static void released_forward_same_gradients(void **state) {
-  harness *h = *state;
-  dam_supernet *net = net_new(h, true, NULL);
-  float *x = harness_random(h, IMAGES * SIDE * SIDE, -1, 1);
-  float *r = harness_random(h, IMAGES * CLASSES, -1, 1);
-  term_set s;
-  all_terms(h, &s);
-  VkDeviceSize peak[2];
-  float **kept = all_grads(h, net, x, r, &s, true, &peak[0]);
-  float **released = all_grads(h, net, x, r, &s, false, &peak[1]);
-  uint32_t n, compared = 0;
-  dam_net_tensor *t = dam_supernet_tensors(net, &n);
-  for (uint32_t i = 0; i < n; i++) {
-    assert_true(!kept[i] == !released[i]);
-    if (kept[i] && memcmp(kept[i], released[i], t[i].t->numel * 4))
-      fail_msg("%s: gradients differ with the forward's release",
-               t[i].name);
-    compared += kept[i] != NULL;
-    if (t[i].t->requires_grad && !kept[i])
-      fail_msg("%s: no gradient", t[i].name);
-    free(kept[i]);
-    free(released[i]);
-  }
-  assert_true(compared > 0);
-  if (peak[1] >= peak[0])
-    fail_msg("arena peak %llu bytes releasing, %llu keeping",
-             (unsigned long long)peak[1], (unsigned long long)peak[0]);
-  free(kept);
-  free(released);
-  free(x);
-  free(r);
-  dam_supernet_free(net);
 }
 
 static void prune_to_genotype(void **state) {
@@ -808,26 +460,6 @@ static void bad_desc_refused(void **state) {
   assert_int_equal(dam_exec_end_step(h->ex), 0);
 }
 
-static int load_ops(void) {
-  registry = dam_registry_new();
-  if (!registry)
-    return -1;
-  int refused = dam_registry_load_dir(registry, OP_PLUGIN_DIR);
-  if (refused != 0) {
-    fprintf(stderr, "%s: %d plugin(s) refused\n", OP_PLUGIN_DIR, refused);
-    return -1;
-  }
-  for (int o = 0; o < N_OPS; o++) {
-    op_descs[o] = (const dam_op_desc *)dam_registry_find(registry, DAM_KIND_OP,
-                                                         op_names[o], NULL);
-    if (!op_descs[o]) {
-      fprintf(stderr, "%s: no op %s\n", OP_PLUGIN_DIR, op_names[o]);
-      return -1;
-    }
-  }
-  return 0;
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(tensor_table, harness_setup,
@@ -836,12 +468,6 @@ int main(void) {
                                       harness_teardown),
       cmocka_unit_test_setup_teardown(only_given_terms, harness_setup,
                                       harness_teardown),
-      cmocka_unit_test_setup_teardown(term_weight_gradients, harness_setup,
-                                      harness_teardown),
-      cmocka_unit_test_setup_teardown(frozen_weights_same_term_gradients,
-                                      harness_setup, harness_teardown),
-      cmocka_unit_test_setup_teardown(released_forward_same_gradients,
-                                      harness_setup, harness_teardown),
       cmocka_unit_test_setup_teardown(prune_to_genotype, harness_setup,
                                       harness_teardown),
       cmocka_unit_test_setup_teardown(same_seed_same_logits, harness_setup,
@@ -851,6 +477,6 @@ int main(void) {
   };
   int failed = load_ops() ? 1 : cmocka_run_group_tests(tests, NULL, NULL);
   /* After every device and op instance is gone. */
-  dam_registry_free(registry);
+  free_ops();
   return failed;
 }
