@@ -133,15 +133,18 @@ static void print_row(const bench_args *a, const dam_config *cfg, int kind,
            "\"batch\":%u,\"steps\":%u,\"seconds\":%.6f,"
            "\"images_per_s\":%.3f,\"peak_bytes\":%llu,\"dispatches\":%.1f,"
            "\"barriers\":%.1f,\"submits\":%.2f,\"waits\":%.2f,"
-           "\"device\":\"%s\"}\n",
+           "\"device\":\"%s\",\"threads_trial\":\"%s\"}\n",
            kind_names[kind], method_name(cfg, kind), r->batch, a->steps,
            r->seconds, r->images_per_s, (unsigned long long)r->peak_bytes,
-           r->dispatches, r->barriers, r->submits, r->waits, r->device);
+           r->dispatches, r->barriers, r->submits, r->waits, r->device,
+           r->threads_trial);
   } else {
     printf("%-7s %-6s %6u %10.1f %10.1f %11.0f %9.0f %8.2f %6.2f\n",
            kind_names[kind], method_name(cfg, kind), r->batch,
            r->images_per_s, (double)r->peak_bytes / (1024.0 * 1024.0),
            r->dispatches, r->barriers, r->submits, r->waits);
+    if (r->threads_trial[0])
+      printf("  threads timed: %s\n", r->threads_trial);
   }
   fflush(stdout);
 }

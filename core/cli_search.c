@@ -221,8 +221,12 @@ static void dam__threads_note(const dam_config *cfg, const dam_dataset *t,
              by_user ? "$LP_NUM_THREADS" : "cpu_threads");
   else
     snprintf(line, n, ", %s (cpu_threads automatic: %llu floats a "
-             "first-stage activation, %ld CPUs)", what,
-             (unsigned long long)floats, sysconf(_SC_NPROCESSORS_ONLN));
+             "first-stage activation, %ld CPUs%s)", what,
+             (unsigned long long)floats, sysconf(_SC_NPROCESSORS_ONLN),
+             cfg->cpu_threads_trial == DAM_CONFIG_TRIAL_NEVER ? ""
+             : cfg->cpu_threads_trial == DAM_CONFIG_TRIAL_ALWAYS
+                 ? "; then timed against the other choice"
+                 : "; then timed against the other choice if that pays");
 }
 
 /* "SPEC -> INDEX: NAME (TYPE)" into line, with lavapipe's threads for a

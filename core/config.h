@@ -68,6 +68,11 @@ enum dam_config_normalize {
   DAM_CONFIG_NORM_FIXED
 };
 enum dam_config_partial { DAM_CONFIG_PARTIAL_DROP, DAM_CONFIG_PARTIAL_PAD };
+enum dam_config_trial {
+  DAM_CONFIG_TRIAL_AUTO,
+  DAM_CONFIG_TRIAL_ALWAYS,
+  DAM_CONFIG_TRIAL_NEVER
+};
 enum dam_config_nas { DAM_CONFIG_NAS_ISTA, DAM_CONFIG_NAS_DARTS };
 
 /* The resolved config.  Ints are int64_t, enums int (the enums above),
@@ -77,6 +82,7 @@ typedef struct dam_config {
   int64_t seed;
   char *device;     /* "" = automatic */
   int64_t cpu_threads; /* -1 = automatic (cpu_threads.h) */
+  int cpu_threads_trial; /* enum dam_config_trial (threads_trial.h) */
   char *output_dir; /* never "": defaults to runs/<config file stem> */
   struct {
     char *path; /* colon-separated dirs searched first */

@@ -25,6 +25,7 @@ static const char *const datasets[] = {"fashion_mnist", "cifar10", "cifar100",
 static const char *const normalizations[] = {"dataset", "none", "fixed", NULL};
 static const char *const partial_batches[] = {"drop", "pad", NULL};
 static const char *const nas_methods[] = {"ista", "darts", NULL};
+static const char *const trials[] = {"auto", "always", "never", NULL};
 
 const dam__cfg_key dam__config_keys[] = {
     KEY("seed", DAM__CFG_INT, seed, "0", 0, 2147483647,
@@ -36,8 +37,14 @@ const dam__cfg_key dam__config_keys[] = {
         "worker threads lavapipe splits each dispatch over on a CPU device; "
         "0 = none (dispatches run on its queue thread); -1 = automatic: 0 "
         "on a host of at most 2 CPUs when a first-stage cell's activation "
-        "is under 2^14 floats, else one per CPU ($LP_NUM_THREADS wins over "
-        "it)"),
+        "is under 2^14 floats, else one per CPU, then perhaps timed "
+        "(cpu_threads_trial) ($LP_NUM_THREADS wins over it)"),
+    ENUM("cpu_threads_trial", cpu_threads_trial, "auto", trials,
+         "with cpu_threads = -1 on a CPU device of several CPUs, time a "
+         "few steps with the other choice too (0 or one per CPU) and keep "
+         "the faster: auto = when a 10 % gain over the rest of the run "
+         "would repay the device reopens it costs (always in `bench "
+         "step`), always, or never"),
     KEY("output_dir", DAM__CFG_STRING, output_dir, "", 0, 0,
         "directory of the run's outputs; \"\" = runs/<config file name "
         "without .cfg>"),

@@ -14,6 +14,7 @@
 #include "nn.h"
 #include "autograd.h"
 #include "cpu_threads.h"
+#include "threads_trial.h"
 #include "loss.h"
 
 #include <math.h>
@@ -322,6 +323,18 @@ static int report_estimate(dam_run *run) {
 
 /* ---- phases ---- */
 
+/* Steps left in the run at `per_epoch` an epoch, ISTA's early end of the
+ * search not foreseen. */
+static uint64_t steps_left(const dam_run *run, uint32_t per_epoch) {
+  const dam_config *cfg = run->cfg;
+  uint64_t epochs_left =
+      run->phase == DAM_PHASE_SEARCH
+          ? (uint64_t)(cfg->train.search_epochs - run->search_epochs_done) +
+                (uint64_t)cfg->train.final_epochs
+          : (uint64_t)(cfg->train.final_epochs - run->epoch);
+  return epochs_left * per_epoch - run->step_in_epoch;
+}
+
 static void progress(dam_run *run, const dam_step_result *r, double ips,
                      uint32_t per_epoch) {
   FILE *out = run->opts->out;
@@ -331,13 +344,9 @@ static void progress(dam_run *run, const dam_step_result *r, double ips,
     return;
   const dam_config *cfg = run->cfg;
   bool search = run->phase == DAM_PHASE_SEARCH;
-  uint64_t epochs_left =
-      (search ? (uint64_t)(cfg->train.search_epochs - run->search_epochs_done) +
-                    (uint64_t)cfg->train.final_epochs
-              : (uint64_t)(cfg->train.final_epochs - run->epoch));
-  double steps_left =
-      (double)epochs_left * per_epoch - run->step_in_epoch;
-  double eta = ips > 0 ? steps_left * cfg->train.batch_size / ips : 0;
+  double eta = ips > 0 ? (double)steps_left(run, per_epoch) *
+                             (double)cfg->train.batch_size / ips
+                       : 0;
   fprintf(out,
           "%s%-6s epoch %u/%lld step %u/%u loss %.4f acc %.1f%% lr %.4g "
           "%.0f img/s ETA %dm%02ds%s",
@@ -350,28 +359,61 @@ static void progress(dam_run *run, const dam_step_result *r, double ips,
   fflush(out);
 }
 
-/* Run the rest of the current epoch.  1 when interrupted. */
-static int run_epoch(dam_run *run) {
+/* One training step and its bookkeeping: epoch sums, metrics line,
+ * progress.  1 when interrupted. */
+static int one_step(dam_run *run) {
   uint32_t per_epoch = dam_batcher_per_epoch(run->train);
-  while (run->step_in_epoch < per_epoch) {
-    dam_step_result r;
-    double t0 = dam__now();
-    int err = dam__search_step(run, &r);
-    if (err)
-      return err;
-    double ips = run->cfg->train.batch_size / (dam__now() - t0);
-    run->step++;
-    run->step_in_epoch++;
-    run->sum_loss += r.loss;
-    run->sum_acc += r.acc;
-    run->sum_val_acc += isfinite(r.val_acc) ? r.val_acc : 0;
-    run->n_steps_epoch++;
-    dam__metrics_step(run, &r, ips);
-    progress(run, &r, ips, per_epoch);
-    if (run->opts->interrupt && *run->opts->interrupt)
-      return 1;
+  dam_step_result r;
+  double t0 = dam__now();
+  int err = dam__search_step(run, &r);
+  if (err)
+    return err;
+  double ips = run->cfg->train.batch_size / (dam__now() - t0);
+  run->step++;
+  run->step_in_epoch++;
+  run->sum_loss += r.loss;
+  run->sum_acc += r.acc;
+  run->sum_val_acc += isfinite(r.val_acc) ? r.val_acc : 0;
+  run->n_steps_epoch++;
+  dam__metrics_step(run, &r, ips);
+  progress(run, &r, ips, per_epoch);
+  return run->opts->interrupt && *run->opts->interrupt ? 1 : 0;
+}
+
+static int trial_step(dam_run *run, void *ctx) {
+  (void)ctx;
+  return one_step(run);
+}
+
+/* Time lavapipe's threads on this epoch's next steps (threads_trial.h)
+ * when a trial is pending and the epoch has the steps for it; it is then
+ * no longer pending. */
+static int threads_trial(dam_run *run, dam_trial **pending) {
+  uint32_t per_epoch = dam_batcher_per_epoch(run->train);
+  dam_trial *t = *pending;
+  if (!t || per_epoch - run->step_in_epoch < 2 * (1 + DAM_TRIAL_STEPS))
+    return 0;
+  *pending = NULL;
+  t->steps_left = steps_left(run, per_epoch);
+  int err = dam__threads_trial(run, t);
+  if (t->ran && !err) {
+    FILE *out = run->opts->out;
+    char line[192];
+    dam__trial_describe(t, line, sizeof line);
+    fprintf(out, "%s%-13s timed %d steps on each: %s\n",
+            isatty(fileno(out)) ? "\n" : "", "threads", DAM_TRIAL_STEPS,
+            line);
   }
-  return 0;
+  return err;
+}
+
+/* Run the rest of the current epoch, its first steps perhaps a trial of
+ * lavapipe's threads.  1 when interrupted. */
+static int run_epoch(dam_run *run, dam_trial **trial) {
+  int err = threads_trial(run, trial);
+  while (!err && run->step_in_epoch < dam_batcher_per_epoch(run->train))
+    err = one_step(run);
+  return err;
 }
 
 static void epoch_reset(dam_run *run) {
@@ -408,7 +450,7 @@ static int interrupted(dam_run *run) {
   return 1;
 }
 
-static int phases(dam_run *run) {
+static int phases(dam_run *run, dam_trial *trial) {
   const dam_config *cfg = run->cfg;
   int err = 0;
   while (!err && run->phase == DAM_PHASE_SEARCH) {
@@ -417,7 +459,7 @@ static int phases(dam_run *run) {
       start_final(run);
       break;
     }
-    if ((err = run_epoch(run)))
+    if ((err = run_epoch(run, &trial)))
       return err == 1 ? interrupted(run) : err;
     uint32_t newly = 0;
     dam_arch_epoch_end(run->arch, &newly);
@@ -430,7 +472,7 @@ static int phases(dam_run *run) {
     err = dam__checkpoint_save(run);
   }
   while (!err && run->epoch < cfg->train.final_epochs) {
-    if ((err = run_epoch(run)))
+    if ((err = run_epoch(run, &trial)))
       return err == 1 ? interrupted(run) : err;
     dam__metrics_epoch(run);
     run->epoch++;
@@ -462,21 +504,23 @@ void dam__run_close(dam_run *run) {
   dam_device_close(run->dev);
 }
 
-/* Set lavapipe's worker threads for a run on images like `d`'s in batches
- * of `batch` (cpu_threads.h) before its device opens; returns them. */
-static int pick_cpu_threads(const dam_config *cfg, const dam_dataset *d,
-                            int64_t batch) {
-  return dam_cpu_threads_apply(
-      dam_cpu_threads_for(cfg, d->height, d->width, batch));
-}
-
 int dam__run_open(dam_run *run, const dam_config *cfg,
                   const dam_registry *reg, const dam_search_data *data,
                   const dam_search_opts *o) {
+  const dam_dataset *t = data->train;
+  return dam__run_open_threads(
+      run, cfg, reg, data, o,
+      dam_cpu_threads_for(cfg, t->height, t->width, cfg->train.batch_size));
+}
+
+int dam__run_open_threads(dam_run *run, const dam_config *cfg,
+                          const dam_registry *reg,
+                          const dam_search_data *data,
+                          const dam_search_opts *o, int threads) {
   *run = (dam_run){.cfg = cfg, .data = data, .opts = o, .reg = reg,
                    .dir = cfg->output_dir,
                    .drop_rng = (uint64_t)cfg->seed ^ 0xd7u};
-  run->cpu_threads = pick_cpu_threads(cfg, data->train, cfg->train.batch_size);
+  run->cpu_threads = dam_cpu_threads_apply(threads);
   int err = dam_device_open(o->device, &run->dev);
   if (!err)
     err = dam_exec_create(run->dev, &run->ex);
@@ -511,9 +555,12 @@ static int open_metrics(dam_run *run) {
 int dam_search_run(const dam_config *cfg, const dam_registry *reg,
                    const dam_search_data *data, const dam_search_opts *o) {
   dam_run run;
+  double t0 = dam__now();
   int err = dam__run_open(&run, cfg, reg, data, o);
   if (!err)
     err = report_estimate(&run);
+  dam_trial trial = {.step = trial_step, .keep_state = true,
+                     .open_s = dam__now() - t0};
   if (err || o->dry_run)
     goto out;
   if (o->on_ready && (err = o->on_ready(o->ctx)))
@@ -523,7 +570,7 @@ int dam_search_run(const dam_config *cfg, const dam_registry *reg,
   if ((err = open_metrics(&run)) || (err = dam__run_batchers(&run)))
     goto out;
   run.t_start = dam__now();
-  err = phases(&run);
+  err = phases(&run, &trial);
   if (err != 1 && isatty(fileno(o->out)))
     fputc('\n', o->out); /* end the live progress line */
   if (err)
@@ -569,7 +616,8 @@ int dam_search_eval(const dam_config *cfg, const dam_registry *reg,
   if (!err)
     err = dam_genotype_from_json(json, model_path, &run.genotype);
   if (!err) {
-    run.cpu_threads = pick_cpu_threads(cfg, test, cfg->train.eval_batch_size);
+    run.cpu_threads = dam_cpu_threads_apply(dam_cpu_threads_for(
+        cfg, test->height, test->width, cfg->train.eval_batch_size));
     err = dam_device_open(device, &run.dev);
   }
   if (!err)

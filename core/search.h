@@ -78,10 +78,14 @@ typedef struct dam_bench_result {
                             of step tensors + the staging peak */
   double dispatches, barriers, submits, waits; /* per step */
   char device[256];      /* the Vulkan device's name */
+  char threads_trial[192]; /* the timing that chose lavapipe's threads, or
+                              "" (cpu_threads_trial) */
 } dam_bench_result;
 
-/* Set up the run cfg describes (ARCH forces nas.method = darts), take
- * o->warmup steps of `kind`, then time o->steps of them. */
+/* Set up the run cfg describes (ARCH forces nas.method = darts), on a CPU
+ * device time lavapipe's threads on `kind`'s steps (cpu_threads_trial,
+ * whatever the steps left), take o->warmup steps of `kind`, then time
+ * o->steps of them. */
 int dam_search_bench(const dam_config *cfg, const dam_registry *reg,
                      const dam_search_data *data, dam_bench_kind kind,
                      const dam_bench_opts *o, dam_bench_result *res);

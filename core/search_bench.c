@@ -8,6 +8,7 @@
 
 #include "cpu_threads.h"
 #include "error.h"
+#include "threads_trial.h"
 
 #include <stdio.h>
 
@@ -23,6 +24,14 @@ static uint32_t images_per_step(const dam_config *cfg, dam_bench_kind kind) {
   int64_t val = cfg->train.val_batch_size;
   return (uint32_t)(kind == DAM_BENCH_ARCH && val ? val
                                                   : cfg->train.batch_size);
+}
+
+static int trial_step(dam_run *run, void *ctx) {
+  dam_step_result r;
+  step_fn step = *(step_fn *)ctx;
+  int err = step(run, &r);
+  run->step++;
+  return err;
 }
 
 static int take_steps(dam_run *run, step_fn step, uint32_t n) {
@@ -66,6 +75,12 @@ int dam_search_bench(const dam_config *cfg, const dam_registry *reg,
   int err = dam__run_open(&run, &c, reg, data, &so);
   if (!err)
     err = dam__run_batchers(&run);
+  dam_trial trial = {.step = trial_step, .ctx = &step, .open_s = -1};
+  if (!err)
+    err = dam__threads_trial(&run, &trial);
+  if (!err && trial.ran)
+    dam__trial_describe(&trial, res->threads_trial,
+                        sizeof res->threads_trial);
   if (!err)
     err = take_steps(&run, step, o->warmup);
   if (!err && o->steps == 0)

@@ -74,6 +74,14 @@ int dam__run_open(dam_run *run, const dam_config *cfg,
                   const dam_registry *reg, const dam_search_data *data,
                   const dam_search_opts *o);
 
+/* dam__run_open with lavapipe's worker threads set to `threads` (-1: the
+ * driver's default) instead of by cpu_threads' rule; $LP_NUM_THREADS still
+ * wins. */
+int dam__run_open_threads(dam_run *run, const dam_config *cfg,
+                          const dam_registry *reg,
+                          const dam_search_data *data,
+                          const dam_search_opts *o, int threads);
+
 /* The training and validation batchers (from the run's position). */
 int dam__run_batchers(dam_run *run);
 

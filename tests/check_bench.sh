@@ -69,8 +69,24 @@ expect_device() { # expect_device SUFFIX ARGS...
 }
 if [[ $(device_of) == llvmpipe* ]]; then
   unset LP_NUM_THREADS
-  # automatic: a small net on a host of at most 2 CPUs
-  if [ "$(getconf _NPROCESSORS_ONLN)" -le 2 ]; then expect_device ", 0 worker threads"; fi
+  # automatic: a small net on a host of at most 2 CPUs, untimed
+  if [ "$(getconf _NPROCESSORS_ONLN)" -le 2 ]; then
+    expect_device ", 0 worker threads" -s cpu_threads_trial=never
+  fi
+  # automatic and timed: both choices, the faster kept and named
+  if [ "$(getconf _NPROCESSORS_ONLN)" -gt 1 ]; then
+    "$exe" bench step --config "$cfg" --json --kind weight --steps 1 \
+      --warmup 1 -s search_space.cells=3 -s search_space.channels=4 \
+      -s train.batch_size=8 -s data.train_limit=400 |
+      /usr/bin/python3 -c '
+import json, re, sys
+r = json.load(sys.stdin)
+t = r["threads_trial"]
+m = re.fullmatch(r"(.+) [0-9.]+ s a step, (.+) [0-9.]+ s: kept (.+)", t)
+assert m and {m[1], m[2]} == {"0 worker threads", "a worker thread per CPU"}, t
+assert r["device"].endswith(", " + m[3]), (r["device"], t)
+print("timed:", t)'
+  fi
   expect_device ", 3 worker threads" -s cpu_threads=3
   LP_NUM_THREADS=1 expect_device ", 1 worker thread" -s cpu_threads=3
   echo "lavapipe's threads: ok"

@@ -58,7 +58,7 @@ dry_run)
   # On lavapipe the device line names its threads and why.
   if grep -q '^device .*(cpu)' "$tmp/out" && [ -z "${LP_NUM_THREADS+x}" ]; then
     n=$(getconf _NPROCESSORS_ONLN)
-    grep -q "^device .*(cpu), a worker thread per CPU (cpu_threads automatic: 100352 floats a first-stage activation, $n CPUs)\$" "$tmp/out" ||
+    grep -q "^device .*(cpu), a worker thread per CPU (cpu_threads automatic: 100352 floats a first-stage activation, $n CPUs; then timed against the other choice if that pays)\$" "$tmp/out" ||
       fail "the device line does not name lavapipe's threads"
   fi
   ;;

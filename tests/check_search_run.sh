@@ -14,8 +14,10 @@
 #            poison.c): exit 1, one line naming the step, the NaN and the
 #            checkpoint; the first epoch's checkpoint is kept
 #   threads  the tiny search with lavapipe's dispatches on its queue thread
-#            and split over two workers (cpu_threads 0 and 2): the same
-#            genotype, metrics, summary and model
+#            and split over two workers (cpu_threads 0 and 2), and with a
+#            trial of both on its first steps (cpu_threads_trial always;
+#            it reopens the run through a checkpoint): the same genotype,
+#            metrics, summary and model
 #   refuse   --resume without a checkpoint, a batch beyond the device's
 #            memory, eval of a truncated model: exit != 0, one clear line,
 #            nothing of a good run overwritten
@@ -155,6 +157,15 @@ threads)
     [ "$rc" = 0 ] || fail "cpu_threads = $n: exit $rc"
   done
   check same "$tmp/t0" "$tmp/t2"
+  # shellcheck disable=SC2086
+  run search $QS -s output_dir="$tmp/trial" $TINY -s cpu_threads_trial=always
+  [ "$rc" = 0 ] || fail "cpu_threads_trial = always: exit $rc"
+  if [ "$(getconf _NPROCESSORS_ONLN)" -gt 1 ] &&
+    grep -q "^device .*(cpu)" "$tmp/out"; then
+    grep "^threads .*timed 3 steps on each: .*: kept" "$tmp/out" ||
+      fail "no line on the threads' trial"
+  fi
+  check same "$tmp/t0" "$tmp/trial"
   ;;
 darts)
   # First order with HPO off (its validation pass freezes the weights) and

@@ -2,6 +2,7 @@
 #include "harness.h"
 #include "cpu_spin.h"
 #include "cpu_threads.h"
+#include "threads_trial.h"
 #include "device.h"
 #include "error.h"
 #include "kernels.h"
@@ -168,6 +169,15 @@ static void cpu_threads_pick_and_apply(void **state) {
   assert_null(getenv("LP_NUM_THREADS"));
 }
 
+static void threads_trial_pays(void **state) {
+  (void)state;
+  /* a tenth of 1000 steps of 0.1 s: 10 s, two reopens of 4.9 s but not of
+   * 5.1 s */
+  assert_true(dam__trial_pays(0.1, 4.9, 1000));
+  assert_false(dam__trial_pays(0.1, 5.1, 1000));
+  assert_false(dam__trial_pays(0.1, 0.001, 0));
+}
+
 /* This process's spinner threads at nice 19: how many, and how many of
  * those are running or runnable (state R). */
 static void spinner_threads(int *all, int *running) {
@@ -299,6 +309,7 @@ int main(void) {
       cmocka_unit_test(open_by_name_index_and_bad),
       cmocka_unit_test(wide_stores_follow_the_environment),
       cmocka_unit_test(cpu_threads_pick_and_apply),
+      cmocka_unit_test(threads_trial_pays),
       cmocka_unit_test(cpu_spinners),
       cmocka_unit_test(pipeline_cache_persists),
   };
