@@ -88,6 +88,13 @@ def theirs(a, resolved, kinds, env):
     return out
 
 
+def threads_kept(trial):
+    """'queue' or 'pool' (or the count) from a row's threads_trial."""
+    kept = trial.rsplit(": kept ", 1)[1]
+    return {"0 worker threads": "queue",
+            "a worker thread per CPU": "pool"}.get(kept, kept)
+
+
 def measure(a, name, method, env):
     """The table's rows of one config and method, and (our device, torch's
     version, its device)."""
@@ -117,9 +124,12 @@ def measure(a, name, method, env):
                 "%s %.1f/%.1f" % (k, res["ours"][k]["images_per_s"],
                                   res["theirs"][k]["images_per_s"])
                 for k in kinds)), file=sys.stderr, flush=True)
-    rows = []
+    rows, kept = [], []
     first = rounds[0]["ours"][kinds[0]], rounds[0]["theirs"][kinds[0]]
-    devices = (first[0]["device"], first[1]["torch"], first[1]["device"])
+    device = first[0]["device"]
+    if first[0].get("threads_trial"):  # the threads differ by row: below
+        device = device.rsplit(", ", 1)[0]
+    devices = (device, first[1]["torch"], first[1]["device"])
     for k in kinds:
         o = [r["ours"][k] for r in rounds]
         t = [r["theirs"][k] for r in rounds]
@@ -129,10 +139,14 @@ def measure(a, name, method, env):
                                    for x, y in zip(o, t))
         om = max(x["peak_bytes"] for x in o)
         tm = max(x["peak_bytes"] for x in t)
+        trials = [x.get("threads_trial", "") for x in o]
+        if all(trials):
+            kept.append("%s %s %s: %s" % (name, method, k, ", ".join(
+                map(threads_kept, trials))))
         rows.append((name, method, k, o[0]["batch"], oi, ti, oi / ti,
                      om / 2**20, tm / 2**20, om / tm, o[0]["dispatches"],
                      o[0]["submits"], o[0]["waits"], paired))
-    return rows, devices
+    return rows, devices, kept
 
 
 def main():
@@ -153,14 +167,15 @@ def main():
     env.setdefault("DIFFAUTOML_PLUGIN_PATH", ":".join(
         os.path.join(ROOT, "build/plugins", d)
         for d in ("ops", "augment", "hpo")))
-    rows = []
+    rows, kept = [], []
     for name in a.only.split(","):
         if name not in CONFIGS:
             sys.exit("compare.py: --only takes %s, got %r" %
                      (",".join(CONFIGS), name))
         for method in a.methods.split(","):
-            got, devices = measure(a, name, method, env)
+            got, devices, got_kept = measure(a, name, method, env)
             rows += got
+            kept += got_kept
     head = ("ours on %s; PyTorch %s on %s, %d threads; host %s\n\n" %
             (devices + (a.threads, host_cpu())) +
             "| config | method | step | batch | ours img/s | PyTorch img/s "
@@ -169,6 +184,10 @@ def main():
     lines = [head] + [
         "| %s | %s | %s | %d | %.1f | %.1f | %.2f | %.0f | %.0f | %.2f "
         "| %.0f | %.2f | %.2f | %.2f |" % r for r in rows]
+    if kept:
+        lines.append("\nlavapipe's threads, as `bench step` timed and kept "
+                     "them each round (queue: 0 worker threads; pool: one "
+                     "per CPU):\n" + "\n".join("- " + x for x in kept))
     text = "\n".join(lines) + "\n"
     print(text, end="")
     if a.out:
