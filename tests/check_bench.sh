@@ -5,7 +5,7 @@
 # one round, a paired ratio equal to the ratio) under a first line naming
 # the host's CPU; then the refusals of
 # `bench step`, and lavapipe's thread count as cpu_threads and
-# $LP_NUM_THREADS set it.  First, `bench kernels` times the factorized reduce's
+# $LP_NUM_THREADS set it, and as `bench step` times and keeps it.  First, `bench kernels` times the factorized reduce's
 # subsample and the deferred partial sums (a row each with a positive
 # time).  Exits 77 (skipped) without PyTorch.
 # usage: check_bench.sh DIFFAUTOML SOURCE_ROOT
@@ -25,7 +25,8 @@ done
   --steps 1 --warmup 1 --only quickstart \
   -s quickstart:search_space.cells=3 -s quickstart:search_space.channels=4 \
   -s quickstart:train.batch_size=8 -s quickstart:train.val_batch_size=4 \
-  -s quickstart:data.train_limit=400 >"$out"
+  -s quickstart:data.train_limit=400 \
+  -s quickstart:cpu_threads_trial=never >"$out" # the timing: once, below
 cat "$out"
 grep -q "; host .*, [0-9]* CPUs" "$out" || { echo "no host line"; exit 1; }
 /usr/bin/python3 - "$out" <<'PY'
@@ -59,7 +60,8 @@ echo "bench step refusals: ok"
 device_of() { # device_of ARGS...: the device one tiny weight step names
   "$exe" bench step --config "$cfg" --json --kind weight --steps 1 \
     --warmup 1 -s search_space.cells=3 -s search_space.channels=4 \
-    -s train.batch_size=8 -s data.train_limit=400 "$@" |
+    -s train.batch_size=8 -s data.train_limit=400 \
+    -s cpu_threads_trial=never "$@" |
     /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["device"])'
 }
 expect_device() { # expect_device SUFFIX ARGS...
@@ -69,9 +71,9 @@ expect_device() { # expect_device SUFFIX ARGS...
 }
 if [[ $(device_of) == llvmpipe* ]]; then
   unset LP_NUM_THREADS
-  # automatic: a small net on a host of at most 2 CPUs, untimed
+  # automatic, untimed: a small net on a host of at most 2 CPUs
   if [ "$(getconf _NPROCESSORS_ONLN)" -le 2 ]; then
-    expect_device ", 0 worker threads" -s cpu_threads_trial=never
+    expect_device ", 0 worker threads"
   fi
   # automatic and timed: both choices, the faster kept and named
   if [ "$(getconf _NPROCESSORS_ONLN)" -gt 1 ]; then
