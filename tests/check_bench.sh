@@ -5,9 +5,10 @@
 # one round, a paired ratio equal to the ratio) under a first line naming
 # the host's CPU; then the refusals of
 # `bench step`, and lavapipe's thread count as cpu_threads and
-# $LP_NUM_THREADS set it, and as `bench step` times and keeps it.  First, `bench kernels` times the factorized reduce's
-# subsample and the deferred partial sums (a row each with a positive
-# time).  Exits 77 (skipped) without PyTorch.
+# $LP_NUM_THREADS set it, and as `bench step` times and keeps it.  First,
+# `bench kernels` times the factorized reduce's subsample and the deferred
+# partial sums (a row each with a positive time).  Exits 77 (skipped)
+# without PyTorch.
 # usage: check_bench.sh DIFFAUTOML SOURCE_ROOT
 set -euo pipefail
 exe=$1 root=$2
