@@ -220,13 +220,22 @@ static int load_state(dam_run *run, const dam_safetensors *st) {
   return 0;
 }
 
-static void ckpt_path(const dam_run *run, char *path, size_t n) {
-  snprintf(path, n, "%s/checkpoint.safetensors", run->dir);
+static void ckpt_path(const dam_run *run, const char *name, char *path,
+                      size_t n) {
+  snprintf(path, n, "%s/%s", run->dir, name);
 }
 
 int dam__checkpoint_save(dam_run *run) {
+  return dam__checkpoint_save_as(run, DAM__CKPT_FILE);
+}
+
+int dam__checkpoint_load(dam_run *run) {
+  return dam__checkpoint_load_from(run, DAM__CKPT_FILE);
+}
+
+int dam__checkpoint_save_as(dam_run *run, const char *name) {
   char path[1100];
-  ckpt_path(run, path, sizeof path);
+  ckpt_path(run, name, path, sizeof path);
   dam_safetensors *st = dam_st_new();
   int err = st ? dam__net_save(run, st, true) : DAM_ENOMEM;
   if (!err)
@@ -243,9 +252,9 @@ int dam__checkpoint_save(dam_run *run) {
   return err;
 }
 
-int dam__checkpoint_load(dam_run *run) {
+int dam__checkpoint_load_from(dam_run *run, const char *name) {
   char path[1100];
-  ckpt_path(run, path, sizeof path);
+  ckpt_path(run, name, path, sizeof path);
   dam_safetensors *st = NULL;
   int err = dam_st_read(path, &st);
   if (err == DAM_EIO)

@@ -127,9 +127,15 @@ typedef struct dam_step_terms {
 int dam__terms_build(dam_run *run, dam_step_terms *st, bool grad);
 void dam__terms_free(dam_step_terms *st);
 
+#define DAM__CKPT_FILE "checkpoint.safetensors"
+
 /* Save everything the run needs to continue into DIR/checkpoint.safetensors
  * (atomic). */
 int dam__checkpoint_save(dam_run *run);
+
+/* dam__checkpoint_save and _load with another file of the run's dir. */
+int dam__checkpoint_save_as(dam_run *run, const char *name);
+int dam__checkpoint_load_from(dam_run *run, const char *name);
 
 /* Restore a run from DIR/checkpoint.safetensors (the net is pruned first
  * when the checkpoint is in the final phase).  DAM_ENOTFOUND without one,

@@ -40,10 +40,12 @@ static int timed_steps(dam_run *run, dam_trial *t, double *median) {
 }
 
 /* Close the run and open it again on `threads`; with keep_state it goes
- * on from a checkpoint of where it was, its metrics file kept open. */
+ * on from a checkpoint of where it was (in a file of its own, so that the
+ * run's checkpoint stays the last epoch's), its metrics file kept open. */
 static int reopen(dam_run *run, int threads, bool keep_state) {
+  static const char name[] = "threads_trial.safetensors";
   dam_run was = *run;
-  int err = keep_state ? dam__checkpoint_save(run) : 0;
+  int err = keep_state ? dam__checkpoint_save_as(run, name) : 0;
   if (err)
     return err;
   run->metrics = NULL;
@@ -52,7 +54,12 @@ static int reopen(dam_run *run, int threads, bool keep_state) {
       dam__run_open_threads(run, was.cfg, was.reg, was.data, was.opts, threads);
   run->metrics = was.metrics;
   if (!err && keep_state)
-    err = dam__checkpoint_load(run);
+    err = dam__checkpoint_load_from(run, name);
+  if (keep_state) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/%s", was.dir, name);
+    remove(path);
+  }
   if (!err)
     err = dam__run_batchers(run);
   run->t_start = dam__now();

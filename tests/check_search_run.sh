@@ -87,16 +87,19 @@ finish() { # finish: wait for $bg, its exit status in rc
 }
 
 # The tiny search of CI: 1000 training images split 500/500, 300 test
-# images, 3 cells of 2 nodes and 4 channels, seed 0.
+# images, 3 cells of 2 nodes and 4 channels, seed 0; lavapipe's threads
+# untimed, whatever the host's speed (the threads mode times them).
 TINY="-s seed=0 -s data.train_limit=1000 -s data.val_ratio=0.5
   -s data.test_limit=300 -s search_space.cells=3 -s search_space.channels=4
   -s search_space.nodes=2 -s train.search_epochs=1 -s train.final_epochs=1
   -s train.batch_size=32 -s train.val_batch_size=0
-  -s search_space.stem_stride=1 -s train.log_every=50"
+  -s search_space.stem_stride=1 -s train.log_every=50
+  -s cpu_threads_trial=never"
 # An even smaller run for the refusals (about 1 s).
 SMALL="-s seed=0 -s train.batch_size=16 -s data.train_limit=64
   -s data.test_limit=16 -s search_space.cells=3 -s search_space.channels=2
-  -s search_space.nodes=1 -s train.search_epochs=1 -s train.final_epochs=1"
+  -s search_space.nodes=1 -s train.search_epochs=1 -s train.final_epochs=1
+  -s cpu_threads_trial=never"
 QS=configs/quickstart.cfg
 
 case $mode in
@@ -165,6 +168,8 @@ threads)
     grep "^threads .*timed 3 steps on each: .*: kept" "$tmp/out" ||
       fail "no line on the threads' trial"
   fi
+  [ ! -e "$tmp/trial/threads_trial.safetensors" ] ||
+    fail "the trial's checkpoint was left behind"
   check same "$tmp/t0" "$tmp/trial"
   ;;
 darts)
