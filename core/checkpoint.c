@@ -220,17 +220,19 @@ static int load_state(dam_run *run, const dam_safetensors *st) {
   return 0;
 }
 
+#define CKPT_FILE "checkpoint.safetensors"
+
 static void ckpt_path(const dam_run *run, const char *name, char *path,
                       size_t n) {
   snprintf(path, n, "%s/%s", run->dir, name);
 }
 
 int dam__checkpoint_save(dam_run *run) {
-  return dam__checkpoint_save_as(run, DAM__CKPT_FILE);
+  return dam__checkpoint_save_as(run, CKPT_FILE);
 }
 
 int dam__checkpoint_load(dam_run *run) {
-  return dam__checkpoint_load_from(run, DAM__CKPT_FILE);
+  return dam__checkpoint_load_from(run, CKPT_FILE);
 }
 
 int dam__checkpoint_save_as(dam_run *run, const char *name) {

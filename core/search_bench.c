@@ -26,20 +26,16 @@ static uint32_t images_per_step(const dam_config *cfg, dam_bench_kind kind) {
                                                   : cfg->train.batch_size);
 }
 
-static int trial_step(dam_run *run, void *ctx) {
-  dam_step_result r;
-  step_fn step = *(step_fn *)ctx;
-  int err = step(run, &r);
-  run->step++;
-  return err;
-}
-
 static int take_steps(dam_run *run, step_fn step, uint32_t n) {
   dam_step_result r;
   int err = 0;
   for (uint32_t i = 0; !err && i < n; i++, run->step++)
     err = step(run, &r);
   return err;
+}
+
+static int trial_step(dam_run *run, void *ctx) {
+  return take_steps(run, *(step_fn *)ctx, 1);
 }
 
 static void measure(dam_run *run, const dam_exec_stats *s0, double seconds,

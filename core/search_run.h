@@ -127,8 +127,6 @@ typedef struct dam_step_terms {
 int dam__terms_build(dam_run *run, dam_step_terms *st, bool grad);
 void dam__terms_free(dam_step_terms *st);
 
-#define DAM__CKPT_FILE "checkpoint.safetensors"
-
 /* Save everything the run needs to continue into DIR/checkpoint.safetensors
  * (atomic). */
 int dam__checkpoint_save(dam_run *run);

@@ -10,7 +10,9 @@ bool dam__trial_pays(double step_s, double open_s, uint64_t steps_left) {
   return DAM_TRIAL_GAIN * step_s * (double)steps_left > 2 * open_s;
 }
 
-bool dam__trial_applies(const dam_run *run) {
+/* Whether the run may take a trial: cpu_threads = -1, cpu_threads_trial
+ * not "never", $LP_NUM_THREADS unset, a CPU device and several CPUs. */
+static bool trial_applies(const dam_run *run) {
   const dam_config *cfg = run->cfg;
   return cfg->cpu_threads < 0 &&
          cfg->cpu_threads_trial != DAM_CONFIG_TRIAL_NEVER &&
@@ -68,7 +70,7 @@ static int reopen(dam_run *run, int threads, bool keep_state) {
 
 int dam__threads_trial(dam_run *run, dam_trial *t) {
   t->ran = false;
-  if (!dam__trial_applies(run))
+  if (!trial_applies(run))
     return 0;
   t->threads[0] = run->cpu_threads;
   t->threads[1] = run->cpu_threads == 0 ? -1 : 0;

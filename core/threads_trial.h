@@ -20,10 +20,6 @@
  * of DAM_TRIAL_GAIN of them repays it. */
 bool dam__trial_pays(double step_s, double open_s, uint64_t steps_left);
 
-/* Whether the run may take a trial: cpu_threads = -1, cpu_threads_trial
- * not "never", $LP_NUM_THREADS unset, a CPU device and several CPUs. */
-bool dam__trial_applies(const dam_run *run);
-
 typedef struct dam_trial {
   int (*step)(dam_run *run, void *ctx); /* one step and its bookkeeping */
   void *ctx;
