@@ -41,10 +41,10 @@ const dam__cfg_key dam__config_keys[] = {
         "(cpu_threads_trial) ($LP_NUM_THREADS wins over it)"),
     ENUM("cpu_threads_trial", cpu_threads_trial, "auto", trials,
          "with cpu_threads = -1 on a CPU device of several CPUs, time a "
-         "few steps with the other choice too (0 or one per CPU) and keep "
-         "the faster: auto = when a 10 % gain over the rest of the run "
-         "would repay the device reopens it costs (always in `bench "
-         "step`), always, or never"),
+         "few steps of each phase with the other choice too (0 or one per "
+         "CPU) and keep the faster: auto = when a 10 % gain over the rest "
+         "of the phase would repay the device reopens it costs (always in "
+         "`bench step`), always, or never"),
     KEY("output_dir", DAM__CFG_STRING, output_dir, "", 0, 0,
         "directory of the run's outputs; \"\" = runs/<config file name "
         "without .cfg>"),

@@ -323,16 +323,23 @@ static int report_estimate(dam_run *run) {
 
 /* ---- phases ---- */
 
-/* Steps left in the run at `per_epoch` an epoch, ISTA's early end of the
- * search not foreseen. */
-static uint64_t steps_left(const dam_run *run, uint32_t per_epoch) {
+/* Steps left in the current phase at `per_epoch` an epoch, ISTA's early
+ * end of the search not foreseen. */
+static uint64_t phase_steps_left(const dam_run *run, uint32_t per_epoch) {
   const dam_config *cfg = run->cfg;
   uint64_t epochs_left =
       run->phase == DAM_PHASE_SEARCH
-          ? (uint64_t)(cfg->train.search_epochs - run->search_epochs_done) +
-                (uint64_t)cfg->train.final_epochs
+          ? (uint64_t)(cfg->train.search_epochs - run->search_epochs_done)
           : (uint64_t)(cfg->train.final_epochs - run->epoch);
   return epochs_left * per_epoch - run->step_in_epoch;
+}
+
+/* Steps left in the run, as phase_steps_left counts them. */
+static uint64_t steps_left(const dam_run *run, uint32_t per_epoch) {
+  uint64_t final = run->phase == DAM_PHASE_SEARCH
+                       ? (uint64_t)run->cfg->train.final_epochs * per_epoch
+                       : 0;
+  return phase_steps_left(run, per_epoch) + final;
 }
 
 static void progress(dam_run *run, const dam_step_result *r, double ips,
@@ -387,22 +394,24 @@ static int trial_step(dam_run *run, void *ctx) {
 
 /* Time lavapipe's threads on this epoch's next steps (threads_trial.h)
  * when a trial is pending and the epoch has the steps for it; it is then
- * no longer pending. */
+ * no longer pending.  Each phase gets its own: the final phase's pruned
+ * net may run faster on the other choice. */
 static int threads_trial(dam_run *run, dam_trial **pending) {
   uint32_t per_epoch = dam_batcher_per_epoch(run->train);
   dam_trial *t = *pending;
   if (!t || per_epoch - run->step_in_epoch < 2 * (1 + DAM_TRIAL_STEPS))
     return 0;
   *pending = NULL;
-  t->steps_left = steps_left(run, per_epoch);
+  t->steps_left = phase_steps_left(run, per_epoch);
   int err = dam__threads_trial(run, t);
   if (t->ran && !err) {
     FILE *out = run->opts->out;
     char line[192];
     dam__trial_describe(t, line, sizeof line);
-    fprintf(out, "%s%-13s timed %d steps on each: %s\n",
-            isatty(fileno(out)) ? "\n" : "", "threads", DAM_TRIAL_STEPS,
-            line);
+    fprintf(out, "%s%-13s %s phase, timed %d steps on each: %s\n",
+            isatty(fileno(out)) ? "\n" : "", "threads",
+            run->phase == DAM_PHASE_SEARCH ? "search" : "final",
+            DAM_TRIAL_STEPS, line);
   }
   return err;
 }
@@ -452,6 +461,7 @@ static int interrupted(dam_run *run) {
 
 static int phases(dam_run *run, dam_trial *trial) {
   const dam_config *cfg = run->cfg;
+  dam_trial *pending = trial;
   int err = 0;
   while (!err && run->phase == DAM_PHASE_SEARCH) {
     if (run->search_epochs_done >= cfg->train.search_epochs ||
@@ -459,7 +469,7 @@ static int phases(dam_run *run, dam_trial *trial) {
       start_final(run);
       break;
     }
-    if ((err = run_epoch(run, &trial)))
+    if ((err = run_epoch(run, &pending)))
       return err == 1 ? interrupted(run) : err;
     uint32_t newly = 0;
     dam_arch_epoch_end(run->arch, &newly);
@@ -467,12 +477,14 @@ static int phases(dam_run *run, dam_trial *trial) {
     run->search_epochs_done++;
     epoch_reset(run);
     if (run->search_epochs_done >= cfg->train.search_epochs ||
-        dam_arch_done(run->arch))
+        dam_arch_done(run->arch)) {
       start_final(run);
+      pending = trial;
+    }
     err = dam__checkpoint_save(run);
   }
   while (!err && run->epoch < cfg->train.final_epochs) {
-    if ((err = run_epoch(run, &trial)))
+    if ((err = run_epoch(run, &pending)))
       return err == 1 ? interrupted(run) : err;
     dam__metrics_epoch(run);
     run->epoch++;

@@ -1,6 +1,6 @@
 /* lavapipe's worker threads chosen by timing a run's own steps: a few on
- * cpu_threads' rule (cpu_threads.h), as many on the other choice (0 or
- * one per CPU), the faster kept.  The rule is wrong on some hosts: a
+ * the current choice (at first cpu_threads' rule, cpu_threads.h), as many
+ * on the other (0 or one per CPU), the faster kept.  The rule is wrong on some hosts: a
  * dispatch handed to the pool costs several times more on one than on
  * another.  docs/RUNTIME.md, "lavapipe's threads". */
 #ifndef DAM_THREADS_TRIAL_H
@@ -25,7 +25,7 @@ typedef struct dam_trial {
   void *ctx;
   bool keep_state;     /* reopen through a checkpoint (else fresh) */
   double open_s;       /* what opening the run took; < 0: no cost test */
-  uint64_t steps_left; /* in the run, before the trial */
+  uint64_t steps_left; /* in the phase, before the trial */
   /* out: the two choices (-1: one per CPU), their median step times and
    * whether the second was tried */
   int threads[2];

@@ -15,8 +15,8 @@
 #            checkpoint; the first epoch's checkpoint is kept
 #   threads  the tiny search with lavapipe's dispatches on its queue thread
 #            and split over two workers (cpu_threads 0 and 2), and with a
-#            trial of both on its first steps (cpu_threads_trial always;
-#            it reopens the run through a checkpoint): the same genotype,
+#            trial of both on each phase's first steps (cpu_threads_trial
+#            always; it reopens the run through a checkpoint): the same genotype,
 #            metrics, summary and model
 #   refuse   --resume without a checkpoint, a batch beyond the device's
 #            memory, eval of a truncated model: exit != 0, one clear line,
@@ -165,8 +165,10 @@ threads)
   [ "$rc" = 0 ] || fail "cpu_threads_trial = always: exit $rc"
   if [ "$(getconf _NPROCESSORS_ONLN)" -gt 1 ] &&
     grep -q "^device .*(cpu)" "$tmp/out"; then
-    grep "^threads .*timed 3 steps on each: .*: kept" "$tmp/out" ||
-      fail "no line on the threads' trial"
+    for phase in search final; do
+      grep "^threads .* $phase phase, timed 3 steps on each: .*: kept" \
+        "$tmp/out" || fail "no line on the $phase phase's threads trial"
+    done
   fi
   [ ! -e "$tmp/trial/threads_trial.safetensors" ] ||
     fail "the trial's checkpoint was left behind"
