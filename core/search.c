@@ -477,12 +477,11 @@ static int phases(dam_run *run, dam_trial *trial) {
     run->search_epochs_done++;
     epoch_reset(run);
     if (run->search_epochs_done >= cfg->train.search_epochs ||
-        dam_arch_done(run->arch)) {
+        dam_arch_done(run->arch))
       start_final(run);
-      pending = trial;
-    }
     err = dam__checkpoint_save(run);
   }
+  pending = trial; /* the final phase's own */
   while (!err && run->epoch < cfg->train.final_epochs) {
     if ((err = run_epoch(run, &pending)))
       return err == 1 ? interrupted(run) : err;

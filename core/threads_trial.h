@@ -1,8 +1,8 @@
 /* lavapipe's worker threads chosen by timing a run's own steps: a few on
  * the current choice (at first cpu_threads' rule, cpu_threads.h), as many
- * on the other (0 or one per CPU), the faster kept.  The rule is wrong on some hosts: a
- * dispatch handed to the pool costs several times more on one than on
- * another.  docs/RUNTIME.md, "lavapipe's threads". */
+ * on the other (0 or one per CPU), the faster kept.  The rule is wrong on
+ * some hosts: a dispatch handed to the pool costs several times more on
+ * one than on another.  docs/RUNTIME.md, "lavapipe's threads". */
 #ifndef DAM_THREADS_TRIAL_H
 #define DAM_THREADS_TRIAL_H
 

@@ -16,8 +16,8 @@
 #   threads  the tiny search with lavapipe's dispatches on its queue thread
 #            and split over two workers (cpu_threads 0 and 2), and with a
 #            trial of both on each phase's first steps (cpu_threads_trial
-#            always; it reopens the run through a checkpoint): the same genotype,
-#            metrics, summary and model
+#            always; it reopens the run through a checkpoint): the same
+#            genotype, metrics, summary and model
 #   refuse   --resume without a checkpoint, a batch beyond the device's
 #            memory, eval of a truncated model: exit != 0, one clear line,
 #            nothing of a good run overwritten
